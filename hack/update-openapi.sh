@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Regenerates internal/apiserver/openapi from the k8s.io/api types we serve.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+version=$(go list -m -f '{{.Version}}' k8s.io/kube-openapi)
+GOBIN="$PWD/build/tools" go install "k8s.io/kube-openapi/cmd/openapi-gen@${version}"
+: > build/openapi-header.txt
+build/tools/openapi-gen \
+  --output-dir internal/apiserver/openapi \
+  --output-pkg skiff.dev/skiff/internal/apiserver/openapi \
+  --output-file zz_generated.openapi.go \
+  --go-header-file build/openapi-header.txt \
+  --report-filename /dev/null \
+  k8s.io/api/core/v1 k8s.io/api/apps/v1 k8s.io/api/autoscaling/v1 k8s.io/api/autoscaling/v2 \
+  k8s.io/api/batch/v1 k8s.io/api/networking/v1 k8s.io/api/discovery/v1 k8s.io/api/coordination/v1 \
+  k8s.io/api/events/v1 k8s.io/api/policy/v1 k8s.io/api/scheduling/v1alpha3 \
+  k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version \
+  k8s.io/apimachinery/pkg/util/intstr k8s.io/apimachinery/pkg/api/resource
+gofmt -w internal/apiserver/openapi/zz_generated.openapi.go

@@ -1,0 +1,157 @@
+package apiserver
+
+import (
+	"fmt"
+	"reflect"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+
+	"skiff.dev/skiff/internal/registry/apps"
+	"skiff.dev/skiff/internal/registry/autoscaling"
+	"skiff.dev/skiff/internal/registry/batch"
+	"skiff.dev/skiff/internal/registry/coordination"
+	"skiff.dev/skiff/internal/registry/core"
+	"skiff.dev/skiff/internal/registry/discovery"
+	"skiff.dev/skiff/internal/registry/events"
+	"skiff.dev/skiff/internal/registry/networking"
+	"skiff.dev/skiff/internal/registry/store"
+)
+
+// Group is one API group as served: its versions, most preferred first, and
+// its kinds. Every kind is served at every version of its group.
+type Group struct {
+	Name     string
+	Versions []schema.GroupVersion
+	Kinds    []*store.Kind
+}
+
+// Groups returns the API groups skiff serves, the legacy core group first.
+func Groups() []Group {
+	return []Group{
+		{Name: "", Versions: []schema.GroupVersion{corev1.SchemeGroupVersion}, Kinds: core.Kinds()},
+		{Name: appsv1.GroupName, Versions: []schema.GroupVersion{appsv1.SchemeGroupVersion}, Kinds: apps.Kinds()},
+		{Name: autoscalingv2.GroupName, Versions: []schema.GroupVersion{autoscalingv2.SchemeGroupVersion, autoscalingv1.SchemeGroupVersion}, Kinds: autoscaling.Kinds()},
+		{Name: batchv1.GroupName, Versions: []schema.GroupVersion{batchv1.SchemeGroupVersion}, Kinds: batch.Kinds()},
+		{Name: networkingv1.GroupName, Versions: []schema.GroupVersion{networkingv1.SchemeGroupVersion}, Kinds: networking.Kinds()},
+		{Name: discoveryv1.GroupName, Versions: []schema.GroupVersion{discoveryv1.SchemeGroupVersion}, Kinds: discovery.Kinds()},
+		{Name: coordinationv1.GroupName, Versions: []schema.GroupVersion{coordinationv1.SchemeGroupVersion}, Kinds: coordination.Kinds()},
+		{Name: eventsv1.GroupName, Versions: []schema.GroupVersion{eventsv1.SchemeGroupVersion}, Kinds: events.Kinds()},
+	}
+}
+
+// NewScheme returns the scheme of every served type with its defaults and
+// conversions, and the codec factory over it.
+//
+// skiff serves the k8s.io/api types directly: each external type is also
+// registered as its group's internal version, so the generic API server's
+// conversions to and from the internal version are identities. The one
+// exception is autoscaling/v1 HorizontalPodAutoscaler, converted to and from
+// the stored autoscaling/v2 type.
+func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error) {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
+		batchv1.AddToScheme, networkingv1.AddToScheme, discoveryv1.AddToScheme, coordinationv1.AddToScheme,
+		eventsv1.AddToScheme, policyv1.AddToScheme,
+	} {
+		if err := add(scheme); err != nil {
+			return nil, serializer.CodecFactory{}, fmt.Errorf("build scheme: %w", err)
+		}
+	}
+	// Versions the subresources use (Scale, Eviction) are internal too.
+	internalGroups := [][]schema.GroupVersion{{policyv1.SchemeGroupVersion}}
+	for _, g := range groups {
+		internalGroups = append(internalGroups, g.Versions)
+		if err := scheme.SetVersionPriority(g.Versions...); err != nil {
+			return nil, serializer.CodecFactory{}, fmt.Errorf("version priority of %q: %w", g.Name, err)
+		}
+	}
+	if err := scheme.SetVersionPriority(policyv1.SchemeGroupVersion); err != nil {
+		return nil, serializer.CodecFactory{}, err
+	}
+	for _, versions := range internalGroups {
+		registerInternal(scheme, versions)
+	}
+
+	core.RegisterDefaults(scheme)
+	apps.RegisterDefaults(scheme)
+	autoscaling.RegisterDefaults(scheme)
+	batch.RegisterDefaults(scheme)
+	networking.RegisterDefaults(scheme)
+	discovery.RegisterDefaults(scheme)
+	coordination.RegisterDefaults(scheme)
+	events.RegisterDefaults(scheme)
+	if err := autoscaling.RegisterConversions(scheme); err != nil {
+		return nil, serializer.CodecFactory{}, fmt.Errorf("autoscaling conversions: %w", err)
+	}
+	for _, g := range groups {
+		for _, k := range g.Kinds {
+			if err := registerFieldLabels(scheme, g, k); err != nil {
+				return nil, serializer.CodecFactory{}, err
+			}
+		}
+	}
+	return scheme, serializer.NewCodecFactory(scheme), nil
+}
+
+const metaV1Package = "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// registerInternal registers the kinds of the given versions, in priority
+// order, as the group's internal version: the first version to name a kind
+// supplies its internal type.
+func registerInternal(scheme *runtime.Scheme, versions []schema.GroupVersion) {
+	internal := schema.GroupVersion{Group: versions[0].Group, Version: runtime.APIVersionInternal}
+	for _, gv := range versions {
+		for kind, t := range scheme.KnownTypes(gv) {
+			if t.PkgPath() == metaV1Package {
+				continue
+			}
+			if scheme.Recognizes(internal.WithKind(kind)) {
+				continue
+			}
+			scheme.AddKnownTypeWithName(internal.WithKind(kind), reflect.New(t).Interface().(runtime.Object))
+		}
+	}
+}
+
+// registerFieldLabels allows, at every served version of the kind, the field
+// selectors its Kind declares (an empty object lists the keys).
+func registerFieldLabels(scheme *runtime.Scheme, g Group, k *store.Kind) error {
+	allowed := map[string]bool{"metadata.name": true}
+	if k.Namespaced {
+		allowed["metadata.namespace"] = true
+	}
+	if k.SelectableFields != nil {
+		for key := range k.SelectableFields(k.New()) {
+			allowed[key] = true
+		}
+	}
+	for _, gv := range g.Versions {
+		gvk := gv.WithKind(k.Kind)
+		if !scheme.Recognizes(gvk) {
+			continue
+		}
+		err := scheme.AddFieldLabelConversionFunc(gvk, func(label, value string) (string, string, error) {
+			if !allowed[label] {
+				return "", "", fmt.Errorf("field label not supported: %s", label)
+			}
+			return label, value, nil
+		})
+		if err != nil {
+			return fmt.Errorf("field labels of %s: %w", gvk, err)
+		}
+	}
+	return nil
+}

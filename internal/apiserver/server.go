@@ -1,0 +1,232 @@
+// Package apiserver assembles skiff's Kubernetes-compatible API server from
+// k8s.io/apiserver's generic server: the scheme of served types, their
+// etcd-backed registries, x509 client authentication, admission and OpenAPI.
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	"k8s.io/apiserver/pkg/authentication/request/x509"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/apiserver/pkg/server/options"
+	serverstorage "k8s.io/apiserver/pkg/server/storage"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/apiserver/pkg/registry/rest"
+	clientrest "k8s.io/client-go/rest"
+	basecompatibility "k8s.io/component-base/compatibility"
+
+	"skiff.dev/skiff/internal/apiserver/openapi"
+	"skiff.dev/skiff/internal/registry/podsub"
+	"skiff.dev/skiff/internal/registry/store"
+)
+
+// KubernetesVersion is the Kubernetes release whose API skiff serves.
+const KubernetesVersion = "1.37.2"
+
+// Config is what the API server needs to run.
+type Config struct {
+	// BindAddress and SecurePort are where HTTPS is served.
+	BindAddress net.IP
+	SecurePort  int
+	// CertFile and KeyFile are the serving certificate.
+	CertFile, KeyFile string
+	// ClientCAFile verifies client certificates.
+	ClientCAFile string
+	// EtcdServers are the etcd client URLs.
+	EtcdServers []string
+	// EtcdPrefix is the key prefix of every object; defaults to /registry.
+	EtcdPrefix string
+	// Allocations reserve ClusterIPs and NodePorts for Services.
+	Allocations ServiceAllocations
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// ServiceAllocations is the part of the Service registry that hands out
+// ClusterIPs and NodePorts; nil serves Services without allocation.
+type ServiceAllocations interface {
+	Wrap(s *store.Storage) *store.Storage
+}
+
+// Server is a configured API server, ready to run.
+type Server struct {
+	generic *genericapiserver.GenericAPIServer
+	// Loopback is a client configuration with full rights over the server,
+	// for components running in the same process.
+	Loopback *clientrest.Config
+	log      *slog.Logger
+}
+
+// New builds the API server: nothing listens until Run.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.EtcdPrefix == "" {
+		cfg.EtcdPrefix = "/registry"
+	}
+	groups := Groups()
+	scheme, codecs, err := NewScheme(groups)
+	if err != nil {
+		return nil, err
+	}
+
+	c := genericapiserver.NewConfig(codecs)
+	c.EffectiveVersion = skiffVersion{basecompatibility.NewEffectiveVersionFromString(KubernetesVersion, "", "")}
+
+	serving := options.NewSecureServingOptions().WithLoopback()
+	serving.BindAddress = cfg.BindAddress
+	serving.BindPort = cfg.SecurePort
+	serving.ServerCert.CertKey.CertFile = cfg.CertFile
+	serving.ServerCert.CertKey.KeyFile = cfg.KeyFile
+	if err := serving.ApplyTo(&c.SecureServing, &c.LoopbackClientConfig); err != nil {
+		return nil, fmt.Errorf("secure serving: %w", err)
+	}
+
+	clientCA, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", cfg.ClientCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("client CA: %w", err)
+	}
+	if err := c.Authentication.ApplyClientCert(clientCA, c.SecureServing); err != nil {
+		return nil, fmt.Errorf("client certificate authentication: %w", err)
+	}
+	c.Authentication.Authenticator = x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion)
+	// Every authenticated user may do everything; unauthenticated requests get 401.
+	c.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
+
+	etcdOpts := options.NewEtcdOptions(storagebackend.NewDefaultConfig(cfg.EtcdPrefix, nil))
+	etcdOpts.StorageConfig.Transport.ServerList = cfg.EtcdServers
+	etcdOpts.DefaultStorageMediaType = runtime.ContentTypeProtobuf
+	resourceConfig := serverstorage.NewResourceConfig()
+	for _, g := range groups {
+		resourceConfig.EnableVersions(g.Versions...)
+	}
+	encoding := serverstorage.NewDefaultResourceEncodingConfigForEffectiveVersion(scheme, c.EffectiveVersion)
+	storageFactory := serverstorage.NewDefaultStorageFactory(etcdOpts.StorageConfig, etcdOpts.DefaultStorageMediaType,
+		codecs, encoding, resourceConfig, nil)
+	if err := etcdOpts.ApplyWithStorageFactoryTo(storageFactory, c); err != nil {
+		return nil, fmt.Errorf("etcd storage: %w", err)
+	}
+
+	namer := openapinamer.NewDefinitionNamer(scheme)
+	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
+	c.OpenAPIConfig.Info.Title = "Kubernetes"
+	c.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
+	c.OpenAPIV3Config.Info.Title = "Kubernetes"
+
+	client, err := kubernetes.NewForConfig(c.LoopbackClientConfig)
+	if err != nil {
+		return nil, fmt.Errorf("loopback client: %w", err)
+	}
+	informerFactory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	nsLifecycle, err := lifecycle.NewLifecycle(sets.New("default", "kube-system", "kube-public"))
+	if err != nil {
+		return nil, fmt.Errorf("namespace lifecycle admission: %w", err)
+	}
+	nsLifecycle.SetExternalKubeClientSet(client)
+	nsLifecycle.SetExternalKubeInformerFactory(informerFactory)
+	if err := nsLifecycle.ValidateInitialization(); err != nil {
+		return nil, fmt.Errorf("namespace lifecycle admission: %w", err)
+	}
+	c.AdmissionControl = admission.NewChainHandler(nsLifecycle)
+
+	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)
+	completed := c.Complete(informerFactory)
+	generic, err := completed.New("skiff-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, fmt.Errorf("generic API server: %w", err)
+	}
+	generic.AddPostStartHookOrDie("start-skiff-informers", func(hookCtx genericapiserver.PostStartHookContext) error {
+		informerFactory.Start(hookCtx.Done())
+		return nil
+	})
+
+	restOptions := c.RESTOptionsGetter
+	for _, g := range groups {
+		info := genericapiserver.NewDefaultAPIGroupInfo(g.Name, scheme, runtime.NewParameterCodec(scheme), codecs)
+		info.PrioritizedVersions = g.Versions
+		versionStrings := make([]string, 0, len(g.Versions))
+		for _, v := range g.Versions {
+			versionStrings = append(versionStrings, v.String())
+		}
+		resources := map[string]*store.Storage{}
+		for _, k := range g.Kinds {
+			st, err := store.New(k, store.Options{Scheme: scheme, RESTOptions: restOptions, Versions: versionStrings})
+			if err != nil {
+				return nil, err
+			}
+			if k.Resource.Group == "" && k.Resource.Resource == "services" && cfg.Allocations != nil {
+				st = cfg.Allocations.Wrap(st)
+			}
+			resources[k.Resource.Resource] = st
+		}
+		for _, v := range g.Versions {
+			m := map[string]rest.Storage{}
+			for _, k := range g.Kinds {
+				if !scheme.Recognizes(v.WithKind(k.Kind)) {
+					continue
+				}
+				for path, s := range resources[k.Resource.Resource].Map(k.Resource.Resource) {
+					m[path] = s
+				}
+			}
+			if g.Name == "" {
+				for path, s := range podSubresources(resources["pods"]) {
+					m[path] = s
+				}
+			}
+			info.VersionedResourcesStorageMap[v.Version] = m
+		}
+		if g.Name == "" {
+			if err := generic.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &info); err != nil {
+				return nil, fmt.Errorf("install core API: %w", err)
+			}
+			continue
+		}
+		if err := generic.InstallAPIGroup(&info); err != nil {
+			return nil, fmt.Errorf("install API group %s: %w", g.Name, err)
+		}
+	}
+	return &Server{generic: generic, Loopback: loopback, log: cfg.Logger}, nil
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	return s.generic.PrepareRun().RunWithContext(ctx)
+}
+
+// skiffVersion reports skiff's build in /version while keeping the
+// Kubernetes version the API matches.
+type skiffVersion struct {
+	basecompatibility.MutableEffectiveVersion
+}
+
+func (v skiffVersion) Info() *version.Info {
+	info := v.MutableEffectiveVersion.Info()
+	info.GitVersion = "v" + KubernetesVersion + "+skiff"
+	return info
+}
+
+var _ = schema.GroupVersion{}
+
+func podSubresources(pods *store.Storage) map[string]rest.Storage {
+	if pods == nil {
+		return nil
+	}
+	return podsub.Storage(pods.Store)
+}

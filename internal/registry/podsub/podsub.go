@@ -1,0 +1,208 @@
+// Package podsub serves the subresources of pods that are not plain reads and
+// writes of the Pod object: binding (the scheduler's placement), eviction,
+// and the streaming endpoints (log, exec, attach, portforward) that reach the
+// node agent.
+package podsub
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+)
+
+// Storage returns the pod subresources keyed by path, over the pods store.
+func Storage(pods *genericregistry.Store) map[string]rest.Storage {
+	return map[string]rest.Storage{
+		"pods/binding":     &BindingREST{pods: pods},
+		"pods/eviction":    &EvictionREST{pods: pods},
+		"pods/log":         &LogREST{},
+		"pods/exec":        &streamREST{name: "exec", options: func() runtime.Object { return &corev1.PodExecOptions{} }, methods: []string{"GET", "POST"}},
+		"pods/attach":      &streamREST{name: "attach", options: func() runtime.Object { return &corev1.PodAttachOptions{} }, methods: []string{"GET", "POST"}},
+		"pods/portforward": &streamREST{name: "portforward", options: func() runtime.Object { return &corev1.PodPortForwardOptions{} }, methods: []string{"GET", "POST"}},
+	}
+}
+
+// BindingREST assigns a pod to a node (POST pods/NAME/binding).
+type BindingREST struct {
+	pods *genericregistry.Store
+}
+
+var _ rest.NamedCreater = &BindingREST{}
+
+// New implements rest.Storage.
+func (r *BindingREST) New() runtime.Object { return &corev1.Binding{} }
+
+// Destroy implements rest.Storage.
+func (r *BindingREST) Destroy() {}
+
+// Create binds the pod to the node named by the binding's target, once: a pod
+// already on a node keeps it (409), as in Kubernetes.
+func (r *BindingREST) Create(ctx context.Context, name string, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	binding, ok := obj.(*corev1.Binding)
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a Binding object: %T", obj))
+	}
+	if name != binding.Name {
+		return nil, apierrors.NewBadRequest("name in URL does not match name in Binding object")
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, binding.DeepCopyObject()); err != nil {
+			return nil, err
+		}
+	}
+	if binding.Target.Kind != "" && binding.Target.Kind != "Node" {
+		return nil, apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, name, nil)
+	}
+	node := binding.Target.Name
+	if node == "" {
+		return nil, apierrors.NewBadRequest("binding target node name is required")
+	}
+	update := rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, newObj, _ runtime.Object) (runtime.Object, error) {
+		pod := newObj.(*corev1.Pod)
+		if pod.DeletionTimestamp != nil {
+			return nil, apierrors.NewConflict(corev1.Resource("pods/binding"), name, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", name))
+		}
+		if pod.Spec.NodeName != "" {
+			return nil, apierrors.NewConflict(corev1.Resource("pods/binding"), name, fmt.Errorf("pod %s is already assigned to node %q", name, pod.Spec.NodeName))
+		}
+		if binding.UID != "" && binding.UID != pod.UID {
+			return nil, apierrors.NewConflict(corev1.Resource("pods/binding"), name, fmt.Errorf("the UID in the binding %s does not match the pod's %s", binding.UID, pod.UID))
+		}
+		pod.Spec.NodeName = node
+		for k, v := range binding.Annotations {
+			if pod.Annotations == nil {
+				pod.Annotations = map[string]string{}
+			}
+			pod.Annotations[k] = v
+		}
+		setCondition(pod, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
+		return pod, nil
+	})
+	if _, _, err := r.pods.Update(ctx, name, update, rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{DryRun: options.DryRun}); err != nil {
+		return nil, err
+	}
+	return &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated}, nil
+}
+
+func setCondition(pod *corev1.Pod, c corev1.PodCondition) {
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == c.Type {
+			pod.Status.Conditions[i] = c
+			return
+		}
+	}
+	pod.Status.Conditions = append(pod.Status.Conditions, c)
+}
+
+// EvictionREST deletes a pod through the eviction API (kubectl drain).
+// PodDisruptionBudgets are not served yet, so no budget blocks an eviction.
+type EvictionREST struct {
+	pods *genericregistry.Store
+}
+
+var (
+	_ rest.NamedCreater             = &EvictionREST{}
+	_ rest.GroupVersionKindProvider = &EvictionREST{}
+)
+
+// New implements rest.Storage.
+func (r *EvictionREST) New() runtime.Object { return &policyv1.Eviction{} }
+
+// Destroy implements rest.Storage.
+func (r *EvictionREST) Destroy() {}
+
+// GroupVersionKind implements rest.GroupVersionKindProvider.
+func (r *EvictionREST) GroupVersionKind(schema.GroupVersion) schema.GroupVersionKind {
+	return policyv1.SchemeGroupVersion.WithKind("Eviction")
+}
+
+// Create evicts the pod: it is deleted with the eviction's delete options.
+func (r *EvictionREST) Create(ctx context.Context, name string, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	eviction, ok := obj.(*policyv1.Eviction)
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("not an Eviction object: %T", obj))
+	}
+	if name != eviction.Name {
+		return nil, apierrors.NewBadRequest("name in URL does not match name in Eviction object")
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, eviction.DeepCopyObject()); err != nil {
+			return nil, err
+		}
+	}
+	deleteOptions := eviction.DeleteOptions
+	if deleteOptions == nil {
+		deleteOptions = &metav1.DeleteOptions{}
+	}
+	if len(options.DryRun) > 0 {
+		deleteOptions.DryRun = options.DryRun
+	}
+	if _, _, err := r.pods.Delete(ctx, name, rest.ValidateAllObjectFunc, deleteOptions); err != nil {
+		return nil, err
+	}
+	return &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated}, nil
+}
+
+// agentMissing is the answer of the streaming subresources until a node agent
+// serves them.
+func agentMissing(what, name string) error {
+	return apierrors.NewServiceUnavailable(fmt.Sprintf("%s for pod %q is not available: no node agent serves it yet", what, name))
+}
+
+// LogREST serves pods/log.
+type LogREST struct{}
+
+var _ rest.GetterWithOptions = &LogREST{}
+
+// New implements rest.Storage.
+func (r *LogREST) New() runtime.Object { return &corev1.Pod{} }
+
+// Destroy implements rest.Storage.
+func (r *LogREST) Destroy() {}
+
+// ProducesMIMETypes implements rest.StorageMetadata.
+func (r *LogREST) ProducesMIMETypes(string) []string {
+	return []string{"text/plain"}
+}
+
+// ProducesObject implements rest.StorageMetadata.
+func (r *LogREST) ProducesObject(string) interface{} { return "" }
+
+// NewGetOptions implements rest.GetterWithOptions.
+func (r *LogREST) NewGetOptions() (runtime.Object, bool, string) {
+	return &corev1.PodLogOptions{}, false, ""
+}
+
+// Get implements rest.GetterWithOptions.
+func (r *LogREST) Get(_ context.Context, name string, _ runtime.Object) (runtime.Object, error) {
+	return nil, agentMissing("log", name)
+}
+
+type streamREST struct {
+	name    string
+	options func() runtime.Object
+	methods []string
+}
+
+func (r *streamREST) New() runtime.Object { return r.options() }
+
+func (r *streamREST) Destroy() {}
+
+func (r *streamREST) NewConnectOptions() (runtime.Object, bool, string) {
+	return r.options(), false, ""
+}
+
+func (r *streamREST) ConnectMethods() []string { return r.methods }
+
+func (r *streamREST) Connect(_ context.Context, name string, _ runtime.Object, _ rest.Responder) (http.Handler, error) {
+	return nil, agentMissing(r.name, name)
+}

@@ -1,0 +1,163 @@
+// Package server runs `skiff server`: it prepares the data directory
+// (certificates, kubeconfig), starts or connects to etcd, and runs the API
+// server until its context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"skiff.dev/skiff/internal/apiserver"
+	"skiff.dev/skiff/internal/pki"
+	"skiff.dev/skiff/internal/registry/servicealloc"
+	"skiff.dev/skiff/internal/storage/etcd"
+)
+
+// Config is the configuration of `skiff server`.
+type Config struct {
+	// DataDir holds etcd's data, the certificates and the kubeconfig.
+	DataDir string
+	// BindAddress and Port are where the API is served (HTTPS).
+	BindAddress net.IP
+	Port        int
+	// AdvertiseAddress is the address written into the kubeconfig; defaults
+	// to 127.0.0.1.
+	AdvertiseAddress string
+	// EtcdEndpoints selects an external etcd cluster; empty embeds one.
+	EtcdEndpoints []string
+	// ServiceCIDR is the range of Service ClusterIPs.
+	ServiceCIDR netip.Prefix
+	// NodePortMin and NodePortMax bound the NodePorts.
+	NodePortMin, NodePortMax int
+	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
+	UnsafeNoFsync bool
+	Logger        *slog.Logger
+	// Ready, when set, is called once the API server answers /readyz.
+	Ready func()
+}
+
+// KubeconfigPath is where the admin kubeconfig is written in a data dir.
+func KubeconfigPath(dataDir string) string {
+	return filepath.Join(dataDir, "kubeconfig.yaml")
+}
+
+// Run runs the server until ctx is done.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	start := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if cfg.AdvertiseAddress == "" {
+		cfg.AdvertiseAddress = "127.0.0.1"
+	}
+	tlsDir := filepath.Join(cfg.DataDir, "tls")
+	ca, err := pki.LoadOrCreateCA(tlsDir)
+	if err != nil {
+		return err
+	}
+	servingCert, servingKey := filepath.Join(tlsDir, "serving.crt"), filepath.Join(tlsDir, "serving.key")
+	if err := ca.EnsureLeaf(servingCert, servingKey, servingLeaf(cfg)); err != nil {
+		return err
+	}
+	adminCert, adminKey := filepath.Join(tlsDir, "admin.crt"), filepath.Join(tlsDir, "admin.key")
+	if err := ca.EnsureLeaf(adminCert, adminKey, pki.Leaf{CommonName: "system:admin", Organization: []string{"system:masters"}}); err != nil {
+		return err
+	}
+	kubeconfig := KubeconfigPath(cfg.DataDir)
+	err = pki.Kubeconfig{
+		Server: "https://" + net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
+		CAFile: ca.CertFile, CertFile: adminCert, KeyFile: adminKey, Name: "skiff",
+	}.Write(kubeconfig)
+	if err != nil {
+		return err
+	}
+
+	endpoints := cfg.EtcdEndpoints
+	if len(endpoints) == 0 {
+		e, err := etcd.Start(ctx, etcd.Config{DataDir: filepath.Join(cfg.DataDir, "etcd"), Fast: true, UnsafeNoFsync: cfg.UnsafeNoFsync})
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		endpoints = []string{e.Endpoint}
+		log.Info("embedded etcd ready", "endpoint", e.Endpoint, "elapsed", time.Since(start).Round(time.Millisecond))
+	}
+	etcdClient, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 10 * time.Second})
+	if err != nil {
+		return fmt.Errorf("etcd client: %w", err)
+	}
+	defer etcdClient.Close()
+	alloc, err := servicealloc.New(servicealloc.Config{
+		Client: etcdClient, ServiceCIDR: cfg.ServiceCIDR, NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+
+	srv, err := apiserver.New(apiserver.Config{
+		BindAddress: cfg.BindAddress, SecurePort: cfg.Port,
+		CertFile: servingCert, KeyFile: servingKey, ClientCAFile: ca.CertFile,
+		EtcdServers: endpoints, Allocations: alloc, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx) }()
+	go func() {
+		if err := waitReady(runCtx, srv); err != nil {
+			return
+		}
+		if err := bootstrap(runCtx, srv, alloc); err != nil {
+			log.Error("bootstrap objects", "err", err)
+		}
+		log.Info("skiff server ready", "address", net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
+			"kubeconfig", kubeconfig, "elapsed", time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "kubeconfig written to %s\n  export KUBECONFIG=%s\n", kubeconfig, kubeconfig)
+		if cfg.Ready != nil {
+			cfg.Ready()
+		}
+	}()
+	err = <-done
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func servingLeaf(cfg Config) pki.Leaf {
+	leaf := pki.Leaf{
+		CommonName: "kube-apiserver",
+		DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		IPs:        []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+	}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		leaf.DNSNames = append(leaf.DNSNames, host)
+	}
+	if ip := net.ParseIP(cfg.AdvertiseAddress); ip != nil && !ip.IsLoopback() {
+		leaf.IPs = append(leaf.IPs, ip)
+	} else if ip == nil && cfg.AdvertiseAddress != "localhost" {
+		leaf.DNSNames = append(leaf.DNSNames, cfg.AdvertiseAddress)
+	}
+	if cfg.ServiceCIDR.IsValid() {
+		leaf.IPs = append(leaf.IPs, net.IP(cfg.ServiceCIDR.Masked().Addr().Next().AsSlice()))
+	} else {
+		leaf.IPs = append(leaf.IPs, net.ParseIP("10.43.0.1"))
+	}
+	return leaf
+}

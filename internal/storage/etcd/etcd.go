@@ -1,0 +1,141 @@
+// Package etcd starts the single-member etcd that skiff server embeds when no
+// external etcd cluster is given. etcd is skiff's only store.
+package etcd
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// Config says where the embedded etcd keeps its data and listens.
+type Config struct {
+	// DataDir holds the member's data.
+	DataDir string
+	// ClientURL is the address clients use, e.g. http://127.0.0.1:2379; a
+	// port of 0 picks a free one.
+	ClientURL string
+	// Fast shortens the raft tick and election timeout; a single member
+	// needs no slack and becomes leader in tens of milliseconds.
+	Fast bool
+	// UnsafeNoFsync skips fsync: for tests only, never the default.
+	UnsafeNoFsync bool
+	// Logger receives etcd's own log level decision; etcd logs through zap.
+	Logger *slog.Logger
+}
+
+// Server is a running embedded etcd.
+type Server struct {
+	etcd *embed.Etcd
+	// Endpoint is the client URL to give to etcd clients.
+	Endpoint string
+}
+
+// Start launches the member and waits until it serves clients.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	cu, pu, err := urls(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ec := embed.NewConfig()
+	ec.Name = "skiff"
+	ec.Dir = cfg.DataDir
+	ec.ListenClientUrls = []url.URL{*cu}
+	ec.AdvertiseClientUrls = []url.URL{*cu}
+	ec.ListenPeerUrls = []url.URL{*pu}
+	ec.AdvertisePeerUrls = []url.URL{*pu}
+	ec.InitialCluster = fmt.Sprintf("%s=%s", ec.Name, pu.String())
+	ec.LogLevel = "error"
+	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
+	// The API server's compactor removes old revisions; etcd's own periodic
+	// compaction stays off (a retention of 0).
+	ec.AutoCompactionMode = "periodic"
+	ec.AutoCompactionRetention = "0"
+	if cfg.Fast {
+		ec.TickMs = 10
+		ec.ElectionMs = 100
+	}
+	e, err := embed.StartEtcd(ec)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.DataDir, err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	case <-time.After(60 * time.Second):
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd in %s not ready after 60s", cfg.DataDir)
+	case <-ctx.Done():
+		e.Close()
+		return nil, ctx.Err()
+	}
+	return &Server{etcd: e, Endpoint: cu.String()}, nil
+}
+
+// Close stops the member.
+func (s *Server) Close() {
+	s.etcd.Close()
+}
+
+// urls picks the client and peer URLs. A member keeps its URLs across
+// restarts (they are recorded in its data), so the ports chosen on first start
+// are saved beside the data and reused.
+func urls(cfg Config) (client, peer *url.URL, err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("etcd data dir: %w", err)
+	}
+	saved := filepath.Join(cfg.DataDir, "skiff-urls")
+	clientURL, peerURL := cfg.ClientURL, "http://127.0.0.1:0"
+	if b, err := os.ReadFile(saved); err == nil {
+		if parts := strings.Fields(string(b)); len(parts) == 2 {
+			if clientURL == "" {
+				clientURL = parts[0]
+			}
+			peerURL = parts[1]
+		}
+	}
+	if clientURL == "" {
+		clientURL = "http://127.0.0.1:0"
+	}
+	if client, err = freeURL(clientURL); err != nil {
+		return nil, nil, fmt.Errorf("etcd client url: %w", err)
+	}
+	if peer, err = freeURL(peerURL); err != nil {
+		return nil, nil, fmt.Errorf("etcd peer url: %w", err)
+	}
+	if err := os.WriteFile(saved, []byte(client.String()+" "+peer.String()+"\n"), 0o600); err != nil {
+		return nil, nil, fmt.Errorf("save etcd urls: %w", err)
+	}
+	return client, peer, nil
+}
+
+// freeURL resolves a port of 0 in raw to a free port on the same host.
+func freeURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if u.Port() != "0" {
+		return u, nil
+	}
+	l, err := net.Listen("tcp", u.Hostname()+":0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		return nil, err
+	}
+	u.Host = addr
+	return u, nil
+}

@@ -1,0 +1,40 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestSeedWorkflowExternalEtcd runs the same workflow with the server on an
+// external etcd (Debian's etcd-server, started here).
+func TestSeedWorkflowExternalEtcd(t *testing.T) {
+	etcdBin, err := exec.LookPath("etcd")
+	if err != nil {
+		t.Fatal("etcd is not installed: `make deps` installs Debian's etcd-server")
+	}
+	client, peer := freePort(t), freePort(t)
+	dir := t.TempDir()
+	clientURL := fmt.Sprintf("http://127.0.0.1:%d", client)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peer)
+	cmd := exec.Command(etcdBin, "--data-dir", dir, "--name", "e2e",
+		"--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
+		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
+		"--initial-cluster", "e2e="+peerURL, "--unsafe-no-fsync")
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("etcd log:\n%s", tail(log.String(), 3000))
+		}
+	})
+	time.Sleep(200 * time.Millisecond)
+	s := startServer(t, "--etcd-endpoints", clientURL)
+	seedWorkflow(t, s)
+}

@@ -1,0 +1,255 @@
+// Package e2e drives the upstream kubectl and client-go against a real
+// `skiff server` process, as a user would.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+var (
+	skiffBin   string
+	kubectlBin string
+	repoRoot   string
+)
+
+func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	repoRoot = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	skiffBin, kubectlBin = os.Getenv("SKIFF_BIN"), os.Getenv("KUBECTL_BIN")
+	if skiffBin == "" || kubectlBin == "" {
+		dir, err := os.MkdirTemp("", "skiff-e2e-bin")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(dir)
+		skiffBin, kubectlBin = filepath.Join(dir, "skiff"), filepath.Join(dir, "kubectl")
+		ldflags, err := exec.Command(filepath.Join(repoRoot, "hack", "ldflags.sh")).Output()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "hack/ldflags.sh:", err)
+			os.Exit(1)
+		}
+		for bin, pkg := range map[string]string{skiffBin: "./cmd/skiff", kubectlBin: "./cmd/kubectl"} {
+			cmd := exec.Command("go", "build", "-ldflags", strings.TrimSpace(string(ldflags)), "-o", bin, pkg)
+			cmd.Dir, cmd.Stdout, cmd.Stderr = repoRoot, os.Stdout, os.Stderr
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintln(os.Stderr, "build", pkg, err)
+				os.Exit(1)
+			}
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// server is a running `skiff server` process.
+type server struct {
+	t          *testing.T
+	dataDir    string
+	port       int
+	args       []string
+	cmd        *exec.Cmd
+	log        *syncBuffer
+	Kubeconfig string
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startServer starts skiff server on a fresh data dir (or dataDir when the
+// test restarts one) and waits until it is ready. It is stopped when the test
+// ends.
+func startServer(t *testing.T, extraArgs ...string) *server {
+	t.Helper()
+	s := &server{t: t, dataDir: t.TempDir(), port: freePort(t), args: extraArgs}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *server) start() {
+	t := s.t
+	t.Helper()
+	args := append([]string{"server", "--data-dir", s.dataDir, "--port", fmt.Sprint(s.port), "--bind-address", "127.0.0.1", "--unsafe-no-fsync"}, s.args...)
+	s.cmd = exec.Command(skiffBin, args...)
+	s.log = &syncBuffer{}
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.Kubeconfig = filepath.Join(s.dataDir, "kubeconfig.yaml")
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Contains(s.log.String(), "skiff server ready") {
+			return
+		}
+		if s.cmd.ProcessState != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("skiff server not ready; its log:\n%s", s.log.String())
+}
+
+// stop sends SIGTERM and waits for the process.
+func (s *server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+	s.cmd = nil
+	if s.t.Failed() {
+		s.t.Logf("skiff server log:\n%s", tail(s.log.String(), 4000))
+	}
+}
+
+func (s *server) restart() {
+	s.stop()
+	s.start()
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+func (s *server) restConfig() *rest.Config {
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return cfg
+}
+
+func (s *server) client() kubernetes.Interface {
+	c, err := kubernetes.NewForConfig(s.restConfig())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
+}
+
+// result is what a kubectl run printed.
+type result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// kubectl runs the upstream kubectl against the server.
+func (s *server) kubectl(stdin string, env []string, args ...string) result {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kubectlBin, args...)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+s.Kubeconfig), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else {
+			s.t.Fatalf("kubectl %v: %v", args, err)
+		}
+	}
+	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// ok runs kubectl and fails the test unless it exits 0 with nothing on stderr
+// (a warning on stderr is a compatibility defect).
+func (s *server) ok(args ...string) string {
+	s.t.Helper()
+	r := s.kubectl("", nil, args...)
+	if r.Code != 0 || strings.TrimSpace(r.Stderr) != "" {
+		s.t.Fatalf("kubectl %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
+	}
+	return r.Stdout
+}
+
+// fails runs kubectl and fails the test unless it exits non-zero; it returns
+// stderr.
+func (s *server) fails(args ...string) string {
+	s.t.Helper()
+	r := s.kubectl("", nil, args...)
+	if r.Code == 0 {
+		s.t.Fatalf("kubectl %s succeeded, want an error\nstdout:\n%s", strings.Join(args, " "), r.Stdout)
+	}
+	return r.Stderr
+}
+
+// rawGet does an HTTPS GET with no client certificate.
+func (s *server) anonymousGet(path string) int {
+	s.t.Helper()
+	cfg := s.restConfig()
+	anon := rest.AnonymousClientConfig(cfg)
+	rt, err := rest.TransportFor(anon)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: rt, Timeout: 10 * time.Second}).Get(cfg.Host + path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func execKubectl(s *server, args ...string) *exec.Cmd {
+	cmd := exec.Command(kubectlBin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig)
+	return cmd
+}
