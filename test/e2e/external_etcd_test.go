@@ -21,7 +21,7 @@ func TestSeedWorkflowExternalEtcd(t *testing.T) {
 	cmd := exec.Command(etcdBin, "--data-dir", dir, "--name", "e2e",
 		"--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
 		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
-		"--initial-cluster", "e2e="+peerURL, "--unsafe-no-fsync")
+		"--initial-cluster", "e2e="+peerURL)
 	log := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
