@@ -82,8 +82,10 @@ func (a *Allocator) FirstIP() string {
 
 func owner(svc *corev1.Service) string { return svc.Namespace + "/" + svc.Name }
 
-func (a *Allocator) ipKey(ip string) string     { return a.cfg.Prefix + "/clusterips/" + ip }
-func (a *Allocator) portKey(port int32) string { return a.cfg.Prefix + "/nodeports/" + strconv.Itoa(int(port)) }
+func (a *Allocator) ipKey(ip string) string { return a.cfg.Prefix + "/clusterips/" + ip }
+func (a *Allocator) portKey(port int32) string {
+	return a.cfg.Prefix + "/nodeports/" + strconv.Itoa(int(port))
+}
 
 // transaction records what one create or update reserved, to release it if
 // the write fails (or always, for a dry run).

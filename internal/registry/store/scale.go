@@ -23,7 +23,7 @@ type ScaleREST struct {
 }
 
 var (
-	_ rest.Patcher                 = &ScaleREST{}
+	_ rest.Patcher                  = &ScaleREST{}
 	_ rest.GroupVersionKindProvider = &ScaleREST{}
 )
 
