@@ -123,6 +123,8 @@ func (p *proc) rssMB() (float64, error) {
 func (p *proc) client() (*kubernetes.Clientset, error) {
 	cfg := rest.CopyConfig(p.cfg)
 	cfg.QPS, cfg.Burst = -1, 0
+	// Protobuf, as Kubernetes' own controllers and client-go programs use.
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	return kubernetes.NewForConfig(cfg)
 }
 

@@ -1,0 +1,25 @@
+// Package controller holds, one sub-package per controller, the control loops
+// that `skiff server` runs (replicaset, deployment, garbagecollector,
+// namespace, job, cronjob, nodelifecycle, ...). They talk to the API server
+// only through client-go, exactly as kube-controller-manager does.
+//
+// Every controller package follows one shape, so that the controller
+// manager (internal/controllermanager) can start them all the same way:
+//
+//	// New wires the controller's informer event handlers. It does not start
+//	// anything; the manager starts the shared informer factory afterwards.
+//	func New(client kubernetes.Interface, factory informers.SharedInformerFactory,
+//		recorder record.EventRecorder, opts Options) *Controller
+//
+//	// Run waits for the informers' caches, then runs `workers` goroutines
+//	// over a rate-limited workqueue until ctx is done.
+//	func (c *Controller) Run(ctx context.Context, workers int)
+//
+// Options is a per-controller struct of tunables (durations, limits), with
+// zero values meaning Kubernetes' defaults; a controller that has none may
+// omit the argument. Events are core/v1 Events written through
+// k8s.io/client-go/tools/record (kubectl describe reads core/v1 Events), with
+// Kubernetes' reasons and messages. Controllers are level-triggered: a
+// sync reads the current state from listers and acts on it; it is
+// idempotent and requeues with back-off on error.
+package controller

@@ -1,0 +1,88 @@
+// Package testserver starts a real skiff API server, on embedded etcd, inside
+// a test process, for integration tests of the components that talk to it.
+package testserver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"skiff.dev/skiff/internal/server"
+)
+
+// Server is a running API server.
+type Server struct {
+	// Config reaches the server as the admin user.
+	Config *rest.Config
+	// Client is a clientset built from Config.
+	Client kubernetes.Interface
+	// DataDir is the server's data directory.
+	DataDir string
+}
+
+// Start runs a fresh server for the test and stops it when the test ends.
+// mutate, when not nil, adjusts the configuration before the start.
+func Start(t testing.TB, mutate func(*server.Config)) *Server {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+
+	ready := make(chan struct{})
+	cfg := server.Config{
+		DataDir:     t.TempDir(),
+		BindAddress: net.ParseIP("127.0.0.1"),
+		Port:        port,
+		ServiceCIDR: netip.MustParsePrefix("10.43.0.0/16"),
+		NodePortMin: 30000, NodePortMax: 32767,
+		UnsafeNoFsync: true,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Ready:         func() { close(ready) },
+	}
+	if testing.Verbose() {
+		cfg.Logger = slog.Default()
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Run(ctx, cfg) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("skiff server did not stop")
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("skiff server stopped: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("skiff server not ready after 60s")
+	}
+	restCfg, err := clientcmd.BuildConfigFromFlags("", server.KubeconfigPath(cfg.DataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	restCfg.QPS, restCfg.Burst = -1, 0
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		t.Fatal(fmt.Errorf("clientset: %w", err))
+	}
+	return &Server{Config: restCfg, Client: client, DataDir: cfg.DataDir}
+}
