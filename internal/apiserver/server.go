@@ -30,6 +30,7 @@ import (
 	clientrest "k8s.io/client-go/rest"
 	basecompatibility "k8s.io/component-base/compatibility"
 
+	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
 	"skiff.dev/skiff/internal/apiserver/openapi"
 	"skiff.dev/skiff/internal/registry/podsub"
 	"skiff.dev/skiff/internal/registry/store"
@@ -55,6 +56,10 @@ type Config struct {
 	Allocations ServiceAllocations
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds
+	// are the NoExecute tolerations new pods get for a not-ready or
+	// unreachable node (DefaultTolerationSeconds admission); 0 means 300.
+	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
 }
 
 // ServiceAllocations is the part of the Service registry that hands out
@@ -143,7 +148,8 @@ func New(cfg Config) (*Server, error) {
 	if err := nsLifecycle.ValidateInitialization(); err != nil {
 		return nil, fmt.Errorf("namespace lifecycle admission: %w", err)
 	}
-	c.AdmissionControl = admission.NewChainHandler(nsLifecycle)
+	c.AdmissionControl = admission.NewChainHandler(nsLifecycle,
+		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)))
 
 	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)
 	completed := c.Complete(informerFactory)
@@ -223,6 +229,13 @@ func (v skiffVersion) Info() *version.Info {
 }
 
 var _ = schema.GroupVersion{}
+
+func orDefault(seconds int64) int64 {
+	if seconds == 0 {
+		return tolerationseconds.DefaultSeconds
+	}
+	return seconds
+}
 
 func podSubresources(pods *store.Storage) map[string]rest.Storage {
 	if pods == nil {
