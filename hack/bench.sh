@@ -1,20 +1,41 @@
 #!/usr/bin/env bash
-# Runs the API server benchmarks against a real skiff server and rewrites the
-# API server section of BENCHMARKS.md with the figures, the command and the machine.
+# Runs the benchmark scenarios against real skiff server processes and
+# rewrites BENCHMARKS.md with the figures, the command and the machine.
+# `hack/bench.sh api controlplane` (default: all scenarios).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rows=$(go run ./test/bench --skiff build/bin/skiff)
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(api controlplane)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+machine="$(date -u +%Y-%m-%d), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, ${cpu}, $(go version | cut -d' ' -f3)"
+mkdir -p build/bench
+declare -A titles=([api]="API server" [controlplane]="Scheduler and controllers on hollow nodes")
+for s in "${scenarios[@]}"; do
+  {
+    echo "## ${titles[$s]} ($machine)"
+    echo
+    echo "\`go run ./test/bench --scenario $s --skiff build/bin/skiff\`"
+    echo
+    echo "| what | measured | goal |"
+    echo "|---|---|---|"
+    go run ./test/bench --scenario "$s" --skiff build/bin/skiff
+  } > "build/bench/$s.md.new"
+  mv "build/bench/$s.md.new" "build/bench/$s.md"
+done
+# Sections not re-run keep their last figures (from BENCHMARKS.md itself).
 {
   echo "# Benchmarks"
   echo
-  echo "Produced by \`make bench\` (\`hack/bench.sh\`, which runs \`go run ./test/bench\` against \`build/bin/skiff server\`"
-  echo "on a fresh data dir with fsync on). Goals are targets, not test assertions."
-  echo
-  echo "## API server ($(date -u +%Y-%m-%d), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, ${cpu}, $(go version | cut -d' ' -f3))"
-  echo
-  echo "| what | measured | goal |"
-  echo "|---|---|---|"
-  echo "$rows"
-} > BENCHMARKS.md
+  echo "Produced by \`make bench\` (\`hack/bench.sh\`): each scenario runs \`go run ./test/bench\` against"
+  echo "\`build/bin/skiff server\` processes on fresh data dirs, fsync on. Goals are targets, not test assertions."
+  for s in api controlplane; do
+    echo
+    if [ -f "build/bench/$s.md" ]; then
+      cat "build/bench/$s.md"
+    elif [ -f BENCHMARKS.md ]; then
+      awk -v t="## ${titles[$s]} " 'index($0,t)==1{p=1;print;next} /^## /{p=0} p' BENCHMARKS.md | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
+    fi
+  done
+} > BENCHMARKS.md.new
+mv BENCHMARKS.md.new BENCHMARKS.md
 cat BENCHMARKS.md

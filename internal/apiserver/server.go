@@ -6,6 +6,8 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
+	authunion "k8s.io/apiserver/pkg/authentication/request/union"
 	"log/slog"
 	"net"
 	"time"
@@ -32,6 +34,8 @@ import (
 
 	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
 	"skiff.dev/skiff/internal/apiserver/openapi"
+	"skiff.dev/skiff/internal/join"
+	"skiff.dev/skiff/internal/pki"
 	"skiff.dev/skiff/internal/registry/podsub"
 	"skiff.dev/skiff/internal/registry/store"
 )
@@ -60,6 +64,10 @@ type Config struct {
 	// are the NoExecute tolerations new pods get for a not-ready or
 	// unreachable node (DefaultTolerationSeconds admission); 0 means 300.
 	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
+	// JoinToken, when set, lets agents obtain node certificates signed by CA
+	// at join.Path.
+	JoinToken *join.Token
+	CA        *pki.CA
 }
 
 // ServiceAllocations is the part of the Service registry that hands out
@@ -113,6 +121,13 @@ func New(cfg Config) (*Server, error) {
 	c.Authentication.Authenticator = x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion)
 	// Every authenticated user may do everything; unauthenticated requests get 401.
 	c.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
+	if cfg.JoinToken != nil {
+		// A join token authenticates as a bootstrap user that may only
+		// obtain node credentials.
+		c.Authentication.Authenticator = authunion.New(c.Authentication.Authenticator,
+			bearertoken.New(join.TokenAuthenticator{Token: *cfg.JoinToken}))
+		c.Authorization.Authorizer = join.Authorizer(c.Authorization.Authorizer)
+	}
 
 	etcdOpts := options.NewEtcdOptions(storagebackend.NewDefaultConfig(cfg.EtcdPrefix, nil))
 	etcdOpts.StorageConfig.Transport.ServerList = cfg.EtcdServers
@@ -156,6 +171,9 @@ func New(cfg Config) (*Server, error) {
 	generic, err := completed.New("skiff-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, fmt.Errorf("generic API server: %w", err)
+	}
+	if cfg.JoinToken != nil && cfg.CA != nil {
+		generic.Handler.NonGoRestfulMux.Handle(join.Path, join.Handler(cfg.CA))
 	}
 	generic.AddPostStartHookOrDie("start-skiff-informers", func(hookCtx genericapiserver.PostStartHookContext) error {
 		informerFactory.Start(hookCtx.Done())

@@ -8,8 +8,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -87,9 +89,18 @@ func (ca *CA) EnsureLeaf(certFile, keyFile string, leaf Leaf) error {
 	if err != nil {
 		return fmt.Errorf("generate key for %s: %w", leaf.CommonName, err)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	cert, err := ca.Sign(key.Public(), leaf)
 	if err != nil {
 		return err
+	}
+	return writeCertKey(certFile, keyFile, cert, key)
+}
+
+// Sign issues a certificate for pub as leaf describes.
+func (ca *CA) Sign(pub crypto.PublicKey, leaf Leaf) (*x509.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, err
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -105,15 +116,18 @@ func (ca *CA) EnsureLeaf(certFile, keyFile string, leaf Leaf) error {
 	if len(leaf.DNSNames)+len(leaf.IPs) > 0 {
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
 	if err != nil {
-		return fmt.Errorf("sign certificate for %s: %w", leaf.CommonName, err)
+		return nil, fmt.Errorf("sign certificate for %s: %w", leaf.CommonName, err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return err
-	}
-	return writeCertKey(certFile, keyFile, cert, key)
+	return x509.ParseCertificate(der)
+}
+
+// Hash is the SHA-256 of the CA certificate, hex-encoded: join tokens carry
+// it so that an agent can trust the server before it has the CA.
+func (ca *CA) Hash() string {
+	sum := sha256.Sum256(ca.Cert.Raw)
+	return hex.EncodeToString(sum[:])
 }
 
 func covers(cert *x509.Certificate, leaf Leaf) bool {

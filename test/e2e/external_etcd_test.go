@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os/exec"
 	"testing"
 	"time"
@@ -10,6 +11,13 @@ import (
 // TestSeedWorkflowExternalEtcd runs the same workflow with the server on an
 // external etcd (Debian's etcd-server, started here).
 func TestSeedWorkflowExternalEtcd(t *testing.T) {
+	s := startServer(t, "--etcd-endpoints", startEtcd(t))
+	seedWorkflow(t, s)
+}
+
+// startEtcd runs Debian's etcd for the test and returns its client URL.
+func startEtcd(t *testing.T) string {
+	t.Helper()
 	etcdBin, err := exec.LookPath("etcd")
 	if err != nil {
 		t.Fatal("etcd is not installed: `make deps` installs Debian's etcd-server")
@@ -34,7 +42,14 @@ func TestSeedWorkflowExternalEtcd(t *testing.T) {
 			t.Logf("etcd log:\n%s", tail(log.String(), 3000))
 		}
 	})
-	time.Sleep(200 * time.Millisecond)
-	s := startServer(t, "--etcd-endpoints", clientURL)
-	seedWorkflow(t, s)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", client), time.Second); err == nil {
+			c.Close()
+			return clientURL
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("etcd did not listen; its log:\n%s", log.String())
+	return ""
 }

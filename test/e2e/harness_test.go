@@ -253,3 +253,72 @@ func execKubectl(s *server, args ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig)
 	return cmd
 }
+
+// kill ends the server with SIGKILL, as a crash would.
+func (s *server) kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// joinToken is the token agents join this server with.
+func (s *server) joinToken() string {
+	s.t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.dataDir, "token"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// agent is a running `skiff agent` process.
+type agent struct {
+	t   *testing.T
+	cmd *exec.Cmd
+	log *syncBuffer
+}
+
+// startAgent joins a `skiff agent` named name to s; it is stopped when the
+// test ends.
+func startAgent(t *testing.T, s *server, name string, extraArgs ...string) *agent {
+	t.Helper()
+	args := append([]string{"agent", "--server", fmt.Sprintf("https://127.0.0.1:%d", s.port), "--token", s.joinToken(),
+		"--data-dir", t.TempDir(), "--node-name", name}, extraArgs...)
+	a := &agent{t: t, cmd: exec.Command(skiffBin, args...), log: &syncBuffer{}}
+	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a.kill()
+		if t.Failed() {
+			t.Logf("skiff agent %s log:\n%s", name, tail(a.log.String(), 3000))
+		}
+	})
+	return a
+}
+
+// kill ends the agent with SIGKILL: its node stops heartbeating.
+func (a *agent) kill() {
+	if a.cmd.ProcessState != nil || a.cmd.Process == nil {
+		return
+	}
+	_ = a.cmd.Process.Kill()
+	_ = a.cmd.Wait()
+}
+
+// eventually polls cond every 100ms until it holds or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}

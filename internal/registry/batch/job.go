@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	"skiff.dev/skiff/internal/registry/store"
 )
@@ -36,6 +37,9 @@ func jobKind() *store.Kind {
 		Resource:   batchv1.SchemeGroupVersion.WithResource("jobs").GroupResource(),
 		Kind:       "Job",
 		Namespaced: true,
+		// batch/v1 Jobs orphan their pods when a delete names no
+		// propagationPolicy (kubectl sends Background).
+		GCPolicy:   func(context.Context) rest.GarbageCollectionPolicy { return rest.OrphanDependents },
 		New:        func() runtime.Object { return &batchv1.Job{} },
 		NewList:    func() runtime.Object { return &batchv1.JobList{} },
 		Categories: []string{"all"},

@@ -35,6 +35,9 @@ func namespaceKind() *store.Kind {
 		ValidateUpdate:       func(_ context.Context, _, _ runtime.Object) field.ErrorList { return nil },
 		ValidateStatusUpdate: validateNamespaceStatusUpdate,
 
+		ShouldDeleteDuringUpdate: shouldDeleteNamespaceDuringUpdate,
+		Extend:                   extendNamespaceStorage,
+
 		Columns: []metav1.TableColumnDefinition{
 			col("Status", "string", "The status of the namespace"),
 			store.AgeColumn,

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/rest"
 )
 
 // Kind describes one served resource: what the generic store needs to know
@@ -70,6 +71,21 @@ type Kind struct {
 	// GracefulDelete, when set, decides whether a delete is graceful and sets
 	// the grace period on the options (pods).
 	GracefulDelete func(ctx context.Context, obj runtime.Object, options *metav1.DeleteOptions) bool
+
+	// GCPolicy, when set, is what a delete without propagationPolicy does to
+	// the object's dependents (OrphanDependents for batch/v1 Jobs, as
+	// Kubernetes keeps for compatibility). Unset means DeleteDependents in
+	// the background.
+	GCPolicy func(ctx context.Context) rest.GarbageCollectionPolicy
+
+	// ShouldDeleteDuringUpdate, when set, must also agree before an update
+	// that leaves a deleted object without finalizers removes it
+	// (namespaces wait for spec.finalizers too).
+	ShouldDeleteDuringUpdate func(ctx context.Context, key string, obj, existing runtime.Object) bool
+
+	// Extend, when set, adjusts the finished storage: a main resource with
+	// its own verbs or extra subresources (namespaces' delete and finalize).
+	Extend func(s *Storage) error
 }
 
 // ScaleAccess reads and writes the replica count of a scalable kind.

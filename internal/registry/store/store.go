@@ -20,9 +20,13 @@ import (
 // subresources, keyed as the generic API server expects ("", "status",
 // "scale").
 type Storage struct {
-	Main   *REST
+	// Main is a *REST unless the kind's Extend replaced it.
+	Main   rest.Storage
 	Status *StatusREST
 	Scale  *ScaleREST
+	// Subresources are further subresources keyed by their name
+	// ("finalize"), added by a kind's Extend.
+	Subresources map[string]rest.Storage
 	// Store is the underlying generic store, for kinds that wrap it.
 	Store *genericregistry.Store
 }
@@ -36,6 +40,9 @@ func (s *Storage) Map(resource string) map[string]rest.Storage {
 	}
 	if s.Scale != nil {
 		m[resource+"/scale"] = s.Scale
+	}
+	for sub, st := range s.Subresources {
+		m[resource+"/"+sub] = st
 	}
 	return m
 }
@@ -51,6 +58,8 @@ var (
 	_ rest.ShortNamesProvider  = &REST{}
 	_ rest.CategoriesProvider  = &REST{}
 	_ rest.ResetFieldsStrategy = &strategy{}
+
+	_ rest.GarbageCollectionDeleteStrategy = &strategy{}
 )
 
 // ShortNames implements rest.ShortNamesProvider.
@@ -116,6 +125,7 @@ func New(k *Kind, opts Options) (*Storage, error) {
 		DeleteStrategy:            st,
 		ResetFieldsStrategy:       st,
 		TableConvertor:            &tableConvertor{kind: k},
+		ShouldDeleteDuringUpdate:  k.ShouldDeleteDuringUpdate,
 	}
 	if err := s.CompleteWithOptions(&generic.StoreOptions{RESTOptions: opts.RESTOptions, AttrFunc: k.attrs}); err != nil {
 		return nil, fmt.Errorf("complete store for %s: %w", k.Resource, err)
@@ -130,6 +140,11 @@ func New(k *Kind, opts Options) (*Storage, error) {
 	}
 	if k.Scale != nil {
 		out.Scale = &ScaleREST{store: s, access: k.Scale, resource: k.Resource}
+	}
+	if k.Extend != nil {
+		if err := k.Extend(out); err != nil {
+			return nil, fmt.Errorf("extend storage of %s: %w", k.Resource, err)
+		}
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
@@ -150,6 +151,17 @@ func (s *strategy) CheckGracefulDelete(ctx context.Context, obj runtime.Object, 
 		return false
 	}
 	return s.kind.GracefulDelete(ctx, obj, options)
+}
+
+// DefaultGarbageCollectionPolicy implements
+// rest.GarbageCollectionDeleteStrategy: the generic store adds the "orphan"
+// finalizer on a delete without propagationPolicy when it returns
+// OrphanDependents.
+func (s *strategy) DefaultGarbageCollectionPolicy(ctx context.Context) rest.GarbageCollectionPolicy {
+	if s.kind.GCPolicy != nil {
+		return s.kind.GCPolicy(ctx)
+	}
+	return rest.DeleteDependents
 }
 
 // GetResetFields tells server-side apply that the main resource never owns

@@ -1,0 +1,107 @@
+package join
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	certutil "k8s.io/client-go/util/cert"
+
+	"skiff.dev/skiff/internal/pki"
+)
+
+// Request asks for a node's client certificate.
+type Request struct {
+	NodeName string `json:"nodeName"`
+	// CSR is a PEM "CERTIFICATE REQUEST" holding the node's public key.
+	CSR string `json:"csr"`
+}
+
+// Response carries the signed certificate and the CA, both PEM.
+type Response struct {
+	Certificate string `json:"certificate"`
+	CA          string `json:"ca"`
+}
+
+// TokenAuthenticator authenticates the join token's bearer secret as the
+// bootstrap user.
+type TokenAuthenticator struct{ Token Token }
+
+// AuthenticateToken implements authenticator.Token.
+func (a TokenAuthenticator) AuthenticateToken(_ context.Context, value string) (*authenticator.Response, bool, error) {
+	if !a.Token.Matches(value) {
+		return nil, false, nil
+	}
+	return &authenticator.Response{User: &user.DefaultInfo{Name: BootstrapUser, Groups: []string{BootstrapGroup, user.AllAuthenticated}}}, true, nil
+}
+
+// Authorizer lets bootstrap users reach the credentials endpoint only and
+// defers every other user to next.
+func Authorizer(next authorizer.Authorizer) authorizer.Authorizer {
+	return authorizer.AuthorizerFunc(func(ctx context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+		if u := attrs.GetUser(); u != nil {
+			for _, g := range u.GetGroups() {
+				if g == BootstrapGroup {
+					if !attrs.IsResourceRequest() && attrs.GetPath() == Path {
+						return authorizer.DecisionAllow, "", nil
+					}
+					return authorizer.DecisionDeny, "a join token only obtains node credentials", nil
+				}
+			}
+		}
+		return next.Authorize(ctx, attrs)
+	})
+}
+
+// Handler signs node client certificates for authenticated callers.
+func Handler(ca *pki.CA) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		if _, ok := genericapirequest.UserFrom(r.Context()); !ok {
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		var req Request
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+			http.Error(w, fmt.Sprintf("bad request: %v", err), http.StatusBadRequest)
+			return
+		}
+		if errs := validation.IsDNS1123Subdomain(req.NodeName); len(errs) > 0 {
+			http.Error(w, fmt.Sprintf("nodeName %q: %v", req.NodeName, errs), http.StatusUnprocessableEntity)
+			return
+		}
+		block, _ := pem.Decode([]byte(req.CSR))
+		if block == nil || block.Type != certutil.CertificateRequestBlockType {
+			http.Error(w, "csr: want a PEM CERTIFICATE REQUEST", http.StatusBadRequest)
+			return
+		}
+		csr, err := x509.ParseCertificateRequest(block.Bytes)
+		if err == nil {
+			err = csr.CheckSignature()
+		}
+		if err != nil {
+			http.Error(w, fmt.Sprintf("csr: %v", err), http.StatusBadRequest)
+			return
+		}
+		cert, err := ca.Sign(csr.PublicKey, pki.Leaf{CommonName: "system:node:" + req.NodeName, Organization: []string{"system:nodes"}})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		certPEM, _ := certutil.EncodeCertificates(cert)
+		caPEM, _ := certutil.EncodeCertificates(ca.Cert)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(Response{Certificate: string(certPEM), CA: string(caPEM)})
+	})
+}
