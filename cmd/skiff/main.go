@@ -11,10 +11,14 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 
+	"skiff.dev/skiff/internal/agent"
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/server"
 )
@@ -36,7 +40,7 @@ func newRootCommand(log *slog.Logger) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newServerCommand(log), newVersionCommand())
+	root.AddCommand(newServerCommand(log), newAgentCommand(log), newVersionCommand())
 	return root
 }
 
@@ -48,7 +52,14 @@ func newServerCommand(log *slog.Logger) *cobra.Command {
 		nodePorts   string
 	)
 	cmd := &cobra.Command{
-		Use:   "server",
+		Use: "server",
+		PreRunE: func(*cobra.Command, []string) error {
+			switch cfg.Runtime {
+			case "auto", "cri", "process", "fake":
+				return nil
+			}
+			return fmt.Errorf("--runtime %q: want auto, cri, process or fake", cfg.Runtime)
+		},
 		Short: "Run the API server (with an embedded etcd unless --etcd-endpoints is given)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -77,7 +88,73 @@ func newServerCommand(log *slog.Logger) *cobra.Command {
 	f.StringVar(&serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs")
 	f.StringVar(&nodePorts, "service-node-port-range", "30000-32767", "range of Service NodePorts")
 	f.BoolVar(&cfg.UnsafeNoFsync, "unsafe-no-fsync", false, "embedded etcd skips fsync (tests only: data may be lost on power failure)")
+	host, _ := os.Hostname()
+	f.StringVar(&cfg.NodeName, "node-name", strings.ToLower(host), "name of this server's own node")
+	f.StringVar(&cfg.Runtime, "runtime", "auto", "container runtime of this server's node: auto, cri, process or fake (fake: a simulated node whose pods run no processes)")
+	f.IntVar(&cfg.HollowNodes, "hollow-nodes", 0, "add N simulated nodes hollow-0 ... hollow-(N-1) (for control-plane tests and benchmarks)")
+	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked Unknown")
+	f.BoolVar(&cfg.NoControllers, "no-controllers", false, "run the API server alone, without controllers and scheduler (API benchmarks)")
+	f.Int64Var(&cfg.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", 300, "seconds pods tolerate a not-ready node before they are evicted (added to pods that do not say)")
+	f.Int64Var(&cfg.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "seconds pods tolerate an unreachable node before they are evicted (added to pods that do not say)")
 	return cmd
+}
+
+func newAgentCommand(log *slog.Logger) *cobra.Command {
+	var (
+		cfg    agent.Config
+		taints []string
+	)
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Join a machine to the cluster as a node and run its pods",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch cfg.Runtime {
+			case "auto", "cri", "process", "fake":
+			default:
+				return fmt.Errorf("--runtime %q: want auto, cri, process or fake", cfg.Runtime)
+			}
+			if cfg.Server == "" || cfg.Token == "" {
+				return fmt.Errorf("--server and --token are required (the server prints them and writes the token to <data-dir>/token)")
+			}
+			for _, spec := range taints {
+				t, err := parseTaint(spec)
+				if err != nil {
+					return err
+				}
+				cfg.Taints = append(cfg.Taints, t)
+			}
+			cfg.Logger = log
+			return agent.Run(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	host, _ := os.Hostname()
+	f.StringVar(&cfg.Server, "server", "", "URL of the API server, https://HOST:6443")
+	f.StringVar(&cfg.Token, "token", "", "join token from the server's <data-dir>/token")
+	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff-agent", "directory for the node's credentials and state")
+	f.StringVar(&cfg.NodeName, "node-name", strings.ToLower(host), "name of the node")
+	f.StringVar(&cfg.Runtime, "runtime", "auto", "container runtime: auto, cri, process or fake (fake: a simulated node whose pods run no processes)")
+	f.IntVar(&cfg.FakeGPUs, "fake-gpus", 0, "advertise N simulated nvidia.com/gpu (tests only; the node is labelled skiff.dev/fake-gpus)")
+	f.StringToStringVar(&cfg.Labels, "node-labels", nil, "labels the node registers with, KEY=VALUE,...")
+	f.StringSliceVar(&taints, "register-with-taints", nil, "taints the node registers with, KEY[=VALUE]:EFFECT,...")
+	return cmd
+}
+
+// parseTaint reads KEY[=VALUE]:EFFECT as kubectl taint does.
+func parseTaint(spec string) (corev1.Taint, error) {
+	kv, effect, ok := strings.Cut(spec, ":")
+	key, value, _ := strings.Cut(kv, "=")
+	t := corev1.Taint{Key: key, Value: value, Effect: corev1.TaintEffect(effect)}
+	switch t.Effect {
+	case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+	default:
+		ok = false
+	}
+	if !ok || key == "" {
+		return t, fmt.Errorf("taint %q: want KEY[=VALUE]:EFFECT with EFFECT NoSchedule, PreferNoSchedule or NoExecute", spec)
+	}
+	return t, nil
 }
 
 func newVersionCommand() *cobra.Command {

@@ -139,6 +139,9 @@ func New(cfg Config) (*Server, error) {
 	encoding := serverstorage.NewDefaultResourceEncodingConfigForEffectiveVersion(scheme, c.EffectiveVersion)
 	storageFactory := serverstorage.NewDefaultStorageFactory(etcdOpts.StorageConfig, etcdOpts.DefaultStorageMediaType,
 		codecs, encoding, resourceConfig, nil)
+	// events.k8s.io Events are kept apart from core/v1 Events: the two are
+	// not converted into each other here, so they must not share keys.
+	storageFactory.SetResourceEtcdPrefix(schema.GroupResource{Group: "events.k8s.io", Resource: "events"}, "events.k8s.io/events")
 	if err := etcdOpts.ApplyWithStorageFactoryTo(storageFactory, c); err != nil {
 		return nil, fmt.Errorf("etcd storage: %w", err)
 	}

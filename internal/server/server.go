@@ -17,6 +17,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"skiff.dev/skiff/internal/apiserver"
+	"skiff.dev/skiff/internal/join"
 	"skiff.dev/skiff/internal/pki"
 	"skiff.dev/skiff/internal/registry/servicealloc"
 	"skiff.dev/skiff/internal/storage/etcd"
@@ -43,6 +44,21 @@ type Config struct {
 	Logger        *slog.Logger
 	// Ready, when set, is called once the API server answers /readyz.
 	Ready func()
+
+	// NodeName is the name of this server's own node.
+	NodeName string
+	// Runtime runs this server's own node's pods: auto, cri, process or fake.
+	Runtime string
+	// HollowNodes adds that many simulated nodes, hollow-0 ... hollow-(N-1).
+	HollowNodes int
+	// NodeMonitorGracePeriod is how long a node may miss heartbeats before
+	// it turns Unknown (default 40 s).
+	NodeMonitorGracePeriod time.Duration
+	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds
+	// are how long new pods stay on a not-ready or unreachable node (300).
+	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
+	// NoControllers runs the API server alone (no controllers or scheduler).
+	NoControllers bool
 }
 
 // KubeconfigPath is where the admin kubeconfig is written in a data dir.
@@ -70,6 +86,16 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	servingCert, servingKey := filepath.Join(tlsDir, "serving.crt"), filepath.Join(tlsDir, "serving.key")
 	if err := ca.EnsureLeaf(servingCert, servingKey, servingLeaf(cfg)); err != nil {
+		return err
+	}
+	// The API serves its certificate with the CA after it, so that agents
+	// can pin the CA by the hash in their join token.
+	servingChain := filepath.Join(tlsDir, "serving-chain.crt")
+	if err := writeChain(servingChain, servingCert, ca.CertFile); err != nil {
+		return err
+	}
+	token, err := join.LoadOrCreateToken(cfg.DataDir, ca.Hash())
+	if err != nil {
 		return err
 	}
 	adminCert, adminKey := filepath.Join(tlsDir, "admin.crt"), filepath.Join(tlsDir, "admin.key")
@@ -109,8 +135,10 @@ func Run(ctx context.Context, cfg Config) error {
 
 	srv, err := apiserver.New(apiserver.Config{
 		BindAddress: cfg.BindAddress, SecurePort: cfg.Port,
-		CertFile: servingCert, KeyFile: servingKey, ClientCAFile: ca.CertFile,
+		CertFile: servingChain, KeyFile: servingKey, ClientCAFile: ca.CertFile, JoinToken: &token, CA: ca,
 		EtcdServers: endpoints, Allocations: alloc, Logger: log,
+		DefaultNotReadyTolerationSeconds:    cfg.DefaultNotReadyTolerationSeconds,
+		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds,
 	})
 	if err != nil {
 		return err
@@ -129,15 +157,34 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Info("skiff server ready", "address", net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
 			"kubeconfig", kubeconfig, "elapsed", time.Since(start).Round(time.Millisecond))
 		fmt.Fprintf(os.Stderr, "kubeconfig written to %s\n  export KUBECONFIG=%s\n", kubeconfig, kubeconfig)
+		fmt.Fprintf(os.Stderr, "agents join with the token in %s:\n  skiff agent --server https://%s --token %s\n",
+			join.TokenPath(cfg.DataDir), net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)), token)
 		if cfg.Ready != nil {
 			cfg.Ready()
 		}
+		components(runCtx, cfg, srv.Loopback, log)
 	}()
 	err = <-done
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// writeChain writes the serving certificate followed by the CA into path.
+func writeChain(path string, files ...string) error {
+	var chain []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("certificate chain: %w", err)
+		}
+		chain = append(chain, b...)
+	}
+	if err := os.WriteFile(path, chain, 0o644); err != nil {
+		return fmt.Errorf("certificate chain: %w", err)
+	}
+	return nil
 }
 
 func servingLeaf(cfg Config) pki.Leaf {

@@ -50,6 +50,9 @@ func Start(t testing.TB, mutate func(*server.Config)) *Server {
 		UnsafeNoFsync: true,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Ready:         func() { close(ready) },
+		// Tests run the components they test themselves.
+		NoControllers: true,
+		Runtime:       "none",
 	}
 	if testing.Verbose() {
 		cfg.Logger = slog.Default()

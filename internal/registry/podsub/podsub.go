@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage"
 )
 
 // Storage returns the pod subresources keyed by path, over the pods store.
@@ -66,28 +67,35 @@ func (r *BindingREST) Create(ctx context.Context, name string, obj runtime.Objec
 	if node == "" {
 		return nil, apierrors.NewBadRequest("binding target node name is required")
 	}
-	update := rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, newObj, _ runtime.Object) (runtime.Object, error) {
-		pod := newObj.(*corev1.Pod)
-		if pod.DeletionTimestamp != nil {
-			return nil, apierrors.NewConflict(corev1.Resource("pods/binding"), name, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", name))
-		}
-		if pod.Spec.NodeName != "" {
-			return nil, apierrors.NewConflict(corev1.Resource("pods/binding"), name, fmt.Errorf("pod %s is already assigned to node %q", name, pod.Spec.NodeName))
-		}
-		if binding.UID != "" && binding.UID != pod.UID {
-			return nil, apierrors.NewConflict(corev1.Resource("pods/binding"), name, fmt.Errorf("the UID in the binding %s does not match the pod's %s", binding.UID, pod.UID))
-		}
-		pod.Spec.NodeName = node
-		for k, v := range binding.Annotations {
-			if pod.Annotations == nil {
-				pod.Annotations = map[string]string{}
+	key, kerr := r.pods.KeyFunc(ctx, name)
+	if kerr != nil {
+		return nil, kerr
+	}
+	update := func(oldObj runtime.Object, _ storage.ResponseMeta) (runtime.Object, *uint64, error) {
+		pod, err := func() (*corev1.Pod, error) {
+			pod := oldObj.(*corev1.Pod).DeepCopy()
+			if pod.DeletionTimestamp != nil {
+				return nil, apierrors.NewConflict(corev1.Resource("pods/binding"), name, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", name))
 			}
-			pod.Annotations[k] = v
-		}
-		setCondition(pod, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
-		return pod, nil
-	})
-	if _, _, err := r.pods.Update(ctx, name, update, rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{DryRun: options.DryRun}); err != nil {
+			if pod.Spec.NodeName != "" {
+				return nil, apierrors.NewConflict(corev1.Resource("pods/binding"), name, fmt.Errorf("pod %s is already assigned to node %q", name, pod.Spec.NodeName))
+			}
+			if binding.UID != "" && binding.UID != pod.UID {
+				return nil, apierrors.NewConflict(corev1.Resource("pods/binding"), name, fmt.Errorf("the UID in the binding %s does not match the pod's %s", binding.UID, pod.UID))
+			}
+			pod.Spec.NodeName = node
+			for k, v := range binding.Annotations {
+				if pod.Annotations == nil {
+					pod.Annotations = map[string]string{}
+				}
+				pod.Annotations[k] = v
+			}
+			setCondition(pod, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
+			return pod, nil
+		}()
+		return pod, nil, err
+	}
+	if err := r.pods.Storage.GuaranteedUpdate(ctx, key, &corev1.Pod{}, false, nil, update, len(options.DryRun) > 0, nil); err != nil {
 		return nil, err
 	}
 	return &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated}, nil

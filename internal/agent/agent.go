@@ -1,0 +1,105 @@
+// Package agent runs `skiff agent`: it joins a machine to the cluster as a
+// node with a join token and runs that node's pods with the chosen runtime.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/netip"
+	"os"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"skiff.dev/skiff/internal/agent/hollow"
+	"skiff.dev/skiff/internal/join"
+)
+
+// GPUResource is the extended resource NVIDIA devices are advertised as.
+const GPUResource corev1.ResourceName = "nvidia.com/gpu"
+
+// Config is the configuration of `skiff agent`.
+type Config struct {
+	// Server is the API server's URL, Token the join token it printed.
+	Server, Token string
+	// DataDir keeps the node's credentials.
+	DataDir string
+	// NodeName names the node.
+	NodeName string
+	// Runtime runs the pods: auto, cri, process or fake.
+	Runtime string
+	// FakeGPUs advertises that many nvidia.com/gpu (simulated, for tests).
+	FakeGPUs int
+	// Labels and Taints the node registers with.
+	Labels map[string]string
+	Taints []corev1.Taint
+	Logger *slog.Logger
+}
+
+// Run joins the cluster and runs the node until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	kubeconfig, err := join.Credentials(ctx, cfg.Server, cfg.Token, cfg.NodeName, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	restCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("agent kubeconfig: %w", err)
+	}
+	restCfg.ContentType = "application/vnd.kubernetes.protobuf"
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("agent client: %w", err)
+	}
+	cfg.Logger.Info("joined the cluster", "server", cfg.Server, "node", cfg.NodeName, "runtime", cfg.Runtime)
+	switch cfg.Runtime {
+	case "fake":
+		return RunFake(ctx, client, cfg)
+	default:
+		return fmt.Errorf("runtime %q is not available yet in this build; use --runtime=fake for a simulated node", cfg.Runtime)
+	}
+}
+
+// RunFake runs the node with the simulated runtime: its pods go Running
+// without processes. The node is labelled as simulated.
+func RunFake(ctx context.Context, client kubernetes.Interface, cfg Config) error {
+	capacity := corev1.ResourceList{}
+	if cfg.FakeGPUs > 0 {
+		capacity[GPUResource] = *resource.NewQuantity(int64(cfg.FakeGPUs), resource.DecimalSI)
+	}
+	labels := map[string]string{}
+	for k, v := range cfg.Labels {
+		labels[k] = v
+	}
+	if cfg.FakeGPUs > 0 {
+		labels["skiff.dev/fake-gpus"] = "true"
+	}
+	// A standalone simulated node takes a pod CIDR and node address of its
+	// own, picked by its name outside what the server's hollow nodes use.
+	slot := nameSlot(cfg.NodeName)
+	return hollow.Run(ctx, client, hollow.Options{
+		Names:       []string{cfg.NodeName},
+		Capacity:    capacity,
+		Labels:      labels,
+		Taints:      cfg.Taints,
+		ClusterCIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 42, byte(128 + slot), 0}), 24),
+		NodeIPRange: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 41, byte(128 + slot), 0}), 24),
+		Logger:      cfg.Logger,
+	})
+}
+
+func nameSlot(name string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	return int(h.Sum32() % 128)
+}

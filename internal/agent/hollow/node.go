@@ -1,0 +1,388 @@
+package hollow
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	goruntime "runtime"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+)
+
+// Node condition reasons and messages as the kubelet writes them.
+const (
+	reasonKubeletReady      = "KubeletReady"
+	messageKubeletReady     = "kubelet is posting ready status"
+	reasonSufficientMemory  = "KubeletHasSufficientMemory"
+	messageSufficientMemory = "kubelet has sufficient memory available"
+	reasonNoDiskPressure    = "KubeletHasNoDiskPressure"
+	messageNoDiskPressure   = "kubelet has no disk pressure"
+	reasonSufficientPID     = "KubeletHasSufficientPID"
+	messageSufficientPID    = "kubelet has sufficient PID available"
+)
+
+// node is one hollow node: its fixed identity and its running state.
+type node struct {
+	name  string
+	index int
+	ip    string
+
+	mu         sync.Mutex
+	cidr       netip.Prefix
+	alloc      *ipAllocator
+	uid        types.UID
+	lease      *coordinationv1.Lease
+	lastReport time.Time
+	bootID     string
+	cancel     context.CancelFunc // stops the heartbeats; nil when stopped
+	registered bool
+}
+
+// active reports whether the node is registered and beating.
+func (n *node) active() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.registered && n.cancel != nil
+}
+
+func (n *node) allocator() *ipAllocator {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.alloc
+}
+
+// desiredNode is the Node the hollow node registers.
+func (c *Cluster) desiredNode(n *node, now time.Time) *corev1.Node {
+	labels := map[string]string{
+		corev1.LabelHostname:      n.name,
+		corev1.LabelOSStable:      "linux",
+		corev1.LabelArchStable:    goruntime.GOARCH,
+		"beta.kubernetes.io/os":   "linux",
+		"beta.kubernetes.io/arch": goruntime.GOARCH,
+		SimulatedKey:              "true",
+	}
+	for k, v := range c.opts.Labels {
+		labels[k] = v
+	}
+	cidr := nodeCIDR(c.opts.ClusterCIDR, c.opts.NodeCIDRMaskSize, n.index).String()
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        n.name,
+			Labels:      labels,
+			Annotations: map[string]string{SimulatedKey: "true"},
+		},
+		Spec: corev1.NodeSpec{
+			PodCIDR:  cidr,
+			PodCIDRs: []string{cidr},
+			Taints:   append([]corev1.Taint(nil), c.opts.Taints...),
+		},
+	}
+	node.Status = c.desiredStatus(n, nil, now)
+	return node
+}
+
+// desiredStatus is the node's status at now, keeping from old the
+// transition times of unchanged conditions.
+func (c *Cluster) desiredStatus(n *node, old *corev1.NodeStatus, now time.Time) corev1.NodeStatus {
+	n.mu.Lock()
+	bootID := n.bootID
+	n.mu.Unlock()
+	st := corev1.NodeStatus{
+		Capacity:    c.opts.Capacity.DeepCopy(),
+		Allocatable: c.opts.Capacity.DeepCopy(),
+		Phase:       "",
+		Addresses: []corev1.NodeAddress{
+			{Type: corev1.NodeInternalIP, Address: n.ip},
+			{Type: corev1.NodeHostName, Address: n.name},
+		},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: kubeletPort}},
+		NodeInfo: corev1.NodeSystemInfo{
+			MachineID:               fmt.Sprintf("hollow-%08x", n.index),
+			SystemUUID:              fmt.Sprintf("00000000-0000-4000-8000-%012x", n.index),
+			BootID:                  bootID,
+			KernelVersion:           simulatedKernel,
+			OSImage:                 simulatedOSImage,
+			ContainerRuntimeVersion: simulatedContainerRuntime,
+			KubeletVersion:          kubeletVersionForHollow,
+			OperatingSystem:         "linux",
+			Architecture:            goruntime.GOARCH,
+		},
+	}
+	var oldConds []corev1.NodeCondition
+	if old != nil {
+		oldConds = old.Conditions
+		// Fields the hollow node does not own stay as they are.
+		st.Images = old.Images
+		st.VolumesInUse = old.VolumesInUse
+		st.VolumesAttached = old.VolumesAttached
+		st.Config = old.Config
+		st.RuntimeHandlers = old.RuntimeHandlers
+		st.Features = old.Features
+		st.DeclaredFeatures = old.DeclaredFeatures
+	}
+	want := []corev1.NodeCondition{
+		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: reasonSufficientMemory, Message: messageSufficientMemory},
+		{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: reasonNoDiskPressure, Message: messageNoDiskPressure},
+		{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: reasonSufficientPID, Message: messageSufficientPID},
+		{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: reasonKubeletReady, Message: messageKubeletReady},
+	}
+	t := apiTime(now)
+	for i := range want {
+		want[i].LastHeartbeatTime, want[i].LastTransitionTime = t, t
+		for _, o := range oldConds {
+			if o.Type == want[i].Type {
+				want[i].LastHeartbeatTime = o.LastHeartbeatTime
+				if o.Status == want[i].Status {
+					want[i].LastTransitionTime = o.LastTransitionTime
+				}
+			}
+		}
+	}
+	// Conditions others report (NetworkUnavailable...) are kept.
+	for _, o := range oldConds {
+		switch o.Type {
+		case corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure, corev1.NodeReady:
+		default:
+			want = append(want, o)
+		}
+	}
+	st.Conditions = want
+	return st
+}
+
+func setHeartbeat(st *corev1.NodeStatus, now time.Time) {
+	t := apiTime(now)
+	for i := range st.Conditions {
+		switch st.Conditions[i].Type {
+		case corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure, corev1.NodeReady:
+			st.Conditions[i].LastHeartbeatTime = t
+		}
+	}
+}
+
+// register creates the node (or adopts an existing one of that name) and
+// its lease, and sets up the pod address allocator.
+func (c *Cluster) register(ctx context.Context, n *node) error {
+	now := c.opts.Clock.Now()
+	n.mu.Lock()
+	if n.bootID == "" {
+		n.bootID = fmt.Sprintf("%08x-0000-4000-8000-%012x", rand.Uint32(), n.index)
+	}
+	n.mu.Unlock()
+	want := c.desiredNode(n, now)
+	nodes := c.client.CoreV1().Nodes()
+	got, err := nodes.Create(ctx, want, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		got, err = c.adopt(ctx, want, now)
+	}
+	if err != nil {
+		return fmt.Errorf("register node %s: %w", n.name, err)
+	}
+	cidr, perr := netip.ParsePrefix(got.Spec.PodCIDR)
+	if perr != nil {
+		cidr = nodeCIDR(c.opts.ClusterCIDR, c.opts.NodeCIDRMaskSize, n.index)
+	}
+	n.mu.Lock()
+	n.uid = got.UID
+	n.lastReport = now
+	if n.alloc == nil || n.cidr != cidr {
+		n.cidr, n.alloc = cidr, newIPAllocator(cidr)
+	}
+	n.mu.Unlock()
+	if err := c.renewLease(ctx, n); err != nil {
+		return err
+	}
+	return nil
+}
+
+// adopt takes over an existing Node of the hollow node's name, as the
+// kubelet does when it restarts: labels, annotations and status are set,
+// the pod CIDR another controller assigned is kept.
+func (c *Cluster) adopt(ctx context.Context, want *corev1.Node, now time.Time) (*corev1.Node, error) {
+	nodes := c.client.CoreV1().Nodes()
+	existing, err := nodes.Get(ctx, want.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	upd := existing.DeepCopy()
+	if upd.Labels == nil {
+		upd.Labels = map[string]string{}
+	}
+	for k, v := range want.Labels {
+		upd.Labels[k] = v
+	}
+	if upd.Annotations == nil {
+		upd.Annotations = map[string]string{}
+	}
+	upd.Annotations[SimulatedKey] = "true"
+	if upd.Spec.PodCIDR == "" {
+		upd.Spec.PodCIDR, upd.Spec.PodCIDRs = want.Spec.PodCIDR, want.Spec.PodCIDRs
+	}
+	if !apiequality.Semantic.DeepEqual(upd.ObjectMeta, existing.ObjectMeta) || !apiequality.Semantic.DeepEqual(upd.Spec, existing.Spec) {
+		if upd, err = nodes.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	upd.Status = c.desiredStatus(c.nodes[want.Name], &upd.Status, now)
+	setHeartbeat(&upd.Status, now)
+	return nodes.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+}
+
+// renewLease renews (or creates) the node's Lease in kube-node-lease.
+func (c *Cluster) renewLease(ctx context.Context, n *node) error {
+	now := c.opts.Clock.Now()
+	leases := c.client.CoordinationV1().Leases(nodeLeaseNamespace)
+	n.mu.Lock()
+	lease, uid := n.lease, n.uid
+	n.mu.Unlock()
+	var err error
+	if lease != nil {
+		l := lease.DeepCopy()
+		l.Spec.RenewTime = &metav1.MicroTime{Time: now}
+		lease, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+		if err == nil {
+			n.mu.Lock()
+			n.lease = lease
+			n.mu.Unlock()
+			return nil
+		}
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("renew lease %s/%s: %w", nodeLeaseNamespace, n.name, err)
+		}
+	}
+	want := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      n.name,
+			Namespace: nodeLeaseNamespace,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "v1", Kind: "Node", Name: n.name, UID: uid,
+			}},
+		},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity:       ptr.To(n.name),
+			LeaseDurationSeconds: ptr.To(int32(c.opts.LeaseDuration / time.Second)),
+			RenewTime:            &metav1.MicroTime{Time: now},
+		},
+	}
+	lease, err = leases.Create(ctx, want, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		var cur *coordinationv1.Lease
+		if cur, err = leases.Get(ctx, n.name, metav1.GetOptions{}); err == nil {
+			cur.OwnerReferences = want.OwnerReferences
+			cur.Spec.HolderIdentity = want.Spec.HolderIdentity
+			cur.Spec.LeaseDurationSeconds = want.Spec.LeaseDurationSeconds
+			cur.Spec.RenewTime = want.Spec.RenewTime
+			lease, err = leases.Update(ctx, cur, metav1.UpdateOptions{})
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("renew lease %s/%s: %w", nodeLeaseNamespace, n.name, err)
+	}
+	n.mu.Lock()
+	n.lease = lease
+	n.mu.Unlock()
+	return nil
+}
+
+// syncStatus writes the node's status when it differs from the server's
+// copy, or when the last report is older than NodeStatusReportFrequency.
+func (c *Cluster) syncStatus(ctx context.Context, n *node) error {
+	now := c.opts.Clock.Now()
+	cur, err := c.nodeLister.Get(n.name)
+	if apierrors.IsNotFound(err) {
+		// Deleted behind our back: register again.
+		cur, err = c.client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return c.register(ctx, n)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("node %s: %w", n.name, err)
+	}
+	n.mu.Lock()
+	due := now.Sub(n.lastReport) >= c.opts.NodeStatusReportFrequency
+	n.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		want := c.desiredStatus(n, &cur.Status, now)
+		if !due && apiequality.Semantic.DeepEqual(want, cur.Status) {
+			return nil
+		}
+		upd := cur.DeepCopy()
+		upd.Status = want
+		setHeartbeat(&upd.Status, now)
+		_, err = c.client.CoreV1().Nodes().UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+		if err == nil {
+			n.mu.Lock()
+			n.lastReport = now
+			n.mu.Unlock()
+			return nil
+		}
+		if !apierrors.IsConflict(err) || attempt >= 2 {
+			return fmt.Errorf("update status of node %s: %w", n.name, err)
+		}
+		if cur, err = c.client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{}); err != nil {
+			return fmt.Errorf("node %s: %w", n.name, err)
+		}
+	}
+}
+
+// beat runs one node: registration (retried), then lease renewals and
+// status checks until ctx ends.
+func (c *Cluster) beat(ctx context.Context, n *node) {
+	log := c.opts.Logger.With("node", n.name)
+	clk := c.opts.Clock
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
+		err := c.register(ctx, n)
+		if err == nil {
+			break
+		}
+		log.Warn("hollow node registration failed", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-clk.After(delay):
+		}
+	}
+	n.mu.Lock()
+	first := !n.registered
+	n.registered = true
+	n.mu.Unlock()
+	if first {
+		c.registeredOne()
+	}
+	c.enqueueNodePods(n.name)
+
+	// Spread the nodes' beats over the interval.
+	select {
+	case <-ctx.Done():
+		return
+	case <-clk.After(time.Duration(rand.Int64N(int64(c.opts.LeaseRenewInterval)))):
+	}
+	lease := clk.NewTicker(c.opts.LeaseRenewInterval)
+	defer lease.Stop()
+	status := clk.NewTicker(c.opts.NodeStatusUpdateFrequency)
+	defer status.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-lease.C():
+			if err := c.renewLease(ctx, n); err != nil && ctx.Err() == nil {
+				log.Warn("hollow node lease renewal failed", "err", err)
+			}
+		case <-status.C():
+			if err := c.syncStatus(ctx, n); err != nil && ctx.Err() == nil {
+				log.Warn("hollow node status update failed", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package cronjob
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+)
+
+// Options tunes the controller. Zero values mean the defaults.
+type Options struct {
+	// Clock decides when schedules are due. Default: the real clock.
+	Clock clock.WithTicker
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Controller creates a CronJob's Jobs at its schedule's times and keeps
+// its status and history.
+type Controller struct {
+	client    kubernetes.Interface
+	recorder  record.EventRecorder
+	clock     clock.WithTicker
+	log       *slog.Logger
+	cjLister  batchlisters.CronJobLister
+	jobLister batchlisters.JobLister
+	synced    []cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[string]
+}
+
+// New wires the controller's informer event handlers. It does not start
+// anything; the caller starts the shared informer factory afterwards.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) *Controller {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	cronJobs := factory.Batch().V1().CronJobs()
+	jobs := factory.Batch().V1().Jobs()
+	c := &Controller{
+		client:    client,
+		recorder:  recorder,
+		clock:     opts.Clock,
+		log:       opts.Logger.With("controller", "cronjob"),
+		cjLister:  cronJobs.Lister(),
+		jobLister: jobs.Lister(),
+		synced:    []cache.InformerSynced{cronJobs.Informer().HasSynced, jobs.Informer().HasSynced},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob", Clock: opts.Clock}),
+	}
+	_, _ = cronJobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
+	})
+	_, _ = jobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: c.enqueueOwner,
+		UpdateFunc: func(oldObj, obj any) {
+			c.enqueueOwner(oldObj)
+			c.enqueueOwner(obj)
+		},
+		DeleteFunc: c.enqueueOwner,
+	})
+	return c
+}
+
+// Run waits for the informers' caches, then runs workers goroutines until
+// ctx is done.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	c.log.Info("starting controller", "workers", workers)
+	defer c.log.Info("stopped controller")
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+}
+
+func (c *Controller) worker(ctx context.Context) {
+	for {
+		key, quit := c.queue.Get()
+		if quit {
+			return
+		}
+		requeueAfter, err := c.sync(ctx, key)
+		switch {
+		case err != nil:
+			c.log.Error("sync failed", "key", key, "err", err)
+			c.queue.AddRateLimited(key)
+		case requeueAfter != nil:
+			c.queue.Forget(key)
+			c.queue.AddAfter(key, *requeueAfter)
+		default:
+			c.queue.Forget(key)
+		}
+		c.queue.Done(key)
+	}
+}
+
+func (c *Controller) enqueue(obj any) {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// enqueueOwner enqueues the CronJob that controls a Job.
+func (c *Controller) enqueueOwner(obj any) {
+	job, ok := obj.(*batchv1.Job)
+	if !ok {
+		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
+		if !ok {
+			return
+		}
+		if job, ok = tomb.Obj.(*batchv1.Job); !ok {
+			return
+		}
+	}
+	ref := metav1.GetControllerOf(job)
+	if ref == nil || ref.Kind != "CronJob" || ref.APIVersion != batchv1.SchemeGroupVersion.String() {
+		return
+	}
+	cj, err := c.cjLister.CronJobs(job.Namespace).Get(ref.Name)
+	if err != nil || cj.UID != ref.UID {
+		return
+	}
+	c.queue.Add(job.Namespace + "/" + ref.Name)
+}

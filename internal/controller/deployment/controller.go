@@ -1,0 +1,259 @@
+package deployment
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+)
+
+// controllerKind is the kind that owns the ReplicaSets this controller
+// creates.
+var controllerKind = appsv1.SchemeGroupVersion.WithKind("Deployment")
+
+// Options tunes the controller. Zero values mean Kubernetes' defaults.
+type Options struct {
+	// Clock tells the time for conditions and the progress deadline. Nil
+	// means the real clock.
+	Clock clock.PassiveClock
+	// Logger receives the controller's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Controller is the Deployment controller.
+type Controller struct {
+	client   kubernetes.Interface
+	recorder record.EventRecorder
+	dLister  appslisters.DeploymentLister
+	rsLister appslisters.ReplicaSetLister
+	pods     corelisters.PodLister
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string]
+	clock    clock.PassiveClock
+	log      *slog.Logger
+}
+
+// New wires the controller's informer event handlers on the Deployment,
+// ReplicaSet and Pod informers of factory. It does not start anything; the
+// caller starts factory and then calls Run.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) *Controller {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	dInformer := factory.Apps().V1().Deployments()
+	rsInformer := factory.Apps().V1().ReplicaSets()
+	podInformer := factory.Core().V1().Pods()
+	c := &Controller{
+		client:   client,
+		recorder: recorder,
+		dLister:  dInformer.Lister(),
+		rsLister: rsInformer.Lister(),
+		pods:     podInformer.Lister(),
+		synced: []cache.InformerSynced{
+			dInformer.Informer().HasSynced, rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced,
+		},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "deployment"}),
+		clock: opts.Clock,
+		log:   opts.Logger.With("controller", "deployment"),
+	}
+	handlers := []struct {
+		informer cache.SharedIndexInformer
+		h        cache.ResourceEventHandler
+	}{
+		{dInformer.Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    c.enqueue,
+			UpdateFunc: func(_, cur any) { c.enqueue(cur) },
+			DeleteFunc: c.enqueue,
+		}},
+		{rsInformer.Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { c.replicaSetChanged(nil, obj) },
+			UpdateFunc: c.replicaSetChanged,
+			DeleteFunc: func(obj any) { c.replicaSetChanged(nil, obj) },
+		}},
+		{podInformer.Informer(), cache.ResourceEventHandlerFuncs{
+			DeleteFunc: c.deletePod,
+		}},
+	}
+	for _, h := range handlers {
+		if _, err := h.informer.AddEventHandler(h.h); err != nil {
+			c.log.Error("adding event handler", "err", err)
+		}
+	}
+	return c
+}
+
+// Run waits for the informers' caches, then runs workers goroutines over
+// the work queue until ctx is done.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer c.queue.ShutDown()
+	c.log.Info("starting")
+	defer c.log.Info("stopped")
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return
+	}
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+}
+
+func (c *Controller) worker(ctx context.Context) {
+	for c.processNext(ctx) {
+	}
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		c.log.Info("sync failed, will retry", "deployment", key, "err", err)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+func (c *Controller) enqueue(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	c.queue.Add(key)
+}
+
+func (c *Controller) enqueueAfter(d *appsv1.Deployment, after time.Duration) {
+	key, err := cache.MetaNamespaceKeyFunc(d)
+	if err != nil {
+		return
+	}
+	c.queue.AddAfter(key, after)
+}
+
+// owner returns the Deployment that ref names, if the cache has it with
+// the same UID.
+func (c *Controller) owner(namespace string, ref *metav1.OwnerReference) *appsv1.Deployment {
+	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
+		return nil
+	}
+	d, err := c.dLister.Deployments(namespace).Get(ref.Name)
+	if err != nil || d.UID != ref.UID {
+		return nil
+	}
+	return d
+}
+
+// replicaSetChanged enqueues the Deployments a ReplicaSet change concerns:
+// its old and new controllers, or, for an orphan, every Deployment whose
+// selector matches it (one of them may adopt it).
+func (c *Controller) replicaSetChanged(oldObj, curObj any) {
+	rs := asReplicaSet(curObj)
+	if rs == nil {
+		return
+	}
+	if old := asReplicaSet(oldObj); old != nil {
+		if old.ResourceVersion == rs.ResourceVersion {
+			return
+		}
+		if oldRef := metav1.GetControllerOf(old); oldRef != nil {
+			if d := c.owner(old.Namespace, oldRef); d != nil {
+				c.enqueue(d)
+			}
+		}
+	}
+	if ref := metav1.GetControllerOf(rs); ref != nil {
+		if d := c.owner(rs.Namespace, ref); d != nil {
+			c.enqueue(d)
+		}
+		return
+	}
+	for _, d := range c.matching(rs) {
+		c.enqueue(d)
+	}
+}
+
+func asReplicaSet(obj any) *appsv1.ReplicaSet {
+	switch o := obj.(type) {
+	case *appsv1.ReplicaSet:
+		return o
+	case cache.DeletedFinalStateUnknown:
+		rs, _ := o.Obj.(*appsv1.ReplicaSet)
+		return rs
+	}
+	return nil
+}
+
+// matching returns the Deployments whose selector selects rs.
+func (c *Controller) matching(rs *appsv1.ReplicaSet) []*appsv1.Deployment {
+	all, err := c.dLister.Deployments(rs.Namespace).List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	var out []*appsv1.Deployment
+	for _, d := range all {
+		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+		if err != nil || sel.Empty() || !sel.Matches(labels.Set(rs.Labels)) {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// deletePod wakes a Recreate Deployment up when one of its old pods goes:
+// it waits for all of them to be gone before it scales the new
+// ReplicaSet up.
+func (c *Controller) deletePod(obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
+		if !ok {
+			return
+		}
+		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
+			return
+		}
+	}
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil || ref.Kind != "ReplicaSet" {
+		return
+	}
+	rs, err := c.rsLister.ReplicaSets(pod.Namespace).Get(ref.Name)
+	if err != nil || rs.UID != ref.UID {
+		return
+	}
+	if d := c.owner(rs.Namespace, metav1.GetControllerOf(rs)); d != nil && d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+		c.enqueue(d)
+	}
+}
+
+// errorf wraps err with the Deployment's namespace/name.
+func errorf(d *appsv1.Deployment, format string, args ...any) error {
+	return fmt.Errorf("deployment %s/%s: "+format, append([]any{d.Namespace, d.Name}, args...)...)
+}

@@ -1,0 +1,291 @@
+package replicaset
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/internal/controller/podutil"
+)
+
+// controllerKind is the kind that owns the pods this controller creates.
+var controllerKind = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
+
+// Options tunes the controller. Zero values mean Kubernetes' defaults.
+type Options struct {
+	// BurstReplicas caps how many pods one sync creates or deletes
+	// (kube-controller-manager's burstReplicas). Zero means 500.
+	BurstReplicas int
+	// Clock tells the time for availability (minReadySeconds), deletion
+	// ranking and expectations. Nil means the real clock.
+	Clock clock.PassiveClock
+	// Logger receives the controller's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Controller is the ReplicaSet controller.
+type Controller struct {
+	client   kubernetes.Interface
+	recorder record.EventRecorder
+	rsLister appslisters.ReplicaSetLister
+	pods     corelisters.PodLister
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string]
+	exp      *expectations
+	burst    int
+	clock    clock.PassiveClock
+	log      *slog.Logger
+}
+
+// New wires the controller's informer event handlers on the ReplicaSet and
+// Pod informers of factory. It does not start anything; the caller starts
+// factory and then calls Run.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) *Controller {
+	if opts.BurstReplicas <= 0 {
+		opts.BurstReplicas = 500
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	rsInformer := factory.Apps().V1().ReplicaSets()
+	podInformer := factory.Core().V1().Pods()
+	c := &Controller{
+		client:   client,
+		recorder: recorder,
+		rsLister: rsInformer.Lister(),
+		pods:     podInformer.Lister(),
+		synced:   []cache.InformerSynced{rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"}),
+		exp:   newExpectations(opts.Clock.Now),
+		burst: opts.BurstReplicas,
+		clock: opts.Clock,
+		log:   opts.Logger.With("controller", "replicaset"),
+	}
+	if _, err := rsInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, cur any) { c.enqueue(cur) },
+		DeleteFunc: c.deleteReplicaSet,
+	}); err != nil {
+		c.log.Error("adding replicaset event handler", "err", err)
+	}
+	if _, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.addPod,
+		UpdateFunc: c.updatePod,
+		DeleteFunc: c.deletePod,
+	}); err != nil {
+		c.log.Error("adding pod event handler", "err", err)
+	}
+	return c
+}
+
+// Run waits for the informers' caches, then runs workers goroutines over
+// the work queue until ctx is done.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer c.queue.ShutDown()
+	c.log.Info("starting")
+	defer c.log.Info("stopped")
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return
+	}
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+}
+
+func (c *Controller) worker(ctx context.Context) {
+	for c.processNext(ctx) {
+	}
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		c.log.Info("sync failed, will retry", "replicaset", key, "err", err)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+func (c *Controller) enqueue(obj any) {
+	key, err := cache.MetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	c.queue.Add(key)
+}
+
+func (c *Controller) enqueueAfter(rs *appsv1.ReplicaSet, d time.Duration) {
+	key, err := cache.MetaNamespaceKeyFunc(rs)
+	if err != nil {
+		return
+	}
+	c.queue.AddAfter(key, d)
+}
+
+func (c *Controller) deleteReplicaSet(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	c.exp.forget(key)
+	c.queue.Add(key)
+}
+
+// owner returns the ReplicaSet that ref (a pod's controller reference)
+// names, if the cache has it with the same UID.
+func (c *Controller) owner(namespace string, ref *metav1.OwnerReference) *appsv1.ReplicaSet {
+	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
+		return nil
+	}
+	rs, err := c.rsLister.ReplicaSets(namespace).Get(ref.Name)
+	if err != nil || rs.UID != ref.UID {
+		return nil
+	}
+	return rs
+}
+
+// matching returns the ReplicaSets in the pod's namespace whose selector
+// selects it (candidates to adopt an orphan).
+func (c *Controller) matching(pod *corev1.Pod) []*appsv1.ReplicaSet {
+	all, err := c.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	var out []*appsv1.ReplicaSet
+	for _, rs := range all {
+		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
+		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		out = append(out, rs)
+	}
+	return out
+}
+
+func (c *Controller) addPod(obj any) {
+	pod := obj.(*corev1.Pod)
+	if pod.DeletionTimestamp != nil {
+		// Seen for the first time already being deleted (e.g. after a
+		// relist): it must not count as a creation.
+		c.deletePod(pod)
+		return
+	}
+	if ref := metav1.GetControllerOf(pod); ref != nil {
+		rs := c.owner(pod.Namespace, ref)
+		if rs == nil {
+			return
+		}
+		key, _ := cache.MetaNamespaceKeyFunc(rs)
+		c.exp.creationObserved(key)
+		c.queue.Add(key)
+		return
+	}
+	for _, rs := range c.matching(pod) {
+		c.enqueue(rs)
+	}
+}
+
+func (c *Controller) updatePod(oldObj, curObj any) {
+	old, cur := oldObj.(*corev1.Pod), curObj.(*corev1.Pod)
+	if old.ResourceVersion == cur.ResourceVersion {
+		return
+	}
+	labelsChanged := !labels.Equals(old.Labels, cur.Labels)
+	if cur.DeletionTimestamp != nil {
+		// A graceful deletion shows up as an update; count it as the
+		// deletion now so that a replacement is created without waiting
+		// for the kubelet.
+		c.deletePod(cur)
+		if labelsChanged {
+			c.deletePod(old)
+		}
+		return
+	}
+	curRef, oldRef := metav1.GetControllerOf(cur), metav1.GetControllerOf(old)
+	refChanged := (curRef == nil) != (oldRef == nil) || (curRef != nil && oldRef != nil && curRef.UID != oldRef.UID)
+	if refChanged && oldRef != nil {
+		if rs := c.owner(old.Namespace, oldRef); rs != nil {
+			c.enqueue(rs)
+		}
+	}
+	if curRef != nil {
+		rs := c.owner(cur.Namespace, curRef)
+		if rs == nil {
+			return
+		}
+		c.enqueue(rs)
+		// A pod that just became ready turns available minReadySeconds
+		// later; look again then.
+		if !podutil.IsReady(old) && podutil.IsReady(cur) && rs.Spec.MinReadySeconds > 0 {
+			c.enqueueAfter(rs, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
+		}
+		return
+	}
+	if labelsChanged || refChanged {
+		for _, rs := range c.matching(cur) {
+			c.enqueue(rs)
+		}
+	}
+}
+
+func (c *Controller) deletePod(obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
+		if !ok {
+			return
+		}
+		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
+			return
+		}
+	}
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil {
+		return
+	}
+	rs := c.owner(pod.Namespace, ref)
+	if rs == nil {
+		return
+	}
+	key, _ := cache.MetaNamespaceKeyFunc(rs)
+	c.exp.deletionObserved(key, podKey(pod))
+	c.queue.Add(key)
+}
+
+func podKey(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
+
+// errorf wraps err with the ReplicaSet's namespace/name.
+func errorf(rs *appsv1.ReplicaSet, format string, args ...any) error {
+	return fmt.Errorf("replicaset %s/%s: "+format, append([]any{rs.Namespace, rs.Name}, args...)...)
+}

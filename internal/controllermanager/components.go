@@ -1,0 +1,56 @@
+package controllermanager
+
+import (
+	"context"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+
+	"skiff.dev/skiff/internal/controller/cronjob"
+	"skiff.dev/skiff/internal/controller/deployment"
+	"skiff.dev/skiff/internal/controller/garbagecollector"
+	"skiff.dev/skiff/internal/controller/job"
+	"skiff.dev/skiff/internal/controller/namespace"
+	"skiff.dev/skiff/internal/controller/nodelifecycle"
+	"skiff.dev/skiff/internal/controller/replicaset"
+	"skiff.dev/skiff/internal/controller/ttlafterfinished"
+	"skiff.dev/skiff/internal/scheduler"
+)
+
+func metaFor(lease string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Namespace: leaseNamespace, Name: lease}
+}
+
+// runControllers runs every controller until ctx ends; worker counts are
+// kube-controller-manager's defaults.
+func runControllers(ctx context.Context, d deps) {
+	factory := informers.NewSharedInformerFactory(d.client, 12*time.Hour)
+	log := d.cfg.Logger
+	gc := garbagecollector.New(d.metadata, d.client.Discovery(), garbagecollector.Options{Logger: log})
+	ns := namespace.New(d.client, d.metadata, factory, namespace.Options{Logger: log})
+	rs := replicaset.New(d.client, factory, d.events.For("replicaset-controller"), replicaset.Options{Logger: log})
+	deploy := deployment.New(d.client, factory, d.events.For("deployment-controller"), deployment.Options{Logger: log})
+	jobs := job.New(d.client, factory, d.events.For("job-controller"), job.Options{Logger: log})
+	cron := cronjob.New(d.client, factory, d.events.For("cronjob-controller"), cronjob.Options{Logger: log})
+	ttl := ttlafterfinished.New(d.client, factory, ttlafterfinished.Options{Logger: log})
+	nodes := nodelifecycle.New(d.client, factory, d.events.For("node-controller"),
+		nodelifecycle.Options{NodeMonitorGracePeriod: d.cfg.NodeMonitorGracePeriod, Logger: log})
+	startAll(ctx, factory,
+		func(ctx context.Context) { gc.Run(ctx, 20) },
+		func(ctx context.Context) { ns.Run(ctx, 10) },
+		func(ctx context.Context) { rs.Run(ctx, 5) },
+		func(ctx context.Context) { deploy.Run(ctx, 5) },
+		func(ctx context.Context) { jobs.Run(ctx, 5) },
+		func(ctx context.Context) { cron.Run(ctx, 5) },
+		func(ctx context.Context) { ttl.Run(ctx, 5) },
+		func(ctx context.Context) { nodes.Run(ctx, 1) },
+	)
+}
+
+// runScheduler runs the scheduler until ctx ends.
+func runScheduler(ctx context.Context, d deps) {
+	factory := informers.NewSharedInformerFactory(d.client, 0)
+	sched := scheduler.New(d.client, factory, d.events.For(scheduler.DefaultSchedulerName), scheduler.Options{Logger: d.cfg.Logger})
+	startAll(ctx, factory, sched.Run)
+}

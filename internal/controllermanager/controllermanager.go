@@ -1,0 +1,177 @@
+// Package controllermanager runs skiff's control plane loops — the
+// controllers and the scheduler — against the API server, each set under its
+// own leader-election Lease so that several `skiff server` processes sharing
+// one etcd run exactly one of each.
+package controllermanager
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
+)
+
+// Lease names, as Kubernetes' own components use them in kube-system.
+const (
+	ControllerManagerLease = "kube-controller-manager"
+	SchedulerLease         = "kube-scheduler"
+	leaseNamespace         = "kube-system"
+)
+
+// Config configures the control plane.
+type Config struct {
+	// RestConfig reaches the API server.
+	RestConfig *rest.Config
+	// Identity names this process in the leader-election Leases; defaults to
+	// hostname_uuid.
+	Identity string
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election
+	// (Kubernetes' defaults 15 s, 10 s, 2 s when zero).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// NodeMonitorGracePeriod is how long a node may go without a heartbeat
+	// before it is marked Unknown (default 40 s).
+	NodeMonitorGracePeriod time.Duration
+	Logger                 *slog.Logger
+}
+
+// Run runs the controller manager and the scheduler until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Identity == "" {
+		host, _ := os.Hostname()
+		cfg.Identity = host + "_" + uuid.NewString()
+	}
+	restCfg := rest.CopyConfig(cfg.RestConfig)
+	restCfg.ContentType = "application/vnd.kubernetes.protobuf"
+	restCfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	// One client for every controller and the scheduler: client-go's
+	// default 5 QPS would cap binding at 5 pods/s.
+	restCfg.QPS, restCfg.Burst = 1000, 2000
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("controller manager client: %w", err)
+	}
+	md, err := metadata.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("controller manager metadata client: %w", err)
+	}
+	var wg sync.WaitGroup
+	for _, set := range []struct {
+		lease string
+		run   func(ctx context.Context, d deps)
+	}{
+		{ControllerManagerLease, runControllers},
+		{SchedulerLease, runScheduler},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lead(ctx, client, md, cfg, set.lease, set.run)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// lead campaigns for lease until ctx ends, running fn while leading.
+// Losing the lease stops fn and the process campaigns again.
+func lead(ctx context.Context, client kubernetes.Interface, md metadata.Interface, cfg Config, lease string,
+	fn func(ctx context.Context, d deps)) {
+	log := cfg.Logger.With("lease", lease)
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metaFor(lease),
+		Client:     client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: cfg.Identity},
+	}
+	for ctx.Err() == nil {
+		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+			Lock:            lock,
+			Name:            lease,
+			LeaseDuration:   orDefault(cfg.LeaseDuration, 15*time.Second),
+			RenewDeadline:   orDefault(cfg.RenewDeadline, 10*time.Second),
+			RetryPeriod:     orDefault(cfg.RetryPeriod, 2*time.Second),
+			ReleaseOnCancel: true,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(ctx context.Context) {
+					log.Info("became leader", "identity", cfg.Identity)
+					events := newRecorders(client)
+					defer events.shutdown()
+					fn(ctx, deps{client: client, metadata: md, cfg: cfg, events: events})
+				},
+				OnStoppedLeading: func() { log.Info("stopped leading", "identity", cfg.Identity) },
+				OnNewLeader: func(identity string) {
+					if identity != cfg.Identity {
+						log.Info("another process leads", "leader", identity)
+					}
+				},
+			},
+		})
+		if err != nil {
+			log.Error("leader election", "err", err)
+			return
+		}
+		le.Run(ctx)
+	}
+}
+
+// deps is what every set of components gets.
+type deps struct {
+	client   kubernetes.Interface
+	metadata metadata.Interface
+	cfg      Config
+	events   *recorders
+}
+
+// recorders hands out core/v1 event recorders, one per component name, over
+// one broadcaster.
+type recorders struct {
+	broadcaster record.EventBroadcaster
+}
+
+func newRecorders(client kubernetes.Interface) *recorders {
+	b := record.NewBroadcaster()
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	return &recorders{broadcaster: b}
+}
+
+func (r *recorders) For(component string) record.EventRecorder {
+	return r.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
+}
+
+func (r *recorders) shutdown() { r.broadcaster.Shutdown() }
+
+// startAll starts the factory's informers, runs every fn, and waits for all
+// of them to return once ctx ends.
+func startAll(ctx context.Context, factory informers.SharedInformerFactory, fns ...func(ctx context.Context)) {
+	factory.Start(ctx.Done())
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		wg.Go(func() { fn(ctx) })
+	}
+	<-ctx.Done()
+	wg.Wait()
+	factory.Shutdown()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
