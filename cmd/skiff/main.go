@@ -17,9 +17,11 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
 
 	"skiff.dev/skiff/internal/agent"
 	"skiff.dev/skiff/internal/apiserver"
+	"skiff.dev/skiff/internal/controlplane"
 	"skiff.dev/skiff/internal/server"
 )
 
@@ -47,6 +49,7 @@ func newRootCommand(log *slog.Logger) *cobra.Command {
 func newServerCommand(log *slog.Logger) *cobra.Command {
 	var (
 		cfg         server.Config
+		cp          controlplane.Config
 		bind        string
 		serviceCIDR string
 		nodePorts   string
@@ -54,11 +57,11 @@ func newServerCommand(log *slog.Logger) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "server",
 		PreRunE: func(*cobra.Command, []string) error {
-			switch cfg.Runtime {
+			switch cp.Runtime {
 			case "auto", "cri", "process", "fake":
 				return nil
 			}
-			return fmt.Errorf("--runtime %q: want auto, cri, process or fake", cfg.Runtime)
+			return fmt.Errorf("--runtime %q: want auto, cri, process or fake", cp.Runtime)
 		},
 		Short: "Run the API server (with an embedded etcd unless --etcd-endpoints is given)",
 		Args:  cobra.NoArgs,
@@ -75,7 +78,8 @@ func newServerCommand(log *slog.Logger) *cobra.Command {
 			if _, err := fmt.Sscanf(nodePorts, "%d-%d", &cfg.NodePortMin, &cfg.NodePortMax); err != nil || cfg.NodePortMin > cfg.NodePortMax {
 				return fmt.Errorf("--service-node-port-range %q: want MIN-MAX", nodePorts)
 			}
-			cfg.Logger = log
+			cfg.Logger, cp.Logger = log, log
+			cfg.Components = func(ctx context.Context, loopback *rest.Config) { controlplane.Start(ctx, cp, loopback) }
 			return server.Run(cmd.Context(), cfg)
 		},
 	}
@@ -89,11 +93,11 @@ func newServerCommand(log *slog.Logger) *cobra.Command {
 	f.StringVar(&nodePorts, "service-node-port-range", "30000-32767", "range of Service NodePorts")
 	f.BoolVar(&cfg.UnsafeNoFsync, "unsafe-no-fsync", false, "embedded etcd skips fsync (tests only: data may be lost on power failure)")
 	host, _ := os.Hostname()
-	f.StringVar(&cfg.NodeName, "node-name", strings.ToLower(host), "name of this server's own node")
-	f.StringVar(&cfg.Runtime, "runtime", "auto", "container runtime of this server's node: auto, cri, process or fake (fake: a simulated node whose pods run no processes)")
-	f.IntVar(&cfg.HollowNodes, "hollow-nodes", 0, "add N simulated nodes hollow-0 ... hollow-(N-1) (for control-plane tests and benchmarks)")
-	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked Unknown")
-	f.BoolVar(&cfg.NoControllers, "no-controllers", false, "run the API server alone, without controllers and scheduler (API benchmarks)")
+	f.StringVar(&cp.NodeName, "node-name", strings.ToLower(host), "name of this server's own node")
+	f.StringVar(&cp.Runtime, "runtime", "auto", "container runtime of this server's node: auto, cri, process or fake (fake: a simulated node whose pods run no processes)")
+	f.IntVar(&cp.HollowNodes, "hollow-nodes", 0, "add N simulated nodes hollow-0 ... hollow-(N-1) (for control-plane tests and benchmarks)")
+	f.DurationVar(&cp.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked Unknown")
+	f.BoolVar(&cp.NoControllers, "no-controllers", false, "run the API server alone, without controllers and scheduler (API benchmarks)")
 	f.Int64Var(&cfg.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", 300, "seconds pods tolerate a not-ready node before they are evicted (added to pods that do not say)")
 	f.Int64Var(&cfg.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "seconds pods tolerate an unreachable node before they are evicted (added to pods that do not say)")
 	return cmd

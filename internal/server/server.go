@@ -15,6 +15,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/client-go/rest"
 
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/join"
@@ -45,20 +46,12 @@ type Config struct {
 	// Ready, when set, is called once the API server answers /readyz.
 	Ready func()
 
-	// NodeName is the name of this server's own node.
-	NodeName string
-	// Runtime runs this server's own node's pods: auto, cri, process or fake.
-	Runtime string
-	// HollowNodes adds that many simulated nodes, hollow-0 ... hollow-(N-1).
-	HollowNodes int
-	// NodeMonitorGracePeriod is how long a node may miss heartbeats before
-	// it turns Unknown (default 40 s).
-	NodeMonitorGracePeriod time.Duration
 	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds
 	// are how long new pods stay on a not-ready or unreachable node (300).
 	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
-	// NoControllers runs the API server alone (no controllers or scheduler).
-	NoControllers bool
+	// Components, when set, is started once the API is ready, with a client
+	// configuration of full rights over it, and runs until ctx ends.
+	Components func(ctx context.Context, loopback *rest.Config)
 }
 
 // KubeconfigPath is where the admin kubeconfig is written in a data dir.
@@ -162,7 +155,9 @@ func Run(ctx context.Context, cfg Config) error {
 		if cfg.Ready != nil {
 			cfg.Ready()
 		}
-		components(runCtx, cfg, srv.Loopback, log)
+		if cfg.Components != nil {
+			cfg.Components(runCtx, srv.Loopback)
+		}
 	}()
 	err = <-done
 	if errors.Is(err, context.Canceled) {

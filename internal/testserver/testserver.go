@@ -49,10 +49,8 @@ func Start(t testing.TB, mutate func(*server.Config)) *Server {
 		NodePortMin: 30000, NodePortMax: 32767,
 		UnsafeNoFsync: true,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Ready:         func() { close(ready) },
-		// Tests run the components they test themselves.
-		NoControllers: true,
-		Runtime:       "none",
+		// No Components: tests run the components they test themselves.
+		Ready: func() { close(ready) },
 	}
 	if testing.Verbose() {
 		cfg.Logger = slog.Default()

@@ -57,7 +57,7 @@ func seedWorkflow(t *testing.T, s *server) {
 		out := s.ok("get", "deployments,services,hpa", "-n", "production")
 		for _, re := range []string{
 			`NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE`,
-			`deployment.apps/ml-model\s+0/3\s+0\s+0\s+\d+s`,
+			`deployment.apps/ml-model\s+0/3\s+[03]\s+0\s+\d+s`,
 			`NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE`,
 			`service/ml-model-service\s+LoadBalancer\s+10\.43\.\d+\.\d+\s+<pending>\s+80:3\d{4}/TCP\s+\d+s`,
 			`NAME\s+REFERENCE\s+TARGETS\s+MINPODS\s+MAXPODS\s+REPLICAS\s+AGE`,

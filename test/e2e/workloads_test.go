@@ -69,13 +69,12 @@ func readyRunning(t *testing.T, c kubernetes.Interface, ns, selector string, n i
 // rolloutWatcher watches the pods of a namespace and records the smallest
 // number of ready pods and the largest number of pods seen at any moment.
 type rolloutWatcher struct {
-	mu        sync.Mutex
-	pods      map[string]*corev1.Pod
-	minReady  int
-	maxPods   int
-	w         watch.Interface
-	done      chan struct{}
-	firstSeen bool
+	mu       sync.Mutex
+	pods     map[string]*corev1.Pod
+	minReady int
+	maxPods  int
+	w        watch.Interface
+	done     chan struct{}
 }
 
 func watchRollout(t *testing.T, c kubernetes.Interface, ns, selector string) *rolloutWatcher {

@@ -144,10 +144,12 @@ func (r *namespaceREST) Delete(ctx context.Context, name string, deleteValidatio
 		options.Preconditions.UID = &ns.UID
 	} else if *options.Preconditions.UID != ns.UID {
 		return nil, false, apierrors.NewConflict(groupResource("namespaces"), name,
+			//lint:ignore ST1005 Kubernetes' own message
 			fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *options.Preconditions.UID, ns.UID))
 	}
 	if rv := options.Preconditions.ResourceVersion; rv != nil && *rv != ns.ResourceVersion {
 		return nil, false, apierrors.NewConflict(groupResource("namespaces"), name,
+			//lint:ignore ST1005 Kubernetes' own message
 			fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *rv, ns.ResourceVersion))
 	}
 

@@ -1,9 +1,13 @@
-package server
+// Package controlplane starts what runs beside the API server in the `skiff
+// server` process once the API is ready: the controllers and the scheduler
+// (under leader election) and the server's own and hollow nodes.
+package controlplane
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -12,10 +16,29 @@ import (
 	"skiff.dev/skiff/internal/controllermanager"
 )
 
-// components starts, once the API is ready, what runs beside it in the
-// server process: the controllers and the scheduler (under leader
-// election) and this server's nodes.
-func components(ctx context.Context, cfg Config, loopback *rest.Config, log *slog.Logger) {
+// Config selects what runs.
+type Config struct {
+	// NoControllers runs no controllers and no scheduler.
+	NoControllers bool
+	// NodeName is the name of the server's own node.
+	NodeName string
+	// Runtime runs the server's own node's pods: auto, cri, process or fake.
+	Runtime string
+	// HollowNodes adds that many simulated nodes, hollow-0 ... hollow-(N-1).
+	HollowNodes int
+	// NodeMonitorGracePeriod is how long a node may miss heartbeats before
+	// it turns Unknown (default 40 s).
+	NodeMonitorGracePeriod time.Duration
+	Logger                 *slog.Logger
+}
+
+// Start starts the components over the loopback client configuration; they
+// stop when ctx ends.
+func Start(ctx context.Context, cfg Config, loopback *rest.Config) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	if !cfg.NoControllers {
 		go func() {
 			err := controllermanager.Run(ctx, controllermanager.Config{
