@@ -7,7 +7,10 @@ data_dir=${1:-$PWD/build/data}
 port=${SKIFF_PORT:-6443}
 bin=$PWD/build/bin
 mkdir -p "$data_dir"
-"$bin/skiff" server --data-dir "$data_dir" --port "$port" &
+# Until the container runtimes land, the server's own node is simulated
+# (--runtime=fake, labelled skiff.dev/simulated): pods go Running without
+# processes.
+"$bin/skiff" server --data-dir "$data_dir" --port "$port" --runtime=fake &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
 export KUBECONFIG=$data_dir/kubeconfig.yaml
@@ -20,7 +23,9 @@ k() { echo "+ kubectl $*"; "$bin/kubectl" "$@"; }
 k create namespace production --dry-run=client -o yaml | "$bin/kubectl" apply -f -
 k create secret generic gcp-credentials --from-literal=project_id=demo -n production --dry-run=client -o yaml | "$bin/kubectl" apply -f -
 k apply -f examples/ml-model/k8s/
+k rollout status deployment/ml-model -n production --timeout=120s
 k get deployments,services,hpa -n production
+k get pods -n production -o wide
 echo
 echo "skiff server is running; in another shell: export KUBECONFIG=$KUBECONFIG"
 echo "Ctrl-C stops it."
