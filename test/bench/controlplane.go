@@ -13,8 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 )
 
@@ -90,31 +91,44 @@ func schedulingThroughput(skiff string, nodes, nPods, nClients int) (bound, crea
 	if err := waitNodes(ctx, client, nodes); err != nil {
 		return 0, 0, err
 	}
-	w, err := client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{})
-	if err != nil {
+	// An informer, not a bare watch: the server may end a watch that falls
+	// behind under this load, and the informer resumes it.
+	var mu sync.Mutex
+	var first, last time.Time
+	seen := map[string]bool{}
+	done := make(chan struct{})
+	record := func(obj interface{}) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok || pod.Spec.NodeName == "" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[pod.Name] {
+			return
+		}
+		seen[pod.Name] = true
+		now := time.Now()
+		if len(seen) == 1 {
+			first = now
+		}
+		if len(seen) == nPods {
+			last = now
+			close(done)
+		}
+	}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	inf := factory.Core().V1().Pods().Informer()
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    record,
+		UpdateFunc: func(_, obj interface{}) { record(obj) },
+	}); err != nil {
 		return 0, 0, err
 	}
-	defer w.Stop()
-	var first, last time.Time
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		seen := map[string]bool{}
-		for ev := range w.ResultChan() {
-			pod, ok := ev.Object.(*corev1.Pod)
-			if !ok || ev.Type == watch.Deleted || pod.Spec.NodeName == "" || seen[pod.Name] {
-				continue
-			}
-			seen[pod.Name] = true
-			if len(seen) == 1 {
-				first = time.Now()
-			}
-			if len(seen) == nPods {
-				last = time.Now()
-				return
-			}
-		}
-	}()
+	stop := make(chan struct{})
+	defer func() { close(stop); factory.Shutdown() }()
+	factory.Start(stop)
+	cache.WaitForCacheSync(stop, inf.HasSynced)
 	begin := time.Now()
 	var wg sync.WaitGroup
 	next := make(chan int)
