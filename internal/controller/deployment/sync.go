@@ -2,10 +2,11 @@ package deployment
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+
+	"skiff.dev/skiff/internal/controller/controllerref"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -117,7 +118,7 @@ func (c *Controller) claimReplicaSets(ctx context.Context, d *appsv1.Deployment)
 			if d.DeletionTimestamp != nil {
 				continue
 			}
-			if err := c.patchReplicaSet(ctx, rs, releasePatch(d.UID, rs.UID)); err != nil && !apierrors.IsNotFound(err) {
+			if err := c.patchReplicaSet(ctx, rs, controllerref.ReleasePatch(d.UID, rs.UID)); err != nil && !apierrors.IsNotFound(err) {
 				errs = append(errs, errorf(d, "releasing replicaset %s: %w", rs.Name, err))
 			}
 		case !matches || d.DeletionTimestamp != nil || rs.DeletionTimestamp != nil:
@@ -126,7 +127,7 @@ func (c *Controller) claimReplicaSets(ctx context.Context, d *appsv1.Deployment)
 				errs = append(errs, err)
 				continue
 			}
-			err := c.patchReplicaSet(ctx, rs, adoptPatch(metav1.NewControllerRef(d, controllerKind), rs.UID))
+			err := c.patchReplicaSet(ctx, rs, controllerref.AdoptPatch(metav1.NewControllerRef(d, controllerKind), rs.UID))
 			switch {
 			case apierrors.IsNotFound(err):
 			case err != nil:
@@ -142,22 +143,6 @@ func (c *Controller) claimReplicaSets(ctx context.Context, d *appsv1.Deployment)
 func (c *Controller) patchReplicaSet(ctx context.Context, rs *appsv1.ReplicaSet, patch []byte) error {
 	_, err := c.client.AppsV1().ReplicaSets(rs.Namespace).Patch(ctx, rs.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 	return err
-}
-
-func adoptPatch(ref *metav1.OwnerReference, uid types.UID) []byte {
-	b, _ := json.Marshal(map[string]any{"metadata": map[string]any{
-		"ownerReferences": []*metav1.OwnerReference{ref},
-		"uid":             uid,
-	}})
-	return b
-}
-
-func releasePatch(ownerUID, uid types.UID) []byte {
-	b, _ := json.Marshal(map[string]any{"metadata": map[string]any{
-		"ownerReferences": []map[string]any{{"$patch": "delete", "uid": ownerUID}},
-		"uid":             uid,
-	}})
-	return b
 }
 
 // allReplicaSets splits rsList into the new ReplicaSet (created when

@@ -2,11 +2,12 @@ package replicaset
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"skiff.dev/skiff/internal/controller/controllerref"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -287,7 +288,7 @@ func (c *Controller) claimPods(ctx context.Context, rs *appsv1.ReplicaSet, selec
 			if rs.DeletionTimestamp != nil {
 				continue
 			}
-			if err := c.patchOwner(ctx, p, releasePatch(rs.UID, p.UID)); err != nil && !apierrors.IsNotFound(err) {
+			if err := c.patchOwner(ctx, p, controllerref.ReleasePatch(rs.UID, p.UID)); err != nil && !apierrors.IsNotFound(err) {
 				errs = append(errs, errorf(rs, "releasing pod %s: %w", p.Name, err))
 			}
 		case !matches || rs.DeletionTimestamp != nil || p.DeletionTimestamp != nil || p.Namespace != rs.Namespace:
@@ -296,7 +297,7 @@ func (c *Controller) claimPods(ctx context.Context, rs *appsv1.ReplicaSet, selec
 				errs = append(errs, err)
 				continue
 			}
-			err := c.patchOwner(ctx, p, adoptPatch(metav1.NewControllerRef(rs, controllerKind), p.UID))
+			err := c.patchOwner(ctx, p, controllerref.AdoptPatch(metav1.NewControllerRef(rs, controllerKind), p.UID))
 			switch {
 			case apierrors.IsNotFound(err):
 			case err != nil:
@@ -312,25 +313,6 @@ func (c *Controller) claimPods(ctx context.Context, rs *appsv1.ReplicaSet, selec
 func (c *Controller) patchOwner(ctx context.Context, p *corev1.Pod, patch []byte) error {
 	_, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 	return err
-}
-
-// adoptPatch adds ref to an object's ownerReferences; the uid makes the
-// patch fail if the object was replaced meanwhile.
-func adoptPatch(ref *metav1.OwnerReference, uid types.UID) []byte {
-	b, _ := json.Marshal(map[string]any{"metadata": map[string]any{
-		"ownerReferences": []*metav1.OwnerReference{ref},
-		"uid":             uid,
-	}})
-	return b
-}
-
-// releasePatch removes the owner reference with ownerUID.
-func releasePatch(ownerUID, uid types.UID) []byte {
-	b, _ := json.Marshal(map[string]any{"metadata": map[string]any{
-		"ownerReferences": []map[string]any{{"$patch": "delete", "uid": ownerUID}},
-		"uid":             uid,
-	}})
-	return b
 }
 
 // calculateStatus derives the status from the pods rs controls.
