@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"skiff.dev/skiff/internal/controller/controllerref"
-
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -16,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+
+	"skiff.dev/skiff/internal/controller/controllerref"
 )
 
 const reasonScaling = "ScalingReplicaSet"

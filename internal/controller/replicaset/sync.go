@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"skiff.dev/skiff/internal/controller/controllerref"
-
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -18,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
+	"skiff.dev/skiff/internal/controller/controllerref"
 	"skiff.dev/skiff/internal/controller/podutil"
 )
 
