@@ -1,0 +1,58 @@
+// Package runtime is the contract between the agent's pod lifecycle (the
+// kubelet part of `skiff agent`) and the container runtimes that run pods:
+// the subset of the Container Runtime Interface the agent uses, with the
+// method signatures of k8s.io/cri-api's RuntimeService and
+// ImageManagerService, so the CRI client of k8s.io/cri-client satisfies it
+// for containerd and the process runtime implements it in-process.
+package runtime
+
+import (
+	"context"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// Runtime runs pod sandboxes and their containers on this node.
+//
+// Semantics follow the CRI: a sandbox holds a pod's network namespace (its
+// IP is in PodSandboxStatus.Network) and cgroup parent; containers are
+// created in a sandbox, write their output in the CRI log format to
+// ContainerConfig.LogPath under PodSandboxConfig.LogDirectory, and report
+// their state, exit code, reason ("OOMKilled", "Error", "Completed") and
+// times in ContainerStatus. StopContainer sends SIGTERM and, after timeout
+// seconds, SIGKILL. Exec, Attach and PortForward return the URL of a
+// streaming server (k8s.io/cri-streaming) the agent proxies kubectl to.
+type Runtime interface {
+	Version(ctx context.Context, apiVersion string) (*runtimeapi.VersionResponse, error)
+
+	RunPodSandbox(ctx context.Context, config *runtimeapi.PodSandboxConfig, runtimeHandler string) (string, error)
+	StopPodSandbox(ctx context.Context, podSandboxID string) error
+	RemovePodSandbox(ctx context.Context, podSandboxID string) error
+	PodSandboxStatus(ctx context.Context, podSandboxID string, verbose bool) (*runtimeapi.PodSandboxStatusResponse, error)
+	ListPodSandbox(ctx context.Context, filter *runtimeapi.PodSandboxFilter) ([]*runtimeapi.PodSandbox, error)
+
+	CreateContainer(ctx context.Context, podSandboxID string, config *runtimeapi.ContainerConfig, sandboxConfig *runtimeapi.PodSandboxConfig) (string, error)
+	StartContainer(ctx context.Context, containerID string) error
+	StopContainer(ctx context.Context, containerID string, timeout int64) error
+	RemoveContainer(ctx context.Context, containerID string) error
+	ListContainers(ctx context.Context, filter *runtimeapi.ContainerFilter) ([]*runtimeapi.Container, error)
+	ContainerStatus(ctx context.Context, containerID string, verbose bool) (*runtimeapi.ContainerStatusResponse, error)
+
+	ExecSync(ctx context.Context, containerID string, cmd []string, timeout time.Duration) (stdout []byte, stderr []byte, err error)
+	Exec(ctx context.Context, request *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error)
+	Attach(ctx context.Context, req *runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error)
+	PortForward(ctx context.Context, request *runtimeapi.PortForwardRequest) (*runtimeapi.PortForwardResponse, error)
+
+	// Images. The process runtime has no image store: it reports every
+	// image present and runs the container's command on the host.
+	ImageStatus(ctx context.Context, image *runtimeapi.ImageSpec, verbose bool) (*runtimeapi.ImageStatusResponse, error)
+	PullImage(ctx context.Context, image *runtimeapi.ImageSpec, auth *runtimeapi.AuthConfig, podSandboxConfig *runtimeapi.PodSandboxConfig) (string, error)
+}
+
+// Closer is implemented by runtimes that hold processes or connections to
+// release when the agent stops (the containerd the agent started, the
+// process runtime's children and network).
+type Closer interface {
+	Close(ctx context.Context) error
+}
