@@ -7,10 +7,15 @@ GOFLAGS_BUILD = -trimpath -ldflags "$(shell ./hack/ldflags.sh)"
 STATICCHECK_VERSION := v0.8.2
 UNIT_PKGS := ./internal/... ./cmd/...
 
-.PHONY: help build run deps test lint unit e2e bench clean openapi
+IMAGES := build/images
+# Static binaries for the images: no libc in them.
+GO_BUILD_STATIC = CGO_ENABLED=0 $(GO) build -trimpath
+
+.PHONY: help build run deps test lint unit e2e bench clean openapi images
 
 help:
-	@echo "make build   - build skiff and kubectl into $(BIN)"
+	@echo "make build   - build skiff, kubectl and model-server into $(BIN)"
+	@echo "make images  - build the pause and model-server images into $(IMAGES)/*.tar (for --runtime=cri)"
 	@echo "make run     - build, start skiff server and deploy the example model from its manifests"
 	@echo "make test    - vet, lint, unit+integration tests (-race) and e2e tests"
 	@echo "make e2e     - e2e tests only (upstream kubectl against a real skiff server)"
@@ -19,13 +24,29 @@ help:
 build:
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/skiff ./cmd/skiff
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/kubectl ./cmd/kubectl
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(BIN)/model-server ./cmd/model-server
 
-run: build
+# images writes pause.tar and model-server-v1/-v2.tar (docker-archive) from
+# static binaries and Debian's static busybox.
+images:
+	@test -x /bin/busybox || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/pause ./cmd/pause
+	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v1" -o $(IMAGES)/bin/model-server-v1 ./cmd/model-server
+	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v2" -o $(IMAGES)/bin/model-server-v2 ./cmd/model-server
+	$(GO) run ./hack/mkimage --bin-dir $(IMAGES)/bin --busybox /bin/busybox --out $(IMAGES)
+
+run: deps build images
 	./hack/run.sh "$(DATA_DIR)"
 
-# deps installs what the tests need from Debian's packages when missing.
+# deps installs what the tests need from Debian's packages when missing:
+# etcd (external-etcd tests), containerd with runc and the CNI plugins (the
+# cri runtime), iptables (CNI portmap/masquerade), busybox-static (images).
+DEB_DEPS := etcd:etcd-server containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables /bin/busybox:busybox-static
 deps:
-	@command -v etcd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; }
+	@missing=""; for d in $(DEB_DEPS); do cmd=$${d%%:*}; pkg=$${d#*:}; \
+	  if [ "$${cmd#/}" != "$$cmd" ]; then [ -e "$$cmd" ] || missing="$$missing $$pkg"; \
+	  else command -v "$$cmd" >/dev/null || missing="$$missing $$pkg"; fi; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 test: deps lint unit e2e
 
@@ -36,10 +57,13 @@ lint:
 unit:
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
-e2e: build
-	SKIFF_BIN=$(CURDIR)/$(BIN)/skiff KUBECTL_BIN=$(CURDIR)/$(BIN)/kubectl $(GO) test -count=1 -timeout 20m ./test/e2e/...
+# e2e runs the real-runtime suites too: containerd must be there (CI).
+e2e: build images
+	SKIFF_BIN=$(CURDIR)/$(BIN)/skiff KUBECTL_BIN=$(CURDIR)/$(BIN)/kubectl SKIFF_IMAGES=$(CURDIR)/$(IMAGES) \
+	MODEL_SERVER_BIN=$(CURDIR)/$(IMAGES)/bin/model-server-v2 SKIFF_REQUIRE_CONTAINERD=1 \
+	$(GO) test -count=1 -timeout 25m ./test/e2e/...
 
-bench: build
+bench: deps build images
 	./hack/bench.sh
 
 openapi:

@@ -26,6 +26,7 @@ import (
 	"skiff.dev/skiff/internal/registry/discovery"
 	"skiff.dev/skiff/internal/registry/events"
 	"skiff.dev/skiff/internal/registry/networking"
+	"skiff.dev/skiff/internal/registry/podsub"
 	"skiff.dev/skiff/internal/registry/store"
 )
 
@@ -93,6 +94,9 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	discovery.RegisterDefaults(scheme)
 	coordination.RegisterDefaults(scheme)
 	events.RegisterDefaults(scheme)
+	if err := podsub.RegisterConversions(scheme); err != nil {
+		return nil, serializer.CodecFactory{}, err
+	}
 	if err := autoscaling.RegisterConversions(scheme); err != nil {
 		return nil, serializer.CodecFactory{}, fmt.Errorf("autoscaling conversions: %w", err)
 	}

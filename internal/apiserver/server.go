@@ -10,6 +10,7 @@ import (
 	authunion "k8s.io/apiserver/pkg/authentication/request/union"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -68,6 +69,11 @@ type Config struct {
 	// at join.Path.
 	JoinToken *join.Token
 	CA        *pki.CA
+	// KubeletClientCertFile and KubeletClientKeyFile are the client
+	// certificate (CommonName kube-apiserver-kubelet-client) that reaches the
+	// node agents' kubelet servers for pods/log, exec, attach and
+	// portforward; without them those answer 503.
+	KubeletClientCertFile, KubeletClientKeyFile string
 }
 
 // ServiceAllocations is the part of the Service registry that hands out
@@ -97,6 +103,13 @@ func New(cfg Config) (*Server, error) {
 	scheme, codecs, err := NewScheme(groups)
 	if err != nil {
 		return nil, err
+	}
+	var kubeletTransport http.RoundTripper
+	if cfg.KubeletClientCertFile != "" {
+		kubeletTransport, err = podsub.KubeletTransport(cfg.KubeletClientCertFile, cfg.KubeletClientKeyFile)
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	c := genericapiserver.NewConfig(codecs)
@@ -213,7 +226,7 @@ func New(cfg Config) (*Server, error) {
 				}
 			}
 			if g.Name == "" {
-				for path, s := range podSubresources(resources["pods"]) {
+				for path, s := range podSubresources(resources["pods"], resources["nodes"], kubeletTransport) {
 					m[path] = s
 				}
 			}
@@ -258,9 +271,13 @@ func orDefault(seconds int64) int64 {
 	return seconds
 }
 
-func podSubresources(pods *store.Storage) map[string]rest.Storage {
+func podSubresources(pods, nodes *store.Storage, kubeletTransport http.RoundTripper) map[string]rest.Storage {
 	if pods == nil {
 		return nil
 	}
-	return podsub.Storage(pods.Store)
+	cfg := podsub.Config{Pods: pods.Store, KubeletTransport: kubeletTransport}
+	if nodes != nil {
+		cfg.Nodes = nodes.Store
+	}
+	return podsub.Storage(cfg)
 }

@@ -12,6 +12,7 @@ import (
 	"skiff.dev/skiff/internal/controller/garbagecollector"
 	"skiff.dev/skiff/internal/controller/job"
 	"skiff.dev/skiff/internal/controller/namespace"
+	"skiff.dev/skiff/internal/controller/nodeipam"
 	"skiff.dev/skiff/internal/controller/nodelifecycle"
 	"skiff.dev/skiff/internal/controller/replicaset"
 	"skiff.dev/skiff/internal/controller/ttlafterfinished"
@@ -36,7 +37,7 @@ func runControllers(ctx context.Context, d deps) {
 	ttl := ttlafterfinished.New(d.client, factory, ttlafterfinished.Options{Logger: log})
 	nodes := nodelifecycle.New(d.client, factory, d.events.For("node-controller"),
 		nodelifecycle.Options{NodeMonitorGracePeriod: d.cfg.NodeMonitorGracePeriod, Logger: log})
-	startAll(ctx, factory,
+	fns := []func(ctx context.Context){
 		func(ctx context.Context) { gc.Run(ctx, 20) },
 		func(ctx context.Context) { ns.Run(ctx, 10) },
 		func(ctx context.Context) { rs.Run(ctx, 5) },
@@ -45,7 +46,15 @@ func runControllers(ctx context.Context, d deps) {
 		func(ctx context.Context) { cron.Run(ctx, 5) },
 		func(ctx context.Context) { ttl.Run(ctx, 5) },
 		func(ctx context.Context) { nodes.Run(ctx, 1) },
-	)
+	}
+	ipam, err := nodeipam.New(d.client, factory, d.events.For("node-ipam-controller"),
+		nodeipam.Options{ClusterCIDR: d.cfg.ClusterCIDR, NodeCIDRMaskSize: d.cfg.NodeCIDRMaskSize, Logger: log})
+	if err != nil {
+		log.Error("node IPAM controller not started", "err", err)
+	} else {
+		fns = append(fns, func(ctx context.Context) { ipam.Run(ctx, 10) })
+	}
+	startAll(ctx, factory, fns...)
 }
 
 // runScheduler runs the scheduler until ctx ends.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -45,7 +46,12 @@ type Config struct {
 	// NodeMonitorGracePeriod is how long a node may go without a heartbeat
 	// before it is marked Unknown (default 40 s).
 	NodeMonitorGracePeriod time.Duration
-	Logger                 *slog.Logger
+	// ClusterCIDR is the range the node IPAM controller splits into the
+	// nodes' pod CIDRs (default 10.42.0.0/16), NodeCIDRMaskSize their prefix
+	// length (default 24 for IPv4, 64 for IPv6).
+	ClusterCIDR      netip.Prefix
+	NodeCIDRMaskSize int
+	Logger           *slog.Logger
 }
 
 // Run runs the controller manager and the scheduler until ctx ends.

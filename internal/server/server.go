@@ -54,6 +54,10 @@ type Config struct {
 	Components func(ctx context.Context, loopback *rest.Config)
 }
 
+// KubeletClientCommonName is the CommonName of the API server's client
+// certificate toward the node agents' kubelet servers, which accept no other.
+const KubeletClientCommonName = "kube-apiserver-kubelet-client"
+
 // KubeconfigPath is where the admin kubeconfig is written in a data dir.
 func KubeconfigPath(dataDir string) string {
 	return filepath.Join(dataDir, "kubeconfig.yaml")
@@ -95,6 +99,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := ca.EnsureLeaf(adminCert, adminKey, pki.Leaf{CommonName: "system:admin", Organization: []string{"system:masters"}}); err != nil {
 		return err
 	}
+	// The client certificate the API server shows to node agents' kubelet
+	// servers (pods/log, exec, attach, portforward).
+	kubeletCert, kubeletKey := filepath.Join(tlsDir, "kubelet-client.crt"), filepath.Join(tlsDir, "kubelet-client.key")
+	if err := ca.EnsureLeaf(kubeletCert, kubeletKey, pki.Leaf{CommonName: KubeletClientCommonName, Organization: []string{"system:masters"}}); err != nil {
+		return err
+	}
 	kubeconfig := KubeconfigPath(cfg.DataDir)
 	err = pki.Kubeconfig{
 		Server: "https://" + net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
@@ -130,6 +140,7 @@ func Run(ctx context.Context, cfg Config) error {
 		BindAddress: cfg.BindAddress, SecurePort: cfg.Port,
 		CertFile: servingChain, KeyFile: servingKey, ClientCAFile: ca.CertFile, JoinToken: &token, CA: ca,
 		EtcdServers: endpoints, Allocations: alloc, Logger: log,
+		KubeletClientCertFile: kubeletCert, KubeletClientKeyFile: kubeletKey,
 		DefaultNotReadyTolerationSeconds:    cfg.DefaultNotReadyTolerationSeconds,
 		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds,
 	})

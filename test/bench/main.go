@@ -34,7 +34,9 @@ func main() {
 	clients := flag.Int("clients", 32, "concurrent clients for creates")
 	pods := flag.Int("pods", 10000, "pods to list")
 	watchers := flag.Int("watchers", 100, "concurrent watchers")
-	scenario := flag.String("scenario", "api", "api (the API server) or controlplane (scheduler and controllers on hollow nodes)")
+	scenario := flag.String("scenario", "api", "api (the API server), controlplane (scheduler and controllers on hollow nodes) or node (pod startup on the process and cri runtimes)")
+	images := flag.String("images", "build/images", "folder of `make images`' tarballs (node scenario)")
+	startupPods := flag.Int("startup-pods", 100, "pods whose startup latency is measured (node scenario)")
 	flag.Parse()
 	var err error
 	switch *scenario {
@@ -42,6 +44,8 @@ func main() {
 		err = run(*skiff, *configMaps, *clients, *pods, *watchers)
 	case "controlplane":
 		err = runControlPlane(*skiff, *clients)
+	case "node":
+		err = runNode(*skiff, *images, *startupPods)
 	default:
 		err = fmt.Errorf("unknown scenario %q", *scenario)
 	}
@@ -114,8 +118,11 @@ func (p *proc) stop() {
 	_ = os.RemoveAll(p.dataDir)
 }
 
-func (p *proc) rssMB() (float64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+func (p *proc) rssMB() (float64, error) { return rss(p.cmd.Process.Pid) }
+
+// rss is the resident set size of a process in MB.
+func rss(pid int) (float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}

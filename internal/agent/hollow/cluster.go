@@ -116,7 +116,16 @@ func (c *Cluster) Run(ctx context.Context) error {
 	}
 	c.podIndexer = podInformer.GetIndexer()
 	c.podLister = corelisters.NewPodLister(c.podIndexer)
-	c.nodeLister = factory.Core().V1().Nodes().Lister()
+	nodeInformer := factory.Core().V1().Nodes()
+	c.nodeLister = nodeInformer.Lister()
+	if c.opts.WaitForPodCIDR {
+		if _, err := nodeInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    c.nodeChanged,
+			UpdateFunc: func(_, obj any) { c.nodeChanged(obj) },
+		}); err != nil {
+			return fmt.Errorf("hollow: node handler: %w", err)
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -201,6 +210,22 @@ func (c *Cluster) Start(name string) bool {
 	return true
 }
 
+// nodeChanged takes the pod CIDR the node IPAM controller gave one of our
+// nodes, and brings back the node's pods that waited for it.
+func (c *Cluster) nodeChanged(obj any) {
+	node, ok := obj.(*corev1.Node)
+	if !ok {
+		return
+	}
+	n := c.nodes[node.Name]
+	if n == nil {
+		return
+	}
+	if c.takePodCIDR(n, node) {
+		c.enqueueNodePods(n.name)
+	}
+}
+
 func (c *Cluster) enqueuePod(obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
@@ -282,6 +307,15 @@ func (c *Cluster) syncPod(ctx context.Context, key string) (time.Duration, error
 		return 0, nil // not ours, or its node is down
 	}
 	alloc := n.allocator()
+	if alloc == nil && !pod.Spec.HostNetwork {
+		// No pod CIDR yet (Options.WaitForPodCIDR): the pod waits for one,
+		// as on a node whose network plugin has no range; the node's
+		// update when it gets one brings the pod back.
+		if pod.DeletionTimestamp == nil {
+			return 0, nil
+		}
+		return 0, c.finalDelete(ctx, key, pod)
+	}
 	now := c.opts.Clock.Now()
 
 	c.mu.Lock()
@@ -351,13 +385,19 @@ func (c *Cluster) syncPod(ctx context.Context, key string) (time.Duration, error
 	}
 
 	// Being deleted and stopped: the kubelet's final delete.
-	err = c.client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{
+	return 0, c.finalDelete(ctx, key, pod)
+}
+
+// finalDelete removes a stopped pod that is being deleted, as the kubelet's
+// final delete does.
+func (c *Cluster) finalDelete(ctx context.Context, key string, pod *corev1.Pod) error {
+	err := c.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 		GracePeriodSeconds: ptr.To(int64(0)),
 		Preconditions:      &metav1.Preconditions{UID: &pod.UID},
 	})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return 0, fmt.Errorf("delete pod %s: %w", key, err)
+		return fmt.Errorf("delete pod %s: %w", key, err)
 	}
 	c.forget(key)
-	return 0, nil
+	return nil
 }

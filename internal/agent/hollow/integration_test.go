@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
@@ -277,3 +278,54 @@ func TestHollowNodesAgainstAPIServer(t *testing.T) {
 }
 
 func resourceQuantity(s string) *resource.Quantity { q := resource.MustParse(s); return &q }
+
+// With WaitForPodCIDR a node registers without a pod CIDR and its pods
+// wait, without addresses, until one is assigned (here by hand, as the node
+// IPAM controller does); then they run with addresses from it.
+func TestHollowNodeWaitsForPodCIDR(t *testing.T) {
+	s := testserver.Start(t, nil)
+	ctx := context.Background()
+	cs := s.Client
+	c := startCluster(t, cs, hollow.Options{Names: []string{"ipam-0"}, WaitForPodCIDR: true})
+	select {
+	case <-c.Registered():
+	case <-time.After(30 * time.Second):
+		t.Fatal("node did not register")
+	}
+	node, err := cs.CoreV1().Nodes().Get(ctx, "ipam-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if node.Spec.PodCIDR != "" || len(node.Spec.PodCIDRs) != 0 {
+		t.Fatalf("node registered with pod CIDR %q %v", node.Spec.PodCIDR, node.Spec.PodCIDRs)
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, boundPod("web", "ipam-0", corev1.RestartPolicyAlways), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	p, err := cs.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status.PodIP != "" || p.Status.Phase == corev1.PodRunning {
+		t.Fatalf("pod ran without a pod CIDR: phase %q IP %q", p.Status.Phase, p.Status.PodIP)
+	}
+
+	patch := []byte(`{"spec":{"podCIDR":"10.42.7.0/24","podCIDRs":["10.42.7.0/24"]}}`)
+	if _, err := cs.CoreV1().Nodes().Patch(ctx, "ipam-0", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 15*time.Second, "pod Running with an address", func() error {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
+			return fmt.Errorf("phase %q IP %q", p.Status.Phase, p.Status.PodIP)
+		}
+		if ip := netip.MustParseAddr(p.Status.PodIP); !netip.MustParsePrefix("10.42.7.0/24").Contains(ip) {
+			t.Errorf("pod IP %s outside the assigned 10.42.7.0/24", ip)
+		}
+		return nil
+	})
+}

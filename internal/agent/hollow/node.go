@@ -73,7 +73,6 @@ func (c *Cluster) desiredNode(n *node, now time.Time) *corev1.Node {
 	for k, v := range c.opts.Labels {
 		labels[k] = v
 	}
-	cidr := nodeCIDR(c.opts.ClusterCIDR, c.opts.NodeCIDRMaskSize, n.index).String()
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        n.name,
@@ -81,10 +80,12 @@ func (c *Cluster) desiredNode(n *node, now time.Time) *corev1.Node {
 			Annotations: map[string]string{SimulatedKey: "true"},
 		},
 		Spec: corev1.NodeSpec{
-			PodCIDR:  cidr,
-			PodCIDRs: []string{cidr},
-			Taints:   append([]corev1.Taint(nil), c.opts.Taints...),
+			Taints: append([]corev1.Taint(nil), c.opts.Taints...),
 		},
+	}
+	if !c.opts.WaitForPodCIDR {
+		cidr := nodeCIDR(c.opts.ClusterCIDR, c.opts.NodeCIDRMaskSize, n.index).String()
+		node.Spec.PodCIDR, node.Spec.PodCIDRs = cidr, []string{cidr}
 	}
 	node.Status = c.desiredStatus(n, nil, now)
 	return node
@@ -187,21 +188,36 @@ func (c *Cluster) register(ctx context.Context, n *node) error {
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", n.name, err)
 	}
-	cidr, perr := netip.ParsePrefix(got.Spec.PodCIDR)
-	if perr != nil {
-		cidr = nodeCIDR(c.opts.ClusterCIDR, c.opts.NodeCIDRMaskSize, n.index)
-	}
 	n.mu.Lock()
 	n.uid = got.UID
 	n.lastReport = now
-	if n.alloc == nil || n.cidr != cidr {
-		n.cidr, n.alloc = cidr, newIPAllocator(cidr)
-	}
 	n.mu.Unlock()
+	c.takePodCIDR(n, got)
 	if err := c.renewLease(ctx, n); err != nil {
 		return err
 	}
 	return nil
+}
+
+// takePodCIDR sets up the node's pod address allocator over the pod CIDR of
+// its Node object. Without one, the node uses its own share of ClusterCIDR,
+// unless it waits for the node IPAM controller (WaitForPodCIDR). It reports
+// whether the allocator changed.
+func (c *Cluster) takePodCIDR(n *node, obj *corev1.Node) bool {
+	cidr, err := netip.ParsePrefix(obj.Spec.PodCIDR)
+	if err != nil {
+		if c.opts.WaitForPodCIDR {
+			return false
+		}
+		cidr = nodeCIDR(c.opts.ClusterCIDR, c.opts.NodeCIDRMaskSize, n.index)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.alloc != nil && n.cidr == cidr {
+		return false
+	}
+	n.cidr, n.alloc = cidr, newIPAllocator(cidr)
+	return true
 }
 
 // adopt takes over an existing Node of the hollow node's name, as the
@@ -224,7 +240,7 @@ func (c *Cluster) adopt(ctx context.Context, want *corev1.Node, now time.Time) (
 		upd.Annotations = map[string]string{}
 	}
 	upd.Annotations[SimulatedKey] = "true"
-	if upd.Spec.PodCIDR == "" {
+	if upd.Spec.PodCIDR == "" && want.Spec.PodCIDR != "" {
 		upd.Spec.PodCIDR, upd.Spec.PodCIDRs = want.Spec.PodCIDR, want.Spec.PodCIDRs
 	}
 	if !apiequality.Semantic.DeepEqual(upd.ObjectMeta, existing.ObjectMeta) || !apiequality.Semantic.DeepEqual(upd.Spec, existing.Spec) {

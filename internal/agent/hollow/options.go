@@ -49,6 +49,11 @@ type Options struct {
 	// names; default 10.42.0.0/16. A node that already has spec.podCIDR
 	// keeps it.
 	ClusterCIDR netip.Prefix
+	// WaitForPodCIDR makes the nodes register without spec.podCIDR and
+	// leave their pods without addresses (waiting) until the node IPAM
+	// controller assigned one; ClusterCIDR is then not used. For nodes of a
+	// cluster whose controller manager hands out pod CIDRs.
+	WaitForPodCIDR bool
 	// NodeCIDRMaskSize is the prefix length of each node's pod CIDR;
 	// default 24, made longer when ClusterCIDR holds too few of them.
 	NodeCIDRMaskSize int

@@ -20,15 +20,29 @@ import (
 	"k8s.io/apiserver/pkg/storage"
 )
 
-// Storage returns the pod subresources keyed by path, over the pods store.
-func Storage(pods *genericregistry.Store) map[string]rest.Storage {
+// Config is what the pod subresources work on.
+type Config struct {
+	// Pods is the pods store.
+	Pods *genericregistry.Store
+	// Nodes reads nodes: where a pod's kubelet server is.
+	Nodes rest.Getter
+	// KubeletTransport reaches the node agents' kubelet servers over HTTPS
+	// with the API server's kubelet client certificate (see
+	// KubeletTransport); nil makes log, exec, attach and portforward answer
+	// 503.
+	KubeletTransport http.RoundTripper
+}
+
+// Storage returns the pod subresources keyed by path.
+func Storage(cfg Config) map[string]rest.Storage {
+	k := kubelet{loc: locator{pods: cfg.Pods, nodes: cfg.Nodes}, transport: cfg.KubeletTransport}
 	return map[string]rest.Storage{
-		"pods/binding":     &BindingREST{pods: pods},
-		"pods/eviction":    &EvictionREST{pods: pods},
-		"pods/log":         &LogREST{},
-		"pods/exec":        &streamREST{name: "exec", options: func() runtime.Object { return &corev1.PodExecOptions{} }, methods: []string{"GET", "POST"}},
-		"pods/attach":      &streamREST{name: "attach", options: func() runtime.Object { return &corev1.PodAttachOptions{} }, methods: []string{"GET", "POST"}},
-		"pods/portforward": &streamREST{name: "portforward", options: func() runtime.Object { return &corev1.PodPortForwardOptions{} }, methods: []string{"GET", "POST"}},
+		"pods/binding":     &BindingREST{pods: cfg.Pods},
+		"pods/eviction":    &EvictionREST{pods: cfg.Pods},
+		"pods/log":         &LogREST{kubelet: k},
+		"pods/exec":        &ExecREST{kubelet: k},
+		"pods/attach":      &AttachREST{kubelet: k},
+		"pods/portforward": &PortForwardREST{kubelet: k},
 	}
 }
 
@@ -158,59 +172,4 @@ func (r *EvictionREST) Create(ctx context.Context, name string, obj runtime.Obje
 		return nil, err
 	}
 	return &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated}, nil
-}
-
-// agentMissing is the answer of the streaming subresources until a node agent
-// serves them.
-func agentMissing(what, name string) error {
-	return apierrors.NewServiceUnavailable(fmt.Sprintf("%s for pod %q is not available: no node agent serves it yet", what, name))
-}
-
-// LogREST serves pods/log.
-type LogREST struct{}
-
-var _ rest.GetterWithOptions = &LogREST{}
-
-// New implements rest.Storage.
-func (r *LogREST) New() runtime.Object { return &corev1.Pod{} }
-
-// Destroy implements rest.Storage.
-func (r *LogREST) Destroy() {}
-
-// ProducesMIMETypes implements rest.StorageMetadata.
-func (r *LogREST) ProducesMIMETypes(string) []string {
-	return []string{"text/plain"}
-}
-
-// ProducesObject implements rest.StorageMetadata.
-func (r *LogREST) ProducesObject(string) interface{} { return "" }
-
-// NewGetOptions implements rest.GetterWithOptions.
-func (r *LogREST) NewGetOptions() (runtime.Object, bool, string) {
-	return &corev1.PodLogOptions{}, false, ""
-}
-
-// Get implements rest.GetterWithOptions.
-func (r *LogREST) Get(_ context.Context, name string, _ runtime.Object) (runtime.Object, error) {
-	return nil, agentMissing("log", name)
-}
-
-type streamREST struct {
-	name    string
-	options func() runtime.Object
-	methods []string
-}
-
-func (r *streamREST) New() runtime.Object { return r.options() }
-
-func (r *streamREST) Destroy() {}
-
-func (r *streamREST) NewConnectOptions() (runtime.Object, bool, string) {
-	return r.options(), false, ""
-}
-
-func (r *streamREST) ConnectMethods() []string { return r.methods }
-
-func (r *streamREST) Connect(_ context.Context, name string, _ runtime.Object, _ rest.Responder) (http.Handler, error) {
-	return nil, agentMissing(r.name, name)
 }

@@ -1,0 +1,51 @@
+// Package process is the agent's dependency-free container runtime: it runs
+// each container's command and args as a process on the host, with no
+// images and no container filesystem.
+//
+// What a pod gets:
+//
+//   - Network: unless the pod uses the host network, its own network
+//     namespace (a bind mount under /run/netns, named skiff-<id>) with a veth
+//     pair into a Linux bridge (Config.BridgeName, default "skiff0") that
+//     holds the first address of the node's pod CIDR; the pod gets the next
+//     free address, lo is up and the default route goes through the bridge.
+//     Addresses are recorded under <StateDir>/ipam.json. IP forwarding is
+//     turned on (as the CNI bridge plugin's gateway mode does) so traffic to
+//     Services can come back into the bridge; there is no masquerading, so
+//     pods reach the node and other pods, not the outside. When the host does
+//     not permit namespaces or veths (or no pod CIDR is given) pods share the
+//     host network and report the node's address; this is logged once.
+//   - Cgroups: the pod cgroup at PodSandboxConfig.Linux.CgroupParent and one
+//     per container below it, in the cgroup v1 controllers memory, cpu and
+//     pids (or the same relative path in a cgroup v2 hierarchy), with the
+//     memory limit, CFS quota and shares of the container's resources. A
+//     container's process is born in its cgroup (v1: the starting thread
+//     joins it just for the fork; v2: clone into the cgroup), so its children
+//     stay there; an exec'd command is moved in right after it started.
+//     A container is OOMKilled when the memory controller counted an OOM
+//     kill while it ran. Cgroups are best effort: when they cannot be made,
+//     this is logged once and containers run without limits.
+//   - Mounts: a container with mounts (volumes) runs in a private mount
+//     namespace in which each Mount.HostPath is bind-mounted at
+//     Mount.ContainerPath on the host's filesystem tree (read-only when
+//     asked). A missing target is created (an empty file or directory) only
+//     when its parent directory exists; otherwise StartContainer fails.
+//   - Hostname: a container in its own network namespace also gets its own
+//     UTS namespace with the pod's hostname.
+//
+// Processes are started from a goroutine locked to an OS thread that first
+// joins the pod's namespaces and cgroups, so the child inherits them from
+// its first instruction; that thread is then discarded (never the main
+// thread). Each container is its own process group: StopContainer signals
+// the group, and when the main process exits whatever is left of the group
+// and the cgroup is killed, as when a container's init exits. Output is
+// copied line by line into the container's log file in the CRI log format
+// (lines over 16 KiB are split into partial entries).
+// Exec, attach and port-forward are served by a k8s.io/cri-streaming server
+// on 127.0.0.1 that the runtime starts.
+//
+// The runtime keeps its pods in memory only. Close (and New, for what a
+// crashed agent left behind under the state directory) kills every process
+// and removes the namespaces, veths, bridge and cgroups it made, so after an
+// agent restart the kubelet starts all pods again.
+package process

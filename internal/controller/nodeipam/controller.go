@@ -1,0 +1,261 @@
+package nodeipam
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// DefaultClusterCIDR is the range node pod CIDRs are taken from by default.
+var DefaultClusterCIDR = netip.MustParsePrefix("10.42.0.0/16")
+
+// ReasonCIDRNotAvailable is the reason of the event a node gets when no pod
+// CIDR is left for it.
+const ReasonCIDRNotAvailable = "CIDRNotAvailable"
+
+// Options configure the controller; zero values take the defaults.
+type Options struct {
+	// ClusterCIDR is split into the nodes' pod CIDRs; default 10.42.0.0/16.
+	ClusterCIDR netip.Prefix
+	// NodeCIDRMaskSize is the prefix length of a node's pod CIDR; default
+	// 24 for an IPv4 cluster CIDR, 64 for IPv6 (kube-controller-manager's
+	// --node-cidr-mask-size).
+	NodeCIDRMaskSize int
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Controller assigns pod CIDRs to nodes.
+type Controller struct {
+	client     kubernetes.Interface
+	recorder   record.EventRecorder
+	log        *slog.Logger
+	nodeLister corelisters.NodeLister
+	synced     cache.InformerSynced
+	queue      workqueue.TypedRateLimitingInterface[string]
+
+	mu     sync.Mutex
+	set    *cidrSet
+	byNode map[string]netip.Prefix // what each node holds or is being given
+}
+
+// New wires the controller's event handlers on the factory's node informer;
+// it starts nothing. It fails when the CIDR options do not fit.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) (*Controller, error) {
+	if !opts.ClusterCIDR.IsValid() {
+		opts.ClusterCIDR = DefaultClusterCIDR
+	}
+	if opts.NodeCIDRMaskSize == 0 {
+		opts.NodeCIDRMaskSize = 24
+		if opts.ClusterCIDR.Addr().Is6() {
+			opts.NodeCIDRMaskSize = 64
+		}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	set, err := newCIDRSet(opts.ClusterCIDR, opts.NodeCIDRMaskSize)
+	if err != nil {
+		return nil, fmt.Errorf("nodeipam: %w", err)
+	}
+	c := &Controller{
+		client:   client,
+		recorder: recorder,
+		log:      opts.Logger.With("controller", "nodeipam"),
+		set:      set,
+		byNode:   map[string]netip.Prefix{},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodeipam"}),
+	}
+	nodes := factory.Core().V1().Nodes()
+	c.nodeLister = nodes.Lister()
+	informer := nodes.Informer()
+	c.synced = informer.HasSynced
+	_, err = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
+		DeleteFunc: c.enqueue,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nodeipam: node handler: %w", err)
+	}
+	return c, nil
+}
+
+func (c *Controller) enqueue(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// Run waits for the node cache, takes note of every pod CIDR the nodes
+// already hold, then runs workers until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer c.queue.ShutDown()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
+		return
+	}
+	nodes, err := c.nodeLister.List(labels.Everything())
+	if err != nil {
+		c.log.Error("list nodes", "err", err)
+		return
+	}
+	c.mu.Lock()
+	for _, n := range nodes {
+		c.recordLocked(n)
+	}
+	c.mu.Unlock()
+	c.log.Info("node IPAM ready", "nodes", len(nodes))
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for c.processNext(ctx) {
+			}
+		})
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		if ctx.Err() == nil && !errors.Is(err, errCIDRsExhausted) {
+			c.log.Warn("sync node", "node", key, "err", err)
+		}
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+// podCIDR returns the node's pod CIDR, if it has a valid one.
+func podCIDR(n *corev1.Node) (netip.Prefix, bool) {
+	s := n.Spec.PodCIDR
+	if s == "" && len(n.Spec.PodCIDRs) > 0 {
+		s = n.Spec.PodCIDRs[0]
+	}
+	if s == "" {
+		return netip.Prefix{}, false
+	}
+	p, err := netip.ParsePrefix(s)
+	return p.Masked(), err == nil
+}
+
+// recordLocked takes note of the CIDR the node holds, if any.
+func (c *Controller) recordLocked(n *corev1.Node) {
+	cidr, ok := podCIDR(n)
+	if !ok {
+		return
+	}
+	if old, had := c.byNode[n.Name]; had && old != cidr {
+		c.set.release(old)
+	}
+	c.byNode[n.Name] = cidr
+	if !c.set.occupy(cidr) {
+		c.log.Info("node's pod CIDR is outside the cluster CIDR: left alone", "node", n.Name, "podCIDR", cidr)
+	}
+}
+
+// sync makes one node's pod CIDR what it should be: kept when it has one,
+// given when it has none, released when the node is gone.
+func (c *Controller) sync(ctx context.Context, name string) error {
+	node, err := c.nodeLister.Get(name)
+	if apierrors.IsNotFound(err) {
+		c.release(name)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, ok := podCIDR(node); ok {
+		c.mu.Lock()
+		c.recordLocked(node)
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Lock()
+	cidr, ok := c.byNode[name]
+	if !ok {
+		cidr, err = c.set.allocate()
+		if err == nil {
+			c.byNode[name] = cidr
+		}
+	}
+	c.mu.Unlock()
+	if err != nil {
+		c.recorder.Eventf(&corev1.ObjectReference{Kind: "Node", Name: node.Name, UID: node.UID},
+			corev1.EventTypeNormal, ReasonCIDRNotAvailable, "Node %s status is now: %s", node.Name, ReasonCIDRNotAvailable)
+		return fmt.Errorf("pod CIDR for node %s: %w", name, err)
+	}
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"podCIDR": cidr.String(), "podCIDRs": []string{cidr.String()}}})
+	if err != nil {
+		return err
+	}
+	_, err = c.client.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) {
+		c.release(name)
+		return nil
+	}
+	if err != nil {
+		// The reservation stays: the next attempt offers the same CIDR,
+		// or finds the one someone else set.
+		return fmt.Errorf("set pod CIDR %s on node %s: %w", cidr, name, err)
+	}
+	c.log.Info("pod CIDR assigned", "node", name, "podCIDR", cidr)
+	return nil
+}
+
+// release frees the CIDR of a deleted node and retries the nodes waiting
+// for one.
+func (c *Controller) release(name string) {
+	c.mu.Lock()
+	cidr, ok := c.byNode[name]
+	if ok {
+		delete(c.byNode, name)
+		held := false
+		for _, other := range c.byNode {
+			held = held || other == cidr
+		}
+		if !held {
+			c.set.release(cidr)
+		}
+	}
+	c.mu.Unlock()
+	if !ok {
+		return
+	}
+	c.log.Info("pod CIDR released", "node", name, "podCIDR", cidr)
+	nodes, err := c.nodeLister.List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, n := range nodes {
+		if _, has := podCIDR(n); !has {
+			c.queue.Add(n.Name)
+		}
+	}
+}
