@@ -7,10 +7,10 @@ data_dir=${1:-$PWD/build/data}
 port=${SKIFF_PORT:-6443}
 bin=$PWD/build/bin
 mkdir -p "$data_dir"
-# Until the container runtimes land, the server's own node is simulated
-# (--runtime=fake, labelled skiff.dev/simulated): pods go Running without
-# processes.
-"$bin/skiff" server --data-dir "$data_dir" --port "$port" --runtime=fake &
+# The server is also a node: --runtime=auto runs pods in containerd when it
+# is installed (make deps), else as host processes (SKIFF_RUNTIME overrides).
+runtime=${SKIFF_RUNTIME:-auto}
+"$bin/skiff" server --data-dir "$data_dir" --port "$port" --runtime="$runtime" --pause-image "$PWD/build/images/pause.tar" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
 export KUBECONFIG=$data_dir/kubeconfig.yaml
@@ -20,9 +20,22 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 k() { echo "+ kubectl $*"; "$bin/kubectl" "$@"; }
+k wait --for=condition=Ready node --all --timeout=120s
+# The seed's image (gcr.io/my-project/ml-model:v2) cannot be pulled here: the
+# deployment runs the in-repo model server instead, from the image loaded
+# into the node's containerd, or from the host binary on the process runtime.
+if "$bin/skiff" image load --data-dir "$data_dir/agent" build/images/model-server-v1.tar build/images/model-server-v2.tar 2>/dev/null; then
+  rewrite() { sed 's#gcr.io/my-project/ml-model:v2#localhost/skiff/model-server:v2#'; }
+else
+  echo "the node runs the process runtime: the deployment runs $PWD/build/images/bin/model-server-v2 on the host"
+  rewrite() { sed -e 's#gcr.io/my-project/ml-model:v2#localhost/skiff/model-server:v2#' \
+    -e "s#^\(        image: .*\)\$#\1\n        command: [\"$PWD/build/images/bin/model-server-v2\"]#"; }
+fi
 k create namespace production --dry-run=client -o yaml | "$bin/kubectl" apply -f -
 k create secret generic gcp-credentials --from-literal=project_id=demo -n production --dry-run=client -o yaml | "$bin/kubectl" apply -f -
-k apply -f examples/ml-model/k8s/
+echo "+ kubectl apply -f examples/ml-model/k8s/ (deployment image: localhost/skiff/model-server:v2)"
+"$bin/kubectl" apply -f examples/ml-model/k8s/service.yaml -f examples/ml-model/k8s/hpa.yaml
+rewrite < examples/ml-model/k8s/deployment.yaml | "$bin/kubectl" apply -f -
 k rollout status deployment/ml-model -n production --timeout=120s
 k get deployments,services,hpa -n production
 k get pods -n production -o wide

@@ -1,6 +1,7 @@
 // Command skiff is Kubernetes for ML services in one binary: `skiff server`
-// runs the API server (on an embedded or external etcd); `skiff version`
-// prints the version.
+// runs the API server (on an embedded or external etcd); `skiff agent` joins
+// a machine as a node; `skiff image load` imports image tarballs into a
+// node's containerd; `skiff version` prints the version.
 package main
 
 import (
@@ -11,17 +12,20 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 
 	"skiff.dev/skiff/internal/agent"
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/controlplane"
+	"skiff.dev/skiff/internal/join"
 	"skiff.dev/skiff/internal/server"
 )
 
@@ -42,7 +46,7 @@ func newRootCommand(log *slog.Logger) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newServerCommand(log), newAgentCommand(log), newVersionCommand())
+	root.AddCommand(newServerCommand(log), newAgentCommand(log), newImageCommand(), newVersionCommand())
 	return root
 }
 
@@ -52,6 +56,7 @@ func newServerCommand(log *slog.Logger) *cobra.Command {
 		cp          controlplane.Config
 		bind        string
 		serviceCIDR string
+		clusterCIDR string
 		nodePorts   string
 	)
 	cmd := &cobra.Command{
@@ -75,12 +80,34 @@ func newServerCommand(log *slog.Logger) *cobra.Command {
 				return fmt.Errorf("--service-cidr: %w", err)
 			}
 			cfg.ServiceCIDR = prefix
+			if cp.ClusterCIDR, err = netip.ParsePrefix(clusterCIDR); err != nil {
+				return fmt.Errorf("--cluster-cidr: %w", err)
+			}
 			if _, err := fmt.Sscanf(nodePorts, "%d-%d", &cfg.NodePortMin, &cfg.NodePortMax); err != nil || cfg.NodePortMin > cfg.NodePortMax {
 				return fmt.Errorf("--service-node-port-range %q: want MIN-MAX", nodePorts)
 			}
 			cfg.Logger, cp.Logger = log, log
-			cfg.Components = func(ctx context.Context, loopback *rest.Config) { controlplane.Start(ctx, cp, loopback) }
-			return server.Run(cmd.Context(), cfg)
+			waitNode := make(chan func(), 1)
+			cfg.Components = func(ctx context.Context, loopback *rest.Config) {
+				// The server's own node joins like any agent, with the
+				// token the server just wrote.
+				token, err := os.ReadFile(join.TokenPath(cfg.DataDir))
+				if err != nil {
+					log.Error("reading the join token for this server's node", "err", err)
+				}
+				cp.Agent.Token = strings.TrimSpace(string(token))
+				cp.Agent.Server = "https://" + net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port))
+				cp.Agent.DataDir = filepath.Join(cfg.DataDir, "agent")
+				waitNode <- controlplane.Start(ctx, cp, loopback)
+			}
+			err = server.Run(cmd.Context(), cfg)
+			// The server's own node stops its pods before the process ends.
+			select {
+			case wait := <-waitNode:
+				wait()
+			default:
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -90,11 +117,14 @@ func newServerCommand(log *slog.Logger) *cobra.Command {
 	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", "127.0.0.1", "address clients reach the API at, written into the kubeconfig")
 	f.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", nil, "client URLs of an external etcd cluster (default: embedded etcd under --data-dir)")
 	f.StringVar(&serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs")
+	f.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "range of pod IPs; each node gets a /24 of it as its spec.podCIDR")
 	f.StringVar(&nodePorts, "service-node-port-range", "30000-32767", "range of Service NodePorts")
 	f.BoolVar(&cfg.UnsafeNoFsync, "unsafe-no-fsync", false, "embedded etcd skips fsync (tests only: data may be lost on power failure)")
 	host, _ := os.Hostname()
 	f.StringVar(&cp.NodeName, "node-name", strings.ToLower(host), "name of this server's own node")
 	f.StringVar(&cp.Runtime, "runtime", "auto", "container runtime of this server's node: auto, cri, process or fake (fake: a simulated node whose pods run no processes)")
+	f.BoolVar(&cp.DisableAgent, "disable-agent", false, "run no node in the server process (pods run only on agents that join)")
+	addNodeFlags(f, &cp.Agent)
 	f.IntVar(&cp.HollowNodes, "hollow-nodes", 0, "add N simulated nodes hollow-0 ... hollow-(N-1) (for control-plane tests and benchmarks)")
 	f.DurationVar(&cp.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked Unknown")
 	f.BoolVar(&cp.NoControllers, "no-controllers", false, "run the API server alone, without controllers and scheduler (API benchmarks)")
@@ -142,7 +172,17 @@ func newAgentCommand(log *slog.Logger) *cobra.Command {
 	f.IntVar(&cfg.FakeGPUs, "fake-gpus", 0, "advertise N simulated nvidia.com/gpu (tests only; the node is labelled skiff.dev/fake-gpus)")
 	f.StringToStringVar(&cfg.Labels, "node-labels", nil, "labels the node registers with, KEY=VALUE,...")
 	f.StringSliceVar(&taints, "register-with-taints", nil, "taints the node registers with, KEY[=VALUE]:EFFECT,...")
+	addNodeFlags(f, &cfg)
 	return cmd
+}
+
+// addNodeFlags adds the flags of a node's runtime and kubelet port, shared
+// by `skiff server` (its own node) and `skiff agent`.
+func addNodeFlags(f *pflag.FlagSet, cfg *agent.Config) {
+	f.StringVar(&cfg.NodeIP, "node-ip", "", "the node's InternalIP, where the API server reaches its kubelet port (default: the local address that routes to the server)")
+	f.IntVar(&cfg.KubeletPort, "kubelet-port", agent.DefaultKubeletPort, "HTTPS port of the node's logs, exec, attach and port-forward server")
+	f.StringVar(&cfg.CRISocket, "cri-socket", "", "endpoint of a running CRI runtime, e.g. unix:///run/containerd/containerd.sock (default with --runtime=cri: start containerd under --data-dir)")
+	f.StringVar(&cfg.PauseImage, "pause-image", "", "docker-archive tarball of the sandbox (pause) image imported into containerd (default: build/images/pause.tar beside the binary)")
 }
 
 // parseTaint reads KEY[=VALUE]:EFFECT as kubectl taint does.

@@ -37,7 +37,21 @@ type Config struct {
 	// Labels and Taints the node registers with.
 	Labels map[string]string
 	Taints []corev1.Taint
-	Logger *slog.Logger
+	// NodeIP is the node's InternalIP, where the API server reaches the
+	// agent's kubelet port; default: the local address that routes to the
+	// server.
+	NodeIP string
+	// KubeletPort is the HTTPS port of the agent's logs/exec/attach/
+	// port-forward server; default 10250.
+	KubeletPort int
+	// CRISocket is the endpoint of a CRI runtime the agent uses instead of
+	// starting containerd itself (runtime cri).
+	CRISocket string
+	// PauseImage is the docker-archive tarball of the sandbox image the
+	// agent imports into the containerd it starts; default: pause.tar in
+	// the images folder beside the binary (build/images) if there is one.
+	PauseImage string
+	Logger     *slog.Logger
 }
 
 // Run joins the cluster and runs the node until ctx ends.
@@ -62,12 +76,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("agent client: %w", err)
 	}
 	cfg.Logger.Info("joined the cluster", "server", cfg.Server, "node", cfg.NodeName, "runtime", cfg.Runtime)
-	switch cfg.Runtime {
-	case "fake":
+	if cfg.Runtime == "fake" {
 		return RunFake(ctx, client, cfg)
-	default:
-		return fmt.Errorf("runtime %q is not available yet in this build; use --runtime=fake for a simulated node", cfg.Runtime)
 	}
+	return runNode(ctx, client, restCfg, cfg)
 }
 
 // RunFake runs the node with the simulated runtime: its pods go Running
@@ -84,22 +96,27 @@ func RunFake(ctx context.Context, client kubernetes.Interface, cfg Config) error
 	if cfg.FakeGPUs > 0 {
 		labels["skiff.dev/fake-gpus"] = "true"
 	}
-	// A standalone simulated node takes a pod CIDR and node address of its
-	// own, picked by its name outside what the server's hollow nodes use.
+	// A standalone simulated node takes a node address of its own, picked
+	// by its name outside what the server's hollow nodes use; its pod CIDR
+	// comes from the server's node IPAM controller (its pods wait for it).
 	slot := nameSlot(cfg.NodeName)
 	return hollow.Run(ctx, client, hollow.Options{
-		Names:       []string{cfg.NodeName},
-		Capacity:    capacity,
-		Labels:      labels,
-		Taints:      cfg.Taints,
-		ClusterCIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 42, byte(128 + slot), 0}), 24),
-		NodeIPRange: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 41, byte(128 + slot), 0}), 24),
-		Logger:      cfg.Logger,
+		Names:          []string{cfg.NodeName},
+		Capacity:       capacity,
+		Labels:         labels,
+		Taints:         cfg.Taints,
+		WaitForPodCIDR: true,
+		NodeIPRange:    netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 41, byte(128 + slot), 0}), 24),
+		Logger:         cfg.Logger,
 	})
 }
 
 func nameSlot(name string) int {
+	return int(nameHash(name) % 128)
+}
+
+func nameHash(name string) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(name))
-	return int(h.Sum32() % 128)
+	return h.Sum32()
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -98,9 +99,13 @@ func freePort(t *testing.T) int {
 
 // startServer starts skiff server on a fresh data dir (or dataDir when the
 // test restarts one) and waits until it is ready. It is stopped when the test
-// ends.
+// ends. Unless the test chooses a --runtime, the server runs no node of its
+// own (--disable-agent).
 func startServer(t *testing.T, extraArgs ...string) *server {
 	t.Helper()
+	if !slices.ContainsFunc(extraArgs, func(a string) bool { return strings.HasPrefix(a, "--runtime") }) {
+		extraArgs = append([]string{"--disable-agent"}, extraArgs...)
+	}
 	s := &server{t: t, dataDir: t.TempDir(), port: freePort(t), args: extraArgs}
 	s.start()
 	t.Cleanup(s.stop)

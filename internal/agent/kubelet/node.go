@@ -1,0 +1,426 @@
+package kubelet
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	goruntime "runtime"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"skiff.dev/skiff/internal/agent/runtime"
+)
+
+// Node condition reasons and messages, worded as the kubelet's.
+const (
+	reasonKubeletReady      = "KubeletReady"
+	messageKubeletReady     = "kubelet is posting ready status"
+	reasonKubeletNotReady   = "KubeletNotReady"
+	messageRuntimeStarting  = "container runtime is starting"
+	messageRuntimeDown      = "container runtime is down"
+	reasonSufficientMemory  = "KubeletHasSufficientMemory"
+	messageSufficientMemory = "kubelet has sufficient memory available"
+	reasonNoDiskPressure    = "KubeletHasNoDiskPressure"
+	messageNoDiskPressure   = "kubelet has no disk pressure"
+	reasonSufficientPID     = "KubeletHasSufficientPID"
+	messageSufficientPID    = "kubelet has sufficient PID available"
+
+	nodeLeaseNamespace = "kube-node-lease"
+)
+
+// nodeAgent keeps the Node object and its Lease.
+type nodeAgent struct {
+	cfg     *Config
+	log     *slog.Logger
+	machine machine
+
+	// kick asks for a status update now.
+	kick chan struct{}
+
+	mu             sync.Mutex
+	uid            types.UID
+	lease          *coordinationv1.Lease
+	lastReport     time.Time
+	rt             runtime.Runtime
+	runtimeVersion string
+	runtimeErr     error
+}
+
+func newNodeAgent(cfg *Config, log *slog.Logger) *nodeAgent {
+	return &nodeAgent{
+		cfg:     cfg,
+		log:     log,
+		machine: detectMachine(cfg.DataDir, cfg.FakeGPUs, cfg.MaxPods),
+		kick:    make(chan struct{}, 1),
+	}
+}
+
+// allocatable is what pods may request on the node.
+func (n *nodeAgent) allocatable() corev1.ResourceList {
+	return n.machine.capacity
+}
+
+// setRuntime records the runtime and asks for a status update, which
+// turns the node Ready once the runtime answers.
+func (n *nodeAgent) setRuntime(rt runtime.Runtime) {
+	n.mu.Lock()
+	n.rt = rt
+	n.mu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// checkRuntime asks the runtime for its version.
+func (n *nodeAgent) checkRuntime(ctx context.Context) {
+	n.mu.Lock()
+	rt := n.rt
+	n.mu.Unlock()
+	if rt == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, err := rt.Version(ctx, "v1")
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.runtimeErr = err
+	if err == nil {
+		n.runtimeVersion = runtimeVersionString(v.RuntimeName, v.RuntimeVersion)
+	}
+}
+
+func (n *nodeAgent) labels() map[string]string {
+	l := map[string]string{
+		corev1.LabelHostname:      n.cfg.NodeName,
+		corev1.LabelOSStable:      "linux",
+		corev1.LabelArchStable:    goruntime.GOARCH,
+		"beta.kubernetes.io/os":   "linux",
+		"beta.kubernetes.io/arch": goruntime.GOARCH,
+	}
+	if n.machine.fakeGPUs {
+		l[fakeGPULabel] = "true"
+	}
+	for k, v := range n.cfg.Labels {
+		l[k] = v
+	}
+	return l
+}
+
+// desiredStatus is the node's status at now, keeping from old the
+// transition and heartbeat times of unchanged conditions and the fields
+// others own.
+func (n *nodeAgent) desiredStatus(old *corev1.NodeStatus, now time.Time) corev1.NodeStatus {
+	n.mu.Lock()
+	rt, version, rtErr := n.rt, n.runtimeVersion, n.runtimeErr
+	n.mu.Unlock()
+	info := n.machine.info
+	info.ContainerRuntimeVersion = version
+	st := corev1.NodeStatus{
+		Capacity:    n.machine.capacity.DeepCopy(),
+		Allocatable: n.machine.capacity.DeepCopy(),
+		Addresses: []corev1.NodeAddress{
+			{Type: corev1.NodeInternalIP, Address: n.cfg.NodeIP},
+			{Type: corev1.NodeHostName, Address: n.cfg.NodeName},
+		},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(n.cfg.KubeletPort)}},
+		NodeInfo:        info,
+	}
+	if n.cfg.NodeIP == "" {
+		st.Addresses = st.Addresses[1:]
+	}
+	ready := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: reasonKubeletReady, Message: messageKubeletReady}
+	switch {
+	case rt == nil || (version == "" && rtErr == nil):
+		ready.Status, ready.Reason, ready.Message = corev1.ConditionFalse, reasonKubeletNotReady, messageRuntimeStarting
+	case rtErr != nil:
+		ready.Status, ready.Reason, ready.Message = corev1.ConditionFalse, reasonKubeletNotReady, messageRuntimeDown
+	}
+	want := []corev1.NodeCondition{
+		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: reasonSufficientMemory, Message: messageSufficientMemory},
+		{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: reasonNoDiskPressure, Message: messageNoDiskPressure},
+		{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: reasonSufficientPID, Message: messageSufficientPID},
+		ready,
+	}
+	var oldConds []corev1.NodeCondition
+	if old != nil {
+		oldConds = old.Conditions
+		st.Images = old.Images
+		st.VolumesInUse = old.VolumesInUse
+		st.VolumesAttached = old.VolumesAttached
+		st.Config = old.Config
+		st.RuntimeHandlers = old.RuntimeHandlers
+		st.Features = old.Features
+		if info.ContainerRuntimeVersion == "" {
+			st.NodeInfo.ContainerRuntimeVersion = old.NodeInfo.ContainerRuntimeVersion
+		}
+	}
+	t := apiTime(now)
+	for i := range want {
+		want[i].LastHeartbeatTime, want[i].LastTransitionTime = t, t
+		for _, o := range oldConds {
+			if o.Type != want[i].Type {
+				continue
+			}
+			want[i].LastHeartbeatTime = o.LastHeartbeatTime
+			if o.Status == want[i].Status {
+				want[i].LastTransitionTime = o.LastTransitionTime
+			}
+		}
+	}
+	for _, o := range oldConds {
+		switch o.Type {
+		case corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure, corev1.NodeReady:
+		default:
+			want = append(want, o)
+		}
+	}
+	st.Conditions = want
+	return st
+}
+
+func setHeartbeat(st *corev1.NodeStatus, now time.Time) {
+	t := apiTime(now)
+	for i := range st.Conditions {
+		switch st.Conditions[i].Type {
+		case corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure, corev1.NodeReady:
+			st.Conditions[i].LastHeartbeatTime = t
+		}
+	}
+}
+
+// register creates the Node, or adopts an existing one of the name, and
+// renews its Lease.
+func (n *nodeAgent) register(ctx context.Context) error {
+	for delay := 200 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
+		err := n.tryRegister(ctx)
+		if err == nil {
+			n.log.Info("node registered")
+			return nil
+		}
+		n.log.Warn("node registration failed; retrying", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("register node %s: %w", n.cfg.NodeName, err)
+		case <-n.cfg.Clock.After(delay):
+		}
+	}
+}
+
+func (n *nodeAgent) tryRegister(ctx context.Context) error {
+	now := n.cfg.Clock.Now()
+	nodes := n.cfg.Client.CoreV1().Nodes()
+	want := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: n.cfg.NodeName, Labels: n.labels()},
+		Spec:       corev1.NodeSpec{Taints: append([]corev1.Taint(nil), n.cfg.Taints...)},
+	}
+	want.Status = n.desiredStatus(nil, now)
+	got, err := nodes.Create(ctx, want, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		got, err = n.adopt(ctx, want, now)
+	}
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.uid = got.UID
+	n.lastReport = now
+	n.mu.Unlock()
+	return n.renewLease(ctx)
+}
+
+// adopt takes over an existing Node of our name, as a restarting kubelet
+// does: our labels and taints are set, the rest of the spec is kept.
+func (n *nodeAgent) adopt(ctx context.Context, want *corev1.Node, now time.Time) (*corev1.Node, error) {
+	nodes := n.cfg.Client.CoreV1().Nodes()
+	existing, err := nodes.Get(ctx, want.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	upd := existing.DeepCopy()
+	if upd.Labels == nil {
+		upd.Labels = map[string]string{}
+	}
+	for k, v := range want.Labels {
+		upd.Labels[k] = v
+	}
+	for _, t := range want.Spec.Taints {
+		found := false
+		for _, o := range upd.Spec.Taints {
+			if o.Key == t.Key && o.Effect == t.Effect {
+				found = true
+			}
+		}
+		if !found {
+			upd.Spec.Taints = append(upd.Spec.Taints, t)
+		}
+	}
+	if !apiequality.Semantic.DeepEqual(upd.ObjectMeta, existing.ObjectMeta) || !apiequality.Semantic.DeepEqual(upd.Spec, existing.Spec) {
+		if upd, err = nodes.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	upd.Status = n.desiredStatus(&upd.Status, now)
+	setHeartbeat(&upd.Status, now)
+	return nodes.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+}
+
+// renewLease renews, or creates, the node's Lease.
+func (n *nodeAgent) renewLease(ctx context.Context) error {
+	now := n.cfg.Clock.Now()
+	leases := n.cfg.Client.CoordinationV1().Leases(nodeLeaseNamespace)
+	n.mu.Lock()
+	lease, uid := n.lease, n.uid
+	n.mu.Unlock()
+	var err error
+	if lease != nil {
+		l := lease.DeepCopy()
+		l.Spec.RenewTime = &metav1.MicroTime{Time: now}
+		if lease, err = leases.Update(ctx, l, metav1.UpdateOptions{}); err == nil {
+			n.mu.Lock()
+			n.lease = lease
+			n.mu.Unlock()
+			return nil
+		}
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("renew lease: %w", err)
+		}
+	}
+	want := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      n.cfg.NodeName,
+			Namespace: nodeLeaseNamespace,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "v1", Kind: "Node", Name: n.cfg.NodeName, UID: uid,
+			}},
+		},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity:       ptr.To(n.cfg.NodeName),
+			LeaseDurationSeconds: ptr.To(int32(n.cfg.LeaseDuration / time.Second)),
+			RenewTime:            &metav1.MicroTime{Time: now},
+		},
+	}
+	lease, err = leases.Create(ctx, want, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		var cur *coordinationv1.Lease
+		if cur, err = leases.Get(ctx, n.cfg.NodeName, metav1.GetOptions{}); err == nil {
+			cur.OwnerReferences = want.OwnerReferences
+			cur.Spec.HolderIdentity = want.Spec.HolderIdentity
+			cur.Spec.LeaseDurationSeconds = want.Spec.LeaseDurationSeconds
+			cur.Spec.RenewTime = want.Spec.RenewTime
+			lease, err = leases.Update(ctx, cur, metav1.UpdateOptions{})
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("renew lease: %w", err)
+	}
+	n.mu.Lock()
+	n.lease = lease
+	n.mu.Unlock()
+	return nil
+}
+
+// syncStatus writes the node status when it changed or is due.
+func (n *nodeAgent) syncStatus(ctx context.Context) error {
+	n.checkRuntime(ctx)
+	now := n.cfg.Clock.Now()
+	nodes := n.cfg.Client.CoreV1().Nodes()
+	cur, err := nodes.Get(ctx, n.cfg.NodeName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return n.tryRegister(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	due := now.Sub(n.lastReport) >= n.cfg.NodeStatusReportFrequency
+	n.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		want := n.desiredStatus(&cur.Status, now)
+		if !due && apiequality.Semantic.DeepEqual(want, cur.Status) {
+			return nil
+		}
+		upd := cur.DeepCopy()
+		upd.Status = want
+		setHeartbeat(&upd.Status, now)
+		if _, err = nodes.UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err == nil {
+			n.mu.Lock()
+			n.lastReport = now
+			n.mu.Unlock()
+			return nil
+		}
+		if !apierrors.IsConflict(err) || attempt >= 3 {
+			return fmt.Errorf("update node status: %w", err)
+		}
+		if cur, err = nodes.Get(ctx, n.cfg.NodeName, metav1.GetOptions{}); err != nil {
+			return err
+		}
+	}
+}
+
+// heartbeat renews the lease and keeps the status until ctx ends.
+func (n *nodeAgent) heartbeat(ctx context.Context) {
+	clk := n.cfg.Clock
+	lease := clk.NewTicker(n.cfg.LeaseRenewInterval)
+	defer lease.Stop()
+	status := clk.NewTicker(n.cfg.NodeStatusUpdateFrequency)
+	defer status.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-lease.C():
+			if err := n.renewLease(ctx); err != nil && ctx.Err() == nil {
+				n.log.Warn("node lease renewal failed", "err", err)
+			}
+			continue
+		case <-status.C():
+		case <-n.kick:
+		}
+		if err := n.syncStatus(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("node status update failed", "err", err)
+		}
+	}
+}
+
+// waitForPodCIDR waits until the node IPAM controller gives the node a pod
+// CIDR.
+func (n *nodeAgent) waitForPodCIDR(ctx context.Context) (netip.Prefix, error) {
+	nodes := n.cfg.Client.CoreV1().Nodes()
+	start := n.cfg.Clock.Now()
+	lastLog := time.Time{}
+	for {
+		node, err := nodes.Get(ctx, n.cfg.NodeName, metav1.GetOptions{})
+		if err == nil && node.Spec.PodCIDR != "" {
+			p, perr := netip.ParsePrefix(node.Spec.PodCIDR)
+			if perr != nil {
+				return netip.Prefix{}, fmt.Errorf("node pod CIDR %q: %w", node.Spec.PodCIDR, perr)
+			}
+			return p, nil
+		}
+		now := n.cfg.Clock.Now()
+		if now.Sub(lastLog) >= 10*time.Second {
+			lastLog = now
+			if err != nil {
+				n.log.Info("waiting for the node's pod CIDR", "err", err, "waited", now.Sub(start).Round(time.Second))
+			} else {
+				n.log.Info("waiting for the node's pod CIDR (assigned by the node IPAM controller)", "waited", now.Sub(start).Round(time.Second))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return netip.Prefix{}, ctx.Err()
+		case <-n.cfg.Clock.After(500 * time.Millisecond):
+		}
+	}
+}

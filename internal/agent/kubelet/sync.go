@@ -1,0 +1,747 @@
+package kubelet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/utils/ptr"
+)
+
+const (
+	defaultGracePeriod = 30
+	minGracePeriod     = 2
+)
+
+// syncPod brings one pod to its desired state and reports it. It returns
+// when to look again (0: at the resync) and whether the worker is done.
+func (m *podManager) syncPod(ctx context.Context, w *podWorker) (time.Duration, bool, error) {
+	pod := m.podFor(w)
+	state, err := inspect(ctx, m.rt, w.uid)
+	if err != nil {
+		return 0, false, err
+	}
+	switch {
+	case pod == nil:
+		return 0, m.cleanup(ctx, w, state), nil
+	case pod.DeletionTimestamp != nil:
+		return 0, false, m.syncDeleted(ctx, pod, state)
+	case isTerminal(pod.Status.Phase) || m.isFinished(pod.UID):
+		m.releaseAdmission(pod.UID)
+		return 0, false, m.stopTerminal(ctx, pod, state)
+	}
+	if rej := m.admitPod(pod, state); rej != nil {
+		st := pod.Status.DeepCopy()
+		st.Phase, st.Reason, st.Message = corev1.PodFailed, rej.reason, "Pod was rejected: "+rej.message
+		return 0, false, m.updateStatus(ctx, pod, *st)
+	}
+	if left, over := m.activeDeadline(pod); over {
+		return 0, false, m.failDeadline(ctx, pod, state)
+	} else if left > 0 {
+		after, done, err := m.syncRunning(ctx, pod, state)
+		var next wake
+		next.at(after)
+		next.at(left)
+		return next.after, done, err
+	}
+	return m.syncRunning(ctx, pod, state)
+}
+
+// activeDeadline is the time left of the pod's activeDeadlineSeconds
+// (counted from its startTime), and whether it is over.
+func (m *podManager) activeDeadline(pod *corev1.Pod) (time.Duration, bool) {
+	if pod.Spec.ActiveDeadlineSeconds == nil || pod.Status.StartTime == nil {
+		return 0, false
+	}
+	left := pod.Status.StartTime.Add(time.Duration(*pod.Spec.ActiveDeadlineSeconds) * time.Second).Sub(m.cfg.Clock.Now())
+	return left, left <= 0
+}
+
+// failDeadline ends a pod past its active deadline, as the kubelet does.
+func (m *podManager) failDeadline(ctx context.Context, pod *corev1.Pod, state *podState) error {
+	m.event(pod, "", corev1.EventTypeNormal, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
+	m.probes.stop(pod.UID, "")
+	m.killContainers(ctx, pod, state, gracePeriod(pod, false), true)
+	m.stopSandboxes(ctx, state)
+	m.releaseAdmission(pod.UID)
+	state, err := inspect(ctx, m.rt, pod.UID)
+	if err != nil {
+		return err
+	}
+	st := m.status(pod, state, true)
+	st.Phase, st.Reason, st.Message = corev1.PodFailed, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
+	if err := m.updateStatus(ctx, pod, st); err != nil {
+		return err
+	}
+	m.finish(pod.UID)
+	return nil
+}
+
+func isTerminal(p corev1.PodPhase) bool {
+	return p == corev1.PodSucceeded || p == corev1.PodFailed
+}
+
+// admitPod admits a new pod if it fits beside the admitted ones. Pods
+// that already have a sandbox (the agent restarted) are admitted as they
+// are.
+func (m *podManager) admitPod(pod *corev1.Pod, state *podState) *rejection {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r := m.rejected[pod.UID]; r != nil {
+		return r
+	}
+	if _, ok := m.admitted[pod.UID]; ok {
+		return nil
+	}
+	if len(state.sandboxes) == 0 && (pod.Status.Phase == corev1.PodPending || pod.Status.Phase == "") {
+		others := make([]corev1.ResourceList, 0, len(m.admitted))
+		for _, r := range m.admitted {
+			others = append(others, r)
+		}
+		if r := admit(pod, m.node.allocatable(), others); r != nil {
+			m.rejected[pod.UID] = r
+			m.log.Info("pod rejected", "pod", pod.Namespace+"/"+pod.Name, "reason", r.reason, "message", r.message)
+			m.event(pod, "", corev1.EventTypeWarning, r.reason, r.message)
+			return r
+		}
+	}
+	m.admitted[pod.UID] = podRequests(pod)
+	return nil
+}
+
+func (m *podManager) isFinished(uid types.UID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.finished[uid]
+}
+
+// finish marks a pod Succeeded or Failed by this kubelet.
+func (m *podManager) finish(uid types.UID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.finished[uid] = true
+	delete(m.admitted, uid)
+}
+
+func (m *podManager) releaseAdmission(uid types.UID) {
+	m.mu.Lock()
+	delete(m.admitted, uid)
+	m.mu.Unlock()
+}
+
+func backOffKey(uid types.UID, name string) string { return string(uid) + "/" + name }
+func failKey(uid types.UID, name string) string    { return string(uid) + "/start/" + name }
+func pullKey(uid types.UID, image string) string   { return string(uid) + "/pull/" + image }
+
+// wake collects the earliest time a sync wants to look again.
+type wake struct{ after time.Duration }
+
+func (w *wake) at(d time.Duration) {
+	if d > 0 && (w.after == 0 || d < w.after) {
+		w.after = d
+	}
+}
+
+// syncRunning syncs a pod that should run: sandbox, volumes, init
+// containers, containers, then its status.
+func (m *podManager) syncRunning(ctx context.Context, pod *corev1.Pod, state *podState) (time.Duration, bool, error) {
+	var next wake
+	sb := state.sandbox()
+	if sb == nil || !sb.ready {
+		if sb != nil {
+			m.event(pod, "", corev1.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+			m.killContainers(ctx, pod, state, 0, false)
+			if pod.Spec.RestartPolicy == corev1.RestartPolicyNever && len(state.containers) > 0 {
+				// Never restarted: the pod is over.
+				return 0, false, m.writeStatus(ctx, pod, true)
+			}
+		}
+		var attempt uint32
+		if sb != nil {
+			attempt = sb.attempt + 1
+		}
+		if _, err := m.rt.RunPodSandbox(ctx, m.sandboxConfig(pod, attempt), ptr.Deref(pod.Spec.RuntimeClassName, "")); err != nil {
+			m.event(pod, "", corev1.EventTypeWarning, "FailedCreatePodSandBox", fmt.Sprintf("Failed to create pod sandbox: %v", err))
+			if serr := m.writeStatus(ctx, pod, false); serr != nil {
+				return 0, false, serr
+			}
+			return 2 * time.Second, false, nil
+		}
+		var err error
+		if state, err = inspect(ctx, m.rt, pod.UID); err != nil {
+			return 0, false, err
+		}
+		if sb = state.sandbox(); sb == nil {
+			return 0, false, errors.New("the new sandbox is not listed")
+		}
+	}
+	podIP := sb.ip
+	if pod.Spec.HostNetwork {
+		podIP = m.cfg.NodeIP
+	}
+	withIP := pod.DeepCopy()
+	withIP.Status.PodIP, withIP.Status.HostIP = podIP, m.cfg.NodeIP
+	if podIP != "" {
+		withIP.Status.PodIPs = []corev1.PodIP{{IP: podIP}}
+	}
+	if m.cfg.NodeIP != "" {
+		withIP.Status.HostIPs = []corev1.HostIP{{IP: m.cfg.NodeIP}}
+	}
+
+	paths, err := m.deps.volumes.Setup(ctx, withIP)
+	if err != nil {
+		m.event(pod, "", corev1.EventTypeWarning, "FailedMount", err.Error())
+		return 0, false, m.writeStatus(ctx, pod, false)
+	}
+	sc := &startContext{pod: withIP, sandbox: sb, sandboxConfig: m.sandboxConfig(pod, sb.attempt), paths: paths}
+
+	// Liveness and startup failures: kill, then restart below.
+	killed := false
+	for _, c := range allContainers(pod) {
+		ci := state.latest(c.Name)
+		if ci == nil || !ci.running() {
+			continue
+		}
+		if ci.hash != "" && ci.hash != containerHash(c) {
+			m.event(pod, fieldPath(pod, c.Name), corev1.EventTypeNormal, "Killing",
+				fmt.Sprintf("Container %s definition changed, will be restarted", c.Name))
+			m.mu.Lock()
+			m.killedFor[ci.id] = killedSpec
+			m.mu.Unlock()
+			m.killContainer(ctx, pod, c, ci, gracePeriod(pod, false), true, false)
+			m.probes.stop(pod.UID, c.Name)
+			killed = true
+			continue
+		}
+		kind, failed := m.probes.failed(pod.UID, c, ci.id)
+		if !failed {
+			continue
+		}
+		m.event(pod, fieldPath(pod, c.Name), corev1.EventTypeNormal, "Killing",
+			fmt.Sprintf("Container %s failed %s probe, will be restarted", c.Name, map[probeKind]string{liveness: "liveness", startup: "startup"}[kind]))
+		m.mu.Lock()
+		m.killedFor[ci.id] = killedProbe
+		m.mu.Unlock()
+		m.killContainer(ctx, pod, c, ci, gracePeriod(pod, false), true, false)
+		m.probes.stop(pod.UID, c.Name)
+		killed = true
+	}
+	if killed {
+		if state, err = inspect(ctx, m.rt, pod.UID); err != nil {
+			return 0, false, err
+		}
+	}
+
+	initDone := false
+	for i := range pod.Spec.Containers {
+		if len(state.containers[pod.Spec.Containers[i].Name]) > 0 {
+			initDone = true
+		}
+	}
+	initialized := true
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		ci := state.latest(c.Name)
+		if isSidecar(c) {
+			if ci == nil || !ci.running() {
+				after, ok := m.restart(ctx, sc, c, ci)
+				next.at(after)
+				if !ok {
+					if !initDone {
+						initialized = false
+						break
+					}
+					continue
+				}
+				if c.StartupProbe != nil && !initDone {
+					initialized = false
+					break
+				}
+				continue
+			}
+			if !initDone && !m.probes.started(pod.UID, c, ci.id) {
+				initialized = false
+				break
+			}
+			continue
+		}
+		if initDone {
+			continue
+		}
+		if ci != nil && ci.exited() && ci.exitCode == 0 {
+			continue
+		}
+		initialized = false
+		switch {
+		case ci != nil && ci.running():
+		case ci != nil && ci.exited() && pod.Spec.RestartPolicy == corev1.RestartPolicyNever:
+			m.setWaiting(pod.UID, c.Name, "", "")
+		default:
+			after, _ := m.restart(ctx, sc, c, ci)
+			next.at(after)
+		}
+		break
+	}
+	if initialized || initDone {
+		for i := range pod.Spec.Containers {
+			c := &pod.Spec.Containers[i]
+			ci := state.latest(c.Name)
+			if ci != nil && ci.running() {
+				continue
+			}
+			if ci != nil && !m.shouldRestart(pod, ci) {
+				m.setWaiting(pod.UID, c.Name, "", "")
+				continue
+			}
+			after, _ := m.restart(ctx, sc, c, ci)
+			next.at(after)
+		}
+	}
+
+	if state, err = inspect(ctx, m.rt, pod.UID); err != nil {
+		return 0, false, err
+	}
+	for _, c := range allContainers(pod) {
+		ci := state.latest(c.Name)
+		if ci != nil && ci.running() {
+			m.probes.ensure(ctx, withIP, c, ci)
+		} else {
+			m.probes.stop(pod.UID, c.Name)
+		}
+	}
+	m.removeOldSandboxes(ctx, state)
+	st := m.status(pod, state, false)
+	if isTerminal(st.Phase) {
+		// Done: stop what is left (sidecars) and the sandbox; the
+		// containers stay for their logs.
+		m.killContainers(ctx, pod, state, gracePeriod(pod, false), true)
+		m.stopSandboxes(ctx, state)
+		m.probes.stop(pod.UID, "")
+		m.releaseAdmission(pod.UID)
+		// Nothing restarts any more: the statuses are the last states.
+		m.mu.Lock()
+		delete(m.waiting, pod.UID)
+		m.mu.Unlock()
+		if state, err = inspect(ctx, m.rt, pod.UID); err == nil {
+			st = m.status(pod, state, true)
+		}
+		if err := m.updateStatus(ctx, pod, st); err != nil {
+			return 0, false, err
+		}
+		m.finish(pod.UID)
+		return 0, false, nil
+	}
+	return next.after, false, m.updateStatus(ctx, pod, st)
+}
+
+// allContainers is the pod's sidecars and containers.
+func allContainers(pod *corev1.Pod) []*corev1.Container {
+	var out []*corev1.Container
+	for i := range pod.Spec.InitContainers {
+		if isSidecar(&pod.Spec.InitContainers[i]) {
+			out = append(out, &pod.Spec.InitContainers[i])
+		}
+	}
+	for i := range pod.Spec.Containers {
+		out = append(out, &pod.Spec.Containers[i])
+	}
+	return out
+}
+
+// shouldRestart applies the pod's restart policy to a stopped instance.
+func (m *podManager) shouldRestart(pod *corev1.Pod, ci *containerInfo) bool {
+	if !ci.exited() {
+		return true
+	}
+	m.mu.Lock()
+	killed := m.killedFor[ci.id]
+	m.mu.Unlock()
+	switch {
+	case killed == killedSpec:
+		return true
+	case pod.Spec.RestartPolicy == corev1.RestartPolicyNever:
+		return false
+	case pod.Spec.RestartPolicy == corev1.RestartPolicyOnFailure:
+		return ci.exitCode != 0 || killed == killedProbe
+	default:
+		return true
+	}
+}
+
+// restart starts a container again (or the first time), unless its
+// restart is in back-off. It returns when to look again and whether the
+// container runs now.
+func (m *podManager) restart(ctx context.Context, sc *startContext, c *corev1.Container, prev *containerInfo) (time.Duration, bool) {
+	pod := sc.pod
+	restartCount := 0
+	if prev != nil {
+		restartCount = prev.attempt + 1
+		if prev.exited() {
+			key := backOffKey(pod.UID, c.Name)
+			if in, left := m.backOff.inBackOff(key, prev.finishedAt); in {
+				msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)",
+					m.backOff.get(key), c.Name, pod.Name, pod.Namespace, pod.UID)
+				m.setWaiting(pod.UID, c.Name, reasonCrashLoopBackOff, msg)
+				m.event(pod, fieldPath(pod, c.Name), corev1.EventTypeWarning, "BackOff",
+					fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, pod.Name, pod.Namespace, pod.UID))
+				return left, false
+			}
+			m.backOff.next(key, prev.finishedAt)
+		}
+	}
+	return m.startContainer(ctx, sc, c, restartCount, prev)
+}
+
+// gracePeriod is the pod's termination grace period in seconds: the
+// deletion's when deleting, else the spec's.
+func gracePeriod(pod *corev1.Pod, deleting bool) int64 {
+	g := int64(defaultGracePeriod)
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		g = *pod.Spec.TerminationGracePeriodSeconds
+	}
+	if deleting && pod.DeletionGracePeriodSeconds != nil {
+		g = *pod.DeletionGracePeriodSeconds
+	}
+	return g
+}
+
+// status computes the pod's status from the runtime state.
+func (m *podManager) status(pod *corev1.Pod, state *podState, terminating bool) corev1.PodStatus {
+	return computeStatus(statusInput{
+		pod:         pod,
+		state:       state,
+		runtimeName: m.runtimeName,
+		hostIP:      m.cfg.NodeIP,
+		now:         m.cfg.Clock.Now(),
+		started: func(c *corev1.Container, id string) bool {
+			return m.probes.started(pod.UID, c, id)
+		},
+		ready: func(c *corev1.Container, id string) bool {
+			return m.probes.started(pod.UID, c, id) && m.probes.ready(pod.UID, c, id)
+		},
+		waiting:     m.waitingOf(pod.UID),
+		termMessage: func(c *corev1.Container, ci *containerInfo) string { return m.termMessage(pod, c, ci) },
+		terminating: terminating,
+	})
+}
+
+// writeStatus reads the runtime again and writes the status.
+func (m *podManager) writeStatus(ctx context.Context, pod *corev1.Pod, terminating bool) error {
+	state, err := inspect(ctx, m.rt, pod.UID)
+	if err != nil {
+		return err
+	}
+	return m.updateStatus(ctx, pod, m.status(pod, state, terminating))
+}
+
+// updateStatus writes st when it differs from the pod's, retrying on
+// conflicts with the conditions others own taken from the newer pod.
+func (m *podManager) updateStatus(ctx context.Context, pod *corev1.Pod, st corev1.PodStatus) error {
+	pods := m.cfg.Client.CoreV1().Pods(pod.Namespace)
+	for attempt := 0; ; attempt++ {
+		if apiequality.Semantic.DeepEqual(pod.Status, st) {
+			return nil
+		}
+		upd := pod.DeepCopy()
+		upd.Status = st
+		_, err := pods.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+		if err == nil || apierrors.IsNotFound(err) {
+			return nil
+		}
+		if !apierrors.IsConflict(err) || attempt >= 5 {
+			return fmt.Errorf("update status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
+		fresh, gerr := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return fmt.Errorf("update status of pod %s/%s: %w", pod.Namespace, pod.Name, gerr)
+		}
+		if fresh.UID != pod.UID {
+			return nil
+		}
+		st.Conditions = mergeForeignConditions(st.Conditions, fresh.Status.Conditions)
+		st.QOSClass = fresh.Status.QOSClass
+		pod = fresh
+	}
+}
+
+// mergeForeignConditions keeps ours and takes the others' conditions from
+// fresh.
+func mergeForeignConditions(ours, fresh []corev1.PodCondition) []corev1.PodCondition {
+	var out []corev1.PodCondition
+	for _, c := range ours {
+		switch c.Type {
+		case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady:
+			out = append(out, c)
+		}
+	}
+	for _, c := range fresh {
+		switch c.Type {
+		case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady:
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// syncDeleted terminates a pod being deleted: preStop hooks, containers
+// stopped within the grace period (sidecars last), the sandbox stopped,
+// volumes torn down, the final status written, then the pod deleted for
+// good.
+func (m *podManager) syncDeleted(ctx context.Context, pod *corev1.Pod, state *podState) error {
+	m.probes.stop(pod.UID, "")
+	m.killContainers(ctx, pod, state, gracePeriod(pod, true), true)
+	m.stopSandboxes(ctx, state)
+	if err := m.deps.volumes.Teardown(ctx, pod.UID); err != nil {
+		m.log.Warn("tearing down volumes", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+	}
+	m.releaseAdmission(pod.UID)
+	if !isTerminal(pod.Status.Phase) {
+		if err := m.writeStatus(ctx, pod, true); err != nil {
+			return err
+		}
+	}
+	err := m.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: ptr.To(int64(0)),
+		Preconditions:      &metav1.Preconditions{UID: ptr.To(pod.UID)},
+	})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("delete pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+// stopTerminal makes sure nothing of a finished pod runs.
+func (m *podManager) stopTerminal(ctx context.Context, pod *corev1.Pod, state *podState) error {
+	running := false
+	for _, ci := range state.all() {
+		running = running || ci.running()
+	}
+	if running {
+		m.killContainers(ctx, pod, state, gracePeriod(pod, false), true)
+	}
+	m.probes.stop(pod.UID, "")
+	m.stopSandboxes(ctx, state)
+	return nil
+}
+
+// cleanup removes what the runtime holds of a pod gone from the API. It
+// reports whether all is gone.
+func (m *podManager) cleanup(ctx context.Context, w *podWorker, state *podState) bool {
+	m.probes.stop(w.uid, "")
+	ok := true
+	for _, ci := range state.all() {
+		if ci.running() {
+			if err := m.rt.StopContainer(ctx, ci.id, 0); err != nil {
+				m.log.Warn("stopping container", "id", ci.id, "err", err)
+			}
+		}
+		if err := m.rt.RemoveContainer(ctx, ci.id); err != nil {
+			m.log.Warn("removing container", "id", ci.id, "err", err)
+			ok = false
+		}
+	}
+	for _, sb := range state.sandboxes {
+		if err := m.rt.StopPodSandbox(ctx, sb.id); err != nil {
+			m.log.Warn("stopping sandbox", "id", sb.id, "err", err)
+		}
+		if err := m.rt.RemovePodSandbox(ctx, sb.id); err != nil {
+			m.log.Warn("removing sandbox", "id", sb.id, "err", err)
+			ok = false
+		}
+	}
+	if err := m.deps.volumes.Teardown(ctx, w.uid); err != nil {
+		m.log.Warn("tearing down volumes", "uid", w.uid, "err", err)
+		ok = false
+	}
+	_ = os.RemoveAll(m.logDir(w.namespace, w.name, w.uid))
+	_ = os.RemoveAll(filepath.Join(m.cfg.DataDir, "pods", string(w.uid)))
+	m.backOff.forgetPrefix(string(w.uid) + "/")
+	m.mu.Lock()
+	for _, ci := range state.all() {
+		delete(m.termMsgs, ci.id)
+		delete(m.killedFor, ci.id)
+	}
+	m.mu.Unlock()
+	return ok
+}
+
+// killContainers stops a pod's running containers: the main containers
+// together, then the sidecars one by one in reverse order, all within
+// grace seconds (each gets at least minGracePeriod).
+func (m *podManager) killContainers(ctx context.Context, pod *corev1.Pod, state *podState, grace int64, preStop bool) {
+	deadline := m.cfg.Clock.Now().Add(time.Duration(grace) * time.Second)
+	left := func() int64 {
+		return int64(deadline.Sub(m.cfg.Clock.Now()).Round(time.Second) / time.Second)
+	}
+	var wg sync.WaitGroup
+	seen := map[string]bool{}
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		seen[c.Name] = true
+		for _, ci := range state.containers[c.Name] {
+			if !ci.running() {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m.killContainer(ctx, pod, c, ci, grace, preStop, true)
+			}()
+		}
+	}
+	// Instances of containers no longer in the spec.
+	for name, l := range state.containers {
+		if seen[name] || specOf(pod, name) != nil {
+			continue
+		}
+		for _, ci := range l {
+			if ci.running() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := m.rt.StopContainer(ctx, ci.id, grace); err != nil {
+						m.log.Warn("stopping container", "id", ci.id, "err", err)
+					}
+				}()
+			}
+		}
+	}
+	wg.Wait()
+	for i := len(pod.Spec.InitContainers) - 1; i >= 0; i-- {
+		c := &pod.Spec.InitContainers[i]
+		for _, ci := range state.containers[c.Name] {
+			if ci.running() {
+				m.killContainer(ctx, pod, c, ci, max(left(), 0), preStop, true)
+			}
+		}
+	}
+}
+
+// specOf is the pod's container (or init container) of the name.
+func specOf(pod *corev1.Pod, name string) *corev1.Container {
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name == name {
+			return &pod.Spec.InitContainers[i]
+		}
+	}
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == name {
+			return &pod.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+func (m *podManager) stopSandboxes(ctx context.Context, state *podState) {
+	for _, sb := range state.sandboxes {
+		if !sb.ready {
+			continue
+		}
+		if err := m.rt.StopPodSandbox(ctx, sb.id); err != nil {
+			m.log.Warn("stopping sandbox", "id", sb.id, "err", err)
+		}
+	}
+}
+
+// sandboxConfig is the CRI configuration of the pod's sandbox.
+func (m *podManager) sandboxConfig(pod *corev1.Pod, attempt uint32) *runtimeapi.PodSandboxConfig {
+	hostname := pod.Name
+	if pod.Spec.Hostname != "" {
+		hostname = pod.Spec.Hostname
+	}
+	if pod.Spec.HostNetwork {
+		if h, err := os.Hostname(); err == nil {
+			hostname = h
+		}
+	}
+	labels := map[string]string{}
+	for k, v := range pod.Labels {
+		labels[k] = v
+	}
+	labels[labelPodName], labels[labelPodNamespace], labels[labelPodUID] = pod.Name, pod.Namespace, string(pod.UID)
+	annotations := map[string]string{}
+	for k, v := range pod.Annotations {
+		annotations[k] = v
+	}
+	var ports []*runtimeapi.PortMapping
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.HostPort == 0 {
+				continue
+			}
+			proto := runtimeapi.Protocol_TCP
+			switch p.Protocol {
+			case corev1.ProtocolUDP:
+				proto = runtimeapi.Protocol_UDP
+			case corev1.ProtocolSCTP:
+				proto = runtimeapi.Protocol_SCTP
+			}
+			ports = append(ports, &runtimeapi.PortMapping{Protocol: proto, ContainerPort: p.ContainerPort, HostPort: p.HostPort, HostIp: p.HostIP})
+		}
+	}
+	network := runtimeapi.NamespaceMode_POD
+	if pod.Spec.HostNetwork {
+		network = runtimeapi.NamespaceMode_NODE
+	}
+	pid := runtimeapi.NamespaceMode_CONTAINER
+	if ptr.Deref(pod.Spec.ShareProcessNamespace, false) {
+		pid = runtimeapi.NamespaceMode_POD
+	}
+	if pod.Spec.HostPID {
+		pid = runtimeapi.NamespaceMode_NODE
+	}
+	ipc := runtimeapi.NamespaceMode_POD
+	if pod.Spec.HostIPC {
+		ipc = runtimeapi.NamespaceMode_NODE
+	}
+	return &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: pod.Name, Uid: string(pod.UID), Namespace: pod.Namespace, Attempt: attempt},
+		Hostname:     hostname,
+		LogDirectory: m.logDir(pod.Namespace, pod.Name, pod.UID),
+		PortMappings: ports,
+		Labels:       labels,
+		Annotations:  annotations,
+		Linux: &runtimeapi.LinuxPodSandboxConfig{
+			CgroupParent: "/skiff/pod" + string(pod.UID),
+			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+				NamespaceOptions: &runtimeapi.NamespaceOption{Network: network, Pid: pid, Ipc: ipc},
+			},
+		},
+	}
+}
+
+// logDir is PodSandboxConfig.LogDirectory of a pod.
+func (m *podManager) logDir(namespace, name string, uid types.UID) string {
+	return filepath.Join(m.cfg.DataDir, "logs", fmt.Sprintf("%s_%s_%s", namespace, name, uid))
+}
+
+// removeOldSandboxes removes the stopped sandboxes older than the current
+// one that no container refers to any more.
+func (m *podManager) removeOldSandboxes(ctx context.Context, state *podState) {
+	if len(state.sandboxes) < 2 {
+		return
+	}
+	used := map[string]bool{}
+	for _, ci := range state.all() {
+		used[ci.sandboxID] = true
+	}
+	for _, sb := range state.sandboxes[1:] {
+		if sb.ready || used[sb.id] {
+			continue
+		}
+		if err := m.rt.RemovePodSandbox(ctx, sb.id); err != nil {
+			m.log.Warn("removing an old sandbox", "id", sb.id, "err", err)
+		}
+	}
+}

@@ -1,0 +1,183 @@
+package agent
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"skiff.dev/skiff/internal/agent/kubelet"
+	"skiff.dev/skiff/internal/agent/runtime"
+	"skiff.dev/skiff/internal/agent/runtime/containerd"
+	"skiff.dev/skiff/internal/agent/runtime/process"
+)
+
+// DefaultKubeletPort is the port of the agent's HTTPS server, as the
+// kubelet's.
+const DefaultKubeletPort = 10250
+
+// runNode runs a node whose pods are real processes or containers.
+func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Config, cfg Config) error {
+	log := cfg.Logger
+	kind, err := chooseRuntime(cfg.Runtime, cfg.CRISocket)
+	if err != nil {
+		return err
+	}
+	log.Info("container runtime", "runtime", kind, "requested", cfg.Runtime)
+	caPool := x509.NewCertPool()
+	caPEM := restCfg.TLSClientConfig.CAData
+	if len(caPEM) == 0 && restCfg.TLSClientConfig.CAFile != "" {
+		if caPEM, err = os.ReadFile(restCfg.TLSClientConfig.CAFile); err != nil {
+			return fmt.Errorf("cluster CA: %w", err)
+		}
+	}
+	if !caPool.AppendCertsFromPEM(caPEM) {
+		return errors.New("cluster CA: no certificate in the agent's kubeconfig")
+	}
+	nodeIP := cfg.NodeIP
+	if nodeIP == "" {
+		if nodeIP, err = localAddressTowards(cfg.Server); err != nil {
+			return err
+		}
+	}
+	port := cfg.KubeletPort
+	if port == 0 {
+		port = DefaultKubeletPort
+	}
+	var closers []runtime.Closer
+	defer func() {
+		// The pods' processes and networks go with the agent; a fresh
+		// context, since ctx is already done.
+		for _, c := range closers {
+			if err := c.Close(context.WithoutCancel(ctx)); err != nil {
+				log.Warn("stopping the container runtime", "err", err)
+			}
+		}
+	}()
+	newRuntime := func(ctx context.Context, podCIDR netip.Prefix) (runtime.Runtime, error) {
+		var (
+			rt  runtime.Runtime
+			err error
+		)
+		switch kind {
+		case "process":
+			var p *process.Runtime
+			nodeAddr, _ := netip.ParseAddr(nodeIP)
+			p, err = process.New(ctx, process.Config{
+				StateDir:   filepath.Join(cfg.DataDir, "process"),
+				PodCIDR:    podCIDR,
+				BridgeName: bridgeName("skp", cfg.NodeName),
+				NodeIP:     nodeAddr,
+				Logger:     log,
+			})
+			if p != nil {
+				rt = p
+				closers = append(closers, p)
+			}
+		default:
+			var c *containerd.Runtime
+			c, err = containerd.New(ctx, containerd.Config{
+				StateDir:   filepath.Join(cfg.DataDir, "containerd"),
+				CNIConfDir: filepath.Join(cfg.DataDir, "cni", "net.d"),
+				PodCIDR:    podCIDR,
+				BridgeName: bridgeName("skc", cfg.NodeName),
+				PauseImage: pauseImage(cfg.PauseImage),
+				Endpoint:   cfg.CRISocket,
+				Logger:     log,
+			})
+			if c != nil {
+				rt = c
+				closers = append(closers, c)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s runtime: %w", kind, err)
+		}
+		return rt, nil
+	}
+	return kubelet.Run(ctx, kubelet.Config{
+		Client:      client,
+		NodeName:    cfg.NodeName,
+		DataDir:     cfg.DataDir,
+		NodeIP:      nodeIP,
+		KubeletPort: port,
+		Labels:      cfg.Labels,
+		Taints:      cfg.Taints,
+		FakeGPUs:    cfg.FakeGPUs,
+		NewRuntime:  newRuntime,
+		ClientCA:    caPool,
+		Logger:      log,
+	})
+}
+
+// chooseRuntime resolves auto: cri when a CRI socket is given or containerd
+// is installed, else process.
+func chooseRuntime(requested, criSocket string) (string, error) {
+	switch requested {
+	case "process":
+		return "process", nil
+	case "cri":
+		if criSocket == "" && !containerd.Available() {
+			return "", errors.New("--runtime=cri: containerd is not installed (apt-get install containerd runc containernetworking-plugins) and no --cri-socket was given")
+		}
+		return "cri", nil
+	case "auto", "":
+		if criSocket != "" || containerd.Available() {
+			return "cri", nil
+		}
+		return "process", nil
+	}
+	return "", fmt.Errorf("runtime %q: want auto, cri, process or fake", requested)
+}
+
+// pauseImage finds the sandbox image tarball: the flag's, else
+// ../images/pause.tar beside the running binary (build/bin/skiff →
+// build/images/pause.tar).
+func pauseImage(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(filepath.Dir(exe)), "images", "pause.tar")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// localAddressTowards returns the local IP address the kernel would use to
+// reach the server's host: the node's address as the server sees it.
+func localAddressTowards(server string) (string, error) {
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", fmt.Errorf("--server %q: %w", server, err)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	conn, err := net.Dial("udp", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		return "", fmt.Errorf("finding the node's address towards %s (set --node-ip): %w", server, err)
+	}
+	defer conn.Close()
+	return conn.LocalAddr().(*net.UDPAddr).IP.String(), nil
+}
+
+// bridgeName names the node's pod bridge after the node, so that several
+// agents on one machine (tests, demos) keep their networks apart; Linux
+// allows 15 characters.
+func bridgeName(prefix, node string) string {
+	return fmt.Sprintf("%s%08x", prefix, nameHash(node))
+}
