@@ -19,7 +19,7 @@ for _ in $(seq 1 300); do
   kill -0 $server 2>/dev/null || { echo "skiff server exited" >&2; exit 1; }
   sleep 0.1
 done
-k() { echo "+ kubectl $*"; "$bin/kubectl" "$@"; }
+k() { echo "+ kubectl $*" >&2; "$bin/kubectl" "$@"; }
 k wait --for=condition=Ready node --all --timeout=120s
 # The seed's image (gcr.io/my-project/ml-model:v2) cannot be pulled here: the
 # deployment runs the in-repo model server instead, from the image loaded

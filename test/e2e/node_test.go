@@ -155,15 +155,6 @@ func (n *nodeSuite) createPod(ns string, pod *corev1.Pod) {
 	}
 }
 
-func (n *nodeSuite) pod(ns, name string) *corev1.Pod {
-	n.t.Helper()
-	p, err := n.s.client().CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	return p
-}
-
 // waitPod polls the pod until cond holds; on timeout it fails with the pod's
 // status.
 func (n *nodeSuite) waitPod(ns, name string, timeout time.Duration, what string, cond func(*corev1.Pod) bool) *corev1.Pod {

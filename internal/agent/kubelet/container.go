@@ -201,7 +201,7 @@ func (m *podManager) ensureImage(ctx context.Context, sc *startContext, c *corev
 	spec := &runtimeapi.ImageSpec{Image: c.Image, UserSpecifiedImage: c.Image}
 	policy := pullPolicy(c)
 	present := ""
-	if st, err := m.rt.ImageStatus(ctx, spec, false); err == nil && st.GetImage() != nil {
+	if st, err := m.rt.ImageStatus(ctx, spec, false); err == nil && st.GetImage().GetSize() > 0 {
 		present = st.GetImage().Id
 		if present == "" {
 			present = c.Image
@@ -238,7 +238,7 @@ func (m *podManager) ensureImage(ctx context.Context, sc *startContext, c *corev
 	m.backOff.forget(key)
 	took := m.cfg.Clock.Since(start).Round(time.Millisecond)
 	size := ""
-	if st, err := m.rt.ImageStatus(ctx, spec, false); err == nil && st.GetImage() != nil {
+	if st, err := m.rt.ImageStatus(ctx, spec, false); err == nil && st.GetImage().GetSize() > 0 {
 		size = fmt.Sprintf(" Image size: %d bytes.", st.GetImage().GetSize())
 	}
 	m.event(pod, ref, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s (%s including waiting).%s", c.Image, took, took, size))

@@ -50,7 +50,7 @@ type podManager struct {
 	// finished holds the pods this kubelet made Succeeded or Failed (the
 	// informer's copy may not say so yet).
 	finished map[types.UID]bool
-	wg          sync.WaitGroup
+	wg       sync.WaitGroup
 }
 
 // killReason is why the kubelet killed a container it restarts.

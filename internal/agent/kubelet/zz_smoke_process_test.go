@@ -18,7 +18,16 @@ import (
 	"skiff.dev/skiff/internal/agent/runtime/process"
 )
 
+// TestSmokeProcessRuntime runs a pod for real on the process runtime: its
+// shell prints, exits 3 and is restarted, then the pod is deleted. It needs
+// root (namespaces, cgroups) and /bin/sh.
 func TestSmokeProcessRuntime(t *testing.T) {
+	if os.Geteuid() != 0 || testing.Short() {
+		t.Skip("needs root")
+	}
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("needs /bin/sh")
+	}
 	var prt *process.Runtime
 	env := startKubelet(t, func(c *Config) {
 		c.NewRuntime = func(ctx context.Context, _ netip.Prefix) (runtime.Runtime, error) {
