@@ -71,6 +71,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("agent kubeconfig: %w", err)
 	}
 	restCfg.ContentType = "application/vnd.kubernetes.protobuf"
+	// The kubelet's defaults (kubeAPIQPS 50, kubeAPIBurst 100): client-go's
+	// 5/10 would queue a busy node's status writes and events.
+	restCfg.QPS, restCfg.Burst = 50, 100
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return fmt.Errorf("agent client: %w", err)

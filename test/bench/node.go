@@ -24,7 +24,7 @@ import (
 // scheduler) and the time from create to Running and to Ready is recorded
 // for each, then the agent's RSS with all of them running.
 func runNode(skiff, images string, nPods int) error {
-	for _, rt := range []string{"process", "cri"} {
+	for _, rt := range runtimesToBench() {
 		if rt == "cri" {
 			if _, err := exec.LookPath("containerd"); err != nil {
 				fmt.Printf("| cri runtime | not measured: containerd is not installed | |\n")
@@ -217,4 +217,12 @@ func deletePods(ctx context.Context, client kubernetes.Interface, ns string) err
 		time.Sleep(200 * time.Millisecond)
 	}
 	return fmt.Errorf("pods not deleted in 3 minutes")
+}
+
+// runtimesToBench is process and cri, or what SKIFF_BENCH_RUNTIMES says.
+func runtimesToBench() []string {
+	if v := os.Getenv("SKIFF_BENCH_RUNTIMES"); v != "" {
+		return strings.Split(v, ",")
+	}
+	return []string{"process", "cri"}
 }
