@@ -16,18 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
-)
 
-// Node condition reasons and messages as the kubelet writes them.
-const (
-	reasonKubeletReady      = "KubeletReady"
-	messageKubeletReady     = "kubelet is posting ready status"
-	reasonSufficientMemory  = "KubeletHasSufficientMemory"
-	messageSufficientMemory = "kubelet has sufficient memory available"
-	reasonNoDiskPressure    = "KubeletHasNoDiskPressure"
-	messageNoDiskPressure   = "kubelet has no disk pressure"
-	reasonSufficientPID     = "KubeletHasSufficientPID"
-	messageSufficientPID    = "kubelet has sufficient PID available"
+	"skiff.dev/skiff/internal/agent/nodestatus"
 )
 
 // node is one hollow node: its fixed identity and its running state.
@@ -122,52 +112,12 @@ func (c *Cluster) desiredStatus(n *node, old *corev1.NodeStatus, now time.Time) 
 	if old != nil {
 		oldConds = old.Conditions
 		// Fields the hollow node does not own stay as they are.
-		st.Images = old.Images
-		st.VolumesInUse = old.VolumesInUse
-		st.VolumesAttached = old.VolumesAttached
-		st.Config = old.Config
-		st.RuntimeHandlers = old.RuntimeHandlers
-		st.Features = old.Features
+		nodestatus.KeepUnowned(&st, old)
 		st.DeclaredFeatures = old.DeclaredFeatures
 	}
-	want := []corev1.NodeCondition{
-		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: reasonSufficientMemory, Message: messageSufficientMemory},
-		{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: reasonNoDiskPressure, Message: messageNoDiskPressure},
-		{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: reasonSufficientPID, Message: messageSufficientPID},
-		{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: reasonKubeletReady, Message: messageKubeletReady},
-	}
-	t := apiTime(now)
-	for i := range want {
-		want[i].LastHeartbeatTime, want[i].LastTransitionTime = t, t
-		for _, o := range oldConds {
-			if o.Type == want[i].Type {
-				want[i].LastHeartbeatTime = o.LastHeartbeatTime
-				if o.Status == want[i].Status {
-					want[i].LastTransitionTime = o.LastTransitionTime
-				}
-			}
-		}
-	}
 	// Conditions others report (NetworkUnavailable...) are kept.
-	for _, o := range oldConds {
-		switch o.Type {
-		case corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure, corev1.NodeReady:
-		default:
-			want = append(want, o)
-		}
-	}
-	st.Conditions = want
+	st.Conditions = nodestatus.Merge(nodestatus.Conditions(nodestatus.Ready()), oldConds, apiTime(now))
 	return st
-}
-
-func setHeartbeat(st *corev1.NodeStatus, now time.Time) {
-	t := apiTime(now)
-	for i := range st.Conditions {
-		switch st.Conditions[i].Type {
-		case corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure, corev1.NodeReady:
-			st.Conditions[i].LastHeartbeatTime = t
-		}
-	}
 }
 
 // register creates the node (or adopts an existing one of that name) and
@@ -249,7 +199,7 @@ func (c *Cluster) adopt(ctx context.Context, want *corev1.Node, now time.Time) (
 		}
 	}
 	upd.Status = c.desiredStatus(c.nodes[want.Name], &upd.Status, now)
-	setHeartbeat(&upd.Status, now)
+	nodestatus.SetHeartbeat(&upd.Status, apiTime(now))
 	return nodes.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
 }
 
@@ -334,7 +284,7 @@ func (c *Cluster) syncStatus(ctx context.Context, n *node) error {
 		}
 		upd := cur.DeepCopy()
 		upd.Status = want
-		setHeartbeat(&upd.Status, now)
+		nodestatus.SetHeartbeat(&upd.Status, apiTime(now))
 		_, err = c.client.CoreV1().Nodes().UpdateStatus(ctx, upd, metav1.UpdateOptions{})
 		if err == nil {
 			n.mu.Lock()

@@ -17,22 +17,16 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"skiff.dev/skiff/internal/agent/nodestatus"
 	"skiff.dev/skiff/internal/agent/runtime"
 )
 
-// Node condition reasons and messages, worded as the kubelet's.
+// Node condition reasons and messages, worded as the kubelet's (the
+// others are in package nodestatus).
 const (
-	reasonKubeletReady      = "KubeletReady"
-	messageKubeletReady     = "kubelet is posting ready status"
-	reasonKubeletNotReady   = "KubeletNotReady"
-	messageRuntimeStarting  = "container runtime is starting"
-	messageRuntimeDown      = "container runtime is down"
-	reasonSufficientMemory  = "KubeletHasSufficientMemory"
-	messageSufficientMemory = "kubelet has sufficient memory available"
-	reasonNoDiskPressure    = "KubeletHasNoDiskPressure"
-	messageNoDiskPressure   = "kubelet has no disk pressure"
-	reasonSufficientPID     = "KubeletHasSufficientPID"
-	messageSufficientPID    = "kubelet has sufficient PID available"
+	reasonKubeletNotReady  = "KubeletNotReady"
+	messageRuntimeStarting = "container runtime is starting"
+	messageRuntimeDown     = "container runtime is down"
 
 	nodeLeaseNamespace = "kube-node-lease"
 )
@@ -139,64 +133,23 @@ func (n *nodeAgent) desiredStatus(old *corev1.NodeStatus, now time.Time) corev1.
 	if n.cfg.NodeIP == "" {
 		st.Addresses = st.Addresses[1:]
 	}
-	ready := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: reasonKubeletReady, Message: messageKubeletReady}
+	ready := nodestatus.Ready()
 	switch {
 	case rt == nil || (version == "" && rtErr == nil):
 		ready.Status, ready.Reason, ready.Message = corev1.ConditionFalse, reasonKubeletNotReady, messageRuntimeStarting
 	case rtErr != nil:
 		ready.Status, ready.Reason, ready.Message = corev1.ConditionFalse, reasonKubeletNotReady, messageRuntimeDown
 	}
-	want := []corev1.NodeCondition{
-		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: reasonSufficientMemory, Message: messageSufficientMemory},
-		{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: reasonNoDiskPressure, Message: messageNoDiskPressure},
-		{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: reasonSufficientPID, Message: messageSufficientPID},
-		ready,
-	}
 	var oldConds []corev1.NodeCondition
 	if old != nil {
 		oldConds = old.Conditions
-		st.Images = old.Images
-		st.VolumesInUse = old.VolumesInUse
-		st.VolumesAttached = old.VolumesAttached
-		st.Config = old.Config
-		st.RuntimeHandlers = old.RuntimeHandlers
-		st.Features = old.Features
+		nodestatus.KeepUnowned(&st, old)
 		if info.ContainerRuntimeVersion == "" {
 			st.NodeInfo.ContainerRuntimeVersion = old.NodeInfo.ContainerRuntimeVersion
 		}
 	}
-	t := apiTime(now)
-	for i := range want {
-		want[i].LastHeartbeatTime, want[i].LastTransitionTime = t, t
-		for _, o := range oldConds {
-			if o.Type != want[i].Type {
-				continue
-			}
-			want[i].LastHeartbeatTime = o.LastHeartbeatTime
-			if o.Status == want[i].Status {
-				want[i].LastTransitionTime = o.LastTransitionTime
-			}
-		}
-	}
-	for _, o := range oldConds {
-		switch o.Type {
-		case corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure, corev1.NodeReady:
-		default:
-			want = append(want, o)
-		}
-	}
-	st.Conditions = want
+	st.Conditions = nodestatus.Merge(nodestatus.Conditions(ready), oldConds, apiTime(now))
 	return st
-}
-
-func setHeartbeat(st *corev1.NodeStatus, now time.Time) {
-	t := apiTime(now)
-	for i := range st.Conditions {
-		switch st.Conditions[i].Type {
-		case corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure, corev1.NodeReady:
-			st.Conditions[i].LastHeartbeatTime = t
-		}
-	}
 }
 
 // register creates the Node, or adopts an existing one of the name, and
@@ -271,7 +224,7 @@ func (n *nodeAgent) adopt(ctx context.Context, want *corev1.Node, now time.Time)
 		}
 	}
 	upd.Status = n.desiredStatus(&upd.Status, now)
-	setHeartbeat(&upd.Status, now)
+	nodestatus.SetHeartbeat(&upd.Status, apiTime(now))
 	return nodes.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
 }
 
@@ -352,7 +305,7 @@ func (n *nodeAgent) syncStatus(ctx context.Context) error {
 		}
 		upd := cur.DeepCopy()
 		upd.Status = want
-		setHeartbeat(&upd.Status, now)
+		nodestatus.SetHeartbeat(&upd.Status, apiTime(now))
 		if _, err = nodes.UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err == nil {
 			n.mu.Lock()
 			n.lastReport = now
