@@ -32,7 +32,7 @@ func TestLeaderFailover(t *testing.T) {
 
 	// The second server shares the cluster's CA (and so its kubeconfig and
 	// join token) and brings the nodes.
-	second := &server{t: t, dataDir: t.TempDir(), port: freePort(t), args: []string{"--etcd-endpoints", etcd, "--hollow-nodes", "3"}}
+	second := &server{t: t, dataDir: t.TempDir(), port: freePort(t), args: []string{"--disable-agent", "--etcd-endpoints", etcd, "--hollow-nodes", "3"}}
 	copyDir(t, filepath.Join(first.dataDir, "tls"), filepath.Join(second.dataDir, "tls"), "ca.crt", "ca.key")
 	second.start()
 	t.Cleanup(second.stop)
