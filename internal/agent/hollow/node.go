@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 
 	"skiff.dev/skiff/internal/agent/nodestatus"
 )
@@ -206,52 +205,12 @@ func (c *Cluster) adopt(ctx context.Context, want *corev1.Node, now time.Time) (
 // renewLease renews (or creates) the node's Lease in kube-node-lease.
 func (c *Cluster) renewLease(ctx context.Context, n *node) error {
 	now := c.opts.Clock.Now()
-	leases := c.client.CoordinationV1().Leases(nodeLeaseNamespace)
 	n.mu.Lock()
-	lease, uid := n.lease, n.uid
+	prev, uid := n.lease, n.uid
 	n.mu.Unlock()
-	var err error
-	if lease != nil {
-		l := lease.DeepCopy()
-		l.Spec.RenewTime = &metav1.MicroTime{Time: now}
-		lease, err = leases.Update(ctx, l, metav1.UpdateOptions{})
-		if err == nil {
-			n.mu.Lock()
-			n.lease = lease
-			n.mu.Unlock()
-			return nil
-		}
-		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("renew lease %s/%s: %w", nodeLeaseNamespace, n.name, err)
-		}
-	}
-	want := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      n.name,
-			Namespace: nodeLeaseNamespace,
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: "v1", Kind: "Node", Name: n.name, UID: uid,
-			}},
-		},
-		Spec: coordinationv1.LeaseSpec{
-			HolderIdentity:       ptr.To(n.name),
-			LeaseDurationSeconds: ptr.To(int32(c.opts.LeaseDuration / time.Second)),
-			RenewTime:            &metav1.MicroTime{Time: now},
-		},
-	}
-	lease, err = leases.Create(ctx, want, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		var cur *coordinationv1.Lease
-		if cur, err = leases.Get(ctx, n.name, metav1.GetOptions{}); err == nil {
-			cur.OwnerReferences = want.OwnerReferences
-			cur.Spec.HolderIdentity = want.Spec.HolderIdentity
-			cur.Spec.LeaseDurationSeconds = want.Spec.LeaseDurationSeconds
-			cur.Spec.RenewTime = want.Spec.RenewTime
-			lease, err = leases.Update(ctx, cur, metav1.UpdateOptions{})
-		}
-	}
+	lease, err := nodestatus.RenewLease(ctx, c.client, prev, n.name, uid, c.opts.LeaseDuration, now)
 	if err != nil {
-		return fmt.Errorf("renew lease %s/%s: %w", nodeLeaseNamespace, n.name, err)
+		return err
 	}
 	n.mu.Lock()
 	n.lease = lease

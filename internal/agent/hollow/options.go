@@ -99,7 +99,6 @@ const (
 	defaultWorkers            = 16
 	defaultNodeCIDRMaskSize   = 24
 	kubeletPort               = 10250
-	nodeLeaseNamespace        = "kube-node-lease"
 	defaultNamePrefix         = "hollow-"
 	simulatedRuntimeIDPrefix  = "simulated://"
 	simulatedContainerRuntime = "simulated://1.0"

@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 
 	"skiff.dev/skiff/internal/agent/nodestatus"
 	"skiff.dev/skiff/internal/agent/runtime"
@@ -27,8 +26,6 @@ const (
 	reasonKubeletNotReady  = "KubeletNotReady"
 	messageRuntimeStarting = "container runtime is starting"
 	messageRuntimeDown     = "container runtime is down"
-
-	nodeLeaseNamespace = "kube-node-lease"
 )
 
 // nodeAgent keeps the Node object and its Lease.
@@ -231,51 +228,12 @@ func (n *nodeAgent) adopt(ctx context.Context, want *corev1.Node, now time.Time)
 // renewLease renews, or creates, the node's Lease.
 func (n *nodeAgent) renewLease(ctx context.Context) error {
 	now := n.cfg.Clock.Now()
-	leases := n.cfg.Client.CoordinationV1().Leases(nodeLeaseNamespace)
 	n.mu.Lock()
-	lease, uid := n.lease, n.uid
+	prev, uid := n.lease, n.uid
 	n.mu.Unlock()
-	var err error
-	if lease != nil {
-		l := lease.DeepCopy()
-		l.Spec.RenewTime = &metav1.MicroTime{Time: now}
-		if lease, err = leases.Update(ctx, l, metav1.UpdateOptions{}); err == nil {
-			n.mu.Lock()
-			n.lease = lease
-			n.mu.Unlock()
-			return nil
-		}
-		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("renew lease: %w", err)
-		}
-	}
-	want := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      n.cfg.NodeName,
-			Namespace: nodeLeaseNamespace,
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: "v1", Kind: "Node", Name: n.cfg.NodeName, UID: uid,
-			}},
-		},
-		Spec: coordinationv1.LeaseSpec{
-			HolderIdentity:       ptr.To(n.cfg.NodeName),
-			LeaseDurationSeconds: ptr.To(int32(n.cfg.LeaseDuration / time.Second)),
-			RenewTime:            &metav1.MicroTime{Time: now},
-		},
-	}
-	lease, err = leases.Create(ctx, want, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		var cur *coordinationv1.Lease
-		if cur, err = leases.Get(ctx, n.cfg.NodeName, metav1.GetOptions{}); err == nil {
-			cur.OwnerReferences = want.OwnerReferences
-			cur.Spec.HolderIdentity = want.Spec.HolderIdentity
-			cur.Spec.LeaseDurationSeconds = want.Spec.LeaseDurationSeconds
-			cur.Spec.RenewTime = want.Spec.RenewTime
-			lease, err = leases.Update(ctx, cur, metav1.UpdateOptions{})
-		}
-	}
+	lease, err := nodestatus.RenewLease(ctx, n.cfg.Client, prev, n.cfg.NodeName, uid, n.cfg.LeaseDuration, now)
 	if err != nil {
-		return fmt.Errorf("renew lease: %w", err)
+		return err
 	}
 	n.mu.Lock()
 	n.lease = lease
