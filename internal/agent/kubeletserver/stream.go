@@ -1,6 +1,7 @@
 package kubeletserver
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,33 +18,37 @@ import (
 
 // exec serves /exec/{namespace}/{pod}[/{uid}]/{container}?command=...
 func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
-	opts, err := remotecommand.NewOptions(r)
-	if err != nil {
-		writeStatus(w, apierrors.NewBadRequest(err.Error()))
-		return
-	}
-	ref, err := s.cfg.Pods.Container(r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container"), false)
-	if err != nil {
-		writeStatus(w, err)
-		return
-	}
-	resp, err := s.cfg.Runtime.Exec(r.Context(), &runtimeapi.ExecRequest{
-		ContainerId: ref.ID,
-		Cmd:         r.URL.Query()["command"],
-		Tty:         opts.TTY,
-		Stdin:       opts.Stdin,
-		Stdout:      opts.Stdout,
-		Stderr:      opts.Stderr,
+	s.remoteCommand(w, r, "exec", func(ctx context.Context, id string, o *remotecommand.Options) (string, error) {
+		resp, err := s.cfg.Runtime.Exec(ctx, &runtimeapi.ExecRequest{
+			ContainerId: id, Cmd: r.URL.Query()["command"],
+			Tty: o.TTY, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
+		})
+		if err != nil {
+			return "", err
+		}
+		return resp.Url, nil
 	})
-	if err != nil {
-		writeStatus(w, runtimeError("exec", err))
-		return
-	}
-	s.proxy(w, r, resp.Url)
 }
 
 // attach serves /attach/{namespace}/{pod}[/{uid}]/{container}.
 func (s *Server) attach(w http.ResponseWriter, r *http.Request) {
+	s.remoteCommand(w, r, "attach", func(ctx context.Context, id string, o *remotecommand.Options) (string, error) {
+		resp, err := s.cfg.Runtime.Attach(ctx, &runtimeapi.AttachRequest{
+			ContainerId: id,
+			Tty:         o.TTY, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
+		})
+		if err != nil {
+			return "", err
+		}
+		return resp.Url, nil
+	})
+}
+
+// remoteCommand serves exec and attach: it reads the stream options, finds
+// the container, asks the runtime for its streaming URL with streamURL and
+// proxies the caller there.
+func (s *Server) remoteCommand(w http.ResponseWriter, r *http.Request, verb string,
+	streamURL func(ctx context.Context, containerID string, opts *remotecommand.Options) (string, error)) {
 	opts, err := remotecommand.NewOptions(r)
 	if err != nil {
 		writeStatus(w, apierrors.NewBadRequest(err.Error()))
@@ -54,18 +59,12 @@ func (s *Server) attach(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, err)
 		return
 	}
-	resp, err := s.cfg.Runtime.Attach(r.Context(), &runtimeapi.AttachRequest{
-		ContainerId: ref.ID,
-		Tty:         opts.TTY,
-		Stdin:       opts.Stdin,
-		Stdout:      opts.Stdout,
-		Stderr:      opts.Stderr,
-	})
+	u, err := streamURL(r.Context(), ref.ID, opts)
 	if err != nil {
-		writeStatus(w, runtimeError("attach", err))
+		writeStatus(w, runtimeError(verb, err))
 		return
 	}
-	s.proxy(w, r, resp.Url)
+	s.proxy(w, r, u)
 }
 
 // portForward serves /portForward/{namespace}/{pod}[/{uid}]. SPDY callers
