@@ -232,13 +232,14 @@ func TestFailedMount(t *testing.T) {
 	pod.Spec.Volumes = []corev1.Volume{{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "missing"}}}}}
 	env.createPod(t, pod)
 	env.waitEvent(t, "nomount", `FailedMount: MountVolume.SetUp failed for volume "cfg" : configmap "missing" not found`)
-	p, err := env.getPod("nomount")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := p.Status.ContainerStatuses; len(s) != 1 || s[0].State.Waiting == nil || s[0].State.Waiting.Reason != "ContainerCreating" || p.Status.Phase != corev1.PodPending {
-		t.Errorf("status: %s %s", p.Status.Phase, describeStatuses(p))
-	}
+	// The event and the status write race; the status must settle on
+	// Pending/ContainerCreating.
+	env.waitPod(t, "nomount", "Pending with ContainerCreating", func(p *corev1.Pod) error {
+		if s := p.Status.ContainerStatuses; len(s) != 1 || s[0].State.Waiting == nil || s[0].State.Waiting.Reason != "ContainerCreating" || p.Status.Phase != corev1.PodPending {
+			return fmt.Errorf("status: %s %s", p.Status.Phase, describeStatuses(p))
+		}
+		return nil
+	})
 }
 
 func TestTerminationMessageFallbackToLogs(t *testing.T) {
