@@ -24,6 +24,7 @@ import (
 
 	"skiff.dev/skiff/internal/agent"
 	"skiff.dev/skiff/internal/apiserver"
+	"skiff.dev/skiff/internal/controller/podgc"
 	"skiff.dev/skiff/internal/controlplane"
 	"skiff.dev/skiff/internal/join"
 	"skiff.dev/skiff/internal/server"
@@ -86,6 +87,9 @@ func newServerCommand(log *slog.Logger) *cobra.Command {
 			if _, err := fmt.Sscanf(nodePorts, "%d-%d", &cfg.NodePortMin, &cfg.NodePortMax); err != nil || cfg.NodePortMin > cfg.NodePortMax {
 				return fmt.Errorf("--service-node-port-range %q: want MIN-MAX", nodePorts)
 			}
+			if cp.TerminatedPodGCThreshold <= 0 {
+				cp.TerminatedPodGCThreshold = -1 // as kube-controller-manager: off
+			}
 			cfg.Logger, cp.Logger = log, log
 			waitNode := make(chan func(), 1)
 			cfg.Components = func(ctx context.Context, loopback *rest.Config) {
@@ -127,6 +131,7 @@ func newServerCommand(log *slog.Logger) *cobra.Command {
 	addNodeFlags(f, &cp.Agent)
 	f.IntVar(&cp.HollowNodes, "hollow-nodes", 0, "add N simulated nodes hollow-0 ... hollow-(N-1) (for control-plane tests and benchmarks)")
 	f.DurationVar(&cp.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked Unknown")
+	f.IntVar(&cp.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", podgc.DefaultTerminatedPodThreshold, "how many finished (Succeeded or Failed) pods may stay before the oldest are deleted; 0 or less keeps them all")
 	f.BoolVar(&cp.NoControllers, "no-controllers", false, "run the API server alone, without controllers and scheduler (API benchmarks)")
 	f.Int64Var(&cfg.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", 300, "seconds pods tolerate a not-ready node before they are evicted (added to pods that do not say)")
 	f.Int64Var(&cfg.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "seconds pods tolerate an unreachable node before they are evicted (added to pods that do not say)")

@@ -14,6 +14,7 @@ import (
 	"skiff.dev/skiff/internal/controller/namespace"
 	"skiff.dev/skiff/internal/controller/nodeipam"
 	"skiff.dev/skiff/internal/controller/nodelifecycle"
+	"skiff.dev/skiff/internal/controller/podgc"
 	"skiff.dev/skiff/internal/controller/replicaset"
 	"skiff.dev/skiff/internal/controller/ttlafterfinished"
 	"skiff.dev/skiff/internal/scheduler"
@@ -37,6 +38,7 @@ func runControllers(ctx context.Context, d deps) {
 	ttl := ttlafterfinished.New(d.client, factory, ttlafterfinished.Options{Logger: log})
 	nodes := nodelifecycle.New(d.client, factory, d.events.For("node-controller"),
 		nodelifecycle.Options{NodeMonitorGracePeriod: d.cfg.NodeMonitorGracePeriod, Logger: log})
+	podGC := podgc.New(d.client, factory, podgc.Options{TerminatedPodThreshold: d.cfg.TerminatedPodGCThreshold, Logger: log})
 	fns := []func(ctx context.Context){
 		func(ctx context.Context) { gc.Run(ctx, 20) },
 		func(ctx context.Context) { ns.Run(ctx, 10) },
@@ -46,6 +48,7 @@ func runControllers(ctx context.Context, d deps) {
 		func(ctx context.Context) { cron.Run(ctx, 5) },
 		func(ctx context.Context) { ttl.Run(ctx, 5) },
 		func(ctx context.Context) { nodes.Run(ctx, 1) },
+		func(ctx context.Context) { podGC.Run(ctx, 1) },
 	}
 	ipam, err := nodeipam.New(d.client, factory, d.events.For("node-ipam-controller"),
 		nodeipam.Options{ClusterCIDR: d.cfg.ClusterCIDR, NodeCIDRMaskSize: d.cfg.NodeCIDRMaskSize, Logger: log})

@@ -46,6 +46,9 @@ type Config struct {
 	// NodeMonitorGracePeriod is how long a node may go without a heartbeat
 	// before it is marked Unknown (default 40 s).
 	NodeMonitorGracePeriod time.Duration
+	// TerminatedPodGCThreshold is how many finished pods the pod garbage
+	// collector keeps (default 12500; negative keeps them all).
+	TerminatedPodGCThreshold int
 	// ClusterCIDR is the range the node IPAM controller splits into the
 	// nodes' pod CIDRs (default 10.42.0.0/16), NodeCIDRMaskSize their prefix
 	// length (default 24 for IPv4, 64 for IPv6).

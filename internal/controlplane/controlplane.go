@@ -41,7 +41,10 @@ type Config struct {
 	// NodeMonitorGracePeriod is how long a node may miss heartbeats before
 	// it turns Unknown (default 40 s).
 	NodeMonitorGracePeriod time.Duration
-	Logger                 *slog.Logger
+	// TerminatedPodGCThreshold is how many finished pods the pod garbage
+	// collector keeps (default 12500; negative keeps them all).
+	TerminatedPodGCThreshold int
+	Logger                   *slog.Logger
 }
 
 // Start starts the components over the loopback client configuration; they
@@ -55,10 +58,11 @@ func Start(ctx context.Context, cfg Config, loopback *rest.Config) (wait func())
 	if !cfg.NoControllers {
 		go func() {
 			err := controllermanager.Run(ctx, controllermanager.Config{
-				RestConfig:             loopback,
-				NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod,
-				ClusterCIDR:            cfg.ClusterCIDR,
-				Logger:                 log,
+				RestConfig:               loopback,
+				NodeMonitorGracePeriod:   cfg.NodeMonitorGracePeriod,
+				TerminatedPodGCThreshold: cfg.TerminatedPodGCThreshold,
+				ClusterCIDR:              cfg.ClusterCIDR,
+				Logger:                   log,
 			})
 			if err != nil {
 				log.Error("controller manager", "err", err)
