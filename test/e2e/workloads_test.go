@@ -379,4 +379,17 @@ func TestDeadNodePodsMove(t *testing.T) {
 		}
 		return true
 	})
+
+	// The evicted pod stays Terminating: no kubelet confirms it is gone.
+	// Once the node is deleted the pod garbage collector removes it (after
+	// its 40 s quarantine of missing nodes).
+	onDoomed := []string{"get", "pods", "-n", seedNS, "--field-selector", "spec.nodeName=doomed", "--no-headers"}
+	if out := s.ok(onDoomed...); !regexp.MustCompile(`(?m)^ml-model-\S+\s+\S+\s+Terminating\s`).MatchString(out) {
+		t.Errorf("pods on the dead node:\n%s\nwant the evicted one Terminating", out)
+	}
+	s.ok("delete", "node", "doomed")
+	eventually(t, 120*time.Second, "the dead node's pod removed", func() bool {
+		r := s.kubectl("", nil, onDoomed...)
+		return r.Code == 0 && strings.TrimSpace(r.Stdout) == "" && strings.Contains(r.Stderr, "No resources found")
+	})
 }
