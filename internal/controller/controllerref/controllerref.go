@@ -1,6 +1,16 @@
-// Package controllerref builds the patches controllers use to adopt and
-// release the objects their selectors match (ownerReferences with
-// controller: true).
+// Package controllerref is the ControllerRef machinery that the Deployment
+// and ReplicaSet controllers share, as Kubernetes' ControllerRefManager and
+// the controllers' resolveControllerRef do:
+//
+//   - in the informer event handlers, [Owners] finds the controller that an
+//     object's ControllerRef names, or, for an orphan, the controllers whose
+//     selector matches it (one of them may adopt it);
+//   - in a sync, [Claimer] adopts the orphans that a controller's selector
+//     matches and releases the objects it controls that the selector no
+//     longer matches, with the patches [AdoptPatch] and [ReleasePatch].
+//
+// Both are generic over the owner's and the owned objects' types, so that a
+// controller passes its own listers and typed clients.
 package controllerref
 
 import (

@@ -10,7 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -20,6 +19,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/internal/controller/controllerref"
 )
 
 // controllerKind is the kind that owns the ReplicaSets this controller
@@ -42,6 +43,7 @@ type Controller struct {
 	dLister  appslisters.DeploymentLister
 	rsLister appslisters.ReplicaSetLister
 	pods     corelisters.PodLister
+	owners   controllerref.Owners[*appsv1.Deployment]
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	clock    clock.PassiveClock
@@ -61,12 +63,20 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	dInformer := factory.Apps().V1().Deployments()
 	rsInformer := factory.Apps().V1().ReplicaSets()
 	podInformer := factory.Core().V1().Pods()
+	dLister := dInformer.Lister()
 	c := &Controller{
 		client:   client,
 		recorder: recorder,
-		dLister:  dInformer.Lister(),
+		dLister:  dLister,
 		rsLister: rsInformer.Lister(),
 		pods:     podInformer.Lister(),
+		owners: controllerref.Owners[*appsv1.Deployment]{
+			Kind: controllerKind,
+			Lister: func(namespace string) controllerref.Lister[*appsv1.Deployment] {
+				return dLister.Deployments(namespace)
+			},
+			Selector: func(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector },
+		},
 		synced: []cache.InformerSynced{
 			dInformer.Informer().HasSynced, rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced,
 		},
@@ -156,19 +166,6 @@ func (c *Controller) enqueueAfter(d *appsv1.Deployment, after time.Duration) {
 	c.queue.AddAfter(key, after)
 }
 
-// owner returns the Deployment that ref names, if the cache has it with
-// the same UID.
-func (c *Controller) owner(namespace string, ref *metav1.OwnerReference) *appsv1.Deployment {
-	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	d, err := c.dLister.Deployments(namespace).Get(ref.Name)
-	if err != nil || d.UID != ref.UID {
-		return nil
-	}
-	return d
-}
-
 // replicaSetChanged enqueues the Deployments a ReplicaSet change concerns:
 // its old and new controllers, or, for an orphan, every Deployment whose
 // selector matches it (one of them may adopt it).
@@ -181,19 +178,17 @@ func (c *Controller) replicaSetChanged(oldObj, curObj any) {
 		if old.ResourceVersion == rs.ResourceVersion {
 			return
 		}
-		if oldRef := metav1.GetControllerOf(old); oldRef != nil {
-			if d := c.owner(old.Namespace, oldRef); d != nil {
-				c.enqueue(d)
-			}
+		if d, ok := c.owners.Resolve(old.Namespace, metav1.GetControllerOf(old)); ok {
+			c.enqueue(d)
 		}
 	}
 	if ref := metav1.GetControllerOf(rs); ref != nil {
-		if d := c.owner(rs.Namespace, ref); d != nil {
+		if d, ok := c.owners.Resolve(rs.Namespace, ref); ok {
 			c.enqueue(d)
 		}
 		return
 	}
-	for _, d := range c.matching(rs) {
+	for _, d := range c.owners.Matching(rs) {
 		c.enqueue(d)
 	}
 }
@@ -207,23 +202,6 @@ func asReplicaSet(obj any) *appsv1.ReplicaSet {
 		return rs
 	}
 	return nil
-}
-
-// matching returns the Deployments whose selector selects rs.
-func (c *Controller) matching(rs *appsv1.ReplicaSet) []*appsv1.Deployment {
-	all, err := c.dLister.Deployments(rs.Namespace).List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	var out []*appsv1.Deployment
-	for _, d := range all {
-		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(rs.Labels)) {
-			continue
-		}
-		out = append(out, d)
-	}
-	return out
 }
 
 // deletePod wakes a Recreate Deployment up when one of its old pods goes:
@@ -248,7 +226,7 @@ func (c *Controller) deletePod(obj any) {
 	if err != nil || rs.UID != ref.UID {
 		return
 	}
-	if d := c.owner(rs.Namespace, metav1.GetControllerOf(rs)); d != nil && d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+	if d, ok := c.owners.Resolve(rs.Namespace, metav1.GetControllerOf(rs)); ok && d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
 		c.enqueue(d)
 	}
 }

@@ -2,7 +2,6 @@ package deployment
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -12,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
 	"skiff.dev/skiff/internal/controller/controllerref"
@@ -85,64 +83,15 @@ func (c *Controller) claimReplicaSets(ctx context.Context, d *appsv1.Deployment)
 	if err != nil {
 		return nil, errorf(d, "listing replicasets: %w", err)
 	}
-	var (
-		out      []*appsv1.ReplicaSet
-		errs     []error
-		checked  bool
-		canAdopt error
-	)
-	adoptable := func() error {
-		if checked {
-			return canAdopt
-		}
-		checked = true
-		fresh, err := c.client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
-		switch {
-		case err != nil:
-			canAdopt = errorf(d, "checking before adoption: %w", err)
-		case fresh.UID != d.UID:
-			canAdopt = errorf(d, "original Deployment is gone: got uid %v, wanted %v", fresh.UID, d.UID)
-		case fresh.DeletionTimestamp != nil:
-			canAdopt = errorf(d, "deployment has just been deleted at %v", fresh.DeletionTimestamp)
-		}
-		return canAdopt
+	claimer := controllerref.Claimer[*appsv1.Deployment, *appsv1.ReplicaSet]{
+		Owner:       d,
+		Kind:        controllerKind,
+		Selector:    selector,
+		OwnerClient: c.client.AppsV1().Deployments(d.Namespace),
+		ChildClient: c.client.AppsV1().ReplicaSets(d.Namespace),
+		ChildKind:   "replicaset",
 	}
-	for _, rs := range all {
-		matches := selector.Matches(labels.Set(rs.Labels))
-		ref := metav1.GetControllerOf(rs)
-		switch {
-		case ref != nil && ref.UID != d.UID:
-		case ref != nil && matches:
-			out = append(out, rs)
-		case ref != nil:
-			if d.DeletionTimestamp != nil {
-				continue
-			}
-			if err := c.patchReplicaSet(ctx, rs, controllerref.ReleasePatch(d.UID, rs.UID)); err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, errorf(d, "releasing replicaset %s: %w", rs.Name, err))
-			}
-		case !matches || d.DeletionTimestamp != nil || rs.DeletionTimestamp != nil:
-		default:
-			if err := adoptable(); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			err := c.patchReplicaSet(ctx, rs, controllerref.AdoptPatch(metav1.NewControllerRef(d, controllerKind), rs.UID))
-			switch {
-			case apierrors.IsNotFound(err):
-			case err != nil:
-				errs = append(errs, errorf(d, "adopting replicaset %s: %w", rs.Name, err))
-			default:
-				out = append(out, rs)
-			}
-		}
-	}
-	return out, errors.Join(errs...)
-}
-
-func (c *Controller) patchReplicaSet(ctx context.Context, rs *appsv1.ReplicaSet, patch []byte) error {
-	_, err := c.client.AppsV1().ReplicaSets(rs.Namespace).Patch(ctx, rs.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-	return err
+	return claimer.Claim(ctx, all)
 }
 
 // allReplicaSets splits rsList into the new ReplicaSet (created when

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"skiff.dev/skiff/internal/controller/controllerref"
 	"skiff.dev/skiff/internal/controller/podutil"
 )
 
@@ -45,6 +46,7 @@ type Controller struct {
 	recorder record.EventRecorder
 	rsLister appslisters.ReplicaSetLister
 	pods     corelisters.PodLister
+	owners   controllerref.Owners[*appsv1.ReplicaSet]
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	exp      *expectations
@@ -68,12 +70,20 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	}
 	rsInformer := factory.Apps().V1().ReplicaSets()
 	podInformer := factory.Core().V1().Pods()
+	rsLister := rsInformer.Lister()
 	c := &Controller{
 		client:   client,
 		recorder: recorder,
-		rsLister: rsInformer.Lister(),
+		rsLister: rsLister,
 		pods:     podInformer.Lister(),
-		synced:   []cache.InformerSynced{rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced},
+		owners: controllerref.Owners[*appsv1.ReplicaSet]{
+			Kind: controllerKind,
+			Lister: func(namespace string) controllerref.Lister[*appsv1.ReplicaSet] {
+				return rsLister.ReplicaSets(namespace)
+			},
+			Selector: func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector },
+		},
+		synced: []cache.InformerSynced{rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"}),
@@ -162,37 +172,6 @@ func (c *Controller) deleteReplicaSet(obj any) {
 	c.queue.Add(key)
 }
 
-// owner returns the ReplicaSet that ref (a pod's controller reference)
-// names, if the cache has it with the same UID.
-func (c *Controller) owner(namespace string, ref *metav1.OwnerReference) *appsv1.ReplicaSet {
-	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	rs, err := c.rsLister.ReplicaSets(namespace).Get(ref.Name)
-	if err != nil || rs.UID != ref.UID {
-		return nil
-	}
-	return rs
-}
-
-// matching returns the ReplicaSets in the pod's namespace whose selector
-// selects it (candidates to adopt an orphan).
-func (c *Controller) matching(pod *corev1.Pod) []*appsv1.ReplicaSet {
-	all, err := c.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	var out []*appsv1.ReplicaSet
-	for _, rs := range all {
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
-			continue
-		}
-		out = append(out, rs)
-	}
-	return out
-}
-
 func (c *Controller) addPod(obj any) {
 	pod := obj.(*corev1.Pod)
 	if pod.DeletionTimestamp != nil {
@@ -202,8 +181,8 @@ func (c *Controller) addPod(obj any) {
 		return
 	}
 	if ref := metav1.GetControllerOf(pod); ref != nil {
-		rs := c.owner(pod.Namespace, ref)
-		if rs == nil {
+		rs, ok := c.owners.Resolve(pod.Namespace, ref)
+		if !ok {
 			return
 		}
 		key, _ := cache.MetaNamespaceKeyFunc(rs)
@@ -211,7 +190,7 @@ func (c *Controller) addPod(obj any) {
 		c.queue.Add(key)
 		return
 	}
-	for _, rs := range c.matching(pod) {
+	for _, rs := range c.owners.Matching(pod) {
 		c.enqueue(rs)
 	}
 }
@@ -235,13 +214,13 @@ func (c *Controller) updatePod(oldObj, curObj any) {
 	curRef, oldRef := metav1.GetControllerOf(cur), metav1.GetControllerOf(old)
 	refChanged := (curRef == nil) != (oldRef == nil) || (curRef != nil && oldRef != nil && curRef.UID != oldRef.UID)
 	if refChanged && oldRef != nil {
-		if rs := c.owner(old.Namespace, oldRef); rs != nil {
+		if rs, ok := c.owners.Resolve(old.Namespace, oldRef); ok {
 			c.enqueue(rs)
 		}
 	}
 	if curRef != nil {
-		rs := c.owner(cur.Namespace, curRef)
-		if rs == nil {
+		rs, ok := c.owners.Resolve(cur.Namespace, curRef)
+		if !ok {
 			return
 		}
 		c.enqueue(rs)
@@ -253,7 +232,7 @@ func (c *Controller) updatePod(oldObj, curObj any) {
 		return
 	}
 	if labelsChanged || refChanged {
-		for _, rs := range c.matching(cur) {
+		for _, rs := range c.owners.Matching(cur) {
 			c.enqueue(rs)
 		}
 	}
@@ -270,12 +249,8 @@ func (c *Controller) deletePod(obj any) {
 			return
 		}
 	}
-	ref := metav1.GetControllerOf(pod)
-	if ref == nil {
-		return
-	}
-	rs := c.owner(pod.Namespace, ref)
-	if rs == nil {
+	rs, ok := c.owners.Resolve(pod.Namespace, metav1.GetControllerOf(pod))
+	if !ok {
 		return
 	}
 	key, _ := cache.MetaNamespaceKeyFunc(rs)

@@ -64,7 +64,15 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			}
 		}
 	}
-	owned, err := c.claimPods(ctx, cached, selector, active)
+	claimer := controllerref.Claimer[*appsv1.ReplicaSet, *corev1.Pod]{
+		Owner:       cached,
+		Kind:        controllerKind,
+		Selector:    selector,
+		OwnerClient: c.client.AppsV1().ReplicaSets(namespace),
+		ChildClient: c.client.CoreV1().Pods(namespace),
+		ChildKind:   "pod",
+	}
+	owned, err := claimer.Claim(ctx, active)
 	if err != nil {
 		return err
 	}
@@ -245,73 +253,6 @@ func (c *Controller) relatedPods(rs *appsv1.ReplicaSet) ([]*corev1.Pod, error) {
 		}
 	}
 	return out, nil
-}
-
-// claimPods returns the pods rs controls after adopting the orphans that
-// its selector matches and releasing the owned pods that it no longer
-// matches.
-func (c *Controller) claimPods(ctx context.Context, rs *appsv1.ReplicaSet, selector labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
-	var (
-		out      []*corev1.Pod
-		errs     []error
-		checked  bool
-		canAdopt error
-	)
-	// Adoption is checked once against the live object: a cache that
-	// lags a deletion or a re-creation under the same name must not adopt.
-	adoptable := func() error {
-		if checked {
-			return canAdopt
-		}
-		checked = true
-		fresh, err := c.client.AppsV1().ReplicaSets(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
-		switch {
-		case err != nil:
-			canAdopt = errorf(rs, "checking before adoption: %w", err)
-		case fresh.UID != rs.UID:
-			canAdopt = errorf(rs, "original ReplicaSet is gone: got uid %v, wanted %v", fresh.UID, rs.UID)
-		case fresh.DeletionTimestamp != nil:
-			canAdopt = errorf(rs, "ReplicaSet has just been deleted at %v", fresh.DeletionTimestamp)
-		}
-		return canAdopt
-	}
-	for _, p := range pods {
-		matches := selector.Matches(labels.Set(p.Labels))
-		ref := metav1.GetControllerOf(p)
-		switch {
-		case ref != nil && ref.UID != rs.UID:
-			// Someone else's.
-		case ref != nil && matches:
-			out = append(out, p)
-		case ref != nil:
-			if rs.DeletionTimestamp != nil {
-				continue
-			}
-			if err := c.patchOwner(ctx, p, controllerref.ReleasePatch(rs.UID, p.UID)); err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, errorf(rs, "releasing pod %s: %w", p.Name, err))
-			}
-		case !matches || rs.DeletionTimestamp != nil || p.DeletionTimestamp != nil || p.Namespace != rs.Namespace:
-		default:
-			if err := adoptable(); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			err := c.patchOwner(ctx, p, controllerref.AdoptPatch(metav1.NewControllerRef(rs, controllerKind), p.UID))
-			switch {
-			case apierrors.IsNotFound(err):
-			case err != nil:
-				errs = append(errs, errorf(rs, "adopting pod %s: %w", p.Name, err))
-			default:
-				out = append(out, p)
-			}
-		}
-	}
-	return out, errors.Join(errs...)
-}
-
-func (c *Controller) patchOwner(ctx context.Context, p *corev1.Pod, patch []byte) error {
-	_, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-	return err
 }
 
 // calculateStatus derives the status from the pods rs controls.
