@@ -11,8 +11,11 @@
 //     free address, lo is up and the default route goes through the bridge.
 //     Addresses are recorded under <StateDir>/ipam.json. IP forwarding is
 //     turned on (as the CNI bridge plugin's gateway mode does) so traffic to
-//     Services can come back into the bridge; there is no masquerading, so
-//     pods reach the node and other pods, not the outside. When the host does
+//     Services can come back into the bridge. Traffic from the pod CIDR to
+//     anywhere outside it is masqueraded to the node's address (one nat
+//     POSTROUTING rule commented "skiff process runtime <bridge>", as the CNI
+//     bridge plugin's ipMasq; removed by Close; without iptables pods reach
+//     only the node and other pods, and this is logged). When the host does
 //     not permit namespaces or veths (or no pod CIDR is given) pods share the
 //     host network and report the node's address; this is logged once.
 //   - Cgroups: the pod cgroup at PodSandboxConfig.Linux.CgroupParent and one

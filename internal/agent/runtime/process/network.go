@@ -31,6 +31,8 @@ type network struct {
 	mu            sync.Mutex
 	bridgeReady   bool
 	bridgeCreated bool // this runtime made the bridge (Close removes it)
+	masquerading  bool // this runtime added its outbound NAT rule
+	masqWarned    bool
 	disabled      error
 }
 
@@ -149,6 +151,11 @@ func (n *network) ensureBridgeLocked() error {
 		sysctl = "/proc/sys/net/ipv6/conf/all/forwarding"
 	}
 	_ = os.WriteFile(sysctl, []byte("1"), 0o644)
+	if err := n.ensureMasqueradeLocked(); err != nil && !n.masqWarned {
+		// Pods still reach the node and each other.
+		n.masqWarned = true
+		n.log.Warn("process runtime: no outbound NAT for pods", "bridge", n.bridge, "err", err)
+	}
 	n.bridgeReady = true
 	return nil
 }
@@ -255,18 +262,19 @@ func (n *network) releaseLink(id string, pn *podNetwork) error {
 func (n *network) close() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	natErr := n.removeMasqueradeLocked()
 	if !n.bridgeCreated {
-		return nil
+		return natErr
 	}
 	n.bridgeCreated, n.bridgeReady = false, false
 	link, err := netlink.LinkByName(n.bridge)
 	if err != nil {
-		return nil
+		return natErr
 	}
 	if err := netlink.LinkDel(link); err != nil {
-		return fmt.Errorf("delete bridge %s: %w", n.bridge, err)
+		return errors.Join(natErr, fmt.Errorf("delete bridge %s: %w", n.bridge, err))
 	}
-	return nil
+	return natErr
 }
 
 // createNetns makes a new network namespace and bind-mounts it at path.
