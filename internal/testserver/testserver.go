@@ -87,3 +87,20 @@ func Start(t testing.TB, mutate func(*server.Config)) *Server {
 	}
 	return &Server{Config: restCfg, Client: client, DataDir: cfg.DataDir}
 }
+
+// Poll calls check every 50 ms until it returns nil, and fails the test
+// with check's last error, naming what was awaited, once timeout passed.
+func Poll(t testing.TB, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s: %v", what, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -21,20 +21,8 @@ import (
 )
 
 // poll calls check until it returns nil or the deadline passes.
-func poll(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %v", what, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// poll waits for check to pass (see testserver.Poll).
+var poll = testserver.Poll
 
 func startCluster(t *testing.T, client kubernetes.Interface, opts hollow.Options) *hollow.Cluster {
 	t.Helper()

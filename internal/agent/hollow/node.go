@@ -11,7 +11,6 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -173,33 +172,23 @@ func (c *Cluster) takePodCIDR(n *node, obj *corev1.Node) bool {
 // kubelet does when it restarts: labels, annotations and status are set,
 // the pod CIDR another controller assigned is kept.
 func (c *Cluster) adopt(ctx context.Context, want *corev1.Node, now time.Time) (*corev1.Node, error) {
-	nodes := c.client.CoreV1().Nodes()
-	existing, err := nodes.Get(ctx, want.Name, metav1.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	upd := existing.DeepCopy()
-	if upd.Labels == nil {
-		upd.Labels = map[string]string{}
-	}
-	for k, v := range want.Labels {
-		upd.Labels[k] = v
-	}
-	if upd.Annotations == nil {
-		upd.Annotations = map[string]string{}
-	}
-	upd.Annotations[SimulatedKey] = "true"
-	if upd.Spec.PodCIDR == "" && want.Spec.PodCIDR != "" {
-		upd.Spec.PodCIDR, upd.Spec.PodCIDRs = want.Spec.PodCIDR, want.Spec.PodCIDRs
-	}
-	if !apiequality.Semantic.DeepEqual(upd.ObjectMeta, existing.ObjectMeta) || !apiequality.Semantic.DeepEqual(upd.Spec, existing.Spec) {
-		if upd, err = nodes.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
-			return nil, err
+	merge := func(upd *corev1.Node) {
+		if upd.Labels == nil {
+			upd.Labels = map[string]string{}
+		}
+		for k, v := range want.Labels {
+			upd.Labels[k] = v
+		}
+		if upd.Annotations == nil {
+			upd.Annotations = map[string]string{}
+		}
+		upd.Annotations[SimulatedKey] = "true"
+		if upd.Spec.PodCIDR == "" && want.Spec.PodCIDR != "" {
+			upd.Spec.PodCIDR, upd.Spec.PodCIDRs = want.Spec.PodCIDR, want.Spec.PodCIDRs
 		}
 	}
-	upd.Status = c.desiredStatus(c.nodes[want.Name], &upd.Status, now)
-	nodestatus.SetHeartbeat(&upd.Status, apiTime(now))
-	return nodes.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+	desired := func(old *corev1.NodeStatus) corev1.NodeStatus { return c.desiredStatus(c.nodes[want.Name], old, now) }
+	return nodestatus.Adopt(ctx, c.client.CoreV1().Nodes(), want.Name, merge, desired, apiTime(now))
 }
 
 // renewLease renews (or creates) the node's Lease in kube-node-lease.
@@ -236,28 +225,14 @@ func (c *Cluster) syncStatus(ctx context.Context, n *node) error {
 	n.mu.Lock()
 	due := now.Sub(n.lastReport) >= c.opts.NodeStatusReportFrequency
 	n.mu.Unlock()
-	for attempt := 0; ; attempt++ {
-		want := c.desiredStatus(n, &cur.Status, now)
-		if !due && apiequality.Semantic.DeepEqual(want, cur.Status) {
-			return nil
-		}
-		upd := cur.DeepCopy()
-		upd.Status = want
-		nodestatus.SetHeartbeat(&upd.Status, apiTime(now))
-		_, err = c.client.CoreV1().Nodes().UpdateStatus(ctx, upd, metav1.UpdateOptions{})
-		if err == nil {
-			n.mu.Lock()
-			n.lastReport = now
-			n.mu.Unlock()
-			return nil
-		}
-		if !apierrors.IsConflict(err) || attempt >= 2 {
-			return fmt.Errorf("update status of node %s: %w", n.name, err)
-		}
-		if cur, err = c.client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{}); err != nil {
-			return fmt.Errorf("node %s: %w", n.name, err)
-		}
+	desired := func(old *corev1.NodeStatus) corev1.NodeStatus { return c.desiredStatus(n, old, now) }
+	wrote, err := nodestatus.WriteStatus(ctx, c.client.CoreV1().Nodes(), cur, due, desired, apiTime(now), 2)
+	if wrote {
+		n.mu.Lock()
+		n.lastReport = now
+		n.mu.Unlock()
 	}
+	return err
 }
 
 // beat runs one node: registration (retried), then lease renewals and

@@ -29,20 +29,8 @@ type testEnv struct {
 }
 
 // poll calls check until it returns nil or the timeout passes.
-func poll(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %v", what, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// poll waits for check to pass (see testserver.Poll).
+var poll = testserver.Poll
 
 // startKubelet runs the kubelet with a fake runtime against a real API
 // server, and gives the node its pod CIDR as the IPAM controller would.

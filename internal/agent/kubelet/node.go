@@ -11,7 +11,6 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -192,37 +191,27 @@ func (n *nodeAgent) tryRegister(ctx context.Context) error {
 // adopt takes over an existing Node of our name, as a restarting kubelet
 // does: our labels and taints are set, the rest of the spec is kept.
 func (n *nodeAgent) adopt(ctx context.Context, want *corev1.Node, now time.Time) (*corev1.Node, error) {
-	nodes := n.cfg.Client.CoreV1().Nodes()
-	existing, err := nodes.Get(ctx, want.Name, metav1.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	upd := existing.DeepCopy()
-	if upd.Labels == nil {
-		upd.Labels = map[string]string{}
-	}
-	for k, v := range want.Labels {
-		upd.Labels[k] = v
-	}
-	for _, t := range want.Spec.Taints {
-		found := false
-		for _, o := range upd.Spec.Taints {
-			if o.Key == t.Key && o.Effect == t.Effect {
-				found = true
+	merge := func(upd *corev1.Node) {
+		if upd.Labels == nil {
+			upd.Labels = map[string]string{}
+		}
+		for k, v := range want.Labels {
+			upd.Labels[k] = v
+		}
+		for _, t := range want.Spec.Taints {
+			found := false
+			for _, o := range upd.Spec.Taints {
+				if o.Key == t.Key && o.Effect == t.Effect {
+					found = true
+				}
+			}
+			if !found {
+				upd.Spec.Taints = append(upd.Spec.Taints, t)
 			}
 		}
-		if !found {
-			upd.Spec.Taints = append(upd.Spec.Taints, t)
-		}
 	}
-	if !apiequality.Semantic.DeepEqual(upd.ObjectMeta, existing.ObjectMeta) || !apiequality.Semantic.DeepEqual(upd.Spec, existing.Spec) {
-		if upd, err = nodes.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
-			return nil, err
-		}
-	}
-	upd.Status = n.desiredStatus(&upd.Status, now)
-	nodestatus.SetHeartbeat(&upd.Status, apiTime(now))
-	return nodes.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+	desired := func(old *corev1.NodeStatus) corev1.NodeStatus { return n.desiredStatus(old, now) }
+	return nodestatus.Adopt(ctx, n.cfg.Client.CoreV1().Nodes(), want.Name, merge, desired, apiTime(now))
 }
 
 // renewLease renews, or creates, the node's Lease.
@@ -256,27 +245,14 @@ func (n *nodeAgent) syncStatus(ctx context.Context) error {
 	n.mu.Lock()
 	due := now.Sub(n.lastReport) >= n.cfg.NodeStatusReportFrequency
 	n.mu.Unlock()
-	for attempt := 0; ; attempt++ {
-		want := n.desiredStatus(&cur.Status, now)
-		if !due && apiequality.Semantic.DeepEqual(want, cur.Status) {
-			return nil
-		}
-		upd := cur.DeepCopy()
-		upd.Status = want
-		nodestatus.SetHeartbeat(&upd.Status, apiTime(now))
-		if _, err = nodes.UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err == nil {
-			n.mu.Lock()
-			n.lastReport = now
-			n.mu.Unlock()
-			return nil
-		}
-		if !apierrors.IsConflict(err) || attempt >= 3 {
-			return fmt.Errorf("update node status: %w", err)
-		}
-		if cur, err = nodes.Get(ctx, n.cfg.NodeName, metav1.GetOptions{}); err != nil {
-			return err
-		}
+	desired := func(old *corev1.NodeStatus) corev1.NodeStatus { return n.desiredStatus(old, now) }
+	wrote, err := nodestatus.WriteStatus(ctx, nodes, cur, due, desired, apiTime(now), 3)
+	if wrote {
+		n.mu.Lock()
+		n.lastReport = now
+		n.mu.Unlock()
 	}
+	return err
 }
 
 // heartbeat renews the lease and keeps the status until ctx ends.

@@ -21,17 +21,7 @@ import (
 
 func poll(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testserver.Poll(t, 30*time.Second, what, check)
 }
 
 // startController runs a controller over cs until the returned stop is

@@ -17,20 +17,8 @@ import (
 	"skiff.dev/skiff/internal/testserver"
 )
 
-func poll(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %v", what, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// poll waits for check to pass (see testserver.Poll).
+var poll = testserver.Poll
 
 func boundPod(name, node string) *corev1.Pod {
 	return &corev1.Pod{
