@@ -503,7 +503,7 @@ func TestSecondAgent(t *testing.T) {
 		t.Fatal("a node registered with a wrong token")
 	}
 
-	a := startAgent(t, s, "second", "--runtime", "process", "--kubelet-port", fmt.Sprint(freePort(t)))
+	a := startAgent(t, s, "second", "--runtime", "process", "--kubelet-port", fmt.Sprint(freePort(t)), "--fake-gpus", "2")
 	t.Cleanup(a.stopGracefully)
 	eventually(t, 60*time.Second, "node second Ready with a pod CIDR", func() bool {
 		node, err := c.CoreV1().Nodes().Get(context.Background(), "second", metav1.GetOptions{})
@@ -533,4 +533,29 @@ func TestSecondAgent(t *testing.T) {
 		t.Fatalf("kubectl logs through the second agent:\n%s", logs)
 	}
 	s.ok("delete", "pod", "on-second", "--wait=true", "--timeout=60s")
+
+	// Node second has two (simulated) GPUs: two pods asking for one each
+	// run there with a device of their own, which their processes see.
+	seen := map[string]string{}
+	for _, name := range []string{"gpu-a", "gpu-b"} {
+		ctr := n.container("server")
+		gpu := resource.MustParse("1")
+		ctr.Resources.Limits = corev1.ResourceList{"nvidia.com/gpu": gpu}
+		n.createPod("default", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{Containers: []corev1.Container{ctr}}})
+	}
+	for _, name := range []string{"gpu-a", "gpu-b"} {
+		n.waitPod("default", name, 60*time.Second, "Running on node second", func(p *corev1.Pod) bool {
+			return p.Spec.NodeName == "second" && p.Status.Phase == corev1.PodRunning
+		})
+		env := s.ok("exec", name, "--", "env")
+		m := regexp.MustCompile(`(?m)^NVIDIA_VISIBLE_DEVICES=(\S+)$`).FindStringSubmatch(env)
+		if m == nil || !strings.Contains(env, "CUDA_VISIBLE_DEVICES="+m[1]+"\n") {
+			t.Fatalf("kubectl exec %s -- env: no NVIDIA_VISIBLE_DEVICES and matching CUDA_VISIBLE_DEVICES:\n%s", name, env)
+		}
+		seen[name] = m[1]
+	}
+	if seen["gpu-a"] == seen["gpu-b"] {
+		t.Errorf("both GPU pods got device %s", seen["gpu-a"])
+	}
+	s.ok("delete", "pod", "gpu-a", "gpu-b", "--wait=true", "--timeout=60s")
 }

@@ -63,6 +63,10 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, c *co
 	for _, kv := range env {
 		vars[kv.Key] = string(kv.Value)
 	}
+	// The GPUs of the container (after the expansion variables, as the
+	// device plugin's are).
+	devEnv, devFiles := m.devices.RunOptions(pod.UID, c.Name, m.runtimeName == processRuntimeName)
+	env = append(env, devEnv...)
 	mounts, err := m.deps.mounts(pod, c, sc.paths, vars)
 	if err != nil {
 		m.setWaiting(pod.UID, c.Name, reasonCreateContainerConfig, err.Error())
@@ -101,6 +105,7 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, c *co
 		WorkingDir: c.WorkingDir,
 		Envs:       env,
 		Mounts:     mounts,
+		Devices:    devFiles,
 		Labels: map[string]string{
 			labelPodName: pod.Name, labelPodNamespace: pod.Namespace, labelPodUID: string(pod.UID), labelContainerName: c.Name,
 		},

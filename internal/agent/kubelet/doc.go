@@ -29,7 +29,9 @@
 //   - probes.go: one goroutine per container and probe kind with the
 //     kubelet's timing (initial delay, period, timeout, thresholds).
 //   - backoff.go, resources.go, admission.go: restart and pull back-off,
-//     requests and limits to CRI resources, node-fit admission.
+//     requests and limits to CRI resources, node-fit admission; GPUs are
+//     handed to containers at admission by internal/agent/devices and
+//     freed when their pod is done.
 //   - podsource.go: the kubelet server's view of the pods (container IDs
 //     and log paths by namespace and name).
 //   - deps.go: the sibling packages doing the volume, environment, probe

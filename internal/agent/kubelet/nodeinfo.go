@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"skiff.dev/skiff/internal/agent/devices"
 )
 
 // kubeletVersion is what the node reports as its kubelet version: the
@@ -38,7 +39,7 @@ func detectMachine(dataDir string, fakeGPUs, maxPods int) machine {
 	if err := unix.Statfs(dataDir, &st); err == nil {
 		capacity[corev1.ResourceEphemeralStorage] = *resource.NewQuantity(int64(st.Blocks)*int64(st.Bsize), resource.BinarySI)
 	}
-	gpus := countGPUs("/dev")
+	gpus := len(devices.Detect(devDir))
 	if fakeGPUs > 0 {
 		gpus = fakeGPUs
 	}
@@ -93,22 +94,8 @@ func parseMemTotal(b []byte) int64 {
 	return 0
 }
 
-var gpuDevice = regexp.MustCompile(`^nvidia[0-9]+$`)
-
-// countGPUs counts NVIDIA GPU device files (nvidia0, nvidia1...) in dir.
-func countGPUs(dir string) int {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, e := range entries {
-		if gpuDevice.MatchString(e.Name()) {
-			n++
-		}
-	}
-	return n
-}
+// devDir is where the GPUs' device files are.
+const devDir = "/dev"
 
 func kernelVersion() string {
 	var u unix.Utsname

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
+	"skiff.dev/skiff/internal/agent/devices"
 	"skiff.dev/skiff/internal/agent/runtime"
 )
 
@@ -37,6 +40,7 @@ type podManager struct {
 	svcSynced   cache.InformerSynced
 	backOff     *backOff
 	probes      *probeManager
+	devices     *devices.Manager
 
 	mu       sync.Mutex
 	workers  map[types.UID]*podWorker
@@ -85,7 +89,51 @@ func newPodManager(cfg *Config, rt runtime.Runtime, d *deps, n *nodeAgent, log *
 		finished:  map[types.UID]bool{},
 	}
 	m.probes = newProbeManager(d.probe, cfg.Clock, m.kickUID, m.unhealthy)
+	m.devices = newDeviceManager(cfg, log)
 	return m
+}
+
+// newDeviceManager manages the node's GPUs (the simulated ones with
+// FakeGPUs), checkpointed under <DataDir>/kubelet. An unreadable
+// checkpoint is set aside: running pods then get devices anew.
+func newDeviceManager(cfg *Config, log *slog.Logger) *devices.Manager {
+	devs := devices.Detect(devDir)
+	if cfg.FakeGPUs > 0 {
+		devs = devices.Fake(cfg.FakeGPUs)
+	}
+	checkpoint := filepath.Join(cfg.DataDir, "kubelet", "device-checkpoint.json")
+	dm, err := devices.NewManager(checkpoint, devDir, devs)
+	if err != nil {
+		log.Warn("device checkpoint unreadable; starting afresh", "err", err)
+		_ = os.Rename(checkpoint, checkpoint+".bad")
+		dm, _ = devices.NewManager(checkpoint, devDir, devs)
+	}
+	return dm
+}
+
+// releaseDevices frees the GPUs of a pod that is done.
+func (m *podManager) releaseDevices(uid types.UID) {
+	if err := m.devices.Release(uid); err != nil {
+		m.log.Warn("releasing devices", "uid", uid, "err", err)
+	}
+}
+
+// sweepDevices frees the GPUs of pods that went, or finished, while the
+// agent was down.
+func (m *podManager) sweepDevices() {
+	pods, err := m.lister.List(labels.Everything())
+	if err != nil {
+		return
+	}
+	live := map[types.UID]bool{}
+	for _, p := range pods {
+		if !isTerminal(p.Status.Phase) {
+			live[p.UID] = true
+		}
+	}
+	if err := m.devices.Retain(func(uid types.UID) bool { return live[uid] }); err != nil {
+		m.log.Warn("releasing devices of pods that are gone", "err", err)
+	}
 }
 
 // run starts the informer, the relister and the workers, until ctx ends.
@@ -132,6 +180,7 @@ func (m *podManager) run(ctx context.Context) error {
 		return nil
 	}
 	m.sweepVolumes(ctx)
+	m.sweepDevices()
 	m.relistLoop(ctx)
 	m.wg.Wait()
 	return nil
@@ -212,6 +261,7 @@ func (m *podManager) work(ctx context.Context, w *podWorker) {
 			delete(m.rejected, w.uid)
 			delete(m.finished, w.uid)
 			m.mu.Unlock()
+			m.releaseDevices(w.uid)
 			log.Debug("pod worker done")
 			return
 		}

@@ -108,12 +108,22 @@ func (m *podManager) admitPod(pod *corev1.Pod, state *podState) *rejection {
 		for _, r := range m.admitted {
 			others = append(others, r)
 		}
-		if r := admit(pod, m.node.allocatable(), others); r != nil {
+		r := admit(pod, m.node.allocatable(), others)
+		if r == nil {
+			if err := m.devices.Allocate(pod); err != nil {
+				r = &rejection{reason: "UnexpectedAdmissionError", message: err.Error()}
+			}
+		}
+		if r != nil {
 			m.rejected[pod.UID] = r
 			m.log.Info("pod rejected", "pod", pod.Namespace+"/"+pod.Name, "reason", r.reason, "message", r.message)
 			m.event(pod, "", corev1.EventTypeWarning, r.reason, r.message)
 			return r
 		}
+	} else if err := m.devices.Allocate(pod); err != nil {
+		// Running already (the agent restarted): its devices come from
+		// the checkpoint; without them it runs on.
+		m.log.Warn("no devices for a running pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 	}
 	m.admitted[pod.UID] = podRequests(pod)
 	return nil
@@ -131,12 +141,16 @@ func (m *podManager) finish(uid types.UID) {
 	defer m.mu.Unlock()
 	m.finished[uid] = true
 	delete(m.admitted, uid)
+	if err := m.devices.Release(uid); err != nil {
+		m.log.Warn("releasing devices", "uid", uid, "err", err)
+	}
 }
 
 func (m *podManager) releaseAdmission(uid types.UID) {
 	m.mu.Lock()
 	delete(m.admitted, uid)
 	m.mu.Unlock()
+	m.releaseDevices(uid)
 }
 
 func backOffKey(uid types.UID, name string) string { return string(uid) + "/" + name }
