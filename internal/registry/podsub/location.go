@@ -84,32 +84,34 @@ func (l locator) kubeletHost(ctx context.Context, nodeName string) (string, erro
 // logContainer picks the container of pods/log: the one named, or the only
 // one. The message texts are Kubernetes'.
 func logContainer(pod *corev1.Pod, container string) (string, error) {
-	if container != "" {
-		if !hasContainer(pod, container) {
-			return "", apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", container, pod.Name))
+	return pickContainer(pod, container, func() string {
+		var names []string
+		for _, c := range pod.Spec.InitContainers {
+			names = append(names, c.Name)
 		}
-		return container, nil
-	}
-	switch len(pod.Spec.Containers) {
-	case 1:
-		return pod.Spec.Containers[0].Name, nil
-	case 0:
-		return "", apierrors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s", pod.Name))
-	}
-	var names []string
-	for _, c := range pod.Spec.InitContainers {
-		names = append(names, c.Name)
-	}
-	names = append(names, containerNames(pod.Spec.Containers)...)
-	for _, c := range pod.Spec.EphemeralContainers {
-		names = append(names, c.Name)
-	}
-	return "", apierrors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: [%s]", pod.Name, strings.Join(names, " ")))
+		names = append(names, containerNames(pod.Spec.Containers)...)
+		for _, c := range pod.Spec.EphemeralContainers {
+			names = append(names, c.Name)
+		}
+		return "[" + strings.Join(names, " ") + "]"
+	})
 }
 
 // streamContainer picks the container of exec and attach: the one named, or
 // the only one. The message texts are Kubernetes'.
 func streamContainer(pod *corev1.Pod, container string) (string, error) {
+	return pickContainer(pod, container, func() string {
+		choices := "[" + strings.Join(containerNames(pod.Spec.Containers), " ") + "]"
+		if len(pod.Spec.InitContainers) > 0 {
+			choices += " or one of the init containers: [" + strings.Join(containerNames(pod.Spec.InitContainers), " ") + "]"
+		}
+		return choices
+	})
+}
+
+// pickContainer returns container when the pod has it, or the pod's only
+// container; with several and none named, the error lists choices().
+func pickContainer(pod *corev1.Pod, container string, choices func() string) (string, error) {
 	if container != "" {
 		if !hasContainer(pod, container) {
 			return "", apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", container, pod.Name))
@@ -122,11 +124,7 @@ func streamContainer(pod *corev1.Pod, container string) (string, error) {
 	case 0:
 		return "", apierrors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s", pod.Name))
 	}
-	msg := fmt.Sprintf("a container name must be specified for pod %s, choose one of: [%s]", pod.Name, strings.Join(containerNames(pod.Spec.Containers), " "))
-	if len(pod.Spec.InitContainers) > 0 {
-		msg += fmt.Sprintf(" or one of the init containers: [%s]", strings.Join(containerNames(pod.Spec.InitContainers), " "))
-	}
-	return "", apierrors.NewBadRequest(msg)
+	return "", apierrors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: %s", pod.Name, choices()))
 }
 
 func containerNames(cs []corev1.Container) []string {
