@@ -15,6 +15,10 @@
 //	// over a rate-limited workqueue until ctx is done.
 //	func (c *Controller) Run(ctx context.Context, workers int)
 //
+// The workqueue plumbing they share (the workers' loop, Run's wait for the
+// caches and shutdown, the event handlers' Enqueue and tombstone unwrapping)
+// is package queue.
+//
 // Options is a per-controller struct of tunables (durations, limits), with
 // zero values meaning Kubernetes' defaults; a controller that has none may
 // omit the argument. Events are core/v1 Events written through

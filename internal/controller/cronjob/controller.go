@@ -3,13 +3,11 @@ package cronjob
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
@@ -17,6 +15,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // Options tunes the controller. Zero values mean the defaults.
@@ -81,59 +81,30 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 // ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
 	c.log.Info("starting controller", "workers", workers)
 	defer c.log.Info("stopped controller")
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return
-	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	queue.RunWorkers(ctx, c.synced, workers, queue.Worker{
+		Queue: c.queue,
+		// A requeue time is always positive (just after the next
+		// schedule time).
+		SyncAfter: func(ctx context.Context, key string) (time.Duration, error) {
+			after, err := c.sync(ctx, key)
+			if err != nil || after == nil {
+				return 0, err
+			}
+			return *after, nil
+		},
+		Failed: func(key string, err error) { c.log.Error("sync failed", "key", key, "err", err) },
+	})
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		requeueAfter, err := c.sync(ctx, key)
-		switch {
-		case err != nil:
-			c.log.Error("sync failed", "key", key, "err", err)
-			c.queue.AddRateLimited(key)
-		case requeueAfter != nil:
-			c.queue.Forget(key)
-			c.queue.AddAfter(key, *requeueAfter)
-		default:
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
-	}
-}
-
-func (c *Controller) enqueue(obj any) {
-	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-		c.queue.Add(key)
-	}
-}
+func (c *Controller) enqueue(obj any) { queue.Enqueue(c.queue, obj) }
 
 // enqueueOwner enqueues the CronJob that controls a Job.
 func (c *Controller) enqueueOwner(obj any) {
-	job, ok := obj.(*batchv1.Job)
+	job, ok := queue.Deleted[*batchv1.Job](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if job, ok = tomb.Obj.(*batchv1.Job); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(job)
 	if ref == nil || ref.Kind != "CronJob" || ref.APIVersion != batchv1.SchemeGroupVersion.String() {

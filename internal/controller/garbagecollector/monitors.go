@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
+
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // monitors are the metadata informers of the watched resources, one per
@@ -79,10 +81,7 @@ func (m *monitors) handler(gvk schema.GroupVersionKind) cache.ResourceEventHandl
 			}
 		},
 		DeleteFunc: func(obj interface{}) {
-			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = tomb.Obj
-			}
-			if o, ok := obj.(metav1.Object); ok {
+			if o, ok := queue.Deleted[metav1.Object](obj); ok {
 				m.graph.forget(o.GetUID(), false)
 			}
 		},

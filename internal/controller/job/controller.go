@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // Kubernetes' defaults for the delay before failed pods are replaced.
@@ -150,40 +152,18 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if !cache.WaitForCacheSync(ctx.Done(), c.cacheSynced...) {
 		return
 	}
+	failed := func(key string, err error) { c.log.Error("sync failed", "key", key, "err", err) }
+	worker := queue.Worker{Queue: c.queue, Sync: c.sync, Failed: failed}
+	orphanWorker := queue.Worker{Queue: c.orphanQueue, Sync: c.syncOrphanPod, Failed: failed}
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
+		wg.Go(func() { wait.UntilWithContext(ctx, worker.Run, time.Second) })
 	}
-	wg.Go(func() { wait.UntilWithContext(ctx, c.orphanWorker, time.Second) })
+	wg.Go(func() { wait.UntilWithContext(ctx, orphanWorker.Run, time.Second) })
 	<-ctx.Done()
 	c.queue.ShutDown()
 	c.orphanQueue.ShutDown()
 	wg.Wait()
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx, c.queue, c.sync) {
-	}
-}
-
-func (c *Controller) orphanWorker(ctx context.Context) {
-	for c.processNext(ctx, c.orphanQueue, c.syncOrphanPod) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context, q workqueue.TypedRateLimitingInterface[string], sync func(context.Context, string) error) bool {
-	key, quit := q.Get()
-	if quit {
-		return false
-	}
-	defer q.Done(key)
-	if err := sync(ctx, key); err != nil {
-		c.log.Error("sync failed", "key", key, "err", err)
-		q.AddRateLimited(key)
-		return true
-	}
-	q.Forget(key)
-	return true
 }
 
 func (c *Controller) enqueueJob(obj any) {
@@ -206,15 +186,9 @@ func (c *Controller) enqueueJobAfter(obj any, delay time.Duration) {
 // deleteJob releases the Job's pods: their tracking finalizers are removed
 // so that the garbage collector may delete them.
 func (c *Controller) deleteJob(obj any) {
-	job, ok := obj.(*batchv1.Job)
+	job, ok := queue.Deleted[*batchv1.Job](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if job, ok = tomb.Obj.(*batchv1.Job); !ok {
-			return
-		}
+		return
 	}
 	c.enqueueJob(job)
 	pods, err := c.podLister.Pods(job.Namespace).List(labelsEverything())
@@ -228,11 +202,7 @@ func (c *Controller) deleteJob(obj any) {
 	}
 }
 
-func (c *Controller) enqueueOrphan(pod *corev1.Pod) {
-	if key, err := cache.MetaNamespaceKeyFunc(pod); err == nil {
-		c.orphanQueue.Add(key)
-	}
-}
+func (c *Controller) enqueueOrphan(pod *corev1.Pod) { queue.Enqueue(c.orphanQueue, pod) }
 
 // jobKeyForPod resolves the Job that controls pod, or "" when there is none
 // in the cache (with the matching UID).
@@ -294,15 +264,9 @@ func (c *Controller) onPodUpdate(oldObj, newObj any) {
 }
 
 func (c *Controller) onPodDelete(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := queue.Deleted[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(pod)
 	if ref == nil || ref.Kind != "Job" {

@@ -37,6 +37,8 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // Options tunes the controller; zero values mean Kubernetes' defaults.
@@ -111,37 +113,27 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if !cache.WaitForNamedCacheSync("namespace", ctx.Done(), c.synced) {
 		return
 	}
+	w := queue.Worker{
+		Queue:     c.queue,
+		SyncAfter: c.syncAfter,
+		Failed:    func(name string, err error) { c.log.Error("sync namespace", "namespace", name, "err", err) },
+	}
 	for range workers {
-		go wait.UntilWithContext(ctx, c.worker, time.Second)
+		go wait.UntilWithContext(ctx, w.Run, time.Second)
 	}
 	<-ctx.Done()
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
+// syncAfter is sync, with content that is still going turned into a
+// requeue after the time it is expected to take.
+func (c *Controller) syncAfter(ctx context.Context, name string) (time.Duration, error) {
 	err := c.sync(ctx, name)
 	var remaining *contentRemainingError
-	switch {
-	case err == nil:
-		c.queue.Forget(name)
-	case errors.As(err, &remaining):
-		c.queue.Forget(name)
+	if errors.As(err, &remaining) {
 		c.log.Debug("content remains", "namespace", name, "wait", remaining.wait)
-		c.queue.AddAfter(name, remaining.wait)
-	default:
-		c.log.Error("sync namespace", "namespace", name, "err", err)
-		c.queue.AddRateLimited(name)
+		return remaining.wait, nil
 	}
-	return true
+	return 0, err
 }
 
 // contentRemainingError says the content is going but not gone yet.

@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // DefaultClusterCIDR is the range node pod CIDRs are taken from by default.
@@ -98,12 +100,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	return c, nil
 }
 
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err == nil {
-		c.queue.Add(key)
-	}
-}
+func (c *Controller) enqueue(obj any) { queue.Enqueue(c.queue, obj) }
 
 // Run waits for the node cache, takes note of every pod CIDR the nodes
 // already hold, then runs workers until ctx ends.
@@ -123,33 +120,16 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	}
 	c.mu.Unlock()
 	c.log.Info("node IPAM ready", "nodes", len(nodes))
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for c.processNext(ctx) {
+	// The caches are synced already.
+	queue.RunWorkers(ctx, nil, max(workers, 1), queue.Worker{
+		Queue: c.queue,
+		Sync:  c.sync,
+		Failed: func(key string, err error) {
+			if ctx.Err() == nil && !errors.Is(err, errCIDRsExhausted) {
+				c.log.Warn("sync node", "node", key, "err", err)
 			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		if ctx.Err() == nil && !errors.Is(err, errCIDRsExhausted) {
-			c.log.Warn("sync node", "node", key, "err", err)
-		}
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+		},
+	})
 }
 
 // podCIDR returns the node's pod CIDR, if it has a valid one.

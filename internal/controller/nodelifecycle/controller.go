@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // Options are the controller's tunables; zero values take Kubernetes'
@@ -163,10 +165,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 }
 
 func (c *Controller) nodeChanged(obj any) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	if n, ok := obj.(*corev1.Node); ok {
+	if n, ok := queue.Deleted[*corev1.Node](obj); ok {
 		c.nodeQueue.Add(n.Name)
 		c.enqueuePodsOn(n.Name)
 	}
@@ -178,9 +177,7 @@ func (c *Controller) enqueuePodsOn(node string) {
 		return
 	}
 	for _, o := range objs {
-		if key, err := cache.MetaNamespaceKeyFunc(o); err == nil {
-			c.podQueue.Add(key)
-		}
+		queue.Enqueue(c.podQueue, o)
 	}
 }
 
@@ -214,16 +211,28 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if workers < 1 {
 		workers = 1
 	}
+	nodeWorker := queue.Worker{
+		Queue:     c.nodeQueue,
+		SyncAfter: c.syncTaints,
+		Failed: func(name string, err error) {
+			if !apierrors.IsConflict(err) {
+				c.log.Warn("syncing node taints", "node", name, "err", err)
+			}
+		},
+	}
+	podWorker := queue.Worker{
+		Queue:     c.podQueue,
+		SyncAfter: c.syncPod,
+		Failed: func(key string, err error) {
+			if !apierrors.IsConflict(err) {
+				c.log.Warn("taint eviction", "pod", key, "err", err)
+			}
+		},
+	}
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Go(func() {
-			for c.processNode(ctx) {
-			}
-		})
-		wg.Go(func() {
-			for c.processPod(ctx) {
-			}
-		})
+		wg.Go(func() { nodeWorker.Run(ctx) })
+		wg.Go(func() { podWorker.Run(ctx) })
 	}
 	wg.Go(func() {
 		t := c.opts.Clock.NewTicker(c.opts.NodeMonitorPeriod)
@@ -243,48 +252,6 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	c.nodeQueue.ShutDown()
 	c.podQueue.ShutDown()
 	wg.Wait()
-}
-
-func (c *Controller) processNode(ctx context.Context) bool {
-	name, quit := c.nodeQueue.Get()
-	if quit {
-		return false
-	}
-	defer c.nodeQueue.Done(name)
-	after, err := c.syncTaints(ctx, name)
-	if err != nil {
-		if !apierrors.IsConflict(err) {
-			c.log.Warn("syncing node taints", "node", name, "err", err)
-		}
-		c.nodeQueue.AddRateLimited(name)
-		return true
-	}
-	c.nodeQueue.Forget(name)
-	if after > 0 {
-		c.nodeQueue.AddAfter(name, after)
-	}
-	return true
-}
-
-func (c *Controller) processPod(ctx context.Context) bool {
-	key, quit := c.podQueue.Get()
-	if quit {
-		return false
-	}
-	defer c.podQueue.Done(key)
-	after, err := c.syncPod(ctx, key)
-	if err != nil {
-		if !apierrors.IsConflict(err) {
-			c.log.Warn("taint eviction", "pod", key, "err", err)
-		}
-		c.podQueue.AddRateLimited(key)
-		return true
-	}
-	c.podQueue.Forget(key)
-	if after > 0 {
-		c.podQueue.AddAfter(key, after)
-	}
-	return true
 }
 
 // monitorNodeHealth is one pass over all nodes: conditions of silent

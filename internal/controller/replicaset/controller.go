@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -23,6 +21,7 @@ import (
 
 	"skiff.dev/skiff/internal/controller/controllerref"
 	"skiff.dev/skiff/internal/controller/podutil"
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // controllerKind is the kind that owns the pods this controller creates.
@@ -112,55 +111,21 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 // Run waits for the informers' caches, then runs workers goroutines over
 // the work queue until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	defer c.queue.ShutDown()
 	c.log.Info("starting")
 	defer c.log.Info("stopped")
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return
-	}
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	queue.RunWorkers(ctx, c.synced, max(workers, 1), queue.Worker{
+		Queue: c.queue,
+		Sync:  c.sync,
+		Failed: func(key string, err error) {
+			c.log.Info("sync failed, will retry", "replicaset", key, "err", err)
+		},
+	})
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Info("sync failed, will retry", "replicaset", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
-}
-
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.MetaNamespaceKeyFunc(obj)
-	if err != nil {
-		return
-	}
-	c.queue.Add(key)
-}
+func (c *Controller) enqueue(obj any) { queue.Enqueue(c.queue, obj) }
 
 func (c *Controller) enqueueAfter(rs *appsv1.ReplicaSet, d time.Duration) {
-	key, err := cache.MetaNamespaceKeyFunc(rs)
-	if err != nil {
-		return
-	}
-	c.queue.AddAfter(key, d)
+	queue.EnqueueAfter(c.queue, rs, d)
 }
 
 func (c *Controller) deleteReplicaSet(obj any) {
@@ -239,15 +204,9 @@ func (c *Controller) updatePod(oldObj, curObj any) {
 }
 
 func (c *Controller) deletePod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := queue.Deleted[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	rs, ok := c.owners.Resolve(pod.Namespace, metav1.GetControllerOf(pod))
 	if !ok {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -16,13 +15,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // Options tunes the controller. Zero values mean the defaults.
@@ -71,17 +71,11 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 // Run waits for the cache, then runs workers until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
-		return
-	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	queue.RunWorkers(ctx, []cache.InformerSynced{c.synced}, workers, queue.Worker{
+		Queue:  c.queue,
+		Sync:   c.sync,
+		Failed: func(key string, err error) { c.log.Error("sync failed", "key", key, "err", err) },
+	})
 }
 
 func (c *Controller) enqueue(obj any) {
@@ -89,25 +83,7 @@ func (c *Controller) enqueue(obj any) {
 	if !ok || !needsCleanup(job) {
 		return
 	}
-	if key, err := cache.MetaNamespaceKeyFunc(job); err == nil {
-		c.queue.Add(key)
-	}
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		if err := c.sync(ctx, key); err != nil {
-			c.log.Error("sync failed", "key", key, "err", err)
-			c.queue.AddRateLimited(key)
-		} else {
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
-	}
+	queue.Enqueue(c.queue, job)
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {

@@ -1,0 +1,329 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// recordingQueue is a real rate-limited queue that records the calls a
+// worker makes after Get.
+type recordingQueue struct {
+	workqueue.TypedRateLimitingInterface[string]
+	mu    sync.Mutex
+	calls []string
+}
+
+func newRecordingQueue() *recordingQueue {
+	return &recordingQueue{TypedRateLimitingInterface: workqueue.NewTypedRateLimitingQueue(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Millisecond, time.Second))}
+}
+
+func (q *recordingQueue) record(call string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.calls = append(q.calls, call)
+}
+
+func (q *recordingQueue) recorded() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.calls)
+}
+
+func (q *recordingQueue) AddRateLimited(key string) {
+	q.record("AddRateLimited " + key)
+	q.TypedRateLimitingInterface.AddRateLimited(key)
+}
+
+func (q *recordingQueue) Forget(key string) {
+	q.record("Forget " + key)
+	q.TypedRateLimitingInterface.Forget(key)
+}
+
+func (q *recordingQueue) AddAfter(key string, d time.Duration) {
+	q.record("AddAfter " + key + " " + d.String())
+	q.TypedRateLimitingInterface.AddAfter(key, d)
+}
+
+func (q *recordingQueue) Done(key string) {
+	q.record("Done " + key)
+	q.TypedRateLimitingInterface.Done(key)
+}
+
+func TestProcessNext(t *testing.T) {
+	errBoom := errors.New("boom")
+	tests := []struct {
+		name string
+		// earlier failures of the key before this sync
+		failures  int
+		sync      func(ctx context.Context, key string) error
+		syncAfter func(ctx context.Context, key string) (time.Duration, error)
+		calls     []string
+		failed    error
+		requeues  int
+	}{
+		{
+			name:  "success forgets",
+			sync:  func(context.Context, string) error { return nil },
+			calls: []string{"Forget ns/a", "Done ns/a"},
+		},
+		{
+			name:     "success after failures forgets the back-off",
+			failures: 2,
+			sync:     func(context.Context, string) error { return nil },
+			calls:    []string{"Forget ns/a", "Done ns/a"},
+		},
+		{
+			name:     "error requeues with back-off",
+			sync:     func(context.Context, string) error { return errBoom },
+			calls:    []string{"AddRateLimited ns/a", "Done ns/a"},
+			failed:   errBoom,
+			requeues: 1,
+		},
+		{
+			name:     "error after failures backs off further",
+			failures: 2,
+			sync:     func(context.Context, string) error { return errBoom },
+			calls:    []string{"AddRateLimited ns/a", "Done ns/a"},
+			failed:   errBoom,
+			requeues: 3,
+		},
+		{
+			name:      "requeue after",
+			failures:  1,
+			syncAfter: func(context.Context, string) (time.Duration, error) { return time.Minute, nil },
+			calls:     []string{"Forget ns/a", "AddAfter ns/a 1m0s", "Done ns/a"},
+		},
+		{
+			name:      "no requeue after",
+			syncAfter: func(context.Context, string) (time.Duration, error) { return 0, nil },
+			calls:     []string{"Forget ns/a", "Done ns/a"},
+		},
+		{
+			name:      "error wins over requeue after",
+			syncAfter: func(context.Context, string) (time.Duration, error) { return time.Minute, errBoom },
+			calls:     []string{"AddRateLimited ns/a", "Done ns/a"},
+			failed:    errBoom,
+			requeues:  1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newRecordingQueue()
+			defer q.ShutDown()
+			for range tt.failures {
+				q.TypedRateLimitingInterface.AddRateLimited("ns/a")
+			}
+			q.Add("ns/a")
+			var failedKey string
+			var failedErr error
+			w := Worker{Queue: q, Sync: tt.sync, SyncAfter: tt.syncAfter, Failed: func(key string, err error) {
+				failedKey, failedErr = key, err
+			}}
+			if !w.ProcessNext(context.Background()) {
+				t.Fatal("ProcessNext returned false on a live queue")
+			}
+			if got := q.recorded(); !slices.Equal(got, tt.calls) {
+				t.Errorf("calls = %q, want %q", got, tt.calls)
+			}
+			if failedErr != tt.failed || (tt.failed != nil && failedKey != "ns/a") {
+				t.Errorf("Failed got (%q, %v), want (ns/a, %v)", failedKey, failedErr, tt.failed)
+			}
+			if got := q.NumRequeues("ns/a"); got != tt.requeues {
+				t.Errorf("NumRequeues = %d, want %d", got, tt.requeues)
+			}
+		})
+	}
+}
+
+func TestProcessNextShutDown(t *testing.T) {
+	q := newRecordingQueue()
+	q.ShutDown()
+	w := Worker{Queue: q, Sync: func(context.Context, string) error {
+		t.Error("sync called on a shut down queue")
+		return nil
+	}}
+	if w.ProcessNext(context.Background()) {
+		t.Error("ProcessNext returned true on a shut down, empty queue")
+	}
+}
+
+func TestRunWorkers(t *testing.T) {
+	synced := func() bool { return true }
+	never := func() bool { return false }
+	tests := []struct {
+		name   string
+		synced []cache.InformerSynced
+		keys   []string
+		// want is the keys synced before ctx is cancelled.
+		want []string
+	}{
+		{name: "syncs the queued keys", synced: []cache.InformerSynced{synced}, keys: []string{"ns/a", "ns/b"}, want: []string{"ns/a", "ns/b"}},
+		{name: "no caches to wait for", keys: []string{"ns/a"}, want: []string{"ns/a"}},
+		{name: "caches never sync", synced: []cache.InformerSynced{synced, never}, keys: []string{"ns/a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newRecordingQueue()
+			seen := make(chan string, len(tt.keys))
+			for _, k := range tt.keys {
+				q.Add(k)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				RunWorkers(ctx, tt.synced, 2, Worker{Queue: q, Sync: func(_ context.Context, key string) error {
+					seen <- key
+					return nil
+				}})
+			}()
+			var got []string
+			for range tt.want {
+				select {
+				case k := <-seen:
+					got = append(got, k)
+				case <-time.After(10 * time.Second):
+					t.Fatalf("synced %q, want %q", got, tt.want)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("synced %q, want %q", got, tt.want)
+			}
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("RunWorkers did not return after ctx was cancelled")
+			}
+			if !q.ShuttingDown() {
+				t.Error("queue not shut down when RunWorkers returned")
+			}
+			if len(tt.want) == 0 && len(seen) > 0 {
+				t.Errorf("synced %q before the caches synced", <-seen)
+			}
+		})
+	}
+}
+
+// TestRunWorkersWaitsForWorkers checks the shutdown order: the queue is shut
+// down when ctx ends, and RunWorkers returns only once the sync in flight
+// has returned.
+func TestRunWorkersWaitsForWorkers(t *testing.T) {
+	q := newRecordingQueue()
+	q.Add("ns/a")
+	started, release := make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		RunWorkers(ctx, nil, 1, Worker{Queue: q, Sync: func(context.Context, string) error {
+			close(started)
+			<-release
+			return nil
+		}})
+	}()
+	<-started
+	cancel()
+	deadline := time.Now().Add(10 * time.Second)
+	for !q.ShuttingDown() {
+		if time.Now().After(deadline) {
+			t.Fatal("queue not shut down after ctx was cancelled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-done:
+		t.Fatal("RunWorkers returned while a sync was in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-done
+	if got, want := q.recorded(), []string{"Forget ns/a", "Done ns/a"}; !slices.Equal(got, want) {
+		t.Errorf("calls = %q, want %q", got, want)
+	}
+}
+
+// A namespaced and a cluster-scoped object for the event handler helpers.
+var (
+	pod  = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p"}}
+	node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}}
+)
+
+func TestEnqueue(t *testing.T) {
+	tests := []struct {
+		name string
+		obj  any
+		want []string
+	}{
+		{name: "namespaced", obj: pod, want: []string{"ns/p"}},
+		{name: "cluster-scoped", obj: node, want: []string{"n"}},
+		{name: "tombstone", obj: cache.DeletedFinalStateUnknown{Key: "ns/p", Obj: pod}, want: []string{"ns/p"}},
+		{name: "no key", obj: "not an object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := workqueue.NewTyped[string]()
+			defer q.ShutDown()
+			Enqueue(q, tt.obj)
+			var got []string
+			for q.Len() > 0 {
+				k, _ := q.Get()
+				got = append(got, k)
+				q.Done(k)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("queued %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEnqueueAfter(t *testing.T) {
+	q := newRecordingQueue()
+	defer q.ShutDown()
+	EnqueueAfter(q, pod, time.Hour)
+	EnqueueAfter(q, "not an object", time.Hour)
+	if got, want := q.recorded(), []string{"AddAfter ns/p 1h0m0s"}; !slices.Equal(got, want) {
+		t.Errorf("calls = %q, want %q", got, want)
+	}
+}
+
+func TestDeleted(t *testing.T) {
+	tests := []struct {
+		name    string
+		obj     any
+		wantPod *corev1.Pod
+		// wantMeta is whether the object unwraps as a metav1.Object.
+		wantMeta bool
+	}{
+		{name: "object", obj: pod, wantPod: pod, wantMeta: true},
+		{name: "tombstone", obj: cache.DeletedFinalStateUnknown{Key: "ns/p", Obj: pod}, wantPod: pod, wantMeta: true},
+		{name: "other type", obj: node, wantMeta: true},
+		{name: "tombstone of another type", obj: cache.DeletedFinalStateUnknown{Key: "n", Obj: node}, wantMeta: true},
+		{name: "empty tombstone", obj: cache.DeletedFinalStateUnknown{Key: "ns/p"}},
+		{name: "nil", obj: nil},
+		{name: "not an object", obj: "ns/p"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := Deleted[*corev1.Pod](tt.obj)
+			if got != tt.wantPod || ok != (tt.wantPod != nil) {
+				t.Errorf("Deleted[*corev1.Pod] = (%v, %v), want (%v, %v)", got, ok, tt.wantPod, tt.wantPod != nil)
+			}
+			if _, ok := Deleted[metav1.Object](tt.obj); ok != tt.wantMeta {
+				t.Errorf("Deleted[metav1.Object] ok = %v, want %v", ok, tt.wantMeta)
+			}
+		})
+	}
+}
