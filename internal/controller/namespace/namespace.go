@@ -27,7 +27,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -109,19 +108,11 @@ func (c *Controller) enqueue(obj interface{}) {
 // Run waits for the namespace cache, then runs workers until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	if !cache.WaitForNamedCacheSync("namespace", ctx.Done(), c.synced) {
-		return
-	}
-	w := queue.Worker{
+	queue.RunWorkers(ctx, []cache.InformerSynced{c.synced}, workers, queue.Worker{
 		Queue:     c.queue,
 		SyncAfter: c.syncAfter,
 		Failed:    func(name string, err error) { c.log.Error("sync namespace", "namespace", name, "err", err) },
-	}
-	for range workers {
-		go wait.UntilWithContext(ctx, w.Run, time.Second)
-	}
-	<-ctx.Done()
+	})
 }
 
 // syncAfter is sync, with content that is still going turned into a
