@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -23,6 +24,10 @@ import (
 // DefaultKubeletPort is the port of the agent's HTTPS server, as the
 // kubelet's.
 const DefaultKubeletPort = 10250
+
+// runtimeCloseTimeout bounds how long stopping the container runtime (its
+// pods, network and, for cri, the containerd the agent started) may take.
+const runtimeCloseTimeout = 30 * time.Second
 
 // runNode runs a node whose pods are real processes or containers.
 func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Config, cfg Config) error {
@@ -52,12 +57,15 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 	if port == 0 {
 		port = DefaultKubeletPort
 	}
+	// runNode created the runtime, so it alone closes it, once kubelet.Run
+	// returned: the pods' processes and networks go with the agent.
 	var closers []runtime.Closer
 	defer func() {
-		// The pods' processes and networks go with the agent; a fresh
-		// context, since ctx is already done.
+		// A fresh context, since ctx is already done.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runtimeCloseTimeout)
+		defer cancel()
 		for _, c := range closers {
-			if err := c.Close(context.WithoutCancel(ctx)); err != nil {
+			if err := c.Close(cctx); err != nil {
 				log.Warn("stopping the container runtime", "err", err)
 			}
 		}

@@ -51,7 +51,7 @@ func TestEnvAndVolumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := env.waitPod(t, "conf", "Running", func(p *corev1.Pod) error { return isReady(p) })
-	cc := env.rt.config("conf", "app")
+	cc := env.rt.Config("conf", "app")
 	got := map[string]string{}
 	for _, kv := range cc.Envs {
 		got[kv.Key] = string(kv.Value)
@@ -77,7 +77,7 @@ func TestEnvAndVolumes(t *testing.T) {
 	if err := os.WriteFile(mounts["/dev/termination-log"], []byte("model not found"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env.rt.exit(env.rt.running("conf", "app"), 4, "")
+	env.rt.Exit(env.rt.Running("conf", "app"), 4, "")
 	env.waitPod(t, "conf", "termination message", func(p *corev1.Pod) error {
 		lt := p.Status.ContainerStatuses[0].LastTerminationState.Terminated
 		if lt == nil || lt.Message != "model not found" || lt.ExitCode != 4 {
@@ -125,12 +125,12 @@ func TestPodGoneFromAPIIsKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, 10*time.Second, "runtime cleaned up", func() error {
-		if c, s := env.rt.count(); c != 0 || s != 0 {
+		if c, s := env.rt.Count(); c != 0 || s != 0 {
 			return fmt.Errorf("%d containers, %d sandboxes left", c, s)
 		}
 		return nil
 	})
-	for _, c := range env.rt.callLog() {
+	for _, c := range env.rt.Calls() {
 		if strings.HasPrefix(c, "StopContainer app") && c != "StopContainer app 0" && c != "StopContainer app 2" {
 			t.Errorf("killed with a grace period: %q", c)
 		}
@@ -140,7 +140,7 @@ func TestPodGoneFromAPIIsKilled(t *testing.T) {
 func TestStartupProbeGatesLiveness(t *testing.T) {
 	env := startKubelet(t, nil)
 	started := make(chan struct{})
-	env.rt.setExec(func(id string, cmd []string) (string, int) {
+	env.rt.SetExec(func(id string, cmd []string) (string, int) {
 		switch cmd[0] {
 		case "started":
 			select {
@@ -205,7 +205,7 @@ func TestActiveDeadline(t *testing.T) {
 
 func TestPostStartHookFailureKills(t *testing.T) {
 	env := startKubelet(t, nil)
-	env.rt.setExec(func(id string, cmd []string) (string, int) { return "no config", 1 })
+	env.rt.SetExec(func(id string, cmd []string) (string, int) { return "no config", 1 })
 	pod := simplePod("hook", corev1.Container{
 		Name: "app", Image: "skiff/app:v1",
 		Lifecycle: &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"init-config"}}}},
@@ -252,7 +252,7 @@ func TestTerminationMessageFallbackToLogs(t *testing.T) {
 	if err := os.WriteFile(logFile, []byte("2026-01-01T00:00:00Z stderr F panic: no model\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env.rt.exit(env.rt.running("fallback", "app"), 2, "")
+	env.rt.Exit(env.rt.Running("fallback", "app"), 2, "")
 	env.waitPod(t, "fallback", "message from the log", func(p *corev1.Pod) error {
 		term := p.Status.ContainerStatuses[0].State.Terminated
 		if p.Status.Phase != corev1.PodFailed || term == nil || term.Message != "panic: no model\n" {

@@ -65,7 +65,7 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, c *co
 	}
 	// The GPUs of the container (after the expansion variables, as the
 	// device plugin's are).
-	devEnv, devFiles := m.devices.RunOptions(pod.UID, c.Name, m.runtimeName == processRuntimeName)
+	devEnv, devFiles := m.devices.RunOptions(pod.UID, c.Name, m.features.HostDeviceEnv)
 	env = append(env, devEnv...)
 	mounts, err := m.deps.mounts(pod, c, sc.paths, vars)
 	if err != nil {
@@ -73,9 +73,9 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, c *co
 		m.event(pod, ref, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return 0, false
 	}
-	// The process runtime runs on the host's file system: a mount at
-	// /dev/termination-log would create that file in the host's /dev.
-	if c.TerminationMessagePath != "" && m.runtimeName != processRuntimeName {
+	// A runtime on the host's file system (the process runtime) would
+	// create /dev/termination-log in the host's /dev: no mount there.
+	if c.TerminationMessagePath != "" && !m.features.HostFilesystem {
 		hostPath := m.termPath(pod.UID, c.Name, restartCount)
 		if err := os.MkdirAll(filepath.Dir(hostPath), 0o750); err == nil {
 			if f, err := os.OpenFile(hostPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o666); err == nil {
@@ -359,9 +359,6 @@ func resolvePort(p string, c *corev1.Container) (int, error) {
 func (m *podManager) termPath(uid types.UID, name string, restartCount int) string {
 	return filepath.Join(m.cfg.DataDir, "pods", string(uid), "containers", name, strconv.Itoa(restartCount)+"-termination-log")
 }
-
-// processRuntimeName is what the process runtime's Version reports.
-const processRuntimeName = "process"
 
 const (
 	maxTermMessage  = 4096

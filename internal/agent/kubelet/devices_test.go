@@ -23,7 +23,7 @@ func gpuPod(name string, n int64) *corev1.Pod {
 
 // envOf is a container's variable as the runtime was given it.
 func (e *testEnv) envOf(pod, container, key string) (string, bool) {
-	cfg := e.rt.config(pod, container)
+	cfg := e.rt.Config(pod, container)
 	if cfg == nil {
 		return "", false
 	}

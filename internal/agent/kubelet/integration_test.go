@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"skiff.dev/skiff/internal/agent/runtime"
+	"skiff.dev/skiff/internal/agent/runtime/fake"
 	"skiff.dev/skiff/internal/testserver"
 )
 
@@ -24,7 +25,7 @@ const testNode = "node-1"
 
 type testEnv struct {
 	client kubernetes.Interface
-	rt     *fakeRuntime
+	rt     *fake.Runtime
 	cfg    Config
 }
 
@@ -37,7 +38,7 @@ var poll = testserver.Poll
 func startKubelet(t *testing.T, mutate func(*Config)) *testEnv {
 	t.Helper()
 	s := testserver.Start(t, nil)
-	env := &testEnv{client: s.Client, rt: newFakeRuntime()}
+	env := &testEnv{client: s.Client, rt: fake.New()}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.Default()
@@ -49,9 +50,7 @@ func startKubelet(t *testing.T, mutate func(*Config)) *testEnv {
 		DataDir:     t.TempDir(),
 		KubeletPort: 10250,
 		NewRuntime: func(_ context.Context, cidr netip.Prefix) (runtime.Runtime, error) {
-			env.rt.mu.Lock()
-			env.rt.cidr = cidr
-			env.rt.mu.Unlock()
+			env.rt.SetPodCIDR(cidr)
 			return env.rt, nil
 		},
 		Logger:                    log,

@@ -38,7 +38,7 @@ type Config struct {
 	// the detected devices, and labels the node skiff.dev/fake-gpus=true.
 	FakeGPUs int
 	// NewRuntime creates the container runtime once the node has a pod
-	// CIDR. A runtime that is a runtime.Closer is closed when Run returns.
+	// CIDR. Its creator owns it: Run does not close it.
 	NewRuntime func(ctx context.Context, podCIDR netip.Prefix) (runtime.Runtime, error)
 	// ClientCA verifies the API server's client certificate on the
 	// kubelet server. Without it the kubelet server is not started.
@@ -156,15 +156,6 @@ func Run(ctx context.Context, cfg Config) error {
 	rt, err := cfg.NewRuntime(ctx, cidr)
 	if err != nil {
 		return fmt.Errorf("container runtime: %w", err)
-	}
-	if c, ok := rt.(runtime.Closer); ok {
-		defer func() {
-			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer ccancel()
-			if err := c.Close(cctx); err != nil {
-				log.Warn("closing the container runtime", "err", err)
-			}
-		}()
 	}
 	n.setRuntime(rt)
 

@@ -62,12 +62,12 @@ func TestPodRunsAndIsReady(t *testing.T) {
 	}
 
 	// What the runtime was asked for.
-	sb := env.rt.sandboxConfig("web")
+	sb := env.rt.SandboxConfig("web")
 	if sb.Linux.CgroupParent != "/skiff/pod"+string(p.UID) || sb.Hostname != "web" ||
 		!strings.HasSuffix(sb.LogDirectory, "/logs/default_web_"+string(p.UID)) || sb.Labels[labelPodUID] != string(p.UID) {
 		t.Errorf("sandbox config = %+v", sb)
 	}
-	cc := env.rt.config("web", "app")
+	cc := env.rt.Config("web", "app")
 	if cc.LogPath != "app/0.log" || cc.Annotations[annotationRestarts] != "0" || cc.Labels[labelContainerName] != "app" {
 		t.Errorf("container config = %+v", cc)
 	}
@@ -111,7 +111,7 @@ func TestPodAdmissionOutOfCPU(t *testing.T) {
 	if p.Status.Reason != "OutOfcpu" || !strings.HasPrefix(p.Status.Message, "Pod was rejected: Node didn't have enough resource: cpu, requested: 100000000, used: 0, capacity: ") {
 		t.Errorf("reason %q message %q", p.Status.Reason, p.Status.Message)
 	}
-	if n, _ := env.rt.count(); n != 0 {
+	if n, _ := env.rt.Count(); n != 0 {
 		t.Errorf("%d containers created for a rejected pod", n)
 	}
 }
@@ -119,7 +119,7 @@ func TestPodAdmissionOutOfCPU(t *testing.T) {
 func TestReadinessProbeGatesReady(t *testing.T) {
 	env := startKubelet(t, nil)
 	ready := make(chan struct{})
-	env.rt.setExec(func(id string, cmd []string) (string, int) {
+	env.rt.SetExec(func(id string, cmd []string) (string, int) {
 		select {
 		case <-ready:
 			return "ok", 0
@@ -152,7 +152,7 @@ func TestReadinessProbeGatesReady(t *testing.T) {
 func TestLivenessFailureRestartsContainer(t *testing.T) {
 	env := startKubelet(t, nil)
 	var first string
-	env.rt.setExec(func(id string, cmd []string) (string, int) {
+	env.rt.SetExec(func(id string, cmd []string) (string, int) {
 		if id == first || first == "" {
 			first = id
 			return "HTTP probe failed with statuscode: 500", 1
@@ -173,7 +173,7 @@ func TestLivenessFailureRestartsContainer(t *testing.T) {
 	}
 	env.waitEvent(t, "live", "Unhealthy: Liveness probe failed: HTTP probe failed with statuscode: 500")
 	env.waitEvent(t, "live", "Killing: Container app failed liveness probe, will be restarted")
-	if cc := env.rt.config("live", "app"); cc.LogPath != "app/1.log" {
+	if cc := env.rt.Config("live", "app"); cc.LogPath != "app/1.log" {
 		t.Errorf("restarted log path = %q", cc.LogPath)
 	}
 }
@@ -205,7 +205,7 @@ func TestCrashLoopBackOffGrows(t *testing.T) {
 	}
 	env.waitEvent(t, "crash", "BackOff: Back-off restarting failed container app in pod crash_default")
 	// Only the current and the previous instance are kept.
-	if n, _ := env.rt.count(); n > 2 {
+	if n, _ := env.rt.Count(); n > 2 {
 		t.Errorf("%d containers kept", n)
 	}
 }
@@ -230,21 +230,21 @@ func TestOOMKilledNeverRestarted(t *testing.T) {
 	}
 	// The sandbox is stopped, the container kept for its logs.
 	poll(t, 5*time.Second, "sandbox stopped", func() error {
-		for _, call := range env.rt.callLog() {
+		for _, call := range env.rt.Calls() {
 			if call == "StopPodSandbox oom" {
 				return nil
 			}
 		}
 		return errors.New("not stopped")
 	})
-	if n, _ := env.rt.count(); n != 1 {
+	if n, _ := env.rt.Count(); n != 1 {
 		t.Errorf("containers kept = %d", n)
 	}
 }
 
 func TestImagePullBackOff(t *testing.T) {
 	env := startKubelet(t, nil)
-	env.rt.pullErr["skiff/missing:v9"] = errors.New(`rpc error: code = NotFound desc = failed to pull and unpack image "skiff/missing:v9": not found`)
+	env.rt.SetPullError("skiff/missing:v9", errors.New(`rpc error: code = NotFound desc = failed to pull and unpack image "skiff/missing:v9": not found`))
 	env.createPod(t, simplePod("nopull", corev1.Container{Name: "app", Image: "skiff/missing:v9"}))
 	// ErrImagePull lasts only until the back-off starts (400 ms here): its
 	// event is the lasting trace; the status then says ImagePullBackOff and
@@ -298,7 +298,7 @@ func TestGracefulDeletion(t *testing.T) {
 		return fmt.Errorf("still there: %v", err)
 	})
 	var order []string
-	for _, c := range env.rt.callLog() {
+	for _, c := range env.rt.Calls() {
 		if strings.HasPrefix(c, "ExecSync app drain") || strings.HasPrefix(c, "StopContainer app") || c == "StopPodSandbox bye" {
 			order = append(order, c)
 		}
@@ -312,7 +312,7 @@ func TestGracefulDeletion(t *testing.T) {
 		t.Errorf("stop timeout = %d, want the deletion's 7s grace less the hook", timeout)
 	}
 	poll(t, 10*time.Second, "runtime cleaned up", func() error {
-		if c, s := env.rt.count(); c != 0 || s != 0 {
+		if c, s := env.rt.Count(); c != 0 || s != 0 {
 			return fmt.Errorf("%d containers, %d sandboxes left", c, s)
 		}
 		return nil
@@ -336,7 +336,7 @@ func TestInitContainersAndSidecar(t *testing.T) {
 		return isReady(p)
 	})
 	var starts []string
-	for _, c := range env.rt.callLog() {
+	for _, c := range env.rt.Calls() {
 		if strings.HasPrefix(c, "StartContainer ") {
 			starts = append(starts, strings.TrimPrefix(c, "StartContainer "))
 		}
@@ -351,7 +351,7 @@ func TestInitContainersAndSidecar(t *testing.T) {
 	}
 
 	// The sidecar restarts when it exits.
-	env.rt.exit(env.rt.running("init", "proxy"), 1, "")
+	env.rt.Exit(env.rt.Running("init", "proxy"), 1, "")
 	env.waitPod(t, "init", "sidecar restarted", func(p *corev1.Pod) error {
 		if s := p.Status.InitContainerStatuses[1]; s.RestartCount != 1 || s.State.Running == nil {
 			return errors.New("not restarted")
@@ -370,7 +370,7 @@ func TestInitContainersAndSidecar(t *testing.T) {
 		return nil
 	})
 	var stops []string
-	for _, c := range env.rt.callLog() {
+	for _, c := range env.rt.Calls() {
 		if strings.HasPrefix(c, "StopContainer ") {
 			stops = append(stops, strings.Fields(c)[1])
 		}
@@ -404,7 +404,7 @@ func TestSandboxRecreated(t *testing.T) {
 	env := startKubelet(t, nil)
 	env.createPod(t, simplePod("resb"))
 	env.waitPod(t, "resb", "Ready", isReady)
-	env.rt.loseSandbox("resb")
+	env.rt.LoseSandbox("resb")
 	p := env.waitPod(t, "resb", "running in a new sandbox", func(p *corev1.Pod) error {
 		cs := p.Status.ContainerStatuses
 		if len(cs) != 1 || cs[0].RestartCount != 1 || cs[0].State.Running == nil {
@@ -412,7 +412,7 @@ func TestSandboxRecreated(t *testing.T) {
 		}
 		return isReady(p)
 	})
-	if sb := env.rt.sandboxConfig("resb"); sb.Metadata.Attempt != 1 {
+	if sb := env.rt.SandboxConfig("resb"); sb.Metadata.Attempt != 1 {
 		t.Errorf("sandbox attempt = %d", sb.Metadata.Attempt)
 	}
 	env.waitEvent(t, "resb", "SandboxChanged: Pod sandbox changed, it will be killed and re-created.")
@@ -440,7 +440,7 @@ func TestImageChangeRestartsContainer(t *testing.T) {
 		}
 		return nil
 	})
-	if cc := env.rt.config("upd", "app"); cc.Image.UserSpecifiedImage != "skiff/app:v2" {
+	if cc := env.rt.Config("upd", "app"); cc.Image.UserSpecifiedImage != "skiff/app:v2" {
 		t.Errorf("image = %+v", cc.Image)
 	}
 	env.waitEvent(t, "upd", "Killing: Container app definition changed, will be restarted")

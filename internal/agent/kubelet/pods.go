@@ -33,7 +33,10 @@ type podManager struct {
 	node *nodeAgent
 	log  *slog.Logger
 
+	// runtimeName prefixes container IDs in the pod status
+	// ("containerd://…"); features say how the runtime runs containers.
 	runtimeName string
+	features    runtime.Features
 	recorder    record.EventRecorder
 	lister      corelisters.PodLister
 	services    corelisters.ServiceLister
@@ -143,6 +146,7 @@ func (m *podManager) run(ctx context.Context) error {
 		return fmt.Errorf("runtime version: %w", err)
 	}
 	m.runtimeName = v.RuntimeName
+	m.features = runtime.FeaturesOf(m.rt)
 
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: m.cfg.Client.CoreV1().Events("")})

@@ -45,7 +45,7 @@ func TestKubeletServerServesLogs(t *testing.T) {
 	})
 	env.createPod(t, simplePod("logs"))
 	env.waitPod(t, "logs", "Ready", isReady)
-	env.rt.exit(env.rt.running("logs", "app"), 1, "")
+	env.rt.Exit(env.rt.Running("logs", "app"), 1, "")
 	p := env.waitPod(t, "logs", "restarted", func(p *corev1.Pod) error {
 		if cs := p.Status.ContainerStatuses[0]; cs.RestartCount != 1 || cs.State.Running == nil {
 			return errors.New("not restarted")

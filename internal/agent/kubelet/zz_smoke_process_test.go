@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,15 +29,26 @@ func TestSmokeProcessRuntime(t *testing.T) {
 	if _, err := os.Stat("/bin/sh"); err != nil {
 		t.Skip("needs /bin/sh")
 	}
-	var prt *process.Runtime
+	// The test created the runtime, so it closes it: registered before
+	// startKubelet, this runs after the kubelet stopped.
+	var prt atomic.Pointer[process.Runtime]
+	t.Cleanup(func() {
+		if r := prt.Load(); r != nil {
+			if err := r.Close(context.Background()); err != nil {
+				t.Errorf("closing the process runtime: %v", err)
+			}
+		}
+	})
 	env := startKubelet(t, func(c *Config) {
 		c.NewRuntime = func(ctx context.Context, _ netip.Prefix) (runtime.Runtime, error) {
 			r, err := process.New(ctx, process.Config{StateDir: filepath.Join(c.DataDir, "process"), NodeIP: netip.MustParseAddr("127.0.0.1")})
-			prt = r
-			return r, err
+			if err != nil {
+				return nil, err
+			}
+			prt.Store(r)
+			return r, nil
 		}
 	})
-	_ = prt
 	pod := simplePod("real", corev1.Container{
 		Name: "app", Image: "none", Command: []string{"/bin/sh", "-c", "echo hello $(NAME); touch /tmp/smoke-ready-$$; sleep 2; exit 3"},
 		Env:            []corev1.EnvVar{{Name: "NAME", Value: "world"}},

@@ -18,8 +18,6 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/cri-client/pkg/logs"
 	"k8s.io/klog/v2"
-
-	"skiff.dev/skiff/internal/agent/runtime"
 )
 
 // containerLogs serves GET /containerLogs/{namespace}/{pod}/{container}.
@@ -141,7 +139,7 @@ func (f *flushWriter) Write(p []byte) (int, error) {
 // others are left nil and are never called.
 type statusOnly struct {
 	internalapi.RuntimeService
-	rt runtime.Runtime
+	rt Runtime
 }
 
 func (s statusOnly) ContainerStatus(ctx context.Context, id string, verbose bool) (*runtimeapi.ContainerStatusResponse, error) {

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
 	"skiff.dev/skiff/internal/agent/runtime"
 )
 
@@ -36,12 +38,20 @@ type PodSource interface {
 	Sandbox(namespace, pod string) (string, error)
 }
 
+// Runtime is what the server needs of the container runtime: its
+// streaming server for exec, attach and port-forward, and a container's
+// state to stop following its log when it exits.
+type Runtime interface {
+	runtime.StreamingRuntime
+	ContainerStatus(ctx context.Context, containerID string, verbose bool) (*runtimeapi.ContainerStatusResponse, error)
+}
+
 // Config configures a Server.
 type Config struct {
 	// Addr is the host:port to listen on ("127.0.0.1:0" picks a port).
 	Addr string
 	// Runtime serves exec, attach, port-forward and container status.
-	Runtime runtime.Runtime
+	Runtime Runtime
 	// Pods resolves the names in request paths.
 	Pods PodSource
 	// ClientCA verifies callers' client certificates.

@@ -35,14 +35,12 @@ import (
 	remotecommandserver "k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	utilexec "k8s.io/utils/exec"
 
-	"skiff.dev/skiff/internal/agent/runtime"
 	"skiff.dev/skiff/internal/pki"
 )
 
 // fakeRuntime answers ContainerStatus from a map and hands exec, attach and
 // port-forward to a real cri-streaming server backed by echoStreams.
 type fakeRuntime struct {
-	runtime.Runtime
 	streams streaming.Server
 
 	mu      sync.Mutex

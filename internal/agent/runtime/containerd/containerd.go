@@ -35,6 +35,12 @@ const (
 var (
 	_ runtime.Runtime = (*Runtime)(nil)
 	_ runtime.Closer  = (*Runtime)(nil)
+
+	// The CRI client satisfies the contract's parts as they are.
+	_ runtime.SandboxManager   = internalapi.RuntimeService(nil)
+	_ runtime.ContainerManager = internalapi.RuntimeService(nil)
+	_ runtime.StreamingRuntime = internalapi.RuntimeService(nil)
+	_ runtime.ImageManager     = internalapi.ImageManagerService(nil)
 )
 
 // Runtime runs pods in containerd through the CRI.

@@ -65,8 +65,8 @@ func (e *notFoundError) Error() string              { return e.msg }
 func (e *notFoundError) Is(target error) bool       { return target == ErrNotFound }
 func (e *notFoundError) GRPCStatus() *status.Status { return status.New(codes.NotFound, e.msg) }
 
-// Runtime is the process runtime. It implements runtime.Runtime and
-// runtime.Closer.
+// Runtime is the process runtime. It implements runtime.Runtime,
+// runtime.Closer and runtime.FeatureReporter.
 type Runtime struct {
 	cfg    Config
 	log    *slog.Logger
@@ -88,9 +88,16 @@ type Runtime struct {
 }
 
 var (
-	_ agentruntime.Runtime = (*Runtime)(nil)
-	_ agentruntime.Closer  = (*Runtime)(nil)
+	_ agentruntime.Runtime         = (*Runtime)(nil)
+	_ agentruntime.Closer          = (*Runtime)(nil)
+	_ agentruntime.FeatureReporter = (*Runtime)(nil)
 )
+
+// Features declares that containers run on the host: they see the host's
+// devices (CUDA_VISIBLE_DEVICES picks the GPUs) and its file system.
+func (r *Runtime) Features() agentruntime.Features {
+	return agentruntime.Features{HostDeviceEnv: true, HostFilesystem: true}
+}
 
 // New returns a process runtime. It first cleans up whatever a previous
 // runtime with the same StateDir left behind (processes, namespaces, veths,
