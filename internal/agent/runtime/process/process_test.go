@@ -41,15 +41,25 @@ type testEnv struct {
 // down (and checked) when the test ends.
 func newTestRuntime(t testing.TB) *testEnv {
 	t.Helper()
+	return newTestRuntimeIn(t, randomCIDR())
+}
+
+// randomCIDR is a pod CIDR unlikely to be another test's.
+func randomCIDR() netip.Prefix {
+	b := make([]byte, 1)
+	_, _ = rand.Read(b)
+	return netip.MustParsePrefix(fmt.Sprintf("10.244.%d.0/24", 100+int(b[0])%150))
+}
+
+// newTestRuntimeIn is newTestRuntime with the pod CIDR cidr.
+func newTestRuntimeIn(t testing.TB, cidr netip.Prefix) *testEnv {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the process runtime tests need root")
 	}
 	if _, err := os.Stat(busybox); err != nil {
 		t.Skip("needs " + busybox)
 	}
-	b := make([]byte, 1)
-	_, _ = rand.Read(b)
-	cidr := netip.MustParsePrefix(fmt.Sprintf("10.244.%d.0/24", 100+int(b[0])%150))
 	env := &testEnv{bridge: "sktest" + randHex(3), cidr: cidr}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {

@@ -512,18 +512,22 @@ func (s *suite) testRemoveSandbox(t *testing.T, sandboxID string, pod *runtimeap
 	}
 }
 
-// ShellPrograms are the suite's programs as /bin/sh command lines, for a
-// runtime that runs them on the host or in an image with a shell.
-func ShellPrograms(sh string) Programs {
+// ShellPrograms are the suite's programs as shell scripts run by the
+// command line sh (such as "/bin/sh"), for a runtime that runs them on the
+// host or in an image with a shell.
+func ShellPrograms(sh ...string) Programs {
+	script := func(s string, args ...string) []string {
+		return append(append(append([]string(nil), sh...), "-c", s), args...)
+	}
 	return Programs{
 		Echo: func(words ...string) []string {
-			return append([]string{sh, "-c", `for w in "$@"; do echo "$w"; done`, "echo"}, words...)
+			return script(`for w in "$@"; do echo "$w"; done`, append([]string{"echo"}, words...)...)
 		},
 		Exit: func(code int) []string {
 			n := strconv.Itoa(code)
-			return []string{sh, "-c", "echo exiting " + n + " >&2; exit " + n}
+			return script("echo exiting " + n + " >&2; exit " + n)
 		},
-		Serve:      []string{sh, "-c", `trap 'echo terminated; exit 0' TERM; echo ready; while :; do sleep 0.05; done`},
-		IgnoreTerm: []string{sh, "-c", `trap '' TERM; echo ready; while :; do sleep 0.05; done`},
+		Serve:      script(`trap 'echo terminated; exit 0' TERM; echo ready; while :; do sleep 0.05; done`),
+		IgnoreTerm: script(`trap '' TERM; echo ready; while :; do sleep 0.05; done`),
 	}
 }
