@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"k8s.io/apimachinery/pkg/util/wait"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	utilexec "k8s.io/utils/exec"
 )
@@ -78,41 +79,38 @@ func testContainer(image, name string, args ...string) *runtimeapi.ContainerConf
 	}
 }
 
-// waitFor polls cond every 20 ms until it is true or timeout passes.
+// waitFor waits until cond is true, failing the test after timeout or on
+// cond's error.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s", what, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
+	err := wait.PollUntilContextTimeout(t.Context(), 20*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		return cond()
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 }
 
-func TestRuntime(t *testing.T) {
+// appImage is the tag of the test program's image (testImages).
+const appImage = "localhost/skiff/cttest:v1"
+
+// randomCIDR is a pod CIDR unlikely to be another test's.
+func randomCIDR() netip.Prefix {
+	return netip.MustParsePrefix(fmt.Sprintf("10.245.%d.0/24", rand.IntN(256)))
+}
+
+// startTestRuntime starts a runtime with its own containerd, bridge and pod
+// CIDR, and the test program's image imported. A cleanup closes it (again).
+func startTestRuntime(t *testing.T, podCIDR netip.Prefix) (rt *Runtime, cfg Config, dir string) {
+	t.Helper()
 	requireContainerd(t)
 	ctx := t.Context()
-	dir := t.TempDir()
-	const appImage = "localhost/skiff/cttest:v1"
+	dir = t.TempDir()
 	pauseTar, appTar := testImages(t, dir, appImage)
-	hostDirsBefore := missingHostDirs()
-	natBefore, err := exec.Command("iptables-save", "-t", "nat").Output()
-	if err != nil {
-		t.Fatalf("iptables-save: %v", err)
-	}
-
-	cfg := Config{
+	cfg = Config{
 		StateDir:   filepath.Join(dir, "containerd"),
 		CNIConfDir: filepath.Join(dir, "net.d"),
-		PodCIDR:    netip.MustParsePrefix(fmt.Sprintf("10.245.%d.0/24", rand.IntN(256))),
+		PodCIDR:    podCIDR,
 		BridgeName: fmt.Sprintf("skct%04x", rand.IntN(1<<16)),
 		PauseImage: pauseTar,
 		Logger:     testLogger(t),
@@ -123,14 +121,7 @@ func TestRuntime(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 	t.Logf("New (start containerd, import pause image) took %s", time.Since(start))
-	closed := false
-	t.Cleanup(func() {
-		if !closed {
-			_ = rt.Close(context.Background())
-		}
-	})
-	containerdPID := rt.daemon.cmd.Process.Pid
-
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
 	if err := ImportImages(ctx, SocketPath(cfg.StateDir), appTar); err != nil {
 		t.Fatalf("ImportImages: %v", err)
 	}
@@ -138,13 +129,26 @@ func TestRuntime(t *testing.T) {
 		resp, err := rt.ImageStatus(ctx, &runtimeapi.ImageSpec{Image: appImage}, false)
 		return resp.GetImage() != nil, err
 	})
+	return rt, cfg, dir
+}
+
+func TestRuntime(t *testing.T) {
+	requireContainerd(t)
+	ctx := t.Context()
+	hostDirsBefore := missingHostDirs()
+	natBefore, err := exec.Command("iptables-save", "-t", "nat").Output()
+	if err != nil {
+		t.Fatalf("iptables-save: %v", err)
+	}
+	rt, cfg, dir := startTestRuntime(t, randomCIDR())
+	containerdPID := rt.daemon.cmd.Process.Pid
 
 	uid := fmt.Sprintf("%08x-test", rand.Uint32())
 	pod := testPod(dir, "pod1", uid)
 	if err := os.MkdirAll(pod.LogDirectory, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	start = time.Now()
+	start := time.Now()
 	sandboxID, err := rt.RunPodSandbox(ctx, pod, "")
 	if err != nil {
 		t.Fatalf("RunPodSandbox: %v", err)
@@ -332,7 +336,6 @@ func TestRuntime(t *testing.T) {
 	})
 
 	start = time.Now()
-	closed = true
 	if err := rt.Close(ctx); err != nil {
 		t.Errorf("Close: %v", err)
 	}
@@ -430,31 +433,8 @@ func TestNewFails(t *testing.T) {
 // containerd that died with pods running: their processes, shims, network
 // and cgroups.
 func TestCloseAfterContainerdDied(t *testing.T) {
-	requireContainerd(t)
 	ctx := t.Context()
-	dir := t.TempDir()
-	const appImage = "localhost/skiff/cttest:v1"
-	pauseTar, appTar := testImages(t, dir, appImage)
-	cfg := Config{
-		StateDir:   filepath.Join(dir, "containerd"),
-		CNIConfDir: filepath.Join(dir, "net.d"),
-		PodCIDR:    netip.MustParsePrefix(fmt.Sprintf("10.245.%d.0/24", rand.IntN(256))),
-		BridgeName: fmt.Sprintf("skct%04x", rand.IntN(1<<16)),
-		PauseImage: pauseTar,
-		Logger:     testLogger(t),
-	}
-	rt, err := New(ctx, cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	defer rt.Close(context.Background())
-	if err := ImportImages(ctx, SocketPath(cfg.StateDir), appTar); err != nil {
-		t.Fatalf("ImportImages: %v", err)
-	}
-	waitFor(t, 10*time.Second, "imported image listed", func() (bool, error) {
-		resp, err := rt.ImageStatus(ctx, &runtimeapi.ImageSpec{Image: appImage}, false)
-		return resp.GetImage() != nil, err
-	})
+	rt, cfg, dir := startTestRuntime(t, randomCIDR())
 	uid := fmt.Sprintf("%08x-crash", rand.Uint32())
 	pod := testPod(dir, "pod", uid)
 	sandboxID, err := rt.RunPodSandbox(ctx, pod, "")

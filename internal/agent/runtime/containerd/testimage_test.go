@@ -23,6 +23,7 @@ import (
 //	echo WORD...    print each word on its own line to stdout, exit 0
 //	exit N          print "exiting N" to stderr, exit N
 //	serve           print "ready", wait for SIGTERM, print "terminated", exit 0
+//	ignore-term     ignore SIGTERM, print "ready", run until killed
 const testProgram = `package main
 
 import (
@@ -31,6 +32,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 func wait() {
@@ -57,6 +59,12 @@ func main() {
 		fmt.Println("ready")
 		wait()
 		fmt.Println("terminated")
+	case "ignore-term":
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ready")
+		for {
+			time.Sleep(time.Hour)
+		}
 	default:
 		wait()
 	}
