@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"k8s.io/apimachinery/pkg/util/wait"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	utilexec "k8s.io/utils/exec"
 )
@@ -144,21 +145,44 @@ func (e *testEnv) run(t *testing.T, sandboxID string, sc *runtimeapi.PodSandboxC
 	return id
 }
 
+// poll calls cond until it is true, returns an error or timeout passes.
+func poll(t testing.TB, timeout time.Duration, cond func() (bool, error)) error {
+	t.Helper()
+	return wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		return cond()
+	})
+}
+
 func (e *testEnv) waitExited(t *testing.T, id string, within time.Duration) *runtimeapi.ContainerStatus {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	var st *runtimeapi.ContainerStatus
+	err := poll(t, within, func() (bool, error) {
+		resp, err := e.r.ContainerStatus(context.Background(), id, false)
+		if err != nil {
+			return false, err
+		}
+		st = resp.Status
+		return st.State == runtimeapi.ContainerState_CONTAINER_EXITED, nil
+	})
+	if err != nil {
+		t.Fatalf("container did not exit within %s: %v", within, err)
+	}
+	return st
+}
+
+// waitLog waits for the container's log to hold want.
+func (e *testEnv) waitLog(t *testing.T, id, want string) {
+	t.Helper()
+	err := poll(t, 5*time.Second, func() (bool, error) {
 		st, err := e.r.ContainerStatus(context.Background(), id, false)
 		if err != nil {
-			t.Fatalf("ContainerStatus: %v", err)
+			return false, err
 		}
-		if st.Status.State == runtimeapi.ContainerState_CONTAINER_EXITED {
-			return st.Status
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("container did not exit within %s", within)
-		}
-		time.Sleep(20 * time.Millisecond)
+		b, _ := os.ReadFile(st.Status.LogPath)
+		return strings.Contains(string(b), want), nil
+	})
+	if err != nil {
+		t.Fatalf("log of %s lacks %q: %v", id, want, err)
 	}
 }
 
@@ -216,16 +240,11 @@ func TestSandboxOwnNetwork(t *testing.T) {
 	// The host reaches the pod through the bridge: a listener in the pod.
 	cid = e.run(t, sid, sc, containerConfig("srv", "exec "+busybox+" nc -l -p 8081 -e "+busybox+" echo from-pod"))
 	var conn net.Conn
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	if perr := poll(t, 5*time.Second, func() (bool, error) {
 		conn, err = net.DialTimeout("tcp", net.JoinHostPort(ip.String(), "8081"), time.Second)
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("dial the pod from the host: %v", err)
+		return err == nil, nil
+	}); perr != nil {
+		t.Fatalf("dial the pod from the host: %v (%v)", err, perr)
 	}
 	line, _ := bufio.NewReader(conn).ReadString('\n')
 	conn.Close()
@@ -365,14 +384,14 @@ func TestStopContainer(t *testing.T) {
 		wantCode int32
 		minTime  time.Duration
 	}{
-		{"honours SIGTERM", "exec " + busybox + " sleep 100", 5, 143, 0},
-		{"ignores SIGTERM", "trap '' TERM; while true; do " + busybox + " sleep 0.1; done", 1, 137, time.Second},
-		{"timeout zero kills at once", "trap '' TERM; while true; do " + busybox + " sleep 0.1; done", 0, 137, 0},
+		{"honours SIGTERM", "echo ready; exec " + busybox + " sleep 100", 5, 143, 0},
+		{"ignores SIGTERM", "trap '' TERM; echo ready; while true; do " + busybox + " sleep 0.1; done", 1, 137, time.Second},
+		{"timeout zero kills at once", "trap '' TERM; echo ready; while true; do " + busybox + " sleep 0.1; done", 0, 137, 0},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id := e.run(t, sid, sc, containerConfig(fmt.Sprintf("c%d", i), tt.script))
-			time.Sleep(200 * time.Millisecond) // let the shell set its trap
+			e.waitLog(t, id, "stdout F ready") // the shell set its trap
 			start := time.Now()
 			if err := e.r.StopContainer(context.Background(), id, tt.timeout); err != nil {
 				t.Fatal(err)
@@ -438,10 +457,7 @@ func TestCgroupLimits(t *testing.T) {
 	}
 	// The shell and its child sleep are both in the container's cgroup
 	// (the shell runs nothing else that could be counted).
-	deadline := time.Now().Add(5 * time.Second)
-	for len(e.r.cg.procs(rel)) != 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	_ = poll(t, 5*time.Second, func() (bool, error) { return len(e.r.cg.procs(rel)) == 2, nil })
 	if n := len(e.r.cg.procs(rel)); n != 2 {
 		t.Errorf("%d processes in the container cgroup, want 2", n)
 	}
@@ -505,30 +521,37 @@ func TestExecSync(t *testing.T) {
 	})
 }
 
+// waitForward forwards to port of the sandbox until the server there
+// answers, and returns its answer.
+func (e *testEnv) waitForward(t *testing.T, sid string, port int32) string {
+	t.Helper()
+	var (
+		reply string
+		err   error
+	)
+	_ = poll(t, 5*time.Second, func() (bool, error) {
+		client, server := net.Pipe()
+		done := make(chan error, 1)
+		go func() { done <- e.r.portForward(context.Background(), sid, port, server) }()
+		b, _ := io.ReadAll(client)
+		client.Close()
+		err = <-done
+		reply = string(b)
+		return err == nil && reply != "", nil
+	})
+	if err != nil {
+		t.Fatalf("port forward: %v", err)
+	}
+	return reply
+}
+
 func TestPortForward(t *testing.T) {
 	e := newTestRuntime(t)
 	sid, sc := e.sandbox(t, "pf")
 	// A server in the pod's namespace: the host's loopback has no such port.
 	port := 20000 + int32(time.Now().UnixNano()%10000)
 	e.run(t, sid, sc, containerConfig("srv", fmt.Sprintf("exec %s nc -ll -p %d -e %s echo pong", busybox, port, busybox)))
-	var reply string
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		client, server := net.Pipe()
-		done := make(chan error, 1)
-		go func() { done <- e.r.portForward(context.Background(), sid, port, server) }()
-		b, _ := io.ReadAll(client)
-		client.Close()
-		err := <-done
-		reply = string(b)
-		if (err == nil && reply != "") || time.Now().After(deadline) {
-			if err != nil {
-				t.Fatalf("port forward: %v", err)
-			}
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	reply := e.waitForward(t, sid, port)
 	if reply != "pong\n" {
 		t.Errorf("read %q through port-forward, want pong", reply)
 	}

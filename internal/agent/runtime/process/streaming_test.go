@@ -170,6 +170,9 @@ func TestStreamingPortForward(t *testing.T) {
 	sid, sc := e.sandbox(t, "spf")
 	port := 30000 + int32(time.Now().UnixNano()%10000)
 	e.run(t, sid, sc, containerConfig("srv", fmt.Sprintf("exec %s nc -ll -p %d -e %s echo pong", busybox, port, busybox)))
+	// The server listens before kubectl's forwarder, which stops at the
+	// first refused connection, is used.
+	e.waitForward(t, sid, port)
 	resp, err := e.r.PortForward(context.Background(), &runtimeapi.PortForwardRequest{PodSandboxId: sid, Port: []int32{port}})
 	if err != nil {
 		t.Fatal(err)
@@ -196,21 +199,14 @@ func TestStreamingPortForward(t *testing.T) {
 		t.Fatal("port forward not ready")
 	}
 	ports, _ := pf.GetPorts()
-	var reply string
-	deadline := time.Now().Add(5 * time.Second)
-	for reply == "" && time.Now().Before(deadline) {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0].Local))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-		b, _ := io.ReadAll(c)
-		c.Close()
-		reply = string(b)
-		if reply == "" {
-			time.Sleep(100 * time.Millisecond) // the server may not listen yet
-		}
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0].Local))
+	if err != nil {
+		t.Fatal(err)
 	}
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	b, _ := io.ReadAll(c)
+	c.Close()
+	reply := string(b)
 	if reply != "pong\n" {
 		t.Errorf("read %q through kubectl-style port-forward, want pong", reply)
 	}
