@@ -12,9 +12,7 @@ import (
 // of its own with the test program's image (testImages). It needs root
 // and containerd, and is an integration test (skipped by -short).
 func TestConformance(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: needs root and containerd")
-	}
+	requireContainerd(t)
 	var (
 		rt  *Runtime
 		cfg Config

@@ -21,10 +21,14 @@ import (
 	utilexec "k8s.io/utils/exec"
 )
 
-// requireContainerd skips the test where containerd cannot run, unless
-// SKIFF_REQUIRE_CONTAINERD=1 (CI) makes that a failure.
+// requireContainerd skips the test under -short (it is an integration
+// test) and where containerd cannot run, unless SKIFF_REQUIRE_CONTAINERD=1
+// (CI) makes that a failure.
 func requireContainerd(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs root and containerd")
+	}
 	var missing string
 	switch {
 	case !Available():

@@ -10,9 +10,6 @@ import (
 // TestConformance runs the runtime contract's suite against the process
 // runtime. It needs root and is an integration test (skipped by -short).
 func TestConformance(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: needs root")
-	}
 	cidr := randomCIDR()
 	runtimetest.Run(t, runtimetest.Implementation{
 		New: func(t *testing.T) runtime.Runtime {

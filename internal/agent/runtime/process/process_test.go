@@ -55,6 +55,9 @@ func randomCIDR() netip.Prefix {
 // newTestRuntimeIn is newTestRuntime with the pod CIDR cidr.
 func newTestRuntimeIn(t testing.TB, cidr netip.Prefix) *testEnv {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs root")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("the process runtime tests need root")
 	}
