@@ -53,13 +53,13 @@ type podManager struct {
 func newPodManager(cfg *Config, rt runtime.Runtime, d *deps, n *nodeAgent, log *slog.Logger) *podManager {
 	m := &podManager{
 		cfg: cfg, rt: rt, deps: d, node: n, log: log,
-		backOff:    newBackOff(cfg.Clock, cfg.BackOffBase, cfg.BackOffMax),
-		workers:    newPodWorkers(),
-		cache:      newRuntimeCache(),
-		waiting:    newWaitingReasons(),
-		admissions: newAdmissions(),
-		notes:      newInstanceNotes(),
+		backOff: newBackOff(cfg.Clock, cfg.BackOffBase, cfg.BackOffMax),
+		workers: newPodWorkers(),
+		cache:   newRuntimeCache(),
+		waiting: newWaitingReasons(),
+		notes:   newInstanceNotes(),
 	}
+	m.admissions = newAdmissions(m.releaseDevices)
 	m.probes = newProbeManager(d.probe, cfg.Clock, m.workers.kick, m.unhealthy)
 	m.devices = newDeviceManager(cfg, log)
 	return m
@@ -199,7 +199,6 @@ func (m *podManager) work(ctx context.Context, w *podWorker) {
 			// A new event may have come for the UID meanwhile; it only
 			// matters if the pod is back, which the informer will say.
 			m.workers.remove(w.uid)
-			m.releaseDevices(w.uid)
 			log.Debug("pod worker done")
 			return
 		}

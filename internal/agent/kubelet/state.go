@@ -219,11 +219,7 @@ func (c *runtimeCache) begin() uint64 {
 func (c *runtimeCache) put(uid types.UID, st *podState, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.pods[uid]
-	if e == nil {
-		e = &cachedState{}
-		c.pods[uid] = e
-	}
+	e := c.entry(uid)
 	if gen < e.min || (e.state != nil && gen <= e.gen) {
 		return
 	}
@@ -246,12 +242,18 @@ func (c *runtimeCache) get(uid types.UID) (*podState, bool) {
 func (c *runtimeCache) invalidate(uid types.UID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	e := c.entry(uid)
+	e.state, e.min = nil, c.gen+1
+}
+
+// entry is the pod's entry, added if it has none; c.mu is held.
+func (c *runtimeCache) entry(uid types.UID) *cachedState {
 	e := c.pods[uid]
 	if e == nil {
 		e = &cachedState{}
 		c.pods[uid] = e
 	}
-	e.state, e.min = nil, c.gen+1
+	return e
 }
 
 // prune drops the entries holding nothing that no read begun before gen

@@ -124,16 +124,21 @@ func (w *waitingReasons) forget(uid types.UID) {
 
 // admissions holds the pods admitted to the node (with their requests),
 // those rejected, and those this kubelet made Succeeded or Failed (the
-// informer's copy may not say so yet).
+// informer's copy may not say so yet). free releases what a pod was given
+// at admission (its devices) when its place is freed, under the same lock
+// as the admissions, so a pod admitted next finds both free.
 type admissions struct {
+	free func(types.UID)
+
 	mu       sync.Mutex
 	admitted map[types.UID]corev1.ResourceList
 	rejected map[types.UID]*rejection
 	finished map[types.UID]bool
 }
 
-func newAdmissions() *admissions {
+func newAdmissions(free func(types.UID)) *admissions {
 	return &admissions{
+		free:     free,
 		admitted: map[types.UID]corev1.ResourceList{},
 		rejected: map[types.UID]*rejection{},
 		finished: map[types.UID]bool{},
@@ -170,6 +175,7 @@ func (a *admissions) release(uid types.UID) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.admitted, uid)
+	a.free(uid)
 }
 
 // finish records that this kubelet made the pod Succeeded or Failed, and
@@ -179,6 +185,7 @@ func (a *admissions) finish(uid types.UID) {
 	defer a.mu.Unlock()
 	a.finished[uid] = true
 	delete(a.admitted, uid)
+	a.free(uid)
 }
 
 func (a *admissions) isFinished(uid types.UID) bool {
@@ -194,6 +201,7 @@ func (a *admissions) forget(uid types.UID) {
 	delete(a.admitted, uid)
 	delete(a.rejected, uid)
 	delete(a.finished, uid)
+	a.free(uid)
 }
 
 // killReason is why the kubelet killed a container instance it restarts.

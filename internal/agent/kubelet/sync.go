@@ -127,15 +127,10 @@ func (m *podManager) admitPod(pod *corev1.Pod, state *podState) *rejection {
 }
 
 // finish marks a pod Succeeded or Failed by this kubelet.
-func (m *podManager) finish(uid types.UID) {
-	m.admissions.finish(uid)
-	m.releaseDevices(uid)
-}
+func (m *podManager) finish(uid types.UID) { m.admissions.finish(uid) }
 
-func (m *podManager) releaseAdmission(uid types.UID) {
-	m.admissions.release(uid)
-	m.releaseDevices(uid)
-}
+// releaseAdmission frees the pod's place on the node and its devices.
+func (m *podManager) releaseAdmission(uid types.UID) { m.admissions.release(uid) }
 
 func backOffKey(uid types.UID, name string) string { return string(uid) + "/" + name }
 func failKey(uid types.UID, name string) string    { return string(uid) + "/start/" + name }
@@ -417,15 +412,12 @@ func (m *podManager) updateStatus(ctx context.Context, pod *corev1.Pod, st corev
 func mergeForeignConditions(ours, fresh []corev1.PodCondition) []corev1.PodCondition {
 	var out []corev1.PodCondition
 	for _, c := range ours {
-		switch c.Type {
-		case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady:
+		if kubeletCondition(c.Type) {
 			out = append(out, c)
 		}
 	}
 	for _, c := range fresh {
-		switch c.Type {
-		case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady:
-		default:
+		if !kubeletCondition(c.Type) {
 			out = append(out, c)
 		}
 	}
