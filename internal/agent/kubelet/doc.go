@@ -37,7 +37,8 @@
 //     probe results to the API PodStatus (phase, conditions, container
 //     statuses with their waiting reasons).
 //   - probes.go: one goroutine per container and probe kind with the
-//     kubelet's timing (initial delay, period, timeout, thresholds).
+//     kubelet's timing (initial delay, period, timeout, thresholds); their
+//     verdicts in a store of their own, read by the syncs as a snapshot.
 //   - backoff.go, resources.go, admission.go: restart and pull back-off,
 //     requests and limits to CRI resources, node-fit admission; GPUs are
 //     handed to containers at admission by internal/agent/devices and

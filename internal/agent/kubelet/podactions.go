@@ -129,17 +129,12 @@ func computePodActions(pod *corev1.Pod, state *podState, probes probeResults, ki
 		if ci == nil || !ci.running() {
 			continue
 		}
-		k := containerKill{spec: c, instance: ci}
-		if kind, failed := probes.failed(ci.id); ci.hash != "" && ci.hash != containerHash(c) {
-			k.reason, k.message = killedSpec, fmt.Sprintf("Container %s definition changed, will be restarted", c.Name)
-		} else if failed {
-			k.reason = map[probeKind]killReason{liveness: killedLiveness, startup: killedStartup}[kind]
-			k.message = fmt.Sprintf("Container %s failed %s probe, will be restarted", c.Name, map[probeKind]string{liveness: "liveness", startup: "startup"}[kind])
-		} else {
+		reason, message := killFor(c, ci, probes)
+		if reason == 0 {
 			continue
 		}
-		acts.containersToKill = append(acts.containersToKill, k)
-		stopping[ci.id] = k.reason
+		acts.containersToKill = append(acts.containersToKill, containerKill{spec: c, instance: ci, reason: reason, message: message})
+		stopping[ci.id] = reason
 	}
 	// runs: the instance runs on after the kills.
 	runs := func(ci *containerInfo) bool { return ci != nil && ci.running() && stopping[ci.id] == 0 }
@@ -168,6 +163,23 @@ func computePodActions(pod *corev1.Pod, state *podState, probes probeResults, ki
 		acts.containersToStart = append(acts.containersToStart, containerStart{spec: c, prev: ci})
 	}
 	return acts
+}
+
+// killFor is why a running instance is killed, if it is (0 if not): its
+// spec changed, or its liveness or startup probe failed; and the Killing
+// event's message.
+func killFor(c *corev1.Container, ci *containerInfo, probes probeResults) (killReason, string) {
+	if ci.hash != "" && ci.hash != containerHash(c) {
+		return killedSpec, fmt.Sprintf("Container %s definition changed, will be restarted", c.Name)
+	}
+	kind, failed := probes.failed(ci.id)
+	switch {
+	case failed && kind == liveness:
+		return killedLiveness, fmt.Sprintf("Container %s failed liveness probe, will be restarted", c.Name)
+	case failed:
+		return killedStartup, fmt.Sprintf("Container %s failed startup probe, will be restarted", c.Name)
+	}
+	return 0, ""
 }
 
 // computeInitActions adds the init containers and sidecars to start, in
