@@ -102,12 +102,7 @@ func TestRestartPolicyOnFailureSucceeds(t *testing.T) {
 	pod := simplePod("job", corev1.Container{Name: "app", Image: "skiff/app:v1", Command: []string{"fake-exit", "0"}})
 	pod.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
 	env.createPod(t, pod)
-	p := env.waitPod(t, "job", "Succeeded", func(p *corev1.Pod) error {
-		if p.Status.Phase != corev1.PodSucceeded {
-			return errors.New("not Succeeded")
-		}
-		return nil
-	})
+	p := env.waitPhase(t, "job", corev1.PodSucceeded)
 	term := p.Status.ContainerStatuses[0].State.Terminated
 	if term == nil || term.Reason != "Completed" || p.Status.ContainerStatuses[0].RestartCount != 0 {
 		t.Errorf("state = %+v", p.Status.ContainerStatuses[0])
@@ -164,13 +159,10 @@ func TestStartupProbeGatesLiveness(t *testing.T) {
 		LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"alive"}}}, PeriodSeconds: 1, FailureThreshold: 1},
 	})
 	env.createPod(t, pod)
-	env.waitPod(t, "slow", "Running", func(p *corev1.Pod) error {
-		if p.Status.Phase != corev1.PodRunning {
-			return errors.New("not Running")
-		}
-		return nil
-	})
-	time.Sleep(2500 * time.Millisecond)
+	env.waitPhase(t, "slow", corev1.PodRunning)
+	// Two periods of the startup probe (the liveness probe's would have
+	// failed the container).
+	env.waitCalls(t, "ExecSync app started", 3)
 	p, _ := env.getPod("slow")
 	cs := p.Status.ContainerStatuses[0]
 	if ptr.Deref(cs.Started, true) || cs.Ready || cs.RestartCount != 0 {
@@ -212,13 +204,8 @@ func TestPostStartHookFailureKills(t *testing.T) {
 	})
 	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
 	env.createPod(t, pod)
-	env.waitPod(t, "hook", "Failed", func(p *corev1.Pod) error {
-		if p.Status.Phase != corev1.PodFailed {
-			return errors.New("not Failed")
-		}
-		return nil
-	})
-	time.Sleep(1500 * time.Millisecond)
+	env.waitPhase(t, "hook", corev1.PodFailed)
+	env.waitSyncs(t, 2)
 	p, _ := env.getPod("hook")
 	if s := p.Status.ContainerStatuses[0].State; s.Terminated == nil {
 		t.Errorf("state = %+v, want terminated (not restarted)", s)

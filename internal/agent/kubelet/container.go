@@ -31,7 +31,7 @@ type startContext struct {
 // startContainer pulls the image, creates and starts one container, and
 // runs its postStart hook. Failures are recorded as the container's
 // waiting reason. It returns when to look again and whether it runs.
-func (m *podManager) startContainer(ctx context.Context, sc *startContext, c *corev1.Container, restartCount int, prev *containerInfo) (time.Duration, bool) {
+func (m *podManager) startContainer(ctx context.Context, sc *startContext, state *podState, c *corev1.Container, restartCount int, prev *containerInfo) (time.Duration, bool) {
 	pod := sc.pod
 	ref := fieldPath(pod, c.Name)
 	fk := failKey(pod.UID, c.Name)
@@ -121,6 +121,7 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, c *co
 		Linux:     &runtimeapi.LinuxContainerConfig{Resources: containerResources(c)},
 	}
 	id, err := m.rt.CreateContainer(ctx, sc.sandbox.id, cfg, sc.sandboxConfig)
+	m.changed(pod.UID)
 	if err != nil {
 		return failed(reasonCreateContainer, err)
 	}
@@ -132,7 +133,7 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, c *co
 	m.event(pod, ref, corev1.EventTypeNormal, "Started", "Started container "+c.Name)
 	m.setWaiting(pod.UID, c.Name, "", "")
 	m.backOff.forget(fk)
-	m.prune(ctx, pod.UID, c.Name, id, prev)
+	m.prune(ctx, pod.UID, state, c.Name, id, prev)
 
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
 		if msg, err := m.runHook(ctx, pod, c, id, c.Lifecycle.PostStart, time.Duration(gracePeriod(pod, false))*time.Second); err != nil {
@@ -147,23 +148,19 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, c *co
 }
 
 // prune removes the instances of a container older than the previous
-// one (kept for `logs --previous`).
-func (m *podManager) prune(ctx context.Context, uid types.UID, name, current string, prev *containerInfo) {
-	state, err := inspect(ctx, m.rt, uid)
-	if err != nil {
-		return
-	}
+// one (kept for `logs --previous`). state is the pod's state before
+// current started.
+func (m *podManager) prune(ctx context.Context, uid types.UID, state *podState, name, current string, prev *containerInfo) {
 	for _, ci := range state.containers[name] {
 		if ci.id == current || (prev != nil && ci.id == prev.id) || ci.running() {
 			continue
 		}
-		if err := m.rt.RemoveContainer(ctx, ci.id); err != nil {
+		err := m.rt.RemoveContainer(ctx, ci.id)
+		m.changed(uid)
+		if err != nil {
 			m.log.Warn("removing an old container", "id", ci.id, "err", err)
 		}
-		m.mu.Lock()
-		delete(m.termMsgs, ci.id)
-		delete(m.killedFor, ci.id)
-		m.mu.Unlock()
+		m.notes.forget(ci.id)
 	}
 }
 
@@ -268,7 +265,9 @@ func (m *podManager) killContainer(ctx context.Context, pod *corev1.Pod, c *core
 	if announce {
 		m.event(pod, ref, corev1.EventTypeNormal, "Killing", "Stopping container "+c.Name)
 	}
-	if err := m.rt.StopContainer(ctx, ci.id, grace); err != nil {
+	err := m.rt.StopContainer(ctx, ci.id, grace)
+	m.changed(pod.UID)
+	if err != nil {
 		m.log.Warn("stopping container", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "err", err)
 	}
 }
@@ -370,9 +369,7 @@ const (
 // message file, or with FallbackToLogsOnError after a failure the tail of
 // its log.
 func (m *podManager) termMessage(pod *corev1.Pod, c *corev1.Container, ci *containerInfo) string {
-	m.mu.Lock()
-	msg, ok := m.termMsgs[ci.id]
-	m.mu.Unlock()
+	msg, ok := m.notes.message(ci.id)
 	if ok {
 		return msg
 	}
@@ -382,9 +379,7 @@ func (m *podManager) termMessage(pod *corev1.Pod, c *corev1.Container, ci *conta
 	if msg == "" && c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError && ci.exitCode != 0 {
 		msg = logTail(m.logPath(pod, ci), maxLogTailLines, maxLogTailBytes)
 	}
-	m.mu.Lock()
-	m.termMsgs[ci.id] = msg
-	m.mu.Unlock()
+	m.notes.setMessage(ci.id, msg)
 	return msg
 }
 

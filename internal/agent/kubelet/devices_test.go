@@ -3,6 +3,9 @@ package kubelet
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,7 +43,7 @@ func (e *testEnv) envOf(pod, container, key string) (string, bool) {
 // rejected, and a device comes free when its pod goes.
 func TestGPUsAreHandedOut(t *testing.T) {
 	env := startKubelet(t, func(c *Config) { c.FakeGPUs = 2 })
-	env.createPod(t, gpuPod("gpu-a", 1))
+	gpuA := env.createPod(t, gpuPod("gpu-a", 1))
 	env.createPod(t, gpuPod("gpu-b", 1))
 	env.createPod(t, simplePod("cpu-only"))
 	for _, name := range []string{"gpu-a", "gpu-b", "cpu-only"} {
@@ -72,6 +75,18 @@ func TestGPUsAreHandedOut(t *testing.T) {
 	poll(t, 20*time.Second, "gpu-a gone", func() error {
 		if _, err := env.getPod("gpu-a"); err == nil {
 			return errors.New("still there")
+		}
+		return nil
+	})
+	// The kubelet frees the pod's place and its device together once it
+	// cleaned up after it (the API forgot it at once, grace 0).
+	poll(t, 20*time.Second, "gpu-a's device freed", func() error {
+		b, err := os.ReadFile(filepath.Join(env.cfg.DataDir, "kubelet", "device-checkpoint.json"))
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), string(gpuA.UID)) {
+			return errors.New("still assigned")
 		}
 		return nil
 	})

@@ -2,11 +2,13 @@ package kubelet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
 
 	"skiff.dev/skiff/internal/agent/runtime"
 	"skiff.dev/skiff/internal/agent/runtime/fake"
@@ -27,6 +30,28 @@ type testEnv struct {
 	client kubernetes.Interface
 	rt     *fake.Runtime
 	cfg    Config
+	clock  *syncClock
+}
+
+// syncClock is the real clock, counting the pod workers' syncs: a worker
+// re-arms its resync timer after each sync.
+type syncClock struct {
+	clock.WithTicker
+	syncs atomic.Int64
+}
+
+func (c *syncClock) NewTimer(d time.Duration) clock.Timer {
+	return &countedTimer{Timer: c.WithTicker.NewTimer(d), n: &c.syncs}
+}
+
+type countedTimer struct {
+	clock.Timer
+	n *atomic.Int64
+}
+
+func (t *countedTimer) Reset(d time.Duration) bool {
+	t.n.Add(1)
+	return t.Timer.Reset(d)
 }
 
 // poll calls check until it returns nil or the timeout passes.
@@ -38,7 +63,7 @@ var poll = testserver.Poll
 func startKubelet(t *testing.T, mutate func(*Config)) *testEnv {
 	t.Helper()
 	s := testserver.Start(t, nil)
-	env := &testEnv{client: s.Client, rt: fake.New()}
+	env := &testEnv{client: s.Client, rt: fake.New(), clock: &syncClock{WithTicker: clock.RealClock{}}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.Default()
@@ -54,6 +79,7 @@ func startKubelet(t *testing.T, mutate func(*Config)) *testEnv {
 			return env.rt, nil
 		},
 		Logger:                    log,
+		Clock:                     env.clock,
 		NodeStatusUpdateFrequency: 300 * time.Millisecond,
 		LeaseRenewInterval:        300 * time.Millisecond,
 		RelistPeriod:              100 * time.Millisecond,
@@ -122,6 +148,54 @@ func (e *testEnv) waitPod(t *testing.T, name, what string, check func(p *corev1.
 		return nil
 	})
 	return last
+}
+
+// waitPhase waits for the pod's phase.
+func (e *testEnv) waitPhase(t *testing.T, name string, phase corev1.PodPhase) *corev1.Pod {
+	t.Helper()
+	return e.waitPod(t, name, string(phase), func(p *corev1.Pod) error {
+		if p.Status.Phase != phase {
+			return errors.New("not " + string(phase))
+		}
+		return nil
+	})
+}
+
+func runningAndReady(p *corev1.Pod) error {
+	if p.Status.Phase != corev1.PodRunning {
+		return errors.New("not Running")
+	}
+	return isReady(p)
+}
+
+// waitSyncs waits until the pod workers synced n more times (with one
+// pod: until its worker looked at it again n times).
+func (e *testEnv) waitSyncs(t *testing.T, n int64) {
+	t.Helper()
+	want := e.clock.syncs.Load() + n
+	poll(t, 20*time.Second, fmt.Sprintf("%d more syncs", n), func() error {
+		if got := e.clock.syncs.Load(); got < want {
+			return fmt.Errorf("%d syncs, want %d", got, want)
+		}
+		return nil
+	})
+}
+
+// waitCalls waits until the runtime got n calls that start with prefix.
+func (e *testEnv) waitCalls(t *testing.T, prefix string, n int) {
+	t.Helper()
+	poll(t, 20*time.Second, fmt.Sprintf("%d calls %q", n, prefix), func() error {
+		got := 0
+		for _, c := range e.rt.Calls() {
+			if strings.HasPrefix(c, prefix) {
+				got++
+			}
+		}
+		if got < n {
+			return fmt.Errorf("%d calls", got)
+		}
+		return nil
+	})
 }
 
 func describeStatuses(p *corev1.Pod) string {

@@ -29,12 +29,7 @@ func TestPodRunsAndIsReady(t *testing.T) {
 		},
 		corev1.Container{Name: "sidecar", Image: "skiff/helper:latest"},
 	))
-	p := env.waitPod(t, "web", "Running and Ready", func(p *corev1.Pod) error {
-		if p.Status.Phase != corev1.PodRunning {
-			return errors.New("not Running")
-		}
-		return isReady(p)
-	})
+	p := env.waitPod(t, "web", "Running and Ready", runningAndReady)
 	if p.Status.PodIP == "" || !strings.HasPrefix(p.Status.PodIP, "10.244.1.") {
 		t.Errorf("podIP = %q", p.Status.PodIP)
 	}
@@ -80,7 +75,7 @@ func TestPodRunsAndIsReady(t *testing.T) {
 	}
 	// Nothing changes, so nothing is written (resyncs are every second).
 	rv := p.ResourceVersion
-	time.Sleep(2500 * time.Millisecond)
+	env.waitSyncs(t, 2)
 	if p2, _ := env.getPod("web"); p2.ResourceVersion != rv {
 		t.Errorf("status rewritten without a change: %s", cmpStatus(p.Status, p2.Status))
 	}
@@ -102,12 +97,7 @@ func TestPodAdmissionOutOfCPU(t *testing.T) {
 		Name: "app", Image: "skiff/app:v1",
 		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100000")}},
 	}))
-	p := env.waitPod(t, "big", "rejected", func(p *corev1.Pod) error {
-		if p.Status.Phase != corev1.PodFailed {
-			return errors.New("not Failed")
-		}
-		return nil
-	})
+	p := env.waitPhase(t, "big", corev1.PodFailed)
 	if p.Status.Reason != "OutOfcpu" || !strings.HasPrefix(p.Status.Message, "Pod was rejected: Node didn't have enough resource: cpu, requested: 100000000, used: 0, capacity: ") {
 		t.Errorf("reason %q message %q", p.Status.Reason, p.Status.Message)
 	}
@@ -129,13 +119,8 @@ func TestReadinessProbeGatesReady(t *testing.T) {
 	})
 	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"check"}}}, PeriodSeconds: 1}
 	env.createPod(t, simplePod("gated", corev1.Container{Name: "app", Image: "skiff/app:v1", ReadinessProbe: probe}))
-	env.waitPod(t, "gated", "Running, not ready", func(p *corev1.Pod) error {
-		if p.Status.Phase != corev1.PodRunning {
-			return errors.New("not Running")
-		}
-		return nil
-	})
-	time.Sleep(1500 * time.Millisecond)
+	env.waitPhase(t, "gated", corev1.PodRunning)
+	env.waitCalls(t, "ExecSync app check", 2)
 	p, _ := env.getPod("gated")
 	c := condition(p, corev1.PodReady)
 	if c == nil || c.Status != corev1.ConditionFalse || c.Reason != "ContainersNotReady" || c.Message != "containers with unready status: [app]" {
@@ -215,12 +200,7 @@ func TestOOMKilledNeverRestarted(t *testing.T) {
 	pod := simplePod("oom", corev1.Container{Name: "app", Image: "skiff/app:v1", Command: []string{"fake-oom"}})
 	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
 	env.createPod(t, pod)
-	p := env.waitPod(t, "oom", "Failed", func(p *corev1.Pod) error {
-		if p.Status.Phase != corev1.PodFailed {
-			return errors.New("not Failed")
-		}
-		return nil
-	})
+	p := env.waitPhase(t, "oom", corev1.PodFailed)
 	term := p.Status.ContainerStatuses[0].State.Terminated
 	if term == nil || term.Reason != "OOMKilled" || term.ExitCode != 137 {
 		t.Errorf("state = %+v", p.Status.ContainerStatuses[0].State)
@@ -329,12 +309,7 @@ func TestInitContainersAndSidecar(t *testing.T) {
 		{Name: "migrate", Image: "skiff/app:v1", Command: []string{"fake-exit", "0"}},
 	}
 	env.createPod(t, pod)
-	p := env.waitPod(t, "init", "Running and Ready", func(p *corev1.Pod) error {
-		if p.Status.Phase != corev1.PodRunning {
-			return errors.New("not Running")
-		}
-		return isReady(p)
-	})
+	p := env.waitPod(t, "init", "Running and Ready", runningAndReady)
 	var starts []string
 	for _, c := range env.rt.Calls() {
 		if strings.HasPrefix(c, "StartContainer ") {
@@ -386,12 +361,7 @@ func TestInitContainerFailureNever(t *testing.T) {
 	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
 	pod.Spec.InitContainers = []corev1.Container{{Name: "setup", Image: "skiff/app:v1", Command: []string{"fake-exit", "2"}}}
 	env.createPod(t, pod)
-	p := env.waitPod(t, "initfail", "Failed", func(p *corev1.Pod) error {
-		if p.Status.Phase != corev1.PodFailed {
-			return errors.New("not Failed")
-		}
-		return nil
-	})
+	p := env.waitPhase(t, "initfail", corev1.PodFailed)
 	if c := condition(p, corev1.PodInitialized); c == nil || c.Status != corev1.ConditionFalse || c.Message != "containers with incomplete status: [setup]" {
 		t.Errorf("Initialized = %+v", c)
 	}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,12 +19,14 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"skiff.dev/skiff/internal/agent/devices"
 	"skiff.dev/skiff/internal/agent/runtime"
 )
 
-// podManager runs the pods of the node: one worker per pod UID.
+// podManager runs the pods of the node: one worker per pod UID. Each of
+// its concerns is one owned type with its own lock.
 type podManager struct {
 	cfg  *Config
 	rt   runtime.Runtime
@@ -45,53 +46,24 @@ type podManager struct {
 	probes      *probeManager
 	devices     *devices.Manager
 
-	mu       sync.Mutex
-	workers  map[types.UID]*podWorker
-	waiting  map[types.UID]map[string]waitingReason
-	admitted map[types.UID]corev1.ResourceList
-	rejected map[types.UID]*rejection
-	termMsgs map[string]string // container ID → termination message
-	// killedFor holds why the kubelet killed a container instance it is
-	// to restart.
-	killedFor map[string]killReason
-	// finished holds the pods this kubelet made Succeeded or Failed (the
-	// informer's copy may not say so yet).
-	finished map[types.UID]bool
-	wg       sync.WaitGroup
-}
-
-// killReason is why the kubelet killed a container it restarts.
-type killReason int
-
-const (
-	// killedProbe: a liveness or startup probe failed; restarted under
-	// any policy but Never.
-	killedProbe killReason = iota + 1
-	// killedSpec: its spec (image) changed; restarted under any policy.
-	killedSpec
-)
-
-// podWorker syncs one pod; kick wakes it.
-type podWorker struct {
-	uid             types.UID
-	namespace, name string
-	kick            chan struct{}
+	workers    *podWorkers
+	cache      *runtimeCache
+	waiting    *waitingReasons
+	admissions *admissions
+	notes      *instanceNotes
 }
 
 func newPodManager(cfg *Config, rt runtime.Runtime, d *deps, n *nodeAgent, log *slog.Logger) *podManager {
 	m := &podManager{
 		cfg: cfg, rt: rt, deps: d, node: n, log: log,
-		backOff:  newBackOff(cfg.Clock, cfg.BackOffBase, cfg.BackOffMax),
-		workers:  map[types.UID]*podWorker{},
-		waiting:  map[types.UID]map[string]waitingReason{},
-		admitted: map[types.UID]corev1.ResourceList{},
-		rejected: map[types.UID]*rejection{},
-		termMsgs: map[string]string{},
-
-		killedFor: map[string]killReason{},
-		finished:  map[types.UID]bool{},
+		backOff: newBackOff(cfg.Clock, cfg.BackOffBase, cfg.BackOffMax),
+		workers: newPodWorkers(),
+		cache:   newRuntimeCache(),
+		waiting: newWaitingReasons(),
+		notes:   newInstanceNotes(),
 	}
-	m.probes = newProbeManager(d.probe, cfg.Clock, m.kickUID, m.unhealthy)
+	m.admissions = newAdmissions(m.releaseDevices)
+	m.probes = newProbeManager(d.probe, cfg.Clock, m.workers.kick, m.unhealthy)
 	m.devices = newDeviceManager(cfg, log)
 	return m
 }
@@ -186,7 +158,7 @@ func (m *podManager) run(ctx context.Context) error {
 	m.sweepVolumes(ctx)
 	m.sweepDevices()
 	m.relistLoop(ctx)
-	m.wg.Wait()
+	m.workers.wait()
 	return nil
 }
 
@@ -200,43 +172,12 @@ func (m *podManager) podEvent(ctx context.Context, obj any) {
 
 // ensureWorker starts the pod's worker if needed and wakes it.
 func (m *podManager) ensureWorker(ctx context.Context, uid types.UID, namespace, name string) {
-	m.mu.Lock()
-	w := m.workers[uid]
-	if w == nil {
-		if ctx.Err() != nil {
-			m.mu.Unlock()
-			return
-		}
-		w = &podWorker{uid: uid, namespace: namespace, name: name, kick: make(chan struct{}, 1)}
-		m.workers[uid] = w
-		m.wg.Add(1)
-		go m.work(ctx, w)
-	}
-	m.mu.Unlock()
-	w.wake()
-}
-
-func (w *podWorker) wake() {
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
-}
-
-// kickUID wakes the worker of a pod, if it has one.
-func (m *podManager) kickUID(uid types.UID) {
-	m.mu.Lock()
-	w := m.workers[uid]
-	m.mu.Unlock()
-	if w != nil {
-		w.wake()
-	}
+	m.workers.ensure(ctx, uid, namespace, name, m.work)
 }
 
 // work syncs its pod on every wake-up, at the time the sync asks to look
 // again and every ResyncPeriod, until the pod is gone and cleaned up.
 func (m *podManager) work(ctx context.Context, w *podWorker) {
-	defer m.wg.Done()
 	log := m.log.With("pod", w.namespace+"/"+w.name, "uid", w.uid)
 	timer := m.cfg.Clock.NewTimer(m.cfg.ResyncPeriod)
 	defer timer.Stop()
@@ -256,16 +197,12 @@ func (m *podManager) work(ctx context.Context, w *podWorker) {
 			after = min(after, time.Second)
 		}
 		if done {
-			m.mu.Lock()
+			m.waiting.forget(w.uid)
+			m.admissions.forget(w.uid)
+			m.cache.invalidate(w.uid)
 			// A new event may have come for the UID meanwhile; it only
 			// matters if the pod is back, which the informer will say.
-			delete(m.workers, w.uid)
-			delete(m.waiting, w.uid)
-			delete(m.admitted, w.uid)
-			delete(m.rejected, w.uid)
-			delete(m.finished, w.uid)
-			m.mu.Unlock()
-			m.releaseDevices(w.uid)
+			m.workers.remove(w.uid)
 			log.Debug("pod worker done")
 			return
 		}
@@ -283,32 +220,28 @@ func (m *podManager) work(ctx context.Context, w *podWorker) {
 }
 
 // relistLoop compares the runtime's containers and sandboxes every
-// RelistPeriod and wakes the workers of the pods that changed (starting
-// workers for pods the kubelet does not know, to clean them up).
+// RelistPeriod. For the pods that changed it caches their new runtime
+// state and wakes their workers (starting workers for pods the kubelet
+// does not know, to clean them up).
 func (m *podManager) relistLoop(ctx context.Context) {
-	prev := map[string]string{}
+	var prev *relisted
 	ticker := m.cfg.Clock.NewTicker(m.cfg.RelistPeriod)
 	defer ticker.Stop()
 	for {
-		cur, owners, err := m.relist(ctx)
+		cur, err := m.relist(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			m.log.Warn("runtime relist failed", "err", err)
 		} else {
-			for id, state := range cur {
-				if prev[id] != state {
-					o := owners[id]
-					m.ensureWorker(ctx, o.uid, o.namespace, o.name)
-				}
+			changed, gone := cur.changedSince(prev)
+			for uid, o := range changed {
+				m.cacheState(ctx, cur, uid)
+				m.ensureWorker(ctx, o.uid, o.namespace, o.name)
 			}
-			for id := range prev {
-				if _, ok := cur[id]; !ok {
-					if o, ok := owners[id]; ok {
-						m.kickUID(o.uid)
-					}
-				}
+			for uid := range gone {
+				m.cacheState(ctx, cur, uid)
 			}
 			prev = cur
 		}
@@ -325,17 +258,32 @@ type owner struct {
 	namespace, name string
 }
 
-func (m *podManager) relist(ctx context.Context) (map[string]string, map[string]owner, error) {
+// relisted is what one relist found: each sandbox's and container's state
+// and owner (by "s/ID" and "c/ID"), and the pods' sandboxes and
+// containers. gen numbers the read for the runtime cache.
+type relisted struct {
+	gen        uint64
+	states     map[string]string
+	owners     map[string]owner
+	sandboxes  map[types.UID][]*runtimeapi.PodSandbox
+	containers map[types.UID][]*runtimeapi.Container
+}
+
+func (m *podManager) relist(ctx context.Context) (*relisted, error) {
+	gen := m.cache.begin()
+	m.cache.prune(gen)
 	sbs, err := m.rt.ListPodSandbox(ctx, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cs, err := m.rt.ListContainers(ctx, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	cur := map[string]string{}
-	owners := map[string]owner{}
+	r := &relisted{
+		gen: gen, states: map[string]string{}, owners: map[string]owner{},
+		sandboxes: map[types.UID][]*runtimeapi.PodSandbox{}, containers: map[types.UID][]*runtimeapi.Container{},
+	}
 	own := func(labels map[string]string) (owner, bool) {
 		uid := labels[labelPodUID]
 		if uid == "" {
@@ -345,16 +293,77 @@ func (m *podManager) relist(ctx context.Context) (map[string]string, map[string]
 	}
 	for _, sb := range sbs {
 		if o, ok := own(sb.Labels); ok {
-			cur["s/"+sb.Id], owners["s/"+sb.Id] = sb.State.String(), o
+			r.states["s/"+sb.Id], r.owners["s/"+sb.Id] = sb.State.String(), o
+			r.sandboxes[o.uid] = append(r.sandboxes[o.uid], sb)
 		}
 	}
 	for _, c := range cs {
 		if o, ok := own(c.Labels); ok {
-			cur["c/"+c.Id], owners["c/"+c.Id] = c.State.String(), o
+			r.states["c/"+c.Id], r.owners["c/"+c.Id] = c.State.String(), o
+			r.containers[o.uid] = append(r.containers[o.uid], c)
 		}
 	}
-	return cur, owners, nil
+	return r, nil
 }
+
+// changedSince is the pods with a sandbox or container that is new or in
+// another state than in prev, and those that only lost one.
+func (r *relisted) changedSince(prev *relisted) (changed map[types.UID]owner, gone map[types.UID]bool) {
+	changed, gone = map[types.UID]owner{}, map[types.UID]bool{}
+	var before map[string]string
+	if prev != nil {
+		before = prev.states
+	}
+	for id, state := range r.states {
+		if st, ok := before[id]; !ok || st != state {
+			o := r.owners[id]
+			changed[o.uid] = o
+		}
+	}
+	for id := range before {
+		if _, ok := r.states[id]; !ok {
+			if uid := prev.owners[id].uid; changed[uid].uid == "" {
+				gone[uid] = true
+			}
+		}
+	}
+	return changed, gone
+}
+
+// cacheState caches the runtime state of a pod that changed, from what
+// the relist found. A pod with nothing left is dropped from the cache.
+func (m *podManager) cacheState(ctx context.Context, r *relisted, uid types.UID) {
+	sbs, cs := r.sandboxes[uid], r.containers[uid]
+	if len(sbs) == 0 && len(cs) == 0 {
+		m.cache.invalidate(uid)
+		return
+	}
+	st, err := buildState(ctx, m.rt, sbs, cs)
+	if err != nil {
+		// The pod's sync reads the runtime itself.
+		return
+	}
+	m.cache.put(uid, st, r.gen)
+}
+
+// podState is a pod's runtime state: the cached one, or else read now
+// (and cached).
+func (m *podManager) podState(ctx context.Context, uid types.UID) (*podState, error) {
+	if st, ok := m.cache.get(uid); ok {
+		return st, nil
+	}
+	gen := m.cache.begin()
+	st, err := inspect(ctx, m.rt, uid)
+	if err != nil {
+		return nil, err
+	}
+	m.cache.put(uid, st, gen)
+	return st, nil
+}
+
+// changed records that this kubelet changed the pod in the runtime: its
+// cached state is stale.
+func (m *podManager) changed(uid types.UID) { m.cache.invalidate(uid) }
 
 // podFor is the API's pod of a worker, nil when it is gone (or replaced
 // by another pod of the name).
@@ -396,26 +405,7 @@ func (m *podManager) unhealthy(pod *corev1.Pod, c *corev1.Container, kind probeK
 // setWaiting records (or, with an empty reason, clears) why a container
 // is not running.
 func (m *podManager) setWaiting(uid types.UID, name, reason, message string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if reason == "" {
-		delete(m.waiting[uid], name)
-		return
-	}
-	if m.waiting[uid] == nil {
-		m.waiting[uid] = map[string]waitingReason{}
-	}
-	m.waiting[uid][name] = waitingReason{reason, message}
-}
-
-func (m *podManager) waitingOf(uid types.UID) map[string]waitingReason {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := map[string]waitingReason{}
-	for k, v := range m.waiting[uid] {
-		out[k] = v
-	}
-	return out
+	m.waiting.set(uid, name, reason, message)
 }
 
 // sweepVolumes starts a worker, which cleans up, for every pod directory

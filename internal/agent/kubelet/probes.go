@@ -61,18 +61,18 @@ type probeVerdict struct {
 }
 
 // probeManager runs one worker goroutine per running container and probe
-// kind and keeps their verdicts. A verdict change calls onChange with the
-// pod's UID.
+// kind; their verdicts are in its verdict store. A verdict change calls
+// onChange with the pod's UID.
 type probeManager struct {
 	probe    probeFunc
 	clock    clock.Clock
 	onChange func(types.UID)
 	// unhealthy records an Unhealthy event for a failed attempt.
 	unhealthy func(pod *corev1.Pod, c *corev1.Container, kind probeKind, msg string)
+	verdicts  *probeVerdicts
 
-	mu       sync.Mutex
-	workers  map[probeKey]*probeWorker
-	verdicts map[probeKey]probeVerdict
+	mu      sync.Mutex
+	workers map[probeKey]*probeWorker
 }
 
 type probeWorker struct {
@@ -84,8 +84,88 @@ type probeWorker struct {
 func newProbeManager(probe probeFunc, clk clock.Clock, onChange func(types.UID), unhealthy func(*corev1.Pod, *corev1.Container, probeKind, string)) *probeManager {
 	return &probeManager{
 		probe: probe, clock: clk, onChange: onChange, unhealthy: unhealthy,
-		workers: map[probeKey]*probeWorker{}, verdicts: map[probeKey]probeVerdict{},
+		verdicts: newProbeVerdicts(), workers: map[probeKey]*probeWorker{},
 	}
+}
+
+// probeVerdicts holds the current verdict of each probe of each running
+// container instance.
+type probeVerdicts struct {
+	mu       sync.Mutex
+	verdicts map[probeKey]probeVerdict
+}
+
+func newProbeVerdicts() *probeVerdicts {
+	return &probeVerdicts{verdicts: map[probeKey]probeVerdict{}}
+}
+
+// of is the verdict of a probe for the instance id.
+func (v *probeVerdicts) of(key probeKey, id string) (probeVerdict, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	got, ok := v.verdicts[key]
+	if !ok || got.containerID != id {
+		return probeVerdict{}, false
+	}
+	return got, true
+}
+
+// start sets the initial verdict for a new instance's probe, unless the
+// probe of that instance is done (startup passed, liveness failed: on
+// hold until the next instance). It reports whether it set it.
+func (v *probeVerdicts) start(key probeKey, id string, initial probeResult) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if got, ok := v.verdicts[key]; ok && got.containerID == id {
+		return false
+	}
+	v.verdicts[key] = probeVerdict{containerID: id, result: initial}
+	return true
+}
+
+// set records a probe's verdict for the instance id, unless a newer
+// instance took over. It reports whether the verdict changed.
+func (v *probeVerdicts) set(key probeKey, id string, r probeResult) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	got, ok := v.verdicts[key]
+	if ok && got.containerID != id {
+		return false
+	}
+	v.verdicts[key] = probeVerdict{containerID: id, result: r}
+	return !ok || got.result != r
+}
+
+// forget drops the verdicts of a pod's container ("" for all of the
+// pod's).
+func (v *probeVerdicts) forget(uid types.UID, container string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for key := range v.verdicts {
+		if key.uid == uid && (container == "" || key.container == container) {
+			delete(v.verdicts, key)
+		}
+	}
+}
+
+// results is the liveness and startup verdicts of a pod's instances.
+func (v *probeVerdicts) results(uid types.UID) probeResults {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := probeResults{}
+	for key, got := range v.verdicts {
+		if key.uid != uid || key.kind == readiness {
+			continue
+		}
+		r := out[got.containerID]
+		if key.kind == liveness {
+			r.liveness = got.result
+		} else {
+			r.startup = got.result
+		}
+		out[got.containerID] = r
+	}
+	return out
 }
 
 // ensure runs the probes of a running container instance (and stops the
@@ -107,12 +187,6 @@ func (m *probeManager) ensure(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 			w.cancel()
 			delete(m.workers, key)
 		}
-		if v, ok := m.verdicts[key]; ok && v.containerID == ci.id {
-			// Done (startup passed, liveness failed): on hold until the
-			// next instance.
-			m.mu.Unlock()
-			continue
-		}
 		initial := probeUnknown
 		switch kind {
 		case liveness:
@@ -120,7 +194,12 @@ func (m *probeManager) ensure(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 		case readiness:
 			initial = probeFailure
 		}
-		m.verdicts[key] = probeVerdict{containerID: ci.id, result: initial}
+		if !m.verdicts.start(key, ci.id, initial) {
+			// Done (startup passed, liveness failed): on hold until the
+			// next instance.
+			m.mu.Unlock()
+			continue
+		}
 		wctx, cancel := context.WithCancel(ctx)
 		w := &probeWorker{containerID: ci.id, cancel: cancel, pod: pod}
 		m.workers[key] = w
@@ -140,21 +219,14 @@ func (m *probeManager) stop(uid types.UID, container string) {
 			delete(m.workers, key)
 		}
 	}
-	for key := range m.verdicts {
-		if key.uid == uid && (container == "" || key.container == container) {
-			delete(m.verdicts, key)
-		}
-	}
+	m.verdicts.forget(uid, container)
 }
 
+// results is the liveness and startup verdicts of a pod's instances.
+func (m *probeManager) results(uid types.UID) probeResults { return m.verdicts.results(uid) }
+
 func (m *probeManager) verdict(uid types.UID, c *corev1.Container, kind probeKind, id string) (probeVerdict, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	v, ok := m.verdicts[probeKey{uid, c.Name, kind}]
-	if !ok || v.containerID != id {
-		return probeVerdict{}, false
-	}
-	return v, true
+	return m.verdicts.of(probeKey{uid, c.Name, kind}, id)
 }
 
 // started: the instance passed its startup probe, or has none.
@@ -175,28 +247,8 @@ func (m *probeManager) ready(uid types.UID, c *corev1.Container, id string) bool
 	return ok && v.result == probeSuccess
 }
 
-// failed reports a liveness or startup probe that failed for the instance.
-func (m *probeManager) failed(uid types.UID, c *corev1.Container, id string) (probeKind, bool) {
-	for _, kind := range []probeKind{liveness, startup} {
-		if v, ok := m.verdict(uid, c, kind, id); ok && v.result == probeFailure {
-			return kind, true
-		}
-	}
-	return 0, false
-}
-
 func (m *probeManager) set(key probeKey, id string, r probeResult) {
-	m.mu.Lock()
-	v, ok := m.verdicts[key]
-	changed := !ok || v.containerID != id || v.result != r
-	if ok && v.containerID != id {
-		// A newer instance took over.
-		m.mu.Unlock()
-		return
-	}
-	m.verdicts[key] = probeVerdict{containerID: id, result: r}
-	m.mu.Unlock()
-	if changed && m.onChange != nil {
+	if m.verdicts.set(key, id, r) && m.onChange != nil {
 		m.onChange(key.uid)
 	}
 }

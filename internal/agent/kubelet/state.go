@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -95,6 +96,17 @@ func inspect(ctx context.Context, rt runtime.Runtime, uid types.UID) (*podState,
 	if err != nil {
 		return nil, fmt.Errorf("list sandboxes: %w", err)
 	}
+	cs, err := rt.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: sel})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	return buildState(ctx, rt, sbs, cs)
+}
+
+// buildState is a pod's state from its listed sandboxes and containers,
+// with the status of each (the IP of a ready sandbox, a container's exit
+// code and times).
+func buildState(ctx context.Context, rt runtime.Runtime, sbs []*runtimeapi.PodSandbox, cs []*runtimeapi.Container) (*podState, error) {
 	st := &podState{containers: map[string][]*containerInfo{}}
 	for _, sb := range sbs {
 		info := &sandboxInfo{id: sb.Id, ready: sb.State == runtimeapi.PodSandboxState_SANDBOX_READY, createdAt: time.Unix(0, sb.CreatedAt)}
@@ -122,10 +134,6 @@ func inspect(ctx context.Context, rt runtime.Runtime, uid types.UID) (*podState,
 		}
 		return a.createdAt.After(b.createdAt)
 	})
-	cs, err := rt.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: sel})
-	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
-	}
 	for _, c := range cs {
 		resp, err := rt.ContainerStatus(ctx, c.Id, false)
 		if err != nil {
@@ -177,9 +185,102 @@ func inspect(ctx context.Context, rt runtime.Runtime, uid types.UID) (*podState,
 	return st, nil
 }
 
+// runtimeCache holds each pod's runtime state as last read: by the relist
+// for the pods whose sandboxes or containers changed, and by a pod's sync
+// when it needs a state newer than the cached one. A sync that changes
+// the pod in the runtime invalidates its entry: reads begun before that
+// are stale, and the next use reads the runtime again.
+type runtimeCache struct {
+	mu   sync.Mutex
+	gen  uint64 // numbers the reads begun
+	pods map[types.UID]*cachedState
+}
+
+type cachedState struct {
+	state *podState // nil: none current
+	gen   uint64    // the read state came from
+	min   uint64    // reads numbered below min are stale
+}
+
+func newRuntimeCache() *runtimeCache {
+	return &runtimeCache{pods: map[types.UID]*cachedState{}}
+}
+
+// begin numbers a read of the runtime about to begin.
+func (c *runtimeCache) begin() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	return c.gen
+}
+
+// put stores the state a read numbered gen found, unless a later read is
+// stored or the pod changed after the read began.
+func (c *runtimeCache) put(uid types.UID, st *podState, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entry(uid)
+	if gen < e.min || (e.state != nil && gen <= e.gen) {
+		return
+	}
+	e.state, e.gen = st, gen
+}
+
+// get is the pod's cached state, if it is current.
+func (c *runtimeCache) get(uid types.UID) (*podState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.pods[uid]
+	if e == nil || e.state == nil || e.gen < e.min {
+		return nil, false
+	}
+	return e.state, true
+}
+
+// invalidate records that the pod changed in the runtime: what reads
+// begun before now found is stale.
+func (c *runtimeCache) invalidate(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entry(uid)
+	e.state, e.min = nil, c.gen+1
+}
+
+// entry is the pod's entry, added if it has none; c.mu is held.
+func (c *runtimeCache) entry(uid types.UID) *cachedState {
+	e := c.pods[uid]
+	if e == nil {
+		e = &cachedState{}
+		c.pods[uid] = e
+	}
+	return e
+}
+
+// prune drops the entries holding nothing that no read begun before gen
+// may still fill (the pods that are gone).
+func (c *runtimeCache) prune(gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for uid, e := range c.pods {
+		if e.state == nil && e.min <= gen {
+			delete(c.pods, uid)
+		}
+	}
+}
+
 func unixNano(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
 	}
 	return time.Unix(0, n)
+}
+
+// instance is the instance of a container with the ID, or nil.
+func (s *podState) instance(name, id string) *containerInfo {
+	for _, ci := range s.containers[name] {
+		if ci.id == id {
+			return ci
+		}
+	}
+	return nil
 }

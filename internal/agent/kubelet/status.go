@@ -368,13 +368,21 @@ func podConditions(pod *corev1.Pod, old []corev1.PodCondition, sandboxReady bool
 		}
 	}
 	for _, o := range old {
-		switch o.Type {
-		case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady:
-		default:
+		if !kubeletCondition(o.Type) {
 			conds = append(conds, o)
 		}
 	}
 	return conds
+}
+
+// kubeletCondition reports the pod conditions the kubelet owns; others
+// (the scheduler's, readiness gates) are kept as they are.
+func kubeletCondition(t corev1.PodConditionType) bool {
+	switch t {
+	case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady:
+		return true
+	}
+	return false
 }
 
 // unreadyGates describes the readiness gates that are not True ("" when

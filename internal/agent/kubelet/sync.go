@@ -27,18 +27,20 @@ const (
 // when to look again (0: at the resync) and whether the worker is done.
 func (m *podManager) syncPod(ctx context.Context, w *podWorker) (time.Duration, bool, error) {
 	pod := m.podFor(w)
-	state, err := inspect(ctx, m.rt, w.uid)
+	state, err := m.podState(ctx, w.uid)
 	if err != nil {
 		return 0, false, err
 	}
-	switch {
-	case pod == nil:
+	if pod == nil {
 		return 0, m.cleanup(ctx, w, state), nil
-	case pod.DeletionTimestamp != nil:
-		return 0, false, m.syncDeleted(ctx, pod, state)
-	case isTerminal(pod.Status.Phase) || m.isFinished(pod.UID):
+	}
+	acts := m.computeActions(pod, state)
+	switch acts.why {
+	case podDeleted:
+		return 0, false, m.syncDeleted(ctx, pod, state, acts)
+	case podFinished:
 		m.releaseAdmission(pod.UID)
-		return 0, false, m.stopTerminal(ctx, pod, state)
+		return 0, false, m.stopTerminal(ctx, pod, state, acts)
 	}
 	if rej := m.admitPod(pod, state); rej != nil {
 		st := pod.Status.DeepCopy()
@@ -48,13 +50,19 @@ func (m *podManager) syncPod(ctx context.Context, w *podWorker) (time.Duration, 
 	if left, over := m.activeDeadline(pod); over {
 		return 0, false, m.failDeadline(ctx, pod, state)
 	} else if left > 0 {
-		after, done, err := m.syncRunning(ctx, pod, state)
+		after, done, err := m.syncRunning(ctx, pod, state, acts)
 		var next wake
 		next.at(after)
 		next.at(left)
 		return next.after, done, err
 	}
-	return m.syncRunning(ctx, pod, state)
+	return m.syncRunning(ctx, pod, state, acts)
+}
+
+// computeActions decides on the pod from its state and what the kubelet
+// knows of it (probe verdicts, kills, whether it finished it).
+func (m *podManager) computeActions(pod *corev1.Pod, state *podState) podActions {
+	return computePodActions(pod, state, m.probes.results(pod.UID), m.notes.killedOf(state.all()), m.admissions.isFinished(pod.UID))
 }
 
 // activeDeadline is the time left of the pod's activeDeadlineSeconds
@@ -72,9 +80,9 @@ func (m *podManager) failDeadline(ctx context.Context, pod *corev1.Pod, state *p
 	m.event(pod, "", corev1.EventTypeNormal, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
 	m.probes.stop(pod.UID, "")
 	m.killContainers(ctx, pod, state, gracePeriod(pod, false), true)
-	m.stopSandboxes(ctx, state)
+	m.stopSandboxes(ctx, pod.UID, state)
 	m.releaseAdmission(pod.UID)
-	state, err := inspect(ctx, m.rt, pod.UID)
+	state, err := m.podState(ctx, pod.UID)
 	if err != nil {
 		return err
 	}
@@ -95,18 +103,14 @@ func isTerminal(p corev1.PodPhase) bool {
 // that already have a sandbox (the agent restarted) are admitted as they
 // are.
 func (m *podManager) admitPod(pod *corev1.Pod, state *podState) *rejection {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if r := m.rejected[pod.UID]; r != nil {
-		return r
-	}
-	if _, ok := m.admitted[pod.UID]; ok {
-		return nil
-	}
-	if len(state.sandboxes) == 0 && (pod.Status.Phase == corev1.PodPending || pod.Status.Phase == "") {
-		others := make([]corev1.ResourceList, 0, len(m.admitted))
-		for _, r := range m.admitted {
-			others = append(others, r)
+	return m.admissions.admit(pod.UID, podRequests(pod), func(others []corev1.ResourceList) *rejection {
+		if len(state.sandboxes) > 0 || (pod.Status.Phase != corev1.PodPending && pod.Status.Phase != "") {
+			if err := m.devices.Allocate(pod); err != nil {
+				// Running already (the agent restarted): its devices come
+				// from the checkpoint; without them it runs on.
+				m.log.Warn("no devices for a running pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			}
+			return nil
 		}
 		r := admit(pod, m.node.allocatable(), others)
 		if r == nil {
@@ -115,43 +119,18 @@ func (m *podManager) admitPod(pod *corev1.Pod, state *podState) *rejection {
 			}
 		}
 		if r != nil {
-			m.rejected[pod.UID] = r
 			m.log.Info("pod rejected", "pod", pod.Namespace+"/"+pod.Name, "reason", r.reason, "message", r.message)
 			m.event(pod, "", corev1.EventTypeWarning, r.reason, r.message)
-			return r
 		}
-	} else if err := m.devices.Allocate(pod); err != nil {
-		// Running already (the agent restarted): its devices come from
-		// the checkpoint; without them it runs on.
-		m.log.Warn("no devices for a running pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-	}
-	m.admitted[pod.UID] = podRequests(pod)
-	return nil
-}
-
-func (m *podManager) isFinished(uid types.UID) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.finished[uid]
+		return r
+	})
 }
 
 // finish marks a pod Succeeded or Failed by this kubelet.
-func (m *podManager) finish(uid types.UID) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.finished[uid] = true
-	delete(m.admitted, uid)
-	if err := m.devices.Release(uid); err != nil {
-		m.log.Warn("releasing devices", "uid", uid, "err", err)
-	}
-}
+func (m *podManager) finish(uid types.UID) { m.admissions.finish(uid) }
 
-func (m *podManager) releaseAdmission(uid types.UID) {
-	m.mu.Lock()
-	delete(m.admitted, uid)
-	m.mu.Unlock()
-	m.releaseDevices(uid)
-}
+// releaseAdmission frees the pod's place on the node and its devices.
+func (m *podManager) releaseAdmission(uid types.UID) { m.admissions.release(uid) }
 
 func backOffKey(uid types.UID, name string) string { return string(uid) + "/" + name }
 func failKey(uid types.UID, name string) string    { return string(uid) + "/start/" + name }
@@ -166,39 +145,78 @@ func (w *wake) at(d time.Duration) {
 	}
 }
 
-// syncRunning syncs a pod that should run: sandbox, volumes, init
-// containers, containers, then its status.
-func (m *podManager) syncRunning(ctx context.Context, pod *corev1.Pod, state *podState) (time.Duration, bool, error) {
-	var next wake
-	sb := state.sandbox()
-	if sb == nil || !sb.ready {
-		if sb != nil {
-			m.event(pod, "", corev1.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
-			m.killContainers(ctx, pod, state, 0, false)
-			if pod.Spec.RestartPolicy == corev1.RestartPolicyNever && len(state.containers) > 0 {
-				// Never restarted: the pod is over.
-				return 0, false, m.writeStatus(ctx, pod, true)
-			}
-		}
-		var attempt uint32
-		if sb != nil {
-			attempt = sb.attempt + 1
-		}
-		if _, err := m.rt.RunPodSandbox(ctx, m.sandboxConfig(pod, attempt), ptr.Deref(pod.Spec.RuntimeClassName, "")); err != nil {
-			m.event(pod, "", corev1.EventTypeWarning, "FailedCreatePodSandBox", fmt.Sprintf("Failed to create pod sandbox: %v", err))
-			if serr := m.writeStatus(ctx, pod, false); serr != nil {
-				return 0, false, serr
-			}
-			return 2 * time.Second, false, nil
-		}
+// syncRunning carries out the actions for a pod that should run: its
+// sandbox, volumes, the kills, the init containers, sidecars and
+// containers to start; then its probes and its status.
+func (m *podManager) syncRunning(ctx context.Context, pod *corev1.Pod, state *podState, acts podActions) (time.Duration, bool, error) {
+	if acts.killPod || acts.createSandbox {
+		var retry time.Duration
 		var err error
-		if state, err = inspect(ctx, m.rt, pod.UID); err != nil {
-			return 0, false, err
+		if state, retry, err = m.replaceSandbox(ctx, pod, state, acts); state == nil {
+			return retry, false, err
 		}
-		if sb = state.sandbox(); sb == nil {
-			return 0, false, errors.New("the new sandbox is not listed")
+		acts = m.computeActions(pod, state)
+		if acts.createSandbox {
+			return 0, false, errors.New("the new sandbox is not ready")
 		}
 	}
+	sc, err := m.startContext(ctx, pod, state)
+	if err != nil {
+		m.event(pod, "", corev1.EventTypeWarning, "FailedMount", err.Error())
+		return 0, false, m.writeStatus(ctx, pod, false)
+	}
+	if len(acts.containersToKill) > 0 {
+		m.killForRestart(ctx, pod, acts.containersToKill)
+		if state, err = m.podState(ctx, pod.UID); err != nil {
+			return 0, false, err
+		}
+	}
+	after := m.startContainers(ctx, sc, state, acts)
+	if state, err = m.podState(ctx, pod.UID); err != nil {
+		return 0, false, err
+	}
+	m.syncProbes(ctx, sc.pod, state)
+	m.removeOldSandboxes(ctx, pod.UID, state)
+	st := m.status(pod, state, false)
+	if isTerminal(st.Phase) {
+		return 0, false, m.finishPod(ctx, pod, state, st)
+	}
+	return after, false, m.updateStatus(ctx, pod, st)
+}
+
+// replaceSandbox stops the containers of a sandbox that is gone and
+// creates the pod's sandbox anew, unless the pod is over. It returns the
+// pod's state with the new sandbox, or nil and when to look again.
+func (m *podManager) replaceSandbox(ctx context.Context, pod *corev1.Pod, state *podState, acts podActions) (*podState, time.Duration, error) {
+	if acts.killPod {
+		m.event(pod, "", corev1.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+		m.killContainers(ctx, pod, state, acts.grace, acts.preStop)
+	}
+	if !acts.createSandbox {
+		return nil, 0, m.writeStatus(ctx, pod, true)
+	}
+	_, err := m.rt.RunPodSandbox(ctx, m.sandboxConfig(pod, acts.attempt), ptr.Deref(pod.Spec.RuntimeClassName, ""))
+	m.changed(pod.UID)
+	if err != nil {
+		m.event(pod, "", corev1.EventTypeWarning, "FailedCreatePodSandBox", fmt.Sprintf("Failed to create pod sandbox: %v", err))
+		if serr := m.writeStatus(ctx, pod, false); serr != nil {
+			return nil, 0, serr
+		}
+		return nil, 2 * time.Second, nil
+	}
+	if state, err = m.podState(ctx, pod.UID); err != nil {
+		return nil, 0, err
+	}
+	if state.sandbox() == nil {
+		return nil, 0, errors.New("the new sandbox is not listed")
+	}
+	return state, 0, nil
+}
+
+// startContext is what starting the pod's containers in its sandbox
+// needs: the pod with its IPs, and its volumes set up.
+func (m *podManager) startContext(ctx context.Context, pod *corev1.Pod, state *podState) (*startContext, error) {
+	sb := state.sandbox()
 	podIP := sb.ip
 	if pod.Spec.HostNetwork {
 		podIP = m.cfg.NodeIP
@@ -211,194 +229,95 @@ func (m *podManager) syncRunning(ctx context.Context, pod *corev1.Pod, state *po
 	if m.cfg.NodeIP != "" {
 		withIP.Status.HostIPs = []corev1.HostIP{{IP: m.cfg.NodeIP}}
 	}
-
 	paths, err := m.deps.volumes.Setup(ctx, withIP)
 	if err != nil {
-		m.event(pod, "", corev1.EventTypeWarning, "FailedMount", err.Error())
-		return 0, false, m.writeStatus(ctx, pod, false)
+		return nil, err
 	}
-	sc := &startContext{pod: withIP, sandbox: sb, sandboxConfig: m.sandboxConfig(pod, sb.attempt), paths: paths}
+	return &startContext{pod: withIP, sandbox: sb, sandboxConfig: m.sandboxConfig(pod, sb.attempt), paths: paths}, nil
+}
 
-	// Liveness and startup failures: kill, then restart below.
-	killed := false
-	for _, c := range allContainers(pod) {
-		ci := state.latest(c.Name)
-		if ci == nil || !ci.running() {
-			continue
-		}
-		if ci.hash != "" && ci.hash != containerHash(c) {
-			m.event(pod, fieldPath(pod, c.Name), corev1.EventTypeNormal, "Killing",
-				fmt.Sprintf("Container %s definition changed, will be restarted", c.Name))
-			m.mu.Lock()
-			m.killedFor[ci.id] = killedSpec
-			m.mu.Unlock()
-			m.killContainer(ctx, pod, c, ci, gracePeriod(pod, false), true, false)
-			m.probes.stop(pod.UID, c.Name)
-			killed = true
-			continue
-		}
-		kind, failed := m.probes.failed(pod.UID, c, ci.id)
-		if !failed {
-			continue
-		}
-		m.event(pod, fieldPath(pod, c.Name), corev1.EventTypeNormal, "Killing",
-			fmt.Sprintf("Container %s failed %s probe, will be restarted", c.Name, map[probeKind]string{liveness: "liveness", startup: "startup"}[kind]))
-		m.mu.Lock()
-		m.killedFor[ci.id] = killedProbe
-		m.mu.Unlock()
-		m.killContainer(ctx, pod, c, ci, gracePeriod(pod, false), true, false)
-		m.probes.stop(pod.UID, c.Name)
-		killed = true
+// killForRestart stops the instances that failed a probe or whose spec
+// changed, recording why for the restart.
+func (m *podManager) killForRestart(ctx context.Context, pod *corev1.Pod, kills []containerKill) {
+	for _, k := range kills {
+		m.event(pod, fieldPath(pod, k.spec.Name), corev1.EventTypeNormal, "Killing", k.message)
+		m.notes.setKilled(k.instance.id, k.reason)
+		m.killContainer(ctx, pod, k.spec, k.instance, gracePeriod(pod, false), true, false)
+		m.probes.stop(pod.UID, k.spec.Name)
 	}
-	if killed {
-		if state, err = inspect(ctx, m.rt, pod.UID); err != nil {
-			return 0, false, err
-		}
-	}
+}
 
-	initDone := false
-	for i := range pod.Spec.Containers {
-		if len(state.containers[pod.Spec.Containers[i].Name]) > 0 {
-			initDone = true
+// startContainers starts the init containers, sidecars and containers
+// the actions name, in order, and clears the waiting reasons of those the
+// restart policy keeps stopped. state is the pod's state after the kills.
+// It returns when to look again.
+func (m *podManager) startContainers(ctx context.Context, sc *startContext, state *podState, acts podActions) time.Duration {
+	var next wake
+	for _, name := range acts.notRestarted {
+		m.setWaiting(sc.pod.UID, name, "", "")
+	}
+	for _, s := range acts.initToStart {
+		after, ok := m.restart(ctx, sc, state, s)
+		next.at(after)
+		if !ok && acts.initializing {
+			return next.after
 		}
 	}
-	initialized := true
-	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
-		ci := state.latest(c.Name)
-		if isSidecar(c) {
-			if ci == nil || !ci.running() {
-				after, ok := m.restart(ctx, sc, c, ci)
-				next.at(after)
-				if !ok {
-					if !initDone {
-						initialized = false
-						break
-					}
-					continue
-				}
-				if c.StartupProbe != nil && !initDone {
-					initialized = false
-					break
-				}
-				continue
-			}
-			if !initDone && !m.probes.started(pod.UID, c, ci.id) {
-				initialized = false
-				break
-			}
-			continue
-		}
-		if initDone {
-			continue
-		}
-		if ci != nil && ci.exited() && ci.exitCode == 0 {
-			continue
-		}
-		initialized = false
-		switch {
-		case ci != nil && ci.running():
-		case ci != nil && ci.exited() && pod.Spec.RestartPolicy == corev1.RestartPolicyNever:
-			m.setWaiting(pod.UID, c.Name, "", "")
-		default:
-			after, _ := m.restart(ctx, sc, c, ci)
-			next.at(after)
-		}
-		break
+	for _, s := range acts.containersToStart {
+		after, _ := m.restart(ctx, sc, state, s)
+		next.at(after)
 	}
-	if initialized || initDone {
-		for i := range pod.Spec.Containers {
-			c := &pod.Spec.Containers[i]
-			ci := state.latest(c.Name)
-			if ci != nil && ci.running() {
-				continue
-			}
-			if ci != nil && !m.shouldRestart(pod, ci) {
-				m.setWaiting(pod.UID, c.Name, "", "")
-				continue
-			}
-			after, _ := m.restart(ctx, sc, c, ci)
-			next.at(after)
-		}
-	}
+	return next.after
+}
 
-	if state, err = inspect(ctx, m.rt, pod.UID); err != nil {
-		return 0, false, err
-	}
-	for _, c := range allContainers(pod) {
+// syncProbes runs the probes of the running sidecars and containers and
+// stops those of the others.
+func (m *podManager) syncProbes(ctx context.Context, withIP *corev1.Pod, state *podState) {
+	for _, c := range allContainers(withIP) {
 		ci := state.latest(c.Name)
 		if ci != nil && ci.running() {
 			m.probes.ensure(ctx, withIP, c, ci)
 		} else {
-			m.probes.stop(pod.UID, c.Name)
+			m.probes.stop(withIP.UID, c.Name)
 		}
 	}
-	m.removeOldSandboxes(ctx, state)
-	st := m.status(pod, state, false)
-	if isTerminal(st.Phase) {
-		// Done: stop what is left (sidecars) and the sandbox; the
-		// containers stay for their logs.
-		m.killContainers(ctx, pod, state, gracePeriod(pod, false), true)
-		m.stopSandboxes(ctx, state)
-		m.probes.stop(pod.UID, "")
-		m.releaseAdmission(pod.UID)
-		// Nothing restarts any more: the statuses are the last states.
-		m.mu.Lock()
-		delete(m.waiting, pod.UID)
-		m.mu.Unlock()
-		if state, err = inspect(ctx, m.rt, pod.UID); err == nil {
-			st = m.status(pod, state, true)
-		}
-		if err := m.updateStatus(ctx, pod, st); err != nil {
-			return 0, false, err
-		}
-		m.finish(pod.UID)
-		return 0, false, nil
-	}
-	return next.after, false, m.updateStatus(ctx, pod, st)
 }
 
-// allContainers is the pod's sidecars and containers.
-func allContainers(pod *corev1.Pod) []*corev1.Container {
-	var out []*corev1.Container
-	for i := range pod.Spec.InitContainers {
-		if isSidecar(&pod.Spec.InitContainers[i]) {
-			out = append(out, &pod.Spec.InitContainers[i])
-		}
+// finishPod ends a pod whose containers are done by its restart policy:
+// what is left (sidecars) and the sandbox are stopped; the containers
+// stay for their logs. st is its status.
+func (m *podManager) finishPod(ctx context.Context, pod *corev1.Pod, state *podState, st corev1.PodStatus) error {
+	m.killContainers(ctx, pod, state, gracePeriod(pod, false), true)
+	m.stopSandboxes(ctx, pod.UID, state)
+	m.probes.stop(pod.UID, "")
+	m.releaseAdmission(pod.UID)
+	// Nothing restarts any more: the statuses are the last states.
+	m.waiting.forget(pod.UID)
+	if state, err := m.podState(ctx, pod.UID); err == nil {
+		st = m.status(pod, state, true)
 	}
-	for i := range pod.Spec.Containers {
-		out = append(out, &pod.Spec.Containers[i])
+	if err := m.updateStatus(ctx, pod, st); err != nil {
+		return err
 	}
-	return out
-}
-
-// shouldRestart applies the pod's restart policy to a stopped instance.
-func (m *podManager) shouldRestart(pod *corev1.Pod, ci *containerInfo) bool {
-	if !ci.exited() {
-		return true
-	}
-	m.mu.Lock()
-	killed := m.killedFor[ci.id]
-	m.mu.Unlock()
-	switch {
-	case killed == killedSpec:
-		return true
-	case pod.Spec.RestartPolicy == corev1.RestartPolicyNever:
-		return false
-	case pod.Spec.RestartPolicy == corev1.RestartPolicyOnFailure:
-		return ci.exitCode != 0 || killed == killedProbe
-	default:
-		return true
-	}
+	m.finish(pod.UID)
+	return nil
 }
 
 // restart starts a container again (or the first time), unless its
-// restart is in back-off. It returns when to look again and whether the
-// container runs now.
-func (m *podManager) restart(ctx context.Context, sc *startContext, c *corev1.Container, prev *containerInfo) (time.Duration, bool) {
-	pod := sc.pod
+// restart is in back-off. state is the pod's state now: the instance it
+// replaces is taken from it. It returns when to look again and whether
+// the container runs now.
+func (m *podManager) restart(ctx context.Context, sc *startContext, state *podState, s containerStart) (time.Duration, bool) {
+	pod, c, prev := sc.pod, s.spec, s.prev
 	restartCount := 0
 	if prev != nil {
+		if now := state.instance(c.Name, prev.id); now != nil {
+			prev = now
+		}
+		if prev.running() {
+			// Its kill failed: it runs on.
+			return 0, true
+		}
 		restartCount = prev.attempt + 1
 		if prev.exited() {
 			key := backOffKey(pod.UID, c.Name)
@@ -413,7 +332,7 @@ func (m *podManager) restart(ctx context.Context, sc *startContext, c *corev1.Co
 			m.backOff.next(key, prev.finishedAt)
 		}
 	}
-	return m.startContainer(ctx, sc, c, restartCount, prev)
+	return m.startContainer(ctx, sc, state, c, restartCount, prev)
 }
 
 // gracePeriod is the pod's termination grace period in seconds: the
@@ -443,15 +362,15 @@ func (m *podManager) status(pod *corev1.Pod, state *podState, terminating bool) 
 		ready: func(c *corev1.Container, id string) bool {
 			return m.probes.started(pod.UID, c, id) && m.probes.ready(pod.UID, c, id)
 		},
-		waiting:     m.waitingOf(pod.UID),
+		waiting:     m.waiting.of(pod.UID),
 		termMessage: func(c *corev1.Container, ci *containerInfo) string { return m.termMessage(pod, c, ci) },
 		terminating: terminating,
 	})
 }
 
-// writeStatus reads the runtime again and writes the status.
+// writeStatus writes the status of the pod's current state.
 func (m *podManager) writeStatus(ctx context.Context, pod *corev1.Pod, terminating bool) error {
-	state, err := inspect(ctx, m.rt, pod.UID)
+	state, err := m.podState(ctx, pod.UID)
 	if err != nil {
 		return err
 	}
@@ -493,15 +412,12 @@ func (m *podManager) updateStatus(ctx context.Context, pod *corev1.Pod, st corev
 func mergeForeignConditions(ours, fresh []corev1.PodCondition) []corev1.PodCondition {
 	var out []corev1.PodCondition
 	for _, c := range ours {
-		switch c.Type {
-		case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady:
+		if kubeletCondition(c.Type) {
 			out = append(out, c)
 		}
 	}
 	for _, c := range fresh {
-		switch c.Type {
-		case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady:
-		default:
+		if !kubeletCondition(c.Type) {
 			out = append(out, c)
 		}
 	}
@@ -512,10 +428,10 @@ func mergeForeignConditions(ours, fresh []corev1.PodCondition) []corev1.PodCondi
 // stopped within the grace period (sidecars last), the sandbox stopped,
 // volumes torn down, the final status written, then the pod deleted for
 // good.
-func (m *podManager) syncDeleted(ctx context.Context, pod *corev1.Pod, state *podState) error {
+func (m *podManager) syncDeleted(ctx context.Context, pod *corev1.Pod, state *podState, acts podActions) error {
 	m.probes.stop(pod.UID, "")
-	m.killContainers(ctx, pod, state, gracePeriod(pod, true), true)
-	m.stopSandboxes(ctx, state)
+	m.killContainers(ctx, pod, state, acts.grace, acts.preStop)
+	m.stopSandboxes(ctx, pod.UID, state)
 	if err := m.deps.volumes.Teardown(ctx, pod.UID); err != nil {
 		m.log.Warn("tearing down volumes", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 	}
@@ -536,16 +452,10 @@ func (m *podManager) syncDeleted(ctx context.Context, pod *corev1.Pod, state *po
 }
 
 // stopTerminal makes sure nothing of a finished pod runs.
-func (m *podManager) stopTerminal(ctx context.Context, pod *corev1.Pod, state *podState) error {
-	running := false
-	for _, ci := range state.all() {
-		running = running || ci.running()
-	}
-	if running {
-		m.killContainers(ctx, pod, state, gracePeriod(pod, false), true)
-	}
+func (m *podManager) stopTerminal(ctx context.Context, pod *corev1.Pod, state *podState, acts podActions) error {
+	m.killContainers(ctx, pod, state, acts.grace, acts.preStop)
 	m.probes.stop(pod.UID, "")
-	m.stopSandboxes(ctx, state)
+	m.stopSandboxes(ctx, pod.UID, state)
 	return nil
 }
 
@@ -553,6 +463,7 @@ func (m *podManager) stopTerminal(ctx context.Context, pod *corev1.Pod, state *p
 // reports whether all is gone.
 func (m *podManager) cleanup(ctx context.Context, w *podWorker, state *podState) bool {
 	m.probes.stop(w.uid, "")
+	defer m.changed(w.uid)
 	ok := true
 	for _, ci := range state.all() {
 		if ci.running() {
@@ -581,12 +492,9 @@ func (m *podManager) cleanup(ctx context.Context, w *podWorker, state *podState)
 	_ = os.RemoveAll(m.logDir(w.namespace, w.name, w.uid))
 	_ = os.RemoveAll(filepath.Join(m.cfg.DataDir, "pods", string(w.uid)))
 	m.backOff.forgetPrefix(string(w.uid) + "/")
-	m.mu.Lock()
 	for _, ci := range state.all() {
-		delete(m.termMsgs, ci.id)
-		delete(m.killedFor, ci.id)
+		m.notes.forget(ci.id)
 	}
-	m.mu.Unlock()
 	return ok
 }
 
@@ -624,6 +532,7 @@ func (m *podManager) killContainers(ctx context.Context, pod *corev1.Pod, state 
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					defer m.changed(pod.UID)
 					if err := m.rt.StopContainer(ctx, ci.id, grace); err != nil {
 						m.log.Warn("stopping container", "id", ci.id, "err", err)
 					}
@@ -657,12 +566,15 @@ func specOf(pod *corev1.Pod, name string) *corev1.Container {
 	return nil
 }
 
-func (m *podManager) stopSandboxes(ctx context.Context, state *podState) {
+// stopSandboxes stops the pod's ready sandboxes.
+func (m *podManager) stopSandboxes(ctx context.Context, uid types.UID, state *podState) {
 	for _, sb := range state.sandboxes {
 		if !sb.ready {
 			continue
 		}
-		if err := m.rt.StopPodSandbox(ctx, sb.id); err != nil {
+		err := m.rt.StopPodSandbox(ctx, sb.id)
+		m.changed(uid)
+		if err != nil {
 			m.log.Warn("stopping sandbox", "id", sb.id, "err", err)
 		}
 	}
@@ -742,7 +654,7 @@ func (m *podManager) logDir(namespace, name string, uid types.UID) string {
 
 // removeOldSandboxes removes the stopped sandboxes older than the current
 // one that no container refers to any more.
-func (m *podManager) removeOldSandboxes(ctx context.Context, state *podState) {
+func (m *podManager) removeOldSandboxes(ctx context.Context, uid types.UID, state *podState) {
 	if len(state.sandboxes) < 2 {
 		return
 	}
@@ -754,7 +666,9 @@ func (m *podManager) removeOldSandboxes(ctx context.Context, state *podState) {
 		if sb.ready || used[sb.id] {
 			continue
 		}
-		if err := m.rt.RemovePodSandbox(ctx, sb.id); err != nil {
+		err := m.rt.RemovePodSandbox(ctx, sb.id)
+		m.changed(uid)
+		if err != nil {
 			m.log.Warn("removing an old sandbox", "id", sb.id, "err", err)
 		}
 	}

@@ -198,3 +198,42 @@ func TestLogTail(t *testing.T) {
 		t.Errorf("tail 5 bytes = %q", got)
 	}
 }
+
+// The runtime cache keeps the newest read and drops reads begun before
+// the pod last changed.
+func TestRuntimeCache(t *testing.T) {
+	c := newRuntimeCache()
+	a, b := &podState{}, &podState{}
+	if _, ok := c.get("p"); ok {
+		t.Fatal("an empty cache has a state")
+	}
+	g1 := c.begin()
+	g2 := c.begin()
+	c.put("p", b, g2)
+	c.put("p", a, g1) // older: ignored
+	if st, ok := c.get("p"); !ok || st != b {
+		t.Fatalf("get = %p %v, want the newer read", st, ok)
+	}
+	g3 := c.begin()
+	c.invalidate("p") // the pod changed after read g3 began
+	if _, ok := c.get("p"); ok {
+		t.Fatal("state kept after the pod changed")
+	}
+	c.put("p", a, g3)
+	if _, ok := c.get("p"); ok {
+		t.Fatal("a read begun before the change was kept")
+	}
+	g4 := c.begin()
+	c.put("p", a, g4)
+	if st, ok := c.get("p"); !ok || st != a {
+		t.Fatal("a read begun after the change was not kept")
+	}
+	c.invalidate("gone")
+	c.prune(c.begin())
+	if _, ok := c.pods["gone"]; ok {
+		t.Error("an emptied entry was not pruned")
+	}
+	if _, ok := c.pods["p"]; !ok {
+		t.Error("a current entry was pruned")
+	}
+}

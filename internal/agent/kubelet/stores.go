@@ -1,0 +1,275 @@
+package kubelet
+
+import (
+	"context"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// The pod manager's state, one concern per type, each with its own lock.
+
+// podWorkers is the registry of the pod workers: one goroutine per pod UID.
+type podWorkers struct {
+	mu      sync.Mutex
+	workers map[types.UID]*podWorker
+	wg      sync.WaitGroup
+}
+
+// podWorker syncs one pod; kick wakes it.
+type podWorker struct {
+	uid             types.UID
+	namespace, name string
+	kick            chan struct{}
+}
+
+func newPodWorkers() *podWorkers {
+	return &podWorkers{workers: map[types.UID]*podWorker{}}
+}
+
+// ensure starts the pod's worker (run, until ctx ends) if it has none,
+// and wakes it.
+func (r *podWorkers) ensure(ctx context.Context, uid types.UID, namespace, name string, run func(context.Context, *podWorker)) {
+	r.mu.Lock()
+	w := r.workers[uid]
+	if w == nil {
+		if ctx.Err() != nil {
+			r.mu.Unlock()
+			return
+		}
+		w = &podWorker{uid: uid, namespace: namespace, name: name, kick: make(chan struct{}, 1)}
+		r.workers[uid] = w
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			run(ctx, w)
+		}()
+	}
+	r.mu.Unlock()
+	w.wake()
+}
+
+// kick wakes the worker of a pod, if it has one.
+func (r *podWorkers) kick(uid types.UID) {
+	r.mu.Lock()
+	w := r.workers[uid]
+	r.mu.Unlock()
+	if w != nil {
+		w.wake()
+	}
+}
+
+// remove forgets a worker that is done. A new event for the UID starts a
+// new one.
+func (r *podWorkers) remove(uid types.UID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.workers, uid)
+}
+
+// wait waits for the workers to return.
+func (r *podWorkers) wait() { r.wg.Wait() }
+
+func (w *podWorker) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// waitingReasons holds why each pod's containers are not running after
+// the last sync, by pod UID and container name.
+type waitingReasons struct {
+	mu   sync.Mutex
+	pods map[types.UID]map[string]waitingReason
+}
+
+func newWaitingReasons() *waitingReasons {
+	return &waitingReasons{pods: map[types.UID]map[string]waitingReason{}}
+}
+
+// set records (or, with an empty reason, clears) why a container is not
+// running.
+func (w *waitingReasons) set(uid types.UID, name, reason, message string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if reason == "" {
+		delete(w.pods[uid], name)
+		return
+	}
+	if w.pods[uid] == nil {
+		w.pods[uid] = map[string]waitingReason{}
+	}
+	w.pods[uid][name] = waitingReason{reason, message}
+}
+
+// of is a copy of the pod's reasons.
+func (w *waitingReasons) of(uid types.UID) map[string]waitingReason {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]waitingReason{}
+	for k, v := range w.pods[uid] {
+		out[k] = v
+	}
+	return out
+}
+
+// forget drops the pod's reasons.
+func (w *waitingReasons) forget(uid types.UID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.pods, uid)
+}
+
+// admissions holds the pods admitted to the node (with their requests),
+// those rejected, and those this kubelet made Succeeded or Failed (the
+// informer's copy may not say so yet). free releases what a pod was given
+// at admission (its devices) when its place is freed, under the same lock
+// as the admissions, so a pod admitted next finds both free.
+type admissions struct {
+	free func(types.UID)
+
+	mu       sync.Mutex
+	admitted map[types.UID]corev1.ResourceList
+	rejected map[types.UID]*rejection
+	finished map[types.UID]bool
+}
+
+func newAdmissions(free func(types.UID)) *admissions {
+	return &admissions{
+		free:     free,
+		admitted: map[types.UID]corev1.ResourceList{},
+		rejected: map[types.UID]*rejection{},
+		finished: map[types.UID]bool{},
+	}
+}
+
+// admit decides once on a pod: a rejected pod stays rejected and an
+// admitted one admitted; otherwise decide, given the requests of the
+// admitted pods, rejects it or admits it with requests. decide runs under
+// the lock, so two pods do not both take the last room.
+func (a *admissions) admit(uid types.UID, requests corev1.ResourceList, decide func(others []corev1.ResourceList) *rejection) *rejection {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r := a.rejected[uid]; r != nil {
+		return r
+	}
+	if _, ok := a.admitted[uid]; ok {
+		return nil
+	}
+	others := make([]corev1.ResourceList, 0, len(a.admitted))
+	for _, r := range a.admitted {
+		others = append(others, r)
+	}
+	if r := decide(others); r != nil {
+		a.rejected[uid] = r
+		return r
+	}
+	a.admitted[uid] = requests
+	return nil
+}
+
+// release frees the pod's place on the node.
+func (a *admissions) release(uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.admitted, uid)
+	a.free(uid)
+}
+
+// finish records that this kubelet made the pod Succeeded or Failed, and
+// frees its place.
+func (a *admissions) finish(uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.finished[uid] = true
+	delete(a.admitted, uid)
+	a.free(uid)
+}
+
+func (a *admissions) isFinished(uid types.UID) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.finished[uid]
+}
+
+// forget drops all it holds of a pod that is gone.
+func (a *admissions) forget(uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.admitted, uid)
+	delete(a.rejected, uid)
+	delete(a.finished, uid)
+	a.free(uid)
+}
+
+// killReason is why the kubelet killed a container instance it restarts.
+type killReason int
+
+const (
+	// killedLiveness and killedStartup: the probe failed; restarted
+	// under any policy but Never.
+	killedLiveness killReason = iota + 1
+	killedStartup
+	// killedSpec: its spec (image) changed; restarted under any policy.
+	killedSpec
+)
+
+// byProbe reports a kill for a failed liveness or startup probe.
+func (r killReason) byProbe() bool { return r == killedLiveness || r == killedStartup }
+
+// instanceNotes holds what the kubelet knows of container instances
+// beyond the runtime's view, by container ID: why it killed an instance
+// it is to restart, and the termination message read for an instance.
+type instanceNotes struct {
+	mu       sync.Mutex
+	killed   map[string]killReason
+	messages map[string]string
+}
+
+func newInstanceNotes() *instanceNotes {
+	return &instanceNotes{killed: map[string]killReason{}, messages: map[string]string{}}
+}
+
+func (n *instanceNotes) setKilled(id string, r killReason) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.killed[id] = r
+}
+
+// killedOf is the kill reasons of the instances (those the kubelet killed).
+func (n *instanceNotes) killedOf(instances []*containerInfo) map[string]killReason {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := map[string]killReason{}
+	for _, ci := range instances {
+		if r, ok := n.killed[ci.id]; ok {
+			out[ci.id] = r
+		}
+	}
+	return out
+}
+
+func (n *instanceNotes) message(id string) (string, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	msg, ok := n.messages[id]
+	return msg, ok
+}
+
+func (n *instanceNotes) setMessage(id, msg string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.messages[id] = msg
+}
+
+// forget drops the notes of removed instances.
+func (n *instanceNotes) forget(ids ...string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, id := range ids {
+		delete(n.killed, id)
+		delete(n.messages, id)
+	}
+}
