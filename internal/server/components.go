@@ -18,16 +18,17 @@ import (
 // startComponents starts what runs beside the API server once it is ready:
 // the controllers and the scheduler, the server's own node and the hollow
 // nodes, over the loopback client configuration; they stop when ctx ends.
-// nodes counts the server's own agent until it has stopped its pods.
-func startComponents(ctx context.Context, cfg Config, loopback *rest.Config, url, token string, log *slog.Logger, nodes *sync.WaitGroup) {
+// running counts the controller manager until it has released its Leases
+// and the server's own agent until it has stopped its pods.
+func startComponents(ctx context.Context, cfg Config, loopback *rest.Config, url, token string, log *slog.Logger, running *sync.WaitGroup) {
 	if !cfg.NoControllers {
 		cm := cfg.ControllerManager
 		cm.RestConfig, cm.Logger = loopback, log
-		go func() {
+		running.Go(func() {
 			if err := controllermanager.Run(ctx, cm); err != nil {
 				log.Error("controller manager", "err", err)
 			}
-		}()
+		})
 	}
 	var simulated []string
 	switch {
@@ -42,7 +43,7 @@ func startComponents(ctx context.Context, cfg Config, loopback *rest.Config, url
 		a := cfg.Node
 		a.Server, a.Token, a.DataDir = url, token, filepath.Join(cfg.DataDir, "agent")
 		a.Logger = log.With("component", "agent")
-		nodes.Go(func() {
+		running.Go(func() {
 			if err := agent.Run(ctx, a); err != nil && ctx.Err() == nil {
 				log.Error("this server's node stopped", "err", err)
 			}

@@ -138,7 +138,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 	endpoints := cfg.EtcdEndpoints
 	if len(endpoints) == 0 {
-		e, err := etcd.Start(ctx, etcd.Config{DataDir: filepath.Join(cfg.DataDir, "etcd"), Fast: true, UnsafeNoFsync: cfg.UnsafeNoFsync})
+		e, err := etcd.Start(ctx, etcd.Config{
+			DataDir: filepath.Join(cfg.DataDir, "etcd"), Fast: true, UnsafeNoFsync: cfg.UnsafeNoFsync, Logger: log.With("component", "etcd"),
+		})
 		if err != nil {
 			return err
 		}
@@ -146,7 +148,9 @@ func Run(ctx context.Context, cfg Config) error {
 		endpoints = []string{e.Endpoint}
 		log.Info("embedded etcd ready", "endpoint", e.Endpoint, "elapsed", time.Since(start).Round(time.Millisecond))
 	}
-	etcdClient, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 10 * time.Second})
+	etcdClient, err := clientv3.New(clientv3.Config{
+		Endpoints: endpoints, DialTimeout: 10 * time.Second, Logger: etcd.ZapLogger(log.With("component", "etcd-client")),
+	})
 	if err != nil {
 		return fmt.Errorf("etcd client: %w", err)
 	}
@@ -169,18 +173,23 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The components stop first, while the API still serves them: the
+	// controller manager releases its Leases, the server's own node stops
+	// its pods. Then the API server stops.
+	compCtx, stopComponents := context.WithCancel(ctx)
+	defer stopComponents()
+	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServer()
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
-	var nodes sync.WaitGroup
+	go func() { done <- srv.Run(srvCtx) }()
+	var components sync.WaitGroup
 	ready := make(chan struct{})
 	go func() {
 		defer close(ready)
-		if err := waitReady(runCtx, srv); err != nil {
+		if err := waitReady(compCtx, srv); err != nil {
 			return
 		}
-		if err := bootstrap(runCtx, srv, alloc); err != nil {
+		if err := bootstrap(compCtx, srv, alloc); err != nil {
 			log.Error("bootstrap objects", "err", err)
 		}
 		log.Info("skiff server ready", "address", net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
@@ -191,13 +200,20 @@ func Run(ctx context.Context, cfg Config) error {
 		if cfg.Ready != nil {
 			cfg.Ready()
 		}
-		startComponents(runCtx, cfg, srv.Loopback, url, token.String(), log, &nodes)
+		startComponents(compCtx, cfg, srv.Loopback, url, token.String(), log, &components)
 	}()
-	err = <-done
-	// The server's own node stops its pods before the process ends.
-	cancel()
-	<-ready
-	nodes.Wait()
+	select {
+	case err = <-done:
+		stopComponents()
+		<-ready
+		components.Wait()
+	case <-ctx.Done():
+		stopComponents()
+		<-ready
+		components.Wait()
+		stopServer()
+		err = <-done
+	}
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
