@@ -45,11 +45,13 @@ func newRootCommand(log *slog.Logger) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newServerCommand(log), newAgentCommand(log), newImageCommand(), newVersionCommand())
+	root.AddCommand(newServerCommand(log, server.Run), newAgentCommand(log, agent.Run), newImageCommand(), newVersionCommand())
 	return root
 }
 
-func newServerCommand(log *slog.Logger) *cobra.Command {
+// newServerCommand is `skiff server`: its flags fill a server.Config that
+// run (server.Run) gets.
+func newServerCommand(log *slog.Logger, run func(context.Context, server.Config) error) *cobra.Command {
 	var cfg server.Config
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -57,7 +59,7 @@ func newServerCommand(log *slog.Logger) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = log
-			return server.Run(cmd.Context(), cfg)
+			return run(cmd.Context(), cfg)
 		},
 	}
 	f := cmd.Flags()
@@ -85,7 +87,9 @@ func newServerCommand(log *slog.Logger) *cobra.Command {
 	return cmd
 }
 
-func newAgentCommand(log *slog.Logger) *cobra.Command {
+// newAgentCommand is `skiff agent`: its flags fill an agent.Config that run
+// (agent.Run) gets.
+func newAgentCommand(log *slog.Logger, run func(context.Context, agent.Config) error) *cobra.Command {
 	var cfg agent.Config
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -93,7 +97,7 @@ func newAgentCommand(log *slog.Logger) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = log
-			return agent.Run(cmd.Context(), cfg)
+			return run(cmd.Context(), cfg)
 		},
 	}
 	f := cmd.Flags()
