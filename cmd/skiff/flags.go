@@ -10,42 +10,43 @@ import (
 // The flag values below parse at flag time, so that the command's config is
 // complete once the flags are. Their Type is "string", as the help shows.
 
-// ipValue is a net.IP flag.
-type ipValue struct{ ip *net.IP }
-
-func newIPValue(ip *net.IP, def string) ipValue {
-	*ip = net.ParseIP(def)
-	return ipValue{ip}
+// parsed is a flag whose text parse turns into a T at *p.
+type parsed[T fmt.Stringer] struct {
+	p     *T
+	parse func(string) (T, error)
 }
 
-func (v ipValue) String() string { return v.ip.String() }
-func (v ipValue) Type() string   { return "string" }
-func (v ipValue) Set(s string) error {
-	ip := net.ParseIP(s)
-	if ip == nil {
-		return fmt.Errorf("%q is not an IP address", s)
+func (v parsed[T]) Type() string { return "string" }
+func (v parsed[T]) String() string {
+	if v.p == nil {
+		return ""
 	}
-	*v.ip = ip
-	return nil
+	return (*v.p).String()
 }
-
-// prefixValue is a CIDR flag.
-type prefixValue struct{ p *netip.Prefix }
-
-func newPrefixValue(p *netip.Prefix, def string) prefixValue {
-	*p = netip.MustParsePrefix(def)
-	return prefixValue{p}
-}
-
-func (v prefixValue) String() string { return v.p.String() }
-func (v prefixValue) Type() string   { return "string" }
-func (v prefixValue) Set(s string) error {
-	p, err := netip.ParsePrefix(s)
+func (v parsed[T]) Set(s string) error {
+	x, err := v.parse(s)
 	if err != nil {
 		return err
 	}
-	*v.p = p
+	*v.p = x
 	return nil
+}
+
+// newIPValue is a net.IP flag.
+func newIPValue(ip *net.IP, def string) parsed[net.IP] {
+	*ip = net.ParseIP(def)
+	return parsed[net.IP]{ip, func(s string) (net.IP, error) {
+		if ip := net.ParseIP(s); ip != nil {
+			return ip, nil
+		}
+		return nil, fmt.Errorf("%q is not an IP address", s)
+	}}
+}
+
+// newPrefixValue is a CIDR flag.
+func newPrefixValue(p *netip.Prefix, def string) parsed[netip.Prefix] {
+	*p = netip.MustParsePrefix(def)
+	return parsed[netip.Prefix]{p, netip.ParsePrefix}
 }
 
 // portRangeValue is a MIN-MAX flag.
@@ -56,8 +57,13 @@ func newPortRangeValue(min, max *int, defMin, defMax int) portRangeValue {
 	return portRangeValue{min, max}
 }
 
-func (v portRangeValue) String() string { return fmt.Sprintf("%d-%d", *v.min, *v.max) }
-func (v portRangeValue) Type() string   { return "string" }
+func (v portRangeValue) Type() string { return "string" }
+func (v portRangeValue) String() string {
+	if v.min == nil {
+		return ""
+	}
+	return fmt.Sprintf("%d-%d", *v.min, *v.max)
+}
 func (v portRangeValue) Set(s string) error {
 	var lo, hi int
 	if _, err := fmt.Sscanf(s, "%d-%d", &lo, &hi); err != nil || lo > hi {

@@ -129,6 +129,9 @@ type taintsValue struct{ taints *[]corev1.Taint }
 
 func (v taintsValue) Type() string { return "strings" }
 func (v taintsValue) String() string {
+	if v.taints == nil || len(*v.taints) == 0 {
+		return "" // no default shown in the help
+	}
 	specs := make([]string, len(*v.taints))
 	for i, t := range *v.taints {
 		specs[i] = t.ToString()

@@ -32,16 +32,28 @@ func serverConfig(t *testing.T, args ...string) (server.Config, error) {
 	return got, err
 }
 
+// field is one value the flags gave and the one wanted.
+type field struct {
+	name      string
+	got, want any
+}
+
+func expect(t *testing.T, fields []field) {
+	t.Helper()
+	for _, f := range fields {
+		if f.got != f.want {
+			t.Errorf("%s: %v, want %v", f.name, f.got, f.want)
+		}
+	}
+}
+
 func TestServerFlags(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
 		cfg, err := serverConfig(t)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range []struct {
-			name      string
-			got, want any
-		}{
+		expect(t, []field{
 			{"bind address", cfg.BindAddress.String(), "0.0.0.0"},
 			{"service CIDR", cfg.ServiceCIDR, netip.MustParsePrefix("10.43.0.0/16")},
 			{"cluster CIDR", cfg.ControllerManager.NodeIPAM.ClusterCIDR, netip.MustParsePrefix("10.42.0.0/16")},
@@ -51,11 +63,7 @@ func TestServerFlags(t *testing.T) {
 			{"grace period", cfg.ControllerManager.NodeLifecycle.NodeMonitorGracePeriod, 40 * time.Second},
 			{"pod GC threshold", cfg.ControllerManager.PodGC.TerminatedPodThreshold, podgc.DefaultTerminatedPodThreshold},
 			{"hollow nodes", cfg.Hollow.Count, 0},
-		} {
-			if c.got != c.want {
-				t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
-			}
-		}
+		})
 	})
 	t.Run("given", func(t *testing.T) {
 		cfg, err := serverConfig(t, "--bind-address", "127.0.0.1", "--service-cidr", "10.96.0.0/12", "--cluster-cidr", "10.244.0.0/16",
@@ -64,10 +72,7 @@ func TestServerFlags(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range []struct {
-			name      string
-			got, want any
-		}{
+		expect(t, []field{
 			{"bind address", cfg.BindAddress.String(), "127.0.0.1"},
 			{"service CIDR", cfg.ServiceCIDR, netip.MustParsePrefix("10.96.0.0/12")},
 			{"cluster CIDR", cfg.ControllerManager.NodeIPAM.ClusterCIDR, netip.MustParsePrefix("10.244.0.0/16")},
@@ -78,11 +83,7 @@ func TestServerFlags(t *testing.T) {
 			{"grace period", cfg.ControllerManager.NodeLifecycle.NodeMonitorGracePeriod, 3 * time.Second},
 			{"pod GC threshold", cfg.ControllerManager.PodGC.TerminatedPodThreshold, 0},
 			{"hollow nodes", cfg.Hollow.Count, 4},
-		} {
-			if c.got != c.want {
-				t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
-			}
-		}
+		})
 	})
 	for _, tt := range []struct {
 		args    []string
