@@ -8,11 +8,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -20,13 +17,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 
 	"skiff.dev/skiff/internal/agent"
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/controller/podgc"
-	"skiff.dev/skiff/internal/controlplane"
-	"skiff.dev/skiff/internal/join"
 	"skiff.dev/skiff/internal/server"
 )
 
@@ -35,6 +30,9 @@ func main() {
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)
+	// The Kubernetes libraries (k8s.io/apiserver, client-go) log through
+	// klog: into the same handler, so the log has one format.
+	klog.SetSlogLogger(log)
 	if err := newRootCommand(log).ExecuteContext(ctx); err != nil {
 		os.Exit(1)
 	}
@@ -47,124 +45,59 @@ func newRootCommand(log *slog.Logger) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newServerCommand(log), newAgentCommand(log), newImageCommand(), newVersionCommand())
+	root.AddCommand(newServerCommand(log, server.Run), newAgentCommand(log, agent.Run), newImageCommand(), newVersionCommand())
 	return root
 }
 
-func newServerCommand(log *slog.Logger) *cobra.Command {
-	var (
-		cfg         server.Config
-		cp          controlplane.Config
-		bind        string
-		serviceCIDR string
-		clusterCIDR string
-		nodePorts   string
-	)
+// newServerCommand is `skiff server`: its flags fill a server.Config that
+// run (server.Run) gets.
+func newServerCommand(log *slog.Logger, run func(context.Context, server.Config) error) *cobra.Command {
+	var cfg server.Config
 	cmd := &cobra.Command{
-		Use: "server",
-		PreRunE: func(*cobra.Command, []string) error {
-			switch cp.Runtime {
-			case "auto", "cri", "process", "fake":
-				return nil
-			}
-			return fmt.Errorf("--runtime %q: want auto, cri, process or fake", cp.Runtime)
-		},
+		Use:   "server",
 		Short: "Run the API server (with an embedded etcd unless --etcd-endpoints is given)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.BindAddress = net.ParseIP(bind)
-			if cfg.BindAddress == nil {
-				return fmt.Errorf("--bind-address %q is not an IP address", bind)
-			}
-			prefix, err := netip.ParsePrefix(serviceCIDR)
-			if err != nil {
-				return fmt.Errorf("--service-cidr: %w", err)
-			}
-			cfg.ServiceCIDR = prefix
-			if cp.ClusterCIDR, err = netip.ParsePrefix(clusterCIDR); err != nil {
-				return fmt.Errorf("--cluster-cidr: %w", err)
-			}
-			if _, err := fmt.Sscanf(nodePorts, "%d-%d", &cfg.NodePortMin, &cfg.NodePortMax); err != nil || cfg.NodePortMin > cfg.NodePortMax {
-				return fmt.Errorf("--service-node-port-range %q: want MIN-MAX", nodePorts)
-			}
-			if cp.TerminatedPodGCThreshold <= 0 {
-				cp.TerminatedPodGCThreshold = -1 // as kube-controller-manager: off
-			}
-			cfg.Logger, cp.Logger = log, log
-			waitNode := make(chan func(), 1)
-			cfg.Components = func(ctx context.Context, loopback *rest.Config) {
-				// The server's own node joins like any agent, with the
-				// token the server just wrote.
-				token, err := os.ReadFile(join.TokenPath(cfg.DataDir))
-				if err != nil {
-					log.Error("reading the join token for this server's node", "err", err)
-				}
-				cp.Agent.Token = strings.TrimSpace(string(token))
-				cp.Agent.Server = "https://" + net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port))
-				cp.Agent.DataDir = filepath.Join(cfg.DataDir, "agent")
-				waitNode <- controlplane.Start(ctx, cp, loopback)
-			}
-			err = server.Run(cmd.Context(), cfg)
-			// The server's own node stops its pods before the process ends.
-			select {
-			case wait := <-waitNode:
-				wait()
-			default:
-			}
-			return err
+			cfg.Logger = log
+			return run(cmd.Context(), cfg)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff", "directory for etcd data, certificates and the admin kubeconfig")
-	f.StringVar(&bind, "bind-address", "0.0.0.0", "address to serve the API on")
+	f.Var(newIPValue(&cfg.BindAddress, "0.0.0.0"), "bind-address", "address to serve the API on")
 	f.IntVar(&cfg.Port, "port", 6443, "HTTPS port of the API")
 	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", "127.0.0.1", "address clients reach the API at, written into the kubeconfig")
 	f.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", nil, "client URLs of an external etcd cluster (default: embedded etcd under --data-dir)")
-	f.StringVar(&serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs")
-	f.StringVar(&clusterCIDR, "cluster-cidr", "10.42.0.0/16", "range of pod IPs; each node gets a /24 of it as its spec.podCIDR")
-	f.StringVar(&nodePorts, "service-node-port-range", "30000-32767", "range of Service NodePorts")
+	f.Var(newPrefixValue(&cfg.ServiceCIDR, "10.43.0.0/16"), "service-cidr", "range of Service ClusterIPs")
+	f.Var(newPrefixValue(&cfg.ControllerManager.NodeIPAM.ClusterCIDR, "10.42.0.0/16"), "cluster-cidr", "range of pod IPs; each node gets a /24 of it as its spec.podCIDR")
+	f.Var(newPortRangeValue(&cfg.NodePortMin, &cfg.NodePortMax, 30000, 32767), "service-node-port-range", "range of Service NodePorts")
 	f.BoolVar(&cfg.UnsafeNoFsync, "unsafe-no-fsync", false, "embedded etcd skips fsync (tests only: data may be lost on power failure)")
 	host, _ := os.Hostname()
-	f.StringVar(&cp.NodeName, "node-name", strings.ToLower(host), "name of this server's own node")
-	f.StringVar(&cp.Runtime, "runtime", "auto", "container runtime of this server's node: auto, cri, process or fake (fake: a simulated node whose pods run no processes)")
-	f.BoolVar(&cp.DisableAgent, "disable-agent", false, "run no node in the server process (pods run only on agents that join)")
-	addNodeFlags(f, &cp.Agent)
-	f.IntVar(&cp.HollowNodes, "hollow-nodes", 0, "add N simulated nodes hollow-0 ... hollow-(N-1) (for control-plane tests and benchmarks)")
-	f.DurationVar(&cp.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked Unknown")
-	f.IntVar(&cp.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", podgc.DefaultTerminatedPodThreshold, "how many finished (Succeeded or Failed) pods may stay before the oldest are deleted; 0 or less keeps them all")
-	f.BoolVar(&cp.NoControllers, "no-controllers", false, "run the API server alone, without controllers and scheduler (API benchmarks)")
+	f.StringVar(&cfg.Node.NodeName, "node-name", strings.ToLower(host), "name of this server's own node")
+	cfg.Node.Runtime = agent.RuntimeAuto
+	f.Var(&cfg.Node.Runtime, "runtime", "container runtime of this server's node: auto, cri, process or fake (fake: a simulated node whose pods run no processes)")
+	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run no node in the server process (pods run only on agents that join)")
+	addNodeFlags(f, &cfg.Node)
+	f.IntVar(&cfg.Hollow.Count, "hollow-nodes", 0, "add N simulated nodes hollow-0 ... hollow-(N-1) (for control-plane tests and benchmarks)")
+	f.DurationVar(&cfg.ControllerManager.NodeLifecycle.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked Unknown")
+	f.IntVar(&cfg.ControllerManager.PodGC.TerminatedPodThreshold, "terminated-pod-gc-threshold", podgc.DefaultTerminatedPodThreshold, "how many finished (Succeeded or Failed) pods may stay before the oldest are deleted; 0 or less keeps them all")
+	f.BoolVar(&cfg.NoControllers, "no-controllers", false, "run the API server alone, without controllers and scheduler (API benchmarks)")
 	f.Int64Var(&cfg.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", 300, "seconds pods tolerate a not-ready node before they are evicted (added to pods that do not say)")
 	f.Int64Var(&cfg.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "seconds pods tolerate an unreachable node before they are evicted (added to pods that do not say)")
 	return cmd
 }
 
-func newAgentCommand(log *slog.Logger) *cobra.Command {
-	var (
-		cfg    agent.Config
-		taints []string
-	)
+// newAgentCommand is `skiff agent`: its flags fill an agent.Config that run
+// (agent.Run) gets.
+func newAgentCommand(log *slog.Logger, run func(context.Context, agent.Config) error) *cobra.Command {
+	var cfg agent.Config
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Join a machine to the cluster as a node and run its pods",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch cfg.Runtime {
-			case "auto", "cri", "process", "fake":
-			default:
-				return fmt.Errorf("--runtime %q: want auto, cri, process or fake", cfg.Runtime)
-			}
-			if cfg.Server == "" || cfg.Token == "" {
-				return fmt.Errorf("--server and --token are required (the server prints them and writes the token to <data-dir>/token)")
-			}
-			for _, spec := range taints {
-				t, err := parseTaint(spec)
-				if err != nil {
-					return err
-				}
-				cfg.Taints = append(cfg.Taints, t)
-			}
 			cfg.Logger = log
-			return agent.Run(cmd.Context(), cfg)
+			return run(cmd.Context(), cfg)
 		},
 	}
 	f := cmd.Flags()
@@ -173,10 +106,11 @@ func newAgentCommand(log *slog.Logger) *cobra.Command {
 	f.StringVar(&cfg.Token, "token", "", "join token from the server's <data-dir>/token")
 	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff-agent", "directory for the node's credentials and state")
 	f.StringVar(&cfg.NodeName, "node-name", strings.ToLower(host), "name of the node")
-	f.StringVar(&cfg.Runtime, "runtime", "auto", "container runtime: auto, cri, process or fake (fake: a simulated node whose pods run no processes)")
+	cfg.Runtime = agent.RuntimeAuto
+	f.Var(&cfg.Runtime, "runtime", "container runtime: auto, cri, process or fake (fake: a simulated node whose pods run no processes)")
 	f.IntVar(&cfg.FakeGPUs, "fake-gpus", 0, "advertise N simulated nvidia.com/gpu (tests only; the node is labelled skiff.dev/fake-gpus)")
 	f.StringToStringVar(&cfg.Labels, "node-labels", nil, "labels the node registers with, KEY=VALUE,...")
-	f.StringSliceVar(&taints, "register-with-taints", nil, "taints the node registers with, KEY[=VALUE]:EFFECT,...")
+	f.Var(taintsValue{&cfg.Taints}, "register-with-taints", "taints the node registers with, KEY[=VALUE]:EFFECT,...")
 	addNodeFlags(f, &cfg)
 	return cmd
 }
@@ -188,6 +122,31 @@ func addNodeFlags(f *pflag.FlagSet, cfg *agent.Config) {
 	f.IntVar(&cfg.KubeletPort, "kubelet-port", agent.DefaultKubeletPort, "HTTPS port of the node's logs, exec, attach and port-forward server")
 	f.StringVar(&cfg.CRISocket, "cri-socket", "", "endpoint of a running CRI runtime, e.g. unix:///run/containerd/containerd.sock (default with --runtime=cri: start containerd under --data-dir)")
 	f.StringVar(&cfg.PauseImage, "pause-image", "", "docker-archive tarball of the sandbox (pause) image imported into containerd (default: build/images/pause.tar beside the binary)")
+}
+
+// taintsValue is the --register-with-taints flag: comma-separated taints.
+type taintsValue struct{ taints *[]corev1.Taint }
+
+func (v taintsValue) Type() string { return "strings" }
+func (v taintsValue) String() string {
+	if v.taints == nil || len(*v.taints) == 0 {
+		return "" // no default shown in the help
+	}
+	specs := make([]string, len(*v.taints))
+	for i, t := range *v.taints {
+		specs[i] = t.ToString()
+	}
+	return "[" + strings.Join(specs, ",") + "]"
+}
+func (v taintsValue) Set(s string) error {
+	for spec := range strings.SplitSeq(s, ",") {
+		t, err := parseTaint(spec)
+		if err != nil {
+			return err
+		}
+		*v.taints = append(*v.taints, t)
+	}
+	return nil
 }
 
 // parseTaint reads KEY[=VALUE]:EFFECT as kubectl taint does.

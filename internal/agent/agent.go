@@ -30,8 +30,8 @@ type Config struct {
 	DataDir string
 	// NodeName names the node.
 	NodeName string
-	// Runtime runs the pods: auto, cri, process or fake.
-	Runtime string
+	// Runtime runs the pods: one of RuntimeKinds (zero: auto).
+	Runtime RuntimeKind
 	// FakeGPUs advertises that many nvidia.com/gpu (simulated, for tests).
 	FakeGPUs int
 	// Labels and Taints the node registers with.
@@ -59,6 +59,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Server == "" || cfg.Token == "" {
+		return fmt.Errorf("--server and --token are required (the server prints them and writes the token to <data-dir>/token)")
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -79,7 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("agent client: %w", err)
 	}
 	cfg.Logger.Info("joined the cluster", "server", cfg.Server, "node", cfg.NodeName, "runtime", cfg.Runtime)
-	if cfg.Runtime == "fake" {
+	if cfg.Runtime == RuntimeFake {
 		return RunFake(ctx, client, cfg)
 	}
 	return runNode(ctx, client, restCfg, cfg)

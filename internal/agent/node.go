@@ -76,7 +76,7 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 			err error
 		)
 		switch kind {
-		case "process":
+		case RuntimeProcess:
 			var p *process.Runtime
 			nodeAddr, _ := netip.ParseAddr(nodeIP)
 			p, err = process.New(ctx, process.Config{
@@ -128,22 +128,22 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 
 // chooseRuntime resolves auto: cri when a CRI socket is given or containerd
 // is installed, else process.
-func chooseRuntime(requested, criSocket string) (string, error) {
+func chooseRuntime(requested RuntimeKind, criSocket string) (RuntimeKind, error) {
 	switch requested {
-	case "process":
-		return "process", nil
-	case "cri":
+	case RuntimeProcess:
+		return RuntimeProcess, nil
+	case RuntimeCRI:
 		if criSocket == "" && !containerd.Available() {
 			return "", errors.New("--runtime=cri: containerd is not installed (apt-get install containerd runc containernetworking-plugins) and no --cri-socket was given")
 		}
-		return "cri", nil
-	case "auto", "":
+		return RuntimeCRI, nil
+	case RuntimeAuto, "":
 		if criSocket != "" || containerd.Available() {
-			return "cri", nil
+			return RuntimeCRI, nil
 		}
-		return "process", nil
+		return RuntimeProcess, nil
 	}
-	return "", fmt.Errorf("runtime %q: want auto, cri, process or fake", requested)
+	return "", fmt.Errorf("runtime %q: want auto, cri or process", requested)
 }
 
 // pauseImage finds the sandbox image tarball: the flag's, else

@@ -36,9 +36,10 @@ func runControllers(ctx context.Context, d deps) {
 	jobs := job.New(d.client, factory, d.events.For("job-controller"), job.Options{Logger: log})
 	cron := cronjob.New(d.client, factory, d.events.For("cronjob-controller"), cronjob.Options{Logger: log})
 	ttl := ttlafterfinished.New(d.client, factory, ttlafterfinished.Options{Logger: log})
-	nodes := nodelifecycle.New(d.client, factory, d.events.For("node-controller"),
-		nodelifecycle.Options{NodeMonitorGracePeriod: d.cfg.NodeMonitorGracePeriod, Logger: log})
-	podGC := podgc.New(d.client, factory, podgc.Options{TerminatedPodThreshold: d.cfg.TerminatedPodGCThreshold, Logger: log})
+	lifecycleOpts, podGCOpts, ipamOpts := d.cfg.NodeLifecycle, d.cfg.PodGC, d.cfg.NodeIPAM
+	lifecycleOpts.Logger, podGCOpts.Logger, ipamOpts.Logger = log, log, log
+	nodes := nodelifecycle.New(d.client, factory, d.events.For("node-controller"), lifecycleOpts)
+	podGC := podgc.New(d.client, factory, podGCOpts)
 	fns := []func(ctx context.Context){
 		func(ctx context.Context) { gc.Run(ctx, 20) },
 		func(ctx context.Context) { ns.Run(ctx, 10) },
@@ -50,8 +51,7 @@ func runControllers(ctx context.Context, d deps) {
 		func(ctx context.Context) { nodes.Run(ctx, 1) },
 		func(ctx context.Context) { podGC.Run(ctx, 1) },
 	}
-	ipam, err := nodeipam.New(d.client, factory, d.events.For("node-ipam-controller"),
-		nodeipam.Options{ClusterCIDR: d.cfg.ClusterCIDR, NodeCIDRMaskSize: d.cfg.NodeCIDRMaskSize, Logger: log})
+	ipam, err := nodeipam.New(d.client, factory, d.events.For("node-ipam-controller"), ipamOpts)
 	if err != nil {
 		log.Error("node IPAM controller not started", "err", err)
 	} else {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -24,6 +23,10 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
+
+	"skiff.dev/skiff/internal/controller/nodeipam"
+	"skiff.dev/skiff/internal/controller/nodelifecycle"
+	"skiff.dev/skiff/internal/controller/podgc"
 )
 
 // Lease names, as Kubernetes' own components use them in kube-system.
@@ -43,18 +46,17 @@ type Config struct {
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election
 	// (Kubernetes' defaults 15 s, 10 s, 2 s when zero).
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
-	// NodeMonitorGracePeriod is how long a node may go without a heartbeat
-	// before it is marked Unknown (default 40 s).
-	NodeMonitorGracePeriod time.Duration
-	// TerminatedPodGCThreshold is how many finished pods the pod garbage
-	// collector keeps (default 12500; negative keeps them all).
-	TerminatedPodGCThreshold int
-	// ClusterCIDR is the range the node IPAM controller splits into the
-	// nodes' pod CIDRs (default 10.42.0.0/16), NodeCIDRMaskSize their prefix
-	// length (default 24 for IPv4, 64 for IPv6).
-	ClusterCIDR      netip.Prefix
-	NodeCIDRMaskSize int
-	Logger           *slog.Logger
+	// NodeLifecycle, PodGC and NodeIPAM are the options of the controllers
+	// that `skiff server` exposes as flags (kube-controller-manager's
+	// --node-monitor-grace-period, --terminated-pod-gc-threshold,
+	// --cluster-cidr and --node-cidr-mask-size); zero values take the
+	// controllers' defaults, except PodGC.TerminatedPodThreshold, whose zero
+	// turns that collection off (podgc.DefaultTerminatedPodThreshold is the
+	// flag's default). Their Logger is Logger.
+	NodeLifecycle nodelifecycle.Options
+	PodGC         podgc.Options
+	NodeIPAM      nodeipam.Options
+	Logger        *slog.Logger
 }
 
 // Run runs the controller manager and the scheduler until ctx ends.

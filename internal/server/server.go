@@ -1,6 +1,8 @@
 // Package server runs `skiff server`: it prepares the data directory
-// (certificates, kubeconfig), starts or connects to etcd, and runs the API
-// server until its context ends.
+// (certificates, kubeconfig, join token), starts or connects to etcd, runs the
+// API server and, once the API is ready, the controllers and the scheduler
+// (under leader election), the server's own node and its hollow nodes, until
+// its context ends.
 package server
 
 import (
@@ -12,19 +14,23 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"k8s.io/client-go/rest"
 
+	"skiff.dev/skiff/internal/agent"
+	"skiff.dev/skiff/internal/agent/hollow"
 	"skiff.dev/skiff/internal/apiserver"
+	"skiff.dev/skiff/internal/controllermanager"
 	"skiff.dev/skiff/internal/join"
 	"skiff.dev/skiff/internal/pki"
 	"skiff.dev/skiff/internal/registry/servicealloc"
 	"skiff.dev/skiff/internal/storage/etcd"
 )
 
-// Config is the configuration of `skiff server`.
+// Config is the configuration of `skiff server`: the API server's own
+// settings and, embedded, those of the components it runs beside it.
 type Config struct {
 	// DataDir holds etcd's data, the certificates and the kubeconfig.
 	DataDir string
@@ -42,16 +48,31 @@ type Config struct {
 	NodePortMin, NodePortMax int
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
-	Logger        *slog.Logger
-	// Ready, when set, is called once the API server answers /readyz.
-	Ready func()
-
 	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds
 	// are how long new pods stay on a not-ready or unreachable node (300).
 	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
-	// Components, when set, is started once the API is ready, with a client
-	// configuration of full rights over it, and runs until ctx ends.
-	Components func(ctx context.Context, loopback *rest.Config)
+
+	// NoControllers runs no controllers and no scheduler.
+	NoControllers bool
+	// ControllerManager configures the controllers and the scheduler;
+	// RestConfig and Logger are set by Run.
+	ControllerManager controllermanager.Config
+
+	// DisableAgent runs no node of the server's own.
+	DisableAgent bool
+	// Node is the server's own node. With Node.Runtime fake it is simulated
+	// in this process; else it is an agent in this process that joins over
+	// the API like any other (Server, Token, DataDir and Logger are set by
+	// Run).
+	Node agent.Config
+	// Hollow adds Hollow.Count simulated nodes, named Hollow.NamePrefix0 ...
+	// (default hollow-0 ...); none when Count is 0. Names, WaitForPodCIDR and
+	// Logger are set by Run.
+	Hollow hollow.Options
+
+	Logger *slog.Logger
+	// Ready, when set, is called once the API server answers /readyz.
+	Ready func()
 }
 
 // KubeletClientCommonName is the CommonName of the API server's client
@@ -106,8 +127,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	kubeconfig := KubeconfigPath(cfg.DataDir)
+	url := "https://" + net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port))
 	err = pki.Kubeconfig{
-		Server: "https://" + net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
+		Server: url,
 		CAFile: ca.CertFile, CertFile: adminCert, KeyFile: adminKey, Name: "skiff",
 	}.Write(kubeconfig)
 	if err != nil {
@@ -116,7 +138,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 	endpoints := cfg.EtcdEndpoints
 	if len(endpoints) == 0 {
-		e, err := etcd.Start(ctx, etcd.Config{DataDir: filepath.Join(cfg.DataDir, "etcd"), Fast: true, UnsafeNoFsync: cfg.UnsafeNoFsync})
+		e, err := etcd.Start(ctx, etcd.Config{
+			DataDir: filepath.Join(cfg.DataDir, "etcd"), Fast: true, UnsafeNoFsync: cfg.UnsafeNoFsync, Logger: log.With("component", "etcd"),
+		})
 		if err != nil {
 			return err
 		}
@@ -124,7 +148,9 @@ func Run(ctx context.Context, cfg Config) error {
 		endpoints = []string{e.Endpoint}
 		log.Info("embedded etcd ready", "endpoint", e.Endpoint, "elapsed", time.Since(start).Round(time.Millisecond))
 	}
-	etcdClient, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 10 * time.Second})
+	etcdClient, err := clientv3.New(clientv3.Config{
+		Endpoints: endpoints, DialTimeout: 10 * time.Second, Logger: etcd.ZapLogger(log.With("component", "etcd-client")),
+	})
 	if err != nil {
 		return fmt.Errorf("etcd client: %w", err)
 	}
@@ -147,30 +173,47 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The components stop first, while the API still serves them: the
+	// controller manager releases its Leases, the server's own node stops
+	// its pods. Then the API server stops.
+	compCtx, stopComponents := context.WithCancel(ctx)
+	defer stopComponents()
+	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServer()
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
+	go func() { done <- srv.Run(srvCtx) }()
+	var components sync.WaitGroup
+	ready := make(chan struct{})
 	go func() {
-		if err := waitReady(runCtx, srv); err != nil {
+		defer close(ready)
+		if err := waitReady(compCtx, srv); err != nil {
 			return
 		}
-		if err := bootstrap(runCtx, srv, alloc); err != nil {
+		if err := bootstrap(compCtx, srv, alloc); err != nil {
 			log.Error("bootstrap objects", "err", err)
 		}
 		log.Info("skiff server ready", "address", net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
 			"kubeconfig", kubeconfig, "elapsed", time.Since(start).Round(time.Millisecond))
-		fmt.Fprintf(os.Stderr, "kubeconfig written to %s\n  export KUBECONFIG=%s\n", kubeconfig, kubeconfig)
-		fmt.Fprintf(os.Stderr, "agents join with the token in %s:\n  skiff agent --server https://%s --token %s\n",
-			join.TokenPath(cfg.DataDir), net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)), token)
+		log.Info("kubectl reaches the cluster with export KUBECONFIG="+kubeconfig, "kubeconfig", kubeconfig)
+		log.Info("agents join with the token in "+join.TokenPath(cfg.DataDir),
+			"command", "skiff agent --server "+url+" --token "+token.String())
 		if cfg.Ready != nil {
 			cfg.Ready()
 		}
-		if cfg.Components != nil {
-			cfg.Components(runCtx, srv.Loopback)
-		}
+		startComponents(compCtx, cfg, srv.Loopback, url, token.String(), log, &components)
 	}()
-	err = <-done
+	select {
+	case err = <-done:
+		stopComponents()
+		<-ready
+		components.Wait()
+	case <-ctx.Done():
+		stopComponents()
+		<-ready
+		components.Wait()
+		stopServer()
+		err = <-done
+	}
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

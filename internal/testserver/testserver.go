@@ -48,9 +48,12 @@ func Start(t testing.TB, mutate func(*server.Config)) *Server {
 		ServiceCIDR: netip.MustParsePrefix("10.43.0.0/16"),
 		NodePortMin: 30000, NodePortMax: 32767,
 		UnsafeNoFsync: true,
+		// No controllers and no node: tests run the components they test
+		// themselves.
+		NoControllers: true,
+		DisableAgent:  true,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		// No Components: tests run the components they test themselves.
-		Ready: func() { close(ready) },
+		Ready:         func() { close(ready) },
 	}
 	if testing.Verbose() {
 		cfg.Logger = slog.Default()

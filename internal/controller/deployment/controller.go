@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -120,7 +121,12 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 		Queue: c.queue,
 		Sync:  c.sync,
 		Failed: func(key string, err error) {
-			c.log.Info("sync failed, will retry", "deployment", key, "err", err)
+			level := slog.LevelInfo
+			if apierrors.IsConflict(err) {
+				// A write raced another: the retry reads the newer object.
+				level = slog.LevelDebug
+			}
+			c.log.Log(ctx, level, "sync failed, will retry", "deployment", key, "err", err)
 		},
 	})
 }

@@ -32,7 +32,8 @@ import (
 	"k8s.io/utils/clock"
 )
 
-// Options tunes the controller. Zero values mean Kubernetes' defaults.
+// Options tunes the controller. Zero values mean Kubernetes' defaults,
+// except TerminatedPodThreshold's.
 type Options struct {
 	// CheckPeriod is how often the pods are looked over (default 20 s).
 	CheckPeriod time.Duration
@@ -41,7 +42,8 @@ type Options struct {
 	Quarantine time.Duration
 	// TerminatedPodThreshold is how many finished pods may stay; above it
 	// the oldest are deleted (kube-controller-manager's
-	// --terminated-pod-gc-threshold, default 12500). Negative turns it off.
+	// --terminated-pod-gc-threshold, whose default is
+	// DefaultTerminatedPodThreshold). Zero or negative turns it off.
 	TerminatedPodThreshold int
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
@@ -70,9 +72,6 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	}
 	if opts.Quarantine == 0 {
 		opts.Quarantine = 40 * time.Second
-	}
-	if opts.TerminatedPodThreshold == 0 {
-		opts.TerminatedPodThreshold = DefaultTerminatedPodThreshold
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}

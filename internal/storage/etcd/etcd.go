@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 )
 
 // Config says where the embedded etcd keeps its data and listens.
@@ -28,13 +30,14 @@ type Config struct {
 	Fast bool
 	// UnsafeNoFsync skips fsync: for tests only, never the default.
 	UnsafeNoFsync bool
-	// Logger receives etcd's own log level decision; etcd logs through zap.
+	// Logger receives etcd's log (see ZapLogger); default slog.Default().
 	Logger *slog.Logger
 }
 
 // Server is a running embedded etcd.
 type Server struct {
-	etcd *embed.Etcd
+	etcd    *embed.Etcd
+	closing *atomic.Bool
 	// Endpoint is the client URL to give to etcd clients.
 	Endpoint string
 }
@@ -53,7 +56,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	ec.ListenPeerUrls = []url.URL{*pu}
 	ec.AdvertisePeerUrls = []url.URL{*pu}
 	ec.InitialCluster = fmt.Sprintf("%s=%s", ec.Name, pu.String())
-	ec.LogLevel = "error"
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	core := newSlogCore(log)
+	ec.Logger = "zap"
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(core))
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	// The API server's compactor removes old revisions; etcd's own periodic
 	// compaction stays off (a retention of 0).
@@ -79,11 +88,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		e.Close()
 		return nil, ctx.Err()
 	}
-	return &Server{etcd: e, Endpoint: cu.String()}, nil
+	return &Server{etcd: e, closing: core.closing, Endpoint: cu.String()}, nil
 }
 
 // Close stops the member.
 func (s *Server) Close() {
+	s.closing.Store(true)
 	s.etcd.Close()
 }
 

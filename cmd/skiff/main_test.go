@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"skiff.dev/skiff/internal/agent"
+	"skiff.dev/skiff/internal/controller/podgc"
+	"skiff.dev/skiff/internal/server"
+)
+
+// serverConfig runs `skiff server args` with a run that only keeps the
+// config the flags made.
+func serverConfig(t *testing.T, args ...string) (server.Config, error) {
+	t.Helper()
+	var got server.Config
+	cmd := newServerCommand(slog.New(slog.NewTextHandler(io.Discard, nil)), func(_ context.Context, cfg server.Config) error {
+		got = cfg
+		return nil
+	})
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	err := cmd.ExecuteContext(context.Background())
+	return got, err
+}
+
+// field is one value the flags gave and the one wanted.
+type field struct {
+	name      string
+	got, want any
+}
+
+func expect(t *testing.T, fields []field) {
+	t.Helper()
+	for _, f := range fields {
+		if f.got != f.want {
+			t.Errorf("%s: %v, want %v", f.name, f.got, f.want)
+		}
+	}
+}
+
+func TestServerFlags(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		cfg, err := serverConfig(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect(t, []field{
+			{"bind address", cfg.BindAddress.String(), "0.0.0.0"},
+			{"service CIDR", cfg.ServiceCIDR, netip.MustParsePrefix("10.43.0.0/16")},
+			{"cluster CIDR", cfg.ControllerManager.NodeIPAM.ClusterCIDR, netip.MustParsePrefix("10.42.0.0/16")},
+			{"node ports", [2]int{cfg.NodePortMin, cfg.NodePortMax}, [2]int{30000, 32767}},
+			{"runtime", cfg.Node.Runtime, agent.RuntimeAuto},
+			{"kubelet port", cfg.Node.KubeletPort, agent.DefaultKubeletPort},
+			{"grace period", cfg.ControllerManager.NodeLifecycle.NodeMonitorGracePeriod, 40 * time.Second},
+			{"pod GC threshold", cfg.ControllerManager.PodGC.TerminatedPodThreshold, podgc.DefaultTerminatedPodThreshold},
+			{"hollow nodes", cfg.Hollow.Count, 0},
+		})
+	})
+	t.Run("given", func(t *testing.T) {
+		cfg, err := serverConfig(t, "--bind-address", "127.0.0.1", "--service-cidr", "10.96.0.0/12", "--cluster-cidr", "10.244.0.0/16",
+			"--service-node-port-range", "31000-31010", "--runtime", "fake", "--node-monitor-grace-period", "3s",
+			"--terminated-pod-gc-threshold", "0", "--hollow-nodes", "4", "--node-name", "srv", "--kubelet-port", "20250")
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect(t, []field{
+			{"bind address", cfg.BindAddress.String(), "127.0.0.1"},
+			{"service CIDR", cfg.ServiceCIDR, netip.MustParsePrefix("10.96.0.0/12")},
+			{"cluster CIDR", cfg.ControllerManager.NodeIPAM.ClusterCIDR, netip.MustParsePrefix("10.244.0.0/16")},
+			{"node ports", [2]int{cfg.NodePortMin, cfg.NodePortMax}, [2]int{31000, 31010}},
+			{"runtime", cfg.Node.Runtime, agent.RuntimeFake},
+			{"node name", cfg.Node.NodeName, "srv"},
+			{"kubelet port", cfg.Node.KubeletPort, 20250},
+			{"grace period", cfg.ControllerManager.NodeLifecycle.NodeMonitorGracePeriod, 3 * time.Second},
+			{"pod GC threshold", cfg.ControllerManager.PodGC.TerminatedPodThreshold, 0},
+			{"hollow nodes", cfg.Hollow.Count, 4},
+		})
+	})
+	for _, tt := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"--runtime", "docker"}, "want auto, cri, process or fake"},
+		{[]string{"--bind-address", "localhost"}, "not an IP address"},
+		{[]string{"--service-cidr", "10.43.0.0"}, "--service-cidr"},
+		{[]string{"--cluster-cidr", "x"}, "--cluster-cidr"},
+		{[]string{"--service-node-port-range", "32767-30000"}, "want MIN-MAX"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			if _, err := serverConfig(t, tt.args...); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %v, want one with %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestAgentFlags(t *testing.T) {
+	run := func(args ...string) (agent.Config, error) {
+		var got agent.Config
+		cmd := newAgentCommand(slog.New(slog.NewTextHandler(io.Discard, nil)), func(_ context.Context, cfg agent.Config) error {
+			got = cfg
+			return nil
+		})
+		cmd.SetArgs(args)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		return got, cmd.ExecuteContext(context.Background())
+	}
+	cfg, err := run("--server", "https://s:6443", "--token", "t", "--runtime", "process",
+		"--register-with-taints", "a=b:NoSchedule,c:NoExecute", "--register-with-taints", "d=e:PreferNoSchedule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []corev1.Taint{
+		{Key: "a", Value: "b", Effect: corev1.TaintEffectNoSchedule},
+		{Key: "c", Effect: corev1.TaintEffectNoExecute},
+		{Key: "d", Value: "e", Effect: corev1.TaintEffectPreferNoSchedule},
+	}
+	if cfg.Runtime != agent.RuntimeProcess || len(cfg.Taints) != len(want) {
+		t.Fatalf("runtime %q, taints %v; want process, %v", cfg.Runtime, cfg.Taints, want)
+	}
+	for i := range want {
+		if cfg.Taints[i] != want[i] {
+			t.Errorf("taint %d: %v, want %v", i, cfg.Taints[i], want[i])
+		}
+	}
+	if _, err := run("--register-with-taints", "a=b:Sometimes"); err == nil || !strings.Contains(err.Error(), "KEY[=VALUE]:EFFECT") {
+		t.Errorf("bad taint: error %v", err)
+	}
+	if _, err := run("--runtime", "vm"); err == nil || !strings.Contains(err.Error(), "want auto, cri, process or fake") {
+		t.Errorf("bad runtime: error %v", err)
+	}
+}

@@ -1,0 +1,149 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"skiff.dev/skiff/internal/agent"
+	"skiff.dev/skiff/internal/agent/hollow"
+	"skiff.dev/skiff/internal/controllermanager"
+)
+
+// run starts Run with cfg and returns a client once the API is ready, and a
+// stop that cancels Run and returns its error.
+func run(t *testing.T, cfg Config) (kubernetes.Interface, func() error) {
+	t.Helper()
+	ready := make(chan struct{})
+	cfg.Ready = func() { close(ready) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(60 * time.Second):
+			return fmt.Errorf("Run did not return 60s after its context ended")
+		}
+	}
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("server not ready after 60s")
+	}
+	restCfg, err := clientcmd.BuildConfigFromFlags("", KubeconfigPath(cfg.DataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, stop
+}
+
+// poll waits until check returns nil, for at most 30 s (testserver.Poll,
+// which this package cannot import).
+func poll(t *testing.T, what string, check func() error) {
+	t.Helper()
+	var last error
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		last = check()
+		return last == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v (%v)", what, err, last)
+	}
+}
+
+// TestRun runs the whole server from one Config: the controllers, a
+// simulated own node and hollow nodes come up, and on stop the controller
+// manager releases its Leases before the API server goes.
+func TestRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an API server on embedded etcd")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cfg := Config{
+		DataDir: t.TempDir(), BindAddress: net.ParseIP("127.0.0.1"), Port: port,
+		ServiceCIDR: netip.MustParsePrefix("10.43.0.0/16"), NodePortMin: 30000, NodePortMax: 32767,
+		UnsafeNoFsync:     true,
+		ControllerManager: controllermanager.Config{Identity: "test-server"},
+		Node:              agent.Config{NodeName: "own", Runtime: agent.RuntimeFake},
+		Hollow:            hollow.Options{Count: 2},
+		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if testing.Verbose() {
+		cfg.Logger = slog.Default()
+	}
+	client, stop := run(t, cfg)
+	ctx := context.Background()
+	poll(t, "3 nodes with pod CIDRs", func() error {
+		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		var names []string
+		for _, n := range nodes.Items {
+			if n.Spec.PodCIDR == "" {
+				return fmt.Errorf("node %s has no pod CIDR yet", n.Name)
+			}
+			names = append(names, n.Name)
+		}
+		slices.Sort(names)
+		if want := []string{"hollow-0", "hollow-1", "own"}; !slices.Equal(names, want) {
+			return fmt.Errorf("nodes %v, want %v", names, want)
+		}
+		return nil
+	})
+	for _, lease := range []string{controllermanager.ControllerManagerLease, controllermanager.SchedulerLease} {
+		poll(t, lease+" held", func() error {
+			l, err := client.CoordinationV1().Leases("kube-system").Get(ctx, lease, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if h := l.Spec.HolderIdentity; h == nil || *h != "test-server" {
+				return fmt.Errorf("holder %v", h)
+			}
+			return nil
+		})
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v, want nil once its context ended", err)
+	}
+
+	// The API server alone, on the same data: the Leases were released.
+	cfg.NoControllers, cfg.DisableAgent, cfg.Hollow = true, true, hollow.Options{}
+	client, stop = run(t, cfg)
+	defer stop()
+	for _, lease := range []string{controllermanager.ControllerManagerLease, controllermanager.SchedulerLease} {
+		l, err := client.CoordinationV1().Leases("kube-system").Get(ctx, lease, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := l.Spec.HolderIdentity; h != nil && *h != "" {
+			t.Errorf("lease %s still held by %q after the server stopped", lease, *h)
+		}
+	}
+}
