@@ -13,6 +13,7 @@ import (
 	"skiff.dev/skiff/internal/agent"
 	"skiff.dev/skiff/internal/agent/hollow"
 	"skiff.dev/skiff/internal/controllermanager"
+	"skiff.dev/skiff/internal/server/api"
 )
 
 // startComponents starts what runs beside the API server once it is ready:
@@ -20,7 +21,8 @@ import (
 // nodes, over the loopback client configuration; they stop when ctx ends.
 // running counts the controller manager until it has released its Leases
 // and the server's own agent until it has stopped its pods.
-func startComponents(ctx context.Context, cfg Config, loopback *rest.Config, url, token string, log *slog.Logger, running *sync.WaitGroup) {
+func startComponents(ctx context.Context, cfg Config, srv *api.Server, log *slog.Logger, running *sync.WaitGroup) {
+	loopback := srv.Loopback
 	if !cfg.NoControllers {
 		cm := cfg.ControllerManager
 		cm.RestConfig, cm.Logger = loopback, log
@@ -41,7 +43,7 @@ func startComponents(ctx context.Context, cfg Config, loopback *rest.Config, url
 		// The server's own node joins like any agent, with the token the
 		// server just wrote.
 		a := cfg.Node
-		a.Server, a.Token, a.DataDir = url, token, filepath.Join(cfg.DataDir, "agent")
+		a.Server, a.Token, a.DataDir = srv.URL, srv.Token, filepath.Join(cfg.DataDir, "agent")
 		a.Logger = log.With("component", "agent")
 		running.Go(func() {
 			if err := agent.Run(ctx, a); err != nil && ctx.Err() == nil {

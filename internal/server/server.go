@@ -1,56 +1,25 @@
-// Package server runs `skiff server`: it prepares the data directory
-// (certificates, kubeconfig, join token), starts or connects to etcd, runs the
-// API server and, once the API is ready, the controllers and the scheduler
-// (under leader election), the server's own node and its hollow nodes, until
-// its context ends.
+// Package server runs `skiff server`: the API server (internal/server/api:
+// data directory, certificates, etcd, the API) and, once the API is ready,
+// the controllers and the scheduler (under leader election), the server's
+// own node and its hollow nodes, until its context ends.
 package server
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
-	"os"
-	"path/filepath"
 	"sync"
-	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"skiff.dev/skiff/internal/agent"
 	"skiff.dev/skiff/internal/agent/hollow"
-	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/controllermanager"
-	"skiff.dev/skiff/internal/join"
-	"skiff.dev/skiff/internal/pki"
-	"skiff.dev/skiff/internal/registry/servicealloc"
-	"skiff.dev/skiff/internal/storage/etcd"
+	"skiff.dev/skiff/internal/server/api"
 )
 
-// Config is the configuration of `skiff server`: the API server's own
-// settings and, embedded, those of the components it runs beside it.
+// Config is the configuration of `skiff server`: the API server's and,
+// embedded, those of the components it runs beside it.
 type Config struct {
-	// DataDir holds etcd's data, the certificates and the kubeconfig.
-	DataDir string
-	// BindAddress and Port are where the API is served (HTTPS).
-	BindAddress net.IP
-	Port        int
-	// AdvertiseAddress is the address written into the kubeconfig; defaults
-	// to 127.0.0.1.
-	AdvertiseAddress string
-	// EtcdEndpoints selects an external etcd cluster; empty embeds one.
-	EtcdEndpoints []string
-	// ServiceCIDR is the range of Service ClusterIPs.
-	ServiceCIDR netip.Prefix
-	// NodePortMin and NodePortMax bound the NodePorts.
-	NodePortMin, NodePortMax int
-	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
-	UnsafeNoFsync bool
-	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds
-	// are how long new pods stay on a not-ready or unreachable node (300).
-	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
+	api.Config
 
 	// NoControllers runs no controllers and no scheduler.
 	NoControllers bool
@@ -70,19 +39,12 @@ type Config struct {
 	// Logger are set by Run.
 	Hollow hollow.Options
 
-	Logger *slog.Logger
 	// Ready, when set, is called once the API server answers /readyz.
 	Ready func()
 }
 
-// KubeletClientCommonName is the CommonName of the API server's client
-// certificate toward the node agents' kubelet servers, which accept no other.
-const KubeletClientCommonName = "kube-apiserver-kubelet-client"
-
 // KubeconfigPath is where the admin kubeconfig is written in a data dir.
-func KubeconfigPath(dataDir string) string {
-	return filepath.Join(dataDir, "kubeconfig.yaml")
-}
+func KubeconfigPath(dataDir string) string { return api.KubeconfigPath(dataDir) }
 
 // Run runs the server until ctx is done.
 func Run(ctx context.Context, cfg Config) error {
@@ -90,170 +52,29 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	start := time.Now()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
-	if cfg.AdvertiseAddress == "" {
-		cfg.AdvertiseAddress = "127.0.0.1"
-	}
-	tlsDir := filepath.Join(cfg.DataDir, "tls")
-	ca, err := pki.LoadOrCreateCA(tlsDir)
+	cfg.Logger = log
+	srv, err := api.Start(ctx, cfg.Config)
 	if err != nil {
-		return err
-	}
-	servingCert, servingKey := filepath.Join(tlsDir, "serving.crt"), filepath.Join(tlsDir, "serving.key")
-	if err := ca.EnsureLeaf(servingCert, servingKey, servingLeaf(cfg)); err != nil {
-		return err
-	}
-	// The API serves its certificate with the CA after it, so that agents
-	// can pin the CA by the hash in their join token.
-	servingChain := filepath.Join(tlsDir, "serving-chain.crt")
-	if err := writeChain(servingChain, servingCert, ca.CertFile); err != nil {
-		return err
-	}
-	token, err := join.LoadOrCreateToken(cfg.DataDir, ca.Hash())
-	if err != nil {
-		return err
-	}
-	adminCert, adminKey := filepath.Join(tlsDir, "admin.crt"), filepath.Join(tlsDir, "admin.key")
-	if err := ca.EnsureLeaf(adminCert, adminKey, pki.Leaf{CommonName: "system:admin", Organization: []string{"system:masters"}}); err != nil {
-		return err
-	}
-	// The client certificate the API server shows to node agents' kubelet
-	// servers (pods/log, exec, attach, portforward).
-	kubeletCert, kubeletKey := filepath.Join(tlsDir, "kubelet-client.crt"), filepath.Join(tlsDir, "kubelet-client.key")
-	if err := ca.EnsureLeaf(kubeletCert, kubeletKey, pki.Leaf{CommonName: KubeletClientCommonName, Organization: []string{"system:masters"}}); err != nil {
-		return err
-	}
-	kubeconfig := KubeconfigPath(cfg.DataDir)
-	url := "https://" + net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port))
-	err = pki.Kubeconfig{
-		Server: url,
-		CAFile: ca.CertFile, CertFile: adminCert, KeyFile: adminKey, Name: "skiff",
-	}.Write(kubeconfig)
-	if err != nil {
-		return err
-	}
-
-	endpoints := cfg.EtcdEndpoints
-	if len(endpoints) == 0 {
-		e, err := etcd.Start(ctx, etcd.Config{
-			DataDir: filepath.Join(cfg.DataDir, "etcd"), Fast: true, UnsafeNoFsync: cfg.UnsafeNoFsync, Logger: log.With("component", "etcd"),
-		})
-		if err != nil {
-			return err
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return nil
 		}
-		defer e.Close()
-		endpoints = []string{e.Endpoint}
-		log.Info("embedded etcd ready", "endpoint", e.Endpoint, "elapsed", time.Since(start).Round(time.Millisecond))
-	}
-	etcdClient, err := clientv3.New(clientv3.Config{
-		Endpoints: endpoints, DialTimeout: 10 * time.Second, Logger: etcd.ZapLogger(log.With("component", "etcd-client")),
-	})
-	if err != nil {
-		return fmt.Errorf("etcd client: %w", err)
-	}
-	defer etcdClient.Close()
-	alloc, err := servicealloc.New(servicealloc.Config{
-		Client: etcdClient, ServiceCIDR: cfg.ServiceCIDR, NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax, Logger: log,
-	})
-	if err != nil {
 		return err
 	}
-
-	srv, err := apiserver.New(apiserver.Config{
-		BindAddress: cfg.BindAddress, SecurePort: cfg.Port,
-		CertFile: servingChain, KeyFile: servingKey, ClientCAFile: ca.CertFile, JoinToken: &token, CA: ca,
-		EtcdServers: endpoints, Allocations: alloc, Logger: log,
-		KubeletClientCertFile: kubeletCert, KubeletClientKeyFile: kubeletKey,
-		DefaultNotReadyTolerationSeconds:    cfg.DefaultNotReadyTolerationSeconds,
-		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds,
-	})
-	if err != nil {
-		return err
+	if cfg.Ready != nil {
+		cfg.Ready()
 	}
 	// The components stop first, while the API still serves them: the
 	// controller manager releases its Leases, the server's own node stops
 	// its pods. Then the API server stops.
 	compCtx, stopComponents := context.WithCancel(ctx)
 	defer stopComponents()
-	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopServer()
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(srvCtx) }()
 	var components sync.WaitGroup
-	ready := make(chan struct{})
-	go func() {
-		defer close(ready)
-		if err := waitReady(compCtx, srv); err != nil {
-			return
-		}
-		if err := bootstrap(compCtx, srv, alloc); err != nil {
-			log.Error("bootstrap objects", "err", err)
-		}
-		log.Info("skiff server ready", "address", net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
-			"kubeconfig", kubeconfig, "elapsed", time.Since(start).Round(time.Millisecond))
-		log.Info("kubectl reaches the cluster with export KUBECONFIG="+kubeconfig, "kubeconfig", kubeconfig)
-		log.Info("agents join with the token in "+join.TokenPath(cfg.DataDir),
-			"command", "skiff agent --server "+url+" --token "+token.String())
-		if cfg.Ready != nil {
-			cfg.Ready()
-		}
-		startComponents(compCtx, cfg, srv.Loopback, url, token.String(), log, &components)
-	}()
+	startComponents(compCtx, cfg, srv, log, &components)
 	select {
-	case err = <-done:
-		stopComponents()
-		<-ready
-		components.Wait()
 	case <-ctx.Done():
-		stopComponents()
-		<-ready
-		components.Wait()
-		stopServer()
-		err = <-done
+	case <-srv.Done():
 	}
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
-}
-
-// writeChain writes the serving certificate followed by the CA into path.
-func writeChain(path string, files ...string) error {
-	var chain []byte
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("certificate chain: %w", err)
-		}
-		chain = append(chain, b...)
-	}
-	if err := os.WriteFile(path, chain, 0o644); err != nil {
-		return fmt.Errorf("certificate chain: %w", err)
-	}
-	return nil
-}
-
-func servingLeaf(cfg Config) pki.Leaf {
-	leaf := pki.Leaf{
-		CommonName: "kube-apiserver",
-		DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		IPs:        []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
-	}
-	if host, err := os.Hostname(); err == nil && host != "" {
-		leaf.DNSNames = append(leaf.DNSNames, host)
-	}
-	if ip := net.ParseIP(cfg.AdvertiseAddress); ip != nil && !ip.IsLoopback() {
-		leaf.IPs = append(leaf.IPs, ip)
-	} else if ip == nil && cfg.AdvertiseAddress != "localhost" {
-		leaf.DNSNames = append(leaf.DNSNames, cfg.AdvertiseAddress)
-	}
-	if cfg.ServiceCIDR.IsValid() {
-		leaf.IPs = append(leaf.IPs, net.IP(cfg.ServiceCIDR.Masked().Addr().Next().AsSlice()))
-	} else {
-		leaf.IPs = append(leaf.IPs, net.ParseIP("10.43.0.1"))
-	}
-	return leaf
+	stopComponents()
+	components.Wait()
+	return srv.Shutdown()
 }

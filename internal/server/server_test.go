@@ -19,6 +19,7 @@ import (
 	"skiff.dev/skiff/internal/agent"
 	"skiff.dev/skiff/internal/agent/hollow"
 	"skiff.dev/skiff/internal/controllermanager"
+	"skiff.dev/skiff/internal/server/api"
 )
 
 // run starts Run with cfg and returns a client once the API is ready, and a
@@ -86,13 +87,15 @@ func TestRun(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cfg := Config{
-		DataDir: t.TempDir(), BindAddress: net.ParseIP("127.0.0.1"), Port: port,
-		ServiceCIDR: netip.MustParsePrefix("10.43.0.0/16"), NodePortMin: 30000, NodePortMax: 32767,
-		UnsafeNoFsync:     true,
+		Config: api.Config{
+			DataDir: t.TempDir(), BindAddress: net.ParseIP("127.0.0.1"), Port: port,
+			ServiceCIDR: netip.MustParsePrefix("10.43.0.0/16"), NodePortMin: 30000, NodePortMax: 32767,
+			UnsafeNoFsync: true,
+			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		},
 		ControllerManager: controllermanager.Config{Identity: "test-server"},
 		Node:              agent.Config{NodeName: "own", Runtime: agent.RuntimeFake},
 		Hollow:            hollow.Options{Count: 2},
-		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if testing.Verbose() {
 		cfg.Logger = slog.Default()

@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"skiff.dev/skiff/internal/server"
+	"skiff.dev/skiff/internal/server/api"
 )
 
 // Server is a running API server.
@@ -29,9 +29,10 @@ type Server struct {
 	DataDir string
 }
 
-// Start runs a fresh server for the test and stops it when the test ends.
+// Start runs a fresh API server for the test (no controllers, no node: tests
+// run the components they test themselves) and stops it when the test ends.
 // mutate, when not nil, adjusts the configuration before the start.
-func Start(t testing.TB, mutate func(*server.Config)) *Server {
+func Start(t testing.TB, mutate func(*api.Config)) *Server {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,20 +41,14 @@ func Start(t testing.TB, mutate func(*server.Config)) *Server {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 
-	ready := make(chan struct{})
-	cfg := server.Config{
+	cfg := api.Config{
 		DataDir:     t.TempDir(),
 		BindAddress: net.ParseIP("127.0.0.1"),
 		Port:        port,
 		ServiceCIDR: netip.MustParsePrefix("10.43.0.0/16"),
 		NodePortMin: 30000, NodePortMax: 32767,
 		UnsafeNoFsync: true,
-		// No controllers and no node: tests run the components they test
-		// themselves.
-		NoControllers: true,
-		DisableAgent:  true,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Ready:         func() { close(ready) },
 	}
 	if testing.Verbose() {
 		cfg.Logger = slog.Default()
@@ -61,25 +56,25 @@ func Start(t testing.TB, mutate func(*server.Config)) *Server {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, cfg) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, err := api.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("skiff API server: %v", err)
+	}
 	t.Cleanup(func() {
-		cancel()
+		stopped := make(chan error, 1)
+		go func() { stopped <- srv.Shutdown() }()
 		select {
-		case <-done:
+		case err := <-stopped:
+			if err != nil {
+				t.Errorf("skiff API server stopped with %v", err)
+			}
 		case <-time.After(30 * time.Second):
-			t.Errorf("skiff server did not stop")
+			t.Errorf("skiff API server did not stop")
 		}
 	})
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("skiff server stopped: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("skiff server not ready after 60s")
-	}
-	restCfg, err := clientcmd.BuildConfigFromFlags("", server.KubeconfigPath(cfg.DataDir))
+	restCfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,293 @@
+// Package api starts the API half of `skiff server`: it prepares the data
+// directory (certificates, admin kubeconfig, join token), starts or connects
+// to etcd, serves the Kubernetes API and creates the objects every cluster
+// has. internal/server runs the components beside it; integration tests
+// (internal/testserver) run it alone.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/client-go/rest"
+
+	"skiff.dev/skiff/internal/apiserver"
+	"skiff.dev/skiff/internal/join"
+	"skiff.dev/skiff/internal/pki"
+	"skiff.dev/skiff/internal/registry/servicealloc"
+	"skiff.dev/skiff/internal/storage/etcd"
+)
+
+// Config is the configuration of the API server and its storage.
+type Config struct {
+	// DataDir holds etcd's data, the certificates and the kubeconfig.
+	DataDir string
+	// BindAddress and Port are where the API is served (HTTPS).
+	BindAddress net.IP
+	Port        int
+	// AdvertiseAddress is the address written into the kubeconfig; defaults
+	// to 127.0.0.1.
+	AdvertiseAddress string
+	// EtcdEndpoints selects an external etcd cluster; empty embeds one.
+	EtcdEndpoints []string
+	// ServiceCIDR is the range of Service ClusterIPs.
+	ServiceCIDR netip.Prefix
+	// NodePortMin and NodePortMax bound the NodePorts.
+	NodePortMin, NodePortMax int
+	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
+	UnsafeNoFsync bool
+	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds
+	// are how long new pods stay on a not-ready or unreachable node (300).
+	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
+	Logger                                                                *slog.Logger
+}
+
+// KubeletClientCommonName is the CommonName of the API server's client
+// certificate toward the node agents' kubelet servers, which accept no other.
+const KubeletClientCommonName = "kube-apiserver-kubelet-client"
+
+// KubeconfigPath is where the admin kubeconfig is written in a data dir.
+func KubeconfigPath(dataDir string) string {
+	return filepath.Join(dataDir, "kubeconfig.yaml")
+}
+
+// Server is a started API server.
+type Server struct {
+	// Loopback is a client configuration of full rights over the API.
+	Loopback *rest.Config
+	// URL is where clients reach the API (the kubeconfig's server).
+	URL string
+	// Token is the join token agents present.
+	Token string
+	// Kubeconfig is the path of the admin kubeconfig.
+	Kubeconfig string
+
+	stop    context.CancelFunc
+	done    chan struct{}
+	err     error
+	release []func()
+}
+
+// Start starts the API server and returns once it answers /readyz and the
+// bootstrap objects exist. It serves until Shutdown; Done is closed if it
+// stops before. When ctx ends during the start, Start stops what it started
+// and returns ctx's error.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	start := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if cfg.AdvertiseAddress == "" {
+		cfg.AdvertiseAddress = "127.0.0.1"
+	}
+	files, err := writeFiles(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		URL:        "https://" + net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
+		Token:      files.token.String(),
+		Kubeconfig: KubeconfigPath(cfg.DataDir),
+		done:       make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+
+	endpoints := cfg.EtcdEndpoints
+	if len(endpoints) == 0 {
+		// The embedded etcd lives until Shutdown (ctx bounds its start).
+		e, err := etcd.Start(ctx, etcd.Config{
+			DataDir: filepath.Join(cfg.DataDir, "etcd"), Fast: true, UnsafeNoFsync: cfg.UnsafeNoFsync, Logger: log.With("component", "etcd"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.release = append(s.release, func() { e.Close() })
+		endpoints = []string{e.Endpoint}
+		log.Info("embedded etcd ready", "endpoint", e.Endpoint, "elapsed", time.Since(start).Round(time.Millisecond))
+	}
+	etcdClient, err := clientv3.New(clientv3.Config{
+		Endpoints: endpoints, DialTimeout: 10 * time.Second, Logger: etcd.ZapLogger(log.With("component", "etcd-client")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client: %w", err)
+	}
+	s.release = append(s.release, func() { etcdClient.Close() })
+	alloc, err := servicealloc.New(servicealloc.Config{
+		Client: etcdClient, ServiceCIDR: cfg.ServiceCIDR, NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	srv, err := apiserver.New(apiserver.Config{
+		BindAddress: cfg.BindAddress, SecurePort: cfg.Port,
+		CertFile: files.servingChain, KeyFile: files.servingKey, ClientCAFile: files.ca.CertFile, JoinToken: &files.token, CA: files.ca,
+		EtcdServers: endpoints, Allocations: alloc, Logger: log,
+		KubeletClientCertFile: files.kubeletCert, KubeletClientKeyFile: files.kubeletKey,
+		DefaultNotReadyTolerationSeconds:    cfg.DefaultNotReadyTolerationSeconds,
+		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Loopback = srv.Loopback
+	srvCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = stop
+	go func() {
+		defer close(s.done)
+		s.err = srv.Run(srvCtx)
+		if errors.Is(s.err, context.Canceled) {
+			s.err = nil
+		}
+	}()
+	readyCtx, cancelReady := context.WithCancel(ctx)
+	defer cancelReady()
+	go func() {
+		select {
+		case <-s.done: // the server stopped: stop waiting for it
+			cancelReady()
+		case <-readyCtx.Done():
+		}
+	}()
+	if err := waitReady(readyCtx, srv); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err := s.Shutdown(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("the API server stopped before it was ready")
+	}
+	if err := bootstrap(readyCtx, srv, alloc); err != nil {
+		log.Error("bootstrap objects", "err", err)
+	}
+	log.Info("skiff server ready", "address", net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
+		"kubeconfig", s.Kubeconfig, "elapsed", time.Since(start).Round(time.Millisecond))
+	log.Info("kubectl reaches the cluster with export KUBECONFIG="+s.Kubeconfig, "kubeconfig", s.Kubeconfig)
+	log.Info("agents join with the token in "+join.TokenPath(cfg.DataDir),
+		"command", "skiff agent --server "+s.URL+" --token "+s.Token)
+	return s, nil
+}
+
+// Done is closed when the API server has stopped.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Shutdown stops the API server and its storage and returns the error it
+// stopped with (nil for a stop asked for).
+func (s *Server) Shutdown() error {
+	s.closeAll()
+	return s.err
+}
+
+func (s *Server) closeAll() {
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+	}
+	for i := len(s.release) - 1; i >= 0; i-- {
+		s.release[i]()
+	}
+	s.release = nil
+}
+
+// dataFiles are what the data dir holds for the API server.
+type dataFiles struct {
+	ca                       *pki.CA
+	token                    join.Token
+	servingChain, servingKey string
+	kubeletCert, kubeletKey  string
+}
+
+// writeFiles creates (or keeps) the CA, the certificates, the join token and
+// the admin kubeconfig in the data dir.
+func writeFiles(cfg Config) (dataFiles, error) {
+	var f dataFiles
+	tlsDir := filepath.Join(cfg.DataDir, "tls")
+	ca, err := pki.LoadOrCreateCA(tlsDir)
+	if err != nil {
+		return f, err
+	}
+	f.ca = ca
+	servingCert := filepath.Join(tlsDir, "serving.crt")
+	f.servingKey = filepath.Join(tlsDir, "serving.key")
+	if err := ca.EnsureLeaf(servingCert, f.servingKey, servingLeaf(cfg)); err != nil {
+		return f, err
+	}
+	// The API serves its certificate with the CA after it, so that agents
+	// can pin the CA by the hash in their join token.
+	f.servingChain = filepath.Join(tlsDir, "serving-chain.crt")
+	if err := writeChain(f.servingChain, servingCert, ca.CertFile); err != nil {
+		return f, err
+	}
+	if f.token, err = join.LoadOrCreateToken(cfg.DataDir, ca.Hash()); err != nil {
+		return f, err
+	}
+	adminCert, adminKey := filepath.Join(tlsDir, "admin.crt"), filepath.Join(tlsDir, "admin.key")
+	if err := ca.EnsureLeaf(adminCert, adminKey, pki.Leaf{CommonName: "system:admin", Organization: []string{"system:masters"}}); err != nil {
+		return f, err
+	}
+	// The client certificate the API server shows to node agents' kubelet
+	// servers (pods/log, exec, attach, portforward).
+	f.kubeletCert, f.kubeletKey = filepath.Join(tlsDir, "kubelet-client.crt"), filepath.Join(tlsDir, "kubelet-client.key")
+	if err := ca.EnsureLeaf(f.kubeletCert, f.kubeletKey, pki.Leaf{CommonName: KubeletClientCommonName, Organization: []string{"system:masters"}}); err != nil {
+		return f, err
+	}
+	err = pki.Kubeconfig{
+		Server: "https://" + net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
+		CAFile: ca.CertFile, CertFile: adminCert, KeyFile: adminKey, Name: "skiff",
+	}.Write(KubeconfigPath(cfg.DataDir))
+	return f, err
+}
+
+// writeChain writes the serving certificate followed by the CA into path.
+func writeChain(path string, files ...string) error {
+	var chain []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("certificate chain: %w", err)
+		}
+		chain = append(chain, b...)
+	}
+	if err := os.WriteFile(path, chain, 0o644); err != nil {
+		return fmt.Errorf("certificate chain: %w", err)
+	}
+	return nil
+}
+
+func servingLeaf(cfg Config) pki.Leaf {
+	leaf := pki.Leaf{
+		CommonName: "kube-apiserver",
+		DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		IPs:        []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+	}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		leaf.DNSNames = append(leaf.DNSNames, host)
+	}
+	if ip := net.ParseIP(cfg.AdvertiseAddress); ip != nil && !ip.IsLoopback() {
+		leaf.IPs = append(leaf.IPs, ip)
+	} else if ip == nil && cfg.AdvertiseAddress != "localhost" {
+		leaf.DNSNames = append(leaf.DNSNames, cfg.AdvertiseAddress)
+	}
+	if cfg.ServiceCIDR.IsValid() {
+		leaf.IPs = append(leaf.IPs, net.IP(cfg.ServiceCIDR.Masked().Addr().Next().AsSlice()))
+	} else {
+		leaf.IPs = append(leaf.IPs, net.ParseIP("10.43.0.1"))
+	}
+	return leaf
+}
