@@ -1,10 +1,15 @@
-package framework
+package plugins_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"skiff.dev/skiff/internal/scheduler/framework"
+	ft "skiff.dev/skiff/internal/scheduler/framework/frameworktest"
+	"skiff.dev/skiff/internal/scheduler/framework/plugins"
 )
 
 // BenchmarkSchedule1000Nodes places pods of 100 owners, each asking for
@@ -14,24 +19,25 @@ import (
 func BenchmarkSchedule1000Nodes(b *testing.B) {
 	var nodes []*corev1.Node
 	for i := range 1000 {
-		nodes = append(nodes, makeNode(fmt.Sprintf("node-%04d", i), "32", "128Gi"))
+		nodes = append(nodes, ft.MakeNode(fmt.Sprintf("node-%04d", i), "32", "128Gi"))
 	}
-	infos := nodeInfos(nodes, nil)
-	pods := make([]*PodInfo, 10000)
+	infos := ft.NodeInfos(nodes, nil)
+	pods := make([]*framework.PodInfo, 10000)
 	for i := range pods {
-		pods[i] = NewPodInfo(makePod(fmt.Sprintf("pod-%05d", i), req("cpu", "100m", "memory", "128Mi"), ownedBy(fmt.Sprint("rs-", i%100))))
+		pods[i] = framework.NewPodInfo(ft.MakePod(fmt.Sprintf("pod-%05d", i), ft.Req("cpu", "100m", "memory", "128Mi"), ft.OwnedBy(fmt.Sprint("rs-", i%100))))
 	}
-	alg := NewAlgorithm(0, 1)
+	alg := framework.NewAlgorithm(plugins.Default(), 0, 1)
+	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if i > 0 && i%len(pods) == 0 {
 			b.StopTimer()
-			infos = nodeInfos(nodes, nil)
+			infos = ft.NodeInfos(nodes, nil)
 			b.StartTimer()
 		}
 		pi := pods[i%len(pods)]
-		n, err := alg.Schedule(pi, infos)
+		n, err := alg.Schedule(ctx, pi, infos)
 		if err != nil {
 			b.Fatal(err)
 		}
