@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
@@ -56,20 +57,22 @@ func BenchmarkSchedulerThroughput(b *testing.B) {
 		ctx, cancel := context.WithCancel(context.Background())
 		factory.Start(ctx.Done())
 		factory.WaitForCacheSync(ctx.Done())
-		for {
-			if a, _, _ := s.queue.counts(); a == numPods {
-				break
-			}
-			time.Sleep(time.Millisecond)
+		err := wait.PollUntilContextTimeout(ctx, time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+			a, _, _ := s.queue.counts()
+			return a == numPods, nil
+		})
+		if err != nil {
+			cancel()
+			b.Fatalf("queueing %d pods: %v", numPods, err)
 		}
 		b.StartTimer()
 		start := time.Now()
 		done := make(chan struct{})
 		go func() { defer close(done); s.Run(ctx) }()
-		deadline := time.Now().Add(2 * time.Minute)
-		for bound.Load() < numPods && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
+		// The error is the timeout; the count below says what it means.
+		_ = wait.PollUntilContextTimeout(ctx, time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+			return bound.Load() >= numPods, nil
+		})
 		elapsed := time.Since(start)
 		b.StopTimer()
 		cancel()

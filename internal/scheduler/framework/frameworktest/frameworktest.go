@@ -3,6 +3,8 @@
 package frameworktest
 
 import (
+	"context"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -112,4 +114,46 @@ func NodeInfos(nodes []*corev1.Node, placed map[string][]*corev1.Pod) []*framewo
 		out = append(out, ni)
 	}
 	return out
+}
+
+// RunFilter runs one filter plugin as the Algorithm does for one node: its
+// PreFilter first, when it has one, then Filter unless PreFilter said Skip.
+// It returns the status that decided.
+func RunFilter(ctx context.Context, p framework.FilterPlugin, pod *corev1.Pod, n *framework.NodeInfo) *framework.Status {
+	state, pi := framework.NewCycleState(), framework.NewPodInfo(pod)
+	if pf, ok := p.(framework.PreFilterPlugin); ok {
+		st := pf.PreFilter(ctx, state, pi)
+		if st.Code() == framework.Skip || !st.IsSuccess() {
+			return st
+		}
+	}
+	return p.Filter(ctx, state, pi, n)
+}
+
+// RunScore runs one score plugin as the Algorithm does over feasible
+// nodes: PreScore when it has one, Score per node, NormalizeScores when it
+// has that. It returns the scores before weighting, nil when PreScore said
+// Skip, and the first status that was not a success.
+func RunScore(ctx context.Context, p framework.ScorePlugin, pod *corev1.Pod, nodes []*framework.NodeInfo) ([]int64, *framework.Status) {
+	state, pi := framework.NewCycleState(), framework.NewPodInfo(pod)
+	if ps, ok := p.(framework.PreScorePlugin); ok {
+		st := ps.PreScore(ctx, state, pi, nodes)
+		if st.Code() == framework.Skip || !st.IsSuccess() {
+			return nil, st
+		}
+	}
+	scores := make([]int64, 0, len(nodes))
+	for _, n := range nodes {
+		s, st := p.Score(ctx, state, pi, n)
+		if !st.IsSuccess() {
+			return nil, st
+		}
+		scores = append(scores, s)
+	}
+	if sn, ok := p.(framework.ScoreNormalizer); ok {
+		if st := sn.NormalizeScores(ctx, state, pi, scores); !st.IsSuccess() {
+			return nil, st
+		}
+	}
+	return scores, nil
 }

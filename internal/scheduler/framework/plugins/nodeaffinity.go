@@ -33,7 +33,7 @@ func (NodeAffinity) PreFilter(_ context.Context, state *framework.CycleState, pi
 	spec := &pi.Pod.Spec
 	if len(spec.NodeSelector) == 0 && (spec.Affinity == nil || spec.Affinity.NodeAffinity == nil ||
 		spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil) {
-		return framework.NewStatus(framework.Skip)
+		return statusSkip
 	}
 	required := nodeaffinity.GetRequiredNodeAffinity(pi.Pod)
 	state.Write(requiredAffinityKey, &required)
@@ -58,13 +58,13 @@ func (NodeAffinity) Filter(_ context.Context, state *framework.CycleState, _ *fr
 func (NodeAffinity) PreScore(_ context.Context, state *framework.CycleState, pi *framework.PodInfo, _ []*framework.NodeInfo) *framework.Status {
 	a := pi.Pod.Spec.Affinity
 	if a == nil || a.NodeAffinity == nil || len(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution) == 0 {
-		return framework.NewStatus(framework.Skip)
+		return statusSkip
 	}
 	terms, err := nodeaffinity.NewPreferredSchedulingTerms(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution)
 	if err != nil {
 		// Invalid terms were rejected by validation; an error leaves the
 		// preference out rather than failing the pod.
-		return framework.NewStatus(framework.Skip)
+		return statusSkip
 	}
 	state.Write(preferredAffinityKey, terms)
 	return nil

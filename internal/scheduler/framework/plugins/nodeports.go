@@ -22,7 +22,7 @@ func (NodePorts) Name() string { return "NodePorts" }
 // PreFilter skips Filter for a pod without host ports.
 func (NodePorts) PreFilter(_ context.Context, _ *framework.CycleState, pi *framework.PodInfo) *framework.Status {
 	if len(pi.HostPorts) == 0 {
-		return framework.NewStatus(framework.Skip)
+		return statusSkip
 	}
 	return nil
 }

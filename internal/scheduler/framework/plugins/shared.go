@@ -23,3 +23,7 @@ func maxOf(scores []int64) int64 {
 	}
 	return m
 }
+
+// statusSkip is what PreFilter and PreScore return when the plugin has
+// nothing to do for the pod; a Status is never changed, so one serves all.
+var statusSkip = framework.NewStatus(framework.Skip)
