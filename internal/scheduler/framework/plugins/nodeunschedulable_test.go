@@ -19,7 +19,7 @@ func TestNodeUnschedulable(t *testing.T) {
 		{name: "cordoned, everything tolerated", node: ft.MakeNode("n", "2", "4Gi", ft.Unschedulable),
 			pod: ft.MakePod("p", nil, ft.Tolerate("", ""))},
 		{name: "cordoned, NoExecute tolerated only", node: ft.MakeNode("n", "2", "4Gi", ft.Unschedulable),
-			pod: ft.MakePod("p", nil, ft.Tolerate(corev1.TaintNodeUnschedulable, corev1.TaintEffectNoExecute)),
+			pod:  ft.MakePod("p", nil, ft.Tolerate(corev1.TaintNodeUnschedulable, corev1.TaintEffectNoExecute)),
 			want: []string{plugins.ReasonNodeUnschedulable}},
 	})
 }
