@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
@@ -43,41 +42,36 @@ func BenchmarkSchedulerThroughput(b *testing.B) {
 						UID: k8stypes.UID(fmt.Sprint("rs-", i%100)), Controller: ptr.To(true)}}
 				}))
 		}
-		client := fake.NewSimpleClientset(objs...)
 		var bound atomic.Int64
-		client.PrependReactor("create", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
-			if action.(k8stesting.CreateAction).GetSubresource() == "binding" {
-				bound.Add(1)
-				return true, nil, nil
+		countBindings := func(*fake.Clientset) k8stesting.ReactionFunc {
+			return func(action k8stesting.Action) (bool, runtime.Object, error) {
+				if action.(k8stesting.CreateAction).GetSubresource() == "binding" {
+					bound.Add(1)
+					return true, nil, nil
+				}
+				return false, nil, nil
 			}
-			return false, nil, nil
-		})
-		factory := informers.NewSharedInformerFactory(client, 0)
-		s := New(client, factory, &record.FakeRecorder{}, Options{Seed: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		ctx, cancel := context.WithCancel(context.Background())
-		factory.Start(ctx.Done())
-		factory.WaitForCacheSync(ctx.Done())
-		err := wait.PollUntilContextTimeout(ctx, time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-			a, _, _ := s.queue.counts()
+		}
+		f := startFakeScheduler(objs, countBindings, &record.FakeRecorder{}, Options{Seed: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		f.factory.WaitForCacheSync(f.ctx.Done())
+		err := wait.PollUntilContextTimeout(f.ctx, time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+			a, _, _ := f.sched.queue.counts()
 			return a == numPods, nil
 		})
 		if err != nil {
-			cancel()
+			f.stop()
 			b.Fatalf("queueing %d pods: %v", numPods, err)
 		}
 		b.StartTimer()
 		start := time.Now()
-		done := make(chan struct{})
-		go func() { defer close(done); s.Run(ctx) }()
+		f.run()
 		// The error is the timeout; the count below says what it means.
-		_ = wait.PollUntilContextTimeout(ctx, time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		_ = wait.PollUntilContextTimeout(f.ctx, time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 			return bound.Load() >= numPods, nil
 		})
 		elapsed := time.Since(start)
 		b.StopTimer()
-		cancel()
-		<-done
-		factory.Shutdown()
+		f.stop()
 		if n := bound.Load(); n < numPods {
 			b.Fatalf("bound %d of %d pods", n, numPods)
 		}

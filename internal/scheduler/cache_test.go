@@ -26,7 +26,9 @@ func snapshotView(t *testing.T, s *snapshot) map[string][2]int64 {
 }
 
 func TestSnapshot(t *testing.T) {
-	cpu := func(q string) corev1.ResourceList { return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(q)} }
+	cpu := func(q string) corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(q)}
+	}
 	bound := func(name, node, q string) *corev1.Pod {
 		return fakePod(name, cpu(q), func(p *corev1.Pod) { p.Spec.NodeName = node })
 	}

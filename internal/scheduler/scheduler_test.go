@@ -64,6 +64,45 @@ func bindReactor(client *fake.Clientset) k8stesting.ReactionFunc {
 	}
 }
 
+// fakeScheduler is a Scheduler over a fake clientset, its informers
+// started; run starts the scheduling loop, stop ends both.
+type fakeScheduler struct {
+	client  *fake.Clientset
+	factory informers.SharedInformerFactory
+	sched   *Scheduler
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when Run returns; nil before run
+}
+
+// startFakeScheduler makes a fake clientset holding objs, whose pod
+// creations (pods/binding included) go to the reactor made by
+// createPods, and a scheduler over it, and starts the informers.
+func startFakeScheduler(objs []runtime.Object, createPods func(*fake.Clientset) k8stesting.ReactionFunc, recorder record.EventRecorder, opts Options) *fakeScheduler {
+	f := &fakeScheduler{client: fake.NewSimpleClientset(objs...)}
+	// Before the informers start: the fake's reaction chain is not
+	// guarded against its own calls.
+	f.client.PrependReactor("create", "pods", createPods(f.client))
+	f.factory = informers.NewSharedInformerFactory(f.client, 0)
+	f.sched = New(f.client, f.factory, recorder, opts)
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f.factory.Start(f.ctx.Done())
+	return f
+}
+
+func (f *fakeScheduler) run() {
+	f.done = make(chan struct{})
+	go func() { defer close(f.done); f.sched.Run(f.ctx) }()
+}
+
+func (f *fakeScheduler) stop() {
+	f.cancel()
+	if f.done != nil {
+		<-f.done
+	}
+	f.factory.Shutdown()
+}
+
 func TestSchedulerWithFakeClient(t *testing.T) {
 	gpu := corev1.ResourceName("nvidia.com/gpu")
 	tests := []struct {
@@ -118,16 +157,11 @@ func TestSchedulerWithFakeClient(t *testing.T) {
 			for _, p := range tt.pods {
 				objs = append(objs, p)
 			}
-			client := fake.NewSimpleClientset(objs...)
-			client.PrependReactor("create", "pods", bindReactor(client))
 			recorder := record.NewFakeRecorder(100)
-			factory := informers.NewSharedInformerFactory(client, 0)
-			s := New(client, factory, recorder, Options{Seed: 1})
-			ctx, cancel := context.WithCancel(context.Background())
-			factory.Start(ctx.Done())
-			done := make(chan struct{})
-			go func() { defer close(done); s.Run(ctx) }()
-			defer func() { cancel(); <-done; factory.Shutdown() }()
+			f := startFakeScheduler(objs, bindReactor, recorder, Options{Seed: 1})
+			f.run()
+			defer f.stop()
+			client, ctx := f.client, f.ctx
 
 			var events []string
 			for _, want := range tt.wantEvent {
