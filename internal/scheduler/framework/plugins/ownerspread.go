@@ -15,6 +15,15 @@ type OwnerSpread struct{}
 // Name returns the plugin's name.
 func (OwnerSpread) Name() string { return "OwnerSpread" }
 
+// PreScore skips Score for a pod without an owner: every node would score
+// the same.
+func (OwnerSpread) PreScore(_ context.Context, _ *framework.CycleState, pi *framework.PodInfo, _ []*framework.NodeInfo) *framework.Status {
+	if pi.Owner == "" {
+		return statusSkip
+	}
+	return nil
+}
+
 // Score counts the pods of the same owner on the node; NormalizeScores
 // turns fewer into higher.
 func (OwnerSpread) Score(_ context.Context, _ *framework.CycleState, pi *framework.PodInfo, n *framework.NodeInfo) (int64, *framework.Status) {

@@ -18,6 +18,6 @@ func TestOwnerSpread(t *testing.T) {
 	runScoreCases(t, plugins.OwnerSpread{}, []scoreCase{
 		{name: "fewer of the owner's pods is better", nodes: nodes, placed: placed, pod: ft.MakePod("p", nil, ft.OwnedBy("rs1")), want: []int64{0, 50, 100}},
 		{name: "other owners do not count", nodes: nodes, placed: placed, pod: ft.MakePod("p", nil, ft.OwnedBy("rs2")), want: []int64{0, 100, 100}},
-		{name: "no owner", nodes: nodes, placed: placed, pod: ft.MakePod("p", nil), want: []int64{100, 100, 100}},
+		{name: "no owner skips", nodes: nodes, placed: placed, pod: ft.MakePod("p", nil), want: nil},
 	})
 }

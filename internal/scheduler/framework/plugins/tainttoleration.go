@@ -38,6 +38,19 @@ func (TaintToleration) Filter(_ context.Context, _ *framework.CycleState, pi *fr
 	return nil
 }
 
+// PreScore skips Score when no feasible node has a PreferNoSchedule taint:
+// every node would score the same.
+func (TaintToleration) PreScore(_ context.Context, _ *framework.CycleState, _ *framework.PodInfo, feasible []*framework.NodeInfo) *framework.Status {
+	for _, n := range feasible {
+		for i := range n.Node().Spec.Taints {
+			if n.Node().Spec.Taints[i].Effect == corev1.TaintEffectPreferNoSchedule {
+				return nil
+			}
+		}
+	}
+	return statusSkip
+}
+
 // Score counts the node's PreferNoSchedule taints the pod does not
 // tolerate; NormalizeScores turns fewer into higher.
 func (TaintToleration) Score(_ context.Context, _ *framework.CycleState, pi *framework.PodInfo, n *framework.NodeInfo) (int64, *framework.Status) {

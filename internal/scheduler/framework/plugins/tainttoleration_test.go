@@ -38,8 +38,8 @@ func TestTaintTolerationFilter(t *testing.T) {
 func TestTaintTolerationScore(t *testing.T) {
 	prefer := func(key string) ft.NodeOpt { return ft.WithTaint(key, "", corev1.TaintEffectPreferNoSchedule) }
 	runScoreCases(t, plugins.TaintToleration{}, []scoreCase{
-		{name: "no taints", nodes: []*corev1.Node{ft.MakeNode("a", "2", "4Gi"), ft.MakeNode("b", "2", "4Gi")},
-			pod: ft.MakePod("p", nil), want: []int64{100, 100}},
+		{name: "no PreferNoSchedule taints skips", nodes: []*corev1.Node{ft.MakeNode("a", "2", "4Gi"), ft.MakeNode("b", "2", "4Gi", ft.WithTaint("x", "", corev1.TaintEffectNoSchedule))},
+			pod: ft.MakePod("p", nil), want: nil},
 		{name: "fewer is better", nodes: []*corev1.Node{
 			ft.MakeNode("a", "2", "4Gi"), ft.MakeNode("b", "2", "4Gi", prefer("x")), ft.MakeNode("c", "2", "4Gi", prefer("x"), prefer("y")),
 			ft.MakeNode("d", "2", "4Gi", prefer("x"), prefer("y"), prefer("z")),
