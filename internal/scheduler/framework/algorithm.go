@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -54,7 +53,7 @@ type Algorithm struct {
 	state      *CycleState
 	filters    []FilterPlugin
 	feasible   []*NodeInfo
-	scores     [][]int64 // per score plugin, per feasible node
+	scores     []int64 // one plugin's, per feasible node
 	total      []int64
 	reasonsMap map[string]int
 }
@@ -67,7 +66,6 @@ func NewAlgorithm(profile Profile, percentageOfNodesToScore int32, seed uint64) 
 		profile:                  profile,
 		rng:                      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		state:                    NewCycleState(),
-		scores:                   make([][]int64, len(profile.Scores)),
 		reasonsMap:               map[string]int{},
 	}
 }
@@ -110,15 +108,16 @@ func (a *Algorithm) Schedule(ctx context.Context, pi *PodInfo, nodes []*NodeInfo
 	}
 	a.state.reset()
 	clear(a.reasonsMap)
-	if err := a.preFilter(ctx, pi); err != nil {
-		var fitErr *FitError
-		if errors.As(err, &fitErr) {
-			fitErr.NumAllNodes = all
-			for r := range fitErr.Reasons {
-				fitErr.Reasons[r] = all
-			}
+	if st := a.preFilter(ctx, pi); !st.IsSuccess() {
+		if st.Code() != Unschedulable {
+			return nil, st.AsError()
 		}
-		return nil, err
+		// The pod fits no node, for the same reasons on each.
+		reasons := make(map[string]int, len(st.Reasons()))
+		for _, r := range st.Reasons() {
+			reasons[r] = all
+		}
+		return nil, &FitError{NumAllNodes: all, Reasons: reasons}
 	}
 	want := a.NumFeasibleNodesToFind(all)
 	a.feasible = a.feasible[:0]
@@ -154,12 +153,8 @@ func (a *Algorithm) Schedule(ctx context.Context, pi *PodInfo, nodes []*NodeInfo
 // did not succeed: nil when the pod fits the node.
 func (a *Algorithm) FilterNode(ctx context.Context, pi *PodInfo, n *NodeInfo) *Status {
 	a.state.reset()
-	if err := a.preFilter(ctx, pi); err != nil {
-		var fitErr *FitError
-		if errors.As(err, &fitErr) {
-			return NewStatus(Unschedulable, slices.Sorted(maps.Keys(fitErr.Reasons))...)
-		}
-		return AsStatus(err)
+	if st := a.preFilter(ctx, pi); !st.IsSuccess() {
+		return st
 	}
 	st, err := a.filter(ctx, pi, n)
 	if err != nil {
@@ -169,9 +164,9 @@ func (a *Algorithm) FilterNode(ctx context.Context, pi *PodInfo, n *NodeInfo) *S
 }
 
 // preFilter runs the pre-filters and keeps in a.filters the filters that
-// did not ask to be skipped. An Unschedulable pre-filter gives a FitError
-// whose counts the caller fills in.
-func (a *Algorithm) preFilter(ctx context.Context, pi *PodInfo) error {
+// did not ask to be skipped. It returns the first Unschedulable status, or
+// an Error status naming the plugin.
+func (a *Algorithm) preFilter(ctx context.Context, pi *PodInfo) *Status {
 	a.filters = a.filters[:0]
 	for _, f := range a.profile.Filters {
 		pf, ok := f.(PreFilterPlugin)
@@ -185,13 +180,9 @@ func (a *Algorithm) preFilter(ctx context.Context, pi *PodInfo) error {
 			a.filters = append(a.filters, f)
 		case Skip:
 		case Unschedulable:
-			reasons := map[string]int{}
-			for _, r := range st.Reasons() {
-				reasons[r] = 0
-			}
-			return &FitError{Reasons: reasons}
+			return st
 		default:
-			return fmt.Errorf("running PreFilter plugin %q: %w", f.Name(), st.AsError())
+			return AsStatus(fmt.Errorf("running PreFilter plugin %q: %w", f.Name(), st.AsError()))
 		}
 	}
 	return nil
@@ -220,7 +211,7 @@ func (a *Algorithm) pick(ctx context.Context, pi *PodInfo) (*NodeInfo, error) {
 	for range a.feasible {
 		a.total = append(a.total, 0)
 	}
-	for i, w := range a.profile.Scores {
+	for _, w := range a.profile.Scores {
 		p := w.Plugin
 		if ps, ok := p.(PreScorePlugin); ok {
 			st := ps.PreScore(ctx, a.state, pi, a.feasible)
@@ -231,7 +222,7 @@ func (a *Algorithm) pick(ctx context.Context, pi *PodInfo) (*NodeInfo, error) {
 				return nil, fmt.Errorf("running PreScore plugin %q: %w", p.Name(), st.AsError())
 			}
 		}
-		scores := a.scores[i][:0]
+		scores := a.scores[:0]
 		for _, n := range a.feasible {
 			s, st := p.Score(ctx, a.state, pi, n)
 			if !st.IsSuccess() {
@@ -239,7 +230,7 @@ func (a *Algorithm) pick(ctx context.Context, pi *PodInfo) (*NodeInfo, error) {
 			}
 			scores = append(scores, s)
 		}
-		a.scores[i] = scores
+		a.scores = scores
 		if sn, ok := p.(ScoreNormalizer); ok {
 			if st := sn.NormalizeScores(ctx, a.state, pi, scores); !st.IsSuccess() {
 				return nil, fmt.Errorf("running NormalizeScores of plugin %q: %w", p.Name(), st.AsError())
