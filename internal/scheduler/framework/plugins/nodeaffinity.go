@@ -42,12 +42,16 @@ func (NodeAffinity) PreFilter(_ context.Context, state *framework.CycleState, pi
 
 // Filter fails a node that does not match; a term that cannot be evaluated
 // counts as a mismatch.
-func (NodeAffinity) Filter(_ context.Context, state *framework.CycleState, _ *framework.PodInfo, n *framework.NodeInfo) *framework.Status {
-	v, ok := state.Read(requiredAffinityKey)
-	if !ok {
-		return nil
+func (NodeAffinity) Filter(_ context.Context, state *framework.CycleState, pi *framework.PodInfo, n *framework.NodeInfo) *framework.Status {
+	var required *nodeaffinity.RequiredNodeAffinity
+	if v, ok := state.Read(requiredAffinityKey); ok {
+		required = v.(*nodeaffinity.RequiredNodeAffinity)
+	} else {
+		// Called without PreFilter.
+		r := nodeaffinity.GetRequiredNodeAffinity(pi.Pod)
+		required = &r
 	}
-	if ok, err := v.(*nodeaffinity.RequiredNodeAffinity).Match(n.Node()); !ok || err != nil {
+	if matches, err := required.Match(n.Node()); !matches || err != nil {
 		return statusNodeAffinity
 	}
 	return nil
