@@ -18,6 +18,14 @@ type NodeName struct{}
 // Name returns kube-scheduler's name of the plugin.
 func (NodeName) Name() string { return "NodeName" }
 
+// PreFilter skips Filter for a pod that names no node, as pending pods do.
+func (NodeName) PreFilter(_ context.Context, _ *framework.CycleState, pi *framework.PodInfo) *framework.Status {
+	if pi.Pod.Spec.NodeName == "" {
+		return statusSkip
+	}
+	return nil
+}
+
 // Filter fails a node other than the requested one.
 func (NodeName) Filter(_ context.Context, _ *framework.CycleState, pi *framework.PodInfo, n *framework.NodeInfo) *framework.Status {
 	if want := pi.Pod.Spec.NodeName; want != "" && want != n.Node().Name {
