@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,17 +12,19 @@ import (
 
 // nodeCache is the scheduler's view of the nodes and of what runs on them:
 // the pods the informer reports as assigned plus the pods this scheduler has
-// placed but the informer has not delivered yet (assumed pods). Placing a
-// pod assumes it under the same lock as the decision, so the next pod sees
-// the first one's usage without waiting for a watch event.
+// placed but the informer has not delivered yet (assumed pods). The
+// algorithm does not run under its lock: updateSnapshot copies what changed
+// into the scheduler's snapshot under the lock, the algorithm runs over the
+// snapshot without it, and assume then accounts for the placed pod under
+// the lock again, so the next snapshot shows it without waiting for a watch
+// event.
 type nodeCache struct {
 	mu    sync.Mutex
 	nodes map[string]*framework.NodeInfo
-	// list holds the nodes that have a Node object, in a stable order the
-	// algorithm walks; it is rebuilt after nodes come or go.
-	list  []*framework.NodeInfo
-	dirty bool
 	pods  map[types.UID]*podState
+	// changed names the nodes whose NodeInfo changed, came or went since
+	// the last snapshot.
+	changed map[string]struct{}
 }
 
 type podState struct {
@@ -31,10 +34,13 @@ type podState struct {
 }
 
 func newNodeCache() *nodeCache {
-	return &nodeCache{nodes: map[string]*framework.NodeInfo{}, pods: map[types.UID]*podState{}}
+	return &nodeCache{nodes: map[string]*framework.NodeInfo{}, pods: map[types.UID]*podState{}, changed: map[string]struct{}{}}
 }
 
+// nodeInfo returns the NodeInfo of the named node, made if need be, and
+// notes that it changes.
 func (c *nodeCache) nodeInfo(name string) *framework.NodeInfo {
+	c.changed[name] = struct{}{}
 	n := c.nodes[name]
 	if n == nil {
 		n = framework.NewNodeInfo(nil)
@@ -46,11 +52,7 @@ func (c *nodeCache) nodeInfo(name string) *framework.NodeInfo {
 func (c *nodeCache) setNode(node *corev1.Node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := c.nodeInfo(node.Name)
-	if n.Node() == nil {
-		c.dirty = true
-	}
-	n.SetNode(node)
+	c.nodeInfo(node.Name).SetNode(node)
 }
 
 func (c *nodeCache) removeNode(name string) {
@@ -60,7 +62,7 @@ func (c *nodeCache) removeNode(name string) {
 	if n == nil {
 		return
 	}
-	c.dirty = true
+	c.changed[name] = struct{}{}
 	if n.Pods == 0 {
 		delete(c.nodes, name)
 		return
@@ -97,6 +99,7 @@ func (c *nodeCache) removeLocked(uid types.UID) {
 	if n == nil {
 		return
 	}
+	c.changed[ps.node] = struct{}{}
 	n.RemovePod(ps.pi)
 	if n.Pods == 0 && n.Node() == nil {
 		delete(c.nodes, ps.node)
@@ -120,28 +123,64 @@ func (c *nodeCache) known(uid types.UID) bool {
 	return c.pods[uid] != nil
 }
 
-// schedule runs alg for pi over the current nodes and, on success, assumes
-// the pod on the chosen node before anyone else looks.
-func (c *nodeCache) schedule(alg *framework.Algorithm, pi *framework.PodInfo) (string, error) {
+// assume accounts for pi on the node the algorithm chose over a snapshot.
+// It fails when the node has gone since the snapshot was taken, and
+// reports false when the pod is already placed (the informer delivered it
+// bound meanwhile); the caller then leaves it.
+func (c *nodeCache) assume(pi *framework.PodInfo, node string) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.dirty {
-		c.list = c.list[:0]
-		for _, n := range c.nodes {
-			if n.Node() != nil {
-				c.list = append(c.list, n)
+	if c.pods[pi.Pod.UID] != nil {
+		return false, nil
+	}
+	if n := c.nodes[node]; n == nil || n.Node() == nil {
+		return false, fmt.Errorf("node %s went away while the pod was being scheduled", node)
+	}
+	c.nodeInfo(node).AddPod(pi)
+	c.pods[pi.Pod.UID] = &podState{pi: pi, node: node, assumed: true}
+	return true, nil
+}
+
+// snapshot is a copy of the cache's nodes that the algorithm reads without
+// the cache's lock. It belongs to the scheduling loop.
+type snapshot struct {
+	nodes map[string]*framework.NodeInfo
+	// list holds the nodes that have a Node object, in a stable order the
+	// algorithm walks; it is rebuilt after nodes come or go.
+	list []*framework.NodeInfo
+}
+
+func newSnapshot() *snapshot { return &snapshot{nodes: map[string]*framework.NodeInfo{}} }
+
+// updateSnapshot copies the nodes that changed since the last call into s,
+// under the lock; the cost is that of the changes, not of the cluster.
+func (c *nodeCache) updateSnapshot(s *snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	listChanged := false
+	for name := range c.changed {
+		n, old := c.nodes[name], s.nodes[name]
+		switch {
+		case n == nil || n.Node() == nil:
+			if old != nil {
+				delete(s.nodes, name)
+				listChanged = true
 			}
+		case old == nil:
+			s.nodes[name] = n.Clone()
+			listChanged = true
+		default:
+			// In place, so that s.list keeps pointing at it.
+			*old = *n.Clone()
 		}
-		c.dirty = false
 	}
-	n, err := alg.Schedule(pi, c.list)
-	if err != nil {
-		return "", err
+	clear(c.changed)
+	if listChanged {
+		s.list = s.list[:0]
+		for _, n := range s.nodes {
+			s.list = append(s.list, n)
+		}
 	}
-	name := n.Node().Name
-	n.AddPod(pi)
-	c.pods[pi.Pod.UID] = &podState{pi: pi, node: name, assumed: true}
-	return name, nil
 }
 
 // numNodes counts the nodes with a Node object, for tests.

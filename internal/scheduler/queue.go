@@ -227,31 +227,25 @@ func (q *schedulingQueue) done(p *queuedPod) {
 // addUnschedulable files a pod that found no node. If a cluster event
 // or an update came while it was in flight, the event may have made room,
 // so it only backs off instead of waiting for the next event.
-func (q *schedulingQueue) addUnschedulable(p *queuedPod) {
+func (q *schedulingQueue) addUnschedulable(p *queuedPod) { q.requeue(p, true) }
+
+// addBackoff files a pod whose attempt failed for another reason (an API
+// error) to be retried after its back-off.
+func (q *schedulingQueue) addBackoff(p *queuedPod) { q.requeue(p, false) }
+
+func (q *schedulingQueue) requeue(p *queuedPod, unschedulable bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.requeueable(p) {
 		return
 	}
 	p.failedAt = q.clock.Now()
-	if p.updated || q.moveCycle >= p.cycle {
+	if !unschedulable || p.updated || q.moveCycle >= p.cycle {
 		q.toBackoff(p)
 		return
 	}
 	p.place = inUnschedulable
 	q.unschedulable[p.pod.UID] = p
-}
-
-// addBackoff files a pod whose attempt failed for another reason (an API
-// error) to be retried after its back-off.
-func (q *schedulingQueue) addBackoff(p *queuedPod) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !q.requeueable(p) {
-		return
-	}
-	p.failedAt = q.clock.Now()
-	q.toBackoff(p)
 }
 
 func (q *schedulingQueue) requeueable(p *queuedPod) bool {

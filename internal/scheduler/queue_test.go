@@ -70,11 +70,19 @@ func TestQueueBackoffDoubles(t *testing.T) {
 	}
 }
 
-func TestQueueUnschedulableWaitsForEvent(t *testing.T) {
+// unschedulableQueue returns a queue where pod "p" has been unschedulable
+// for a minute.
+func unschedulableQueue(t *testing.T) (*schedulingQueue, *clocktesting.FakeClock) {
+	t.Helper()
 	q, clk := newTestQueue()
 	q.add(queuePod("p"))
 	q.addUnschedulable(mustPop(t, q, "p"))
 	clk.Step(time.Minute)
+	return q, clk
+}
+
+func TestQueueUnschedulableWaitsForEvent(t *testing.T) {
+	q, clk := unschedulableQueue(t)
 	q.flush()
 	wantCounts(t, q, 0, 0, 1)
 
@@ -112,10 +120,7 @@ func TestQueueEventDuringAttemptBacksOff(t *testing.T) {
 }
 
 func TestQueueSpecUpdateMovesUnschedulable(t *testing.T) {
-	q, clk := newTestQueue()
-	q.add(queuePod("p"))
-	q.addUnschedulable(mustPop(t, q, "p"))
-	clk.Step(time.Minute)
+	q, _ := unschedulableQueue(t)
 	tolerating := queuePod("p", func(p *corev1.Pod) { p.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}} })
 	q.update(queuePod("p"), tolerating)
 	wantCounts(t, q, 1, 0, 0)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"skiff.dev/skiff/internal/scheduler/framework"
+	"skiff.dev/skiff/internal/scheduler/framework/plugins"
 )
 
 // DefaultSchedulerName is the spec.schedulerName this scheduler serves by
@@ -98,7 +99,9 @@ type Scheduler struct {
 	synced []cache.InformerSynced
 	queue  *schedulingQueue
 	cache  *nodeCache
-	alg    *framework.Algorithm
+	// snapshot and alg belong to the scheduling loop.
+	snapshot *snapshot
+	alg      *framework.Algorithm
 
 	requests chan struct{} // semaphore over API requests in flight
 	wg       sync.WaitGroup
@@ -115,7 +118,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		log:      opts.Logger.With("component", "scheduler"),
 		queue:    newSchedulingQueue(opts.Clock, opts.PodInitialBackoff, opts.PodMaxBackoff, opts.PodMaxInUnschedulablePodsDuration),
 		cache:    newNodeCache(),
-		alg:      framework.NewAlgorithm(opts.PercentageOfNodesToScore, opts.Seed),
+		snapshot: newSnapshot(),
+		alg:      framework.NewAlgorithm(plugins.Default(), opts.PercentageOfNodesToScore, opts.Seed),
 		requests: make(chan struct{}, opts.BindConcurrency),
 	}
 	pods := factory.Core().V1().Pods().Informer()
@@ -205,9 +209,20 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 		return true
 	}
 	pi := framework.NewPodInfo(pod)
-	node, err := s.cache.schedule(s.alg, pi)
+	s.cache.updateSnapshot(s.snapshot)
+	n, err := s.alg.Schedule(ctx, pi, s.snapshot.list)
 	if err != nil {
 		s.failed(ctx, qp, pod, err)
+		return true
+	}
+	node := n.Node().Name
+	placed, err := s.cache.assume(pi, node)
+	if err != nil {
+		s.failed(ctx, qp, pod, err)
+		return true
+	}
+	if !placed {
+		s.queue.done(qp)
 		return true
 	}
 	s.async(func() { s.bind(ctx, qp, pod, node) })

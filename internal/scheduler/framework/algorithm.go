@@ -1,8 +1,10 @@
 package framework
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -33,8 +35,9 @@ func (e *FitError) Error() string {
 	return fmt.Sprintf("0/%d nodes are available: %s.", e.NumAllNodes, strings.Join(parts, ", "))
 }
 
-// Algorithm places one pod at a time. It keeps scratch space between calls
-// and is therefore not safe for concurrent use.
+// Algorithm places one pod at a time by running a Profile's plugins over
+// a snapshot of the nodes. It keeps scratch space between calls and is
+// therefore not safe for concurrent use.
 type Algorithm struct {
 	// PercentageOfNodesToScore is the share of the nodes to find feasible
 	// before scoring, as kube-scheduler's option of the same name: 0 means
@@ -42,24 +45,28 @@ type Algorithm struct {
 	// and never fewer than 100 nodes.
 	PercentageOfNodesToScore int32
 
-	rng        *rand.Rand
-	next       int
+	profile Profile
+	rng     *rand.Rand
+	next    int
+
+	// Scratch space, reused from one pod to the next.
+	state      *CycleState
+	filters    []FilterPlugin
 	feasible   []*NodeInfo
-	raw        []rawScores
-	reasons    []string
+	scores     []int64 // one plugin's, per feasible node
+	total      []int64
 	reasonsMap map[string]int
 }
 
-type rawScores struct {
-	base, spread, affinity, taints int64
-}
-
-// NewAlgorithm returns an Algorithm whose ties are broken by a random
-// source seeded with seed.
-func NewAlgorithm(percentageOfNodesToScore int32, seed uint64) *Algorithm {
+// NewAlgorithm returns an Algorithm that runs profile's plugins and breaks
+// ties by a random source seeded with seed.
+func NewAlgorithm(profile Profile, percentageOfNodesToScore int32, seed uint64) *Algorithm {
 	return &Algorithm{
 		PercentageOfNodesToScore: percentageOfNodesToScore,
+		profile:                  profile,
 		rng:                      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		state:                    NewCycleState(),
+		reasonsMap:               map[string]int{},
 	}
 }
 
@@ -89,77 +96,153 @@ func (a *Algorithm) NumFeasibleNodesToFind(all int) int {
 }
 
 // Schedule picks the node for pi among nodes (all of which have a Node): it
-// filters nodes, starting where the last call stopped, until it has found
-// NumFeasibleNodesToFind of them, scores those, and returns the best, ties
-// broken at random. When none fits it returns a *FitError, or
-// ErrNoNodesAvailable when nodes is empty.
-func (a *Algorithm) Schedule(pi *PodInfo, nodes []*NodeInfo) (*NodeInfo, error) {
+// runs the pre-filters, then the filters over the nodes, starting where the
+// last call stopped, until it has found NumFeasibleNodesToFind of them,
+// scores those, and returns the best, ties broken at random. When none fits
+// it returns a *FitError, or ErrNoNodesAvailable when nodes is empty. A
+// plugin's Error status comes back as an error naming the plugin.
+func (a *Algorithm) Schedule(ctx context.Context, pi *PodInfo, nodes []*NodeInfo) (*NodeInfo, error) {
 	all := len(nodes)
 	if all == 0 {
 		return nil, ErrNoNodesAvailable
 	}
+	a.state.reset()
+	clear(a.reasonsMap)
+	if st := a.preFilter(ctx, pi); !st.IsSuccess() {
+		if st.Code() != Unschedulable {
+			return nil, st.AsError()
+		}
+		// The pod fits no node, for the same reasons on each.
+		reasons := make(map[string]int, len(st.Reasons()))
+		for _, r := range st.Reasons() {
+			reasons[r] = all
+		}
+		return nil, &FitError{NumAllNodes: all, Reasons: reasons}
+	}
 	want := a.NumFeasibleNodesToFind(all)
 	a.feasible = a.feasible[:0]
-	if a.reasonsMap == nil {
-		a.reasonsMap = map[string]int{}
-	}
-	clear(a.reasonsMap)
 	start := a.next % all
 	processed := 0
 	for i := 0; i < all && len(a.feasible) < want; i++ {
 		n := nodes[(start+i)%all]
 		processed++
-		a.reasons = Filter(pi, n, a.reasons[:0])
-		if len(a.reasons) == 0 {
+		st, err := a.filter(ctx, pi, n)
+		if err != nil {
+			return nil, err
+		}
+		if st.IsSuccess() {
 			a.feasible = append(a.feasible, n)
 			continue
 		}
-		for _, r := range a.reasons {
+		for _, r := range st.Reasons() {
 			a.reasonsMap[r]++
 		}
 	}
 	a.next = (start + processed) % all
 	switch len(a.feasible) {
 	case 0:
-		reasons := make(map[string]int, len(a.reasonsMap))
-		for r, c := range a.reasonsMap {
-			reasons[r] = c
-		}
-		return nil, &FitError{NumAllNodes: all, Reasons: reasons}
+		return nil, &FitError{NumAllNodes: all, Reasons: maps.Clone(a.reasonsMap)}
 	case 1:
 		return a.feasible[0], nil
 	}
-	return a.pick(pi), nil
+	return a.pick(ctx, pi)
 }
 
-func (a *Algorithm) pick(pi *PodInfo) *NodeInfo {
-	a.raw = a.raw[:0]
-	var maxSpread, maxAffinity, maxTaints int64
-	for _, n := range a.feasible {
-		node := n.node
-		r := rawScores{
-			base:     weightLeastAllocated*leastAllocated(pi, n) + weightBalancedAllocation*balancedAllocation(pi, n),
-			spread:   int64(n.OwnedPods(pi.Owner)),
-			affinity: preferredAffinity(pi, node),
-			taints:   intolerablePreferNoSchedule(pi, node),
+// FilterNode runs the pre-filters and filters for pi over one node, as
+// Schedule does for each node, and returns the status of the first that
+// did not succeed: nil when the pod fits the node.
+func (a *Algorithm) FilterNode(ctx context.Context, pi *PodInfo, n *NodeInfo) *Status {
+	a.state.reset()
+	if st := a.preFilter(ctx, pi); !st.IsSuccess() {
+		return st
+	}
+	st, err := a.filter(ctx, pi, n)
+	if err != nil {
+		return AsStatus(err)
+	}
+	return st
+}
+
+// preFilter runs the pre-filters and keeps in a.filters the filters that
+// did not ask to be skipped. It returns the first Unschedulable status, or
+// an Error status naming the plugin.
+func (a *Algorithm) preFilter(ctx context.Context, pi *PodInfo) *Status {
+	a.filters = a.filters[:0]
+	for _, f := range a.profile.Filters {
+		pf, ok := f.(PreFilterPlugin)
+		if !ok {
+			a.filters = append(a.filters, f)
+			continue
 		}
-		maxSpread = max(maxSpread, r.spread)
-		maxAffinity = max(maxAffinity, r.affinity)
-		maxTaints = max(maxTaints, r.taints)
-		a.raw = append(a.raw, r)
+		st := pf.PreFilter(ctx, a.state, pi)
+		switch st.Code() {
+		case Success:
+			a.filters = append(a.filters, f)
+		case Skip:
+		case Unschedulable:
+			return st
+		default:
+			return AsStatus(fmt.Errorf("running PreFilter plugin %q: %w", f.Name(), st.AsError()))
+		}
+	}
+	return nil
+}
+
+// filter runs the filters over one node until the first that fails, as
+// kube-scheduler does, and returns its status.
+func (a *Algorithm) filter(ctx context.Context, pi *PodInfo, n *NodeInfo) (*Status, error) {
+	for _, f := range a.filters {
+		st := f.Filter(ctx, a.state, pi, n)
+		switch st.Code() {
+		case Success:
+			continue
+		case Unschedulable:
+			return st, nil
+		}
+		return nil, fmt.Errorf("running Filter plugin %q: %w", f.Name(), st.AsError())
+	}
+	return nil, nil
+}
+
+// pick scores the feasible nodes: each plugin's raw scores, normalised
+// where the plugin does that, weighted and summed; the highest sum wins.
+func (a *Algorithm) pick(ctx context.Context, pi *PodInfo) (*NodeInfo, error) {
+	a.total = a.total[:0]
+	for range a.feasible {
+		a.total = append(a.total, 0)
+	}
+	for _, w := range a.profile.Scores {
+		p := w.Plugin
+		if ps, ok := p.(PreScorePlugin); ok {
+			st := ps.PreScore(ctx, a.state, pi, a.feasible)
+			if st.Code() == Skip {
+				continue
+			}
+			if !st.IsSuccess() {
+				return nil, fmt.Errorf("running PreScore plugin %q: %w", p.Name(), st.AsError())
+			}
+		}
+		scores := a.scores[:0]
+		for _, n := range a.feasible {
+			s, st := p.Score(ctx, a.state, pi, n)
+			if !st.IsSuccess() {
+				return nil, fmt.Errorf("running Score plugin %q: %w", p.Name(), st.AsError())
+			}
+			scores = append(scores, s)
+		}
+		a.scores = scores
+		if sn, ok := p.(ScoreNormalizer); ok {
+			if st := sn.NormalizeScores(ctx, a.state, pi, scores); !st.IsSuccess() {
+				return nil, fmt.Errorf("running NormalizeScores of plugin %q: %w", p.Name(), st.AsError())
+			}
+		}
+		for j, s := range scores {
+			a.total[j] += w.Weight * s
+		}
 	}
 	var best *NodeInfo
 	bestScore, ties := int64(-1), 0
-	for i, r := range a.raw {
-		score := r.base
-		// Fewer pods of the same owner, more preferred affinity and fewer
-		// untolerated PreferNoSchedule taints score higher, each normalised
-		// to 0..100 over the feasible nodes.
-		score += weightSpread * inverseNormalised(r.spread, maxSpread)
-		if maxAffinity > 0 {
-			score += weightNodeAffinity * r.affinity * MaxNodeScore / maxAffinity
-		}
-		score += weightTaintToleration * inverseNormalised(r.taints, maxTaints)
+	for i, score := range a.total {
 		switch {
 		case score > bestScore:
 			best, bestScore, ties = a.feasible[i], score, 1
@@ -170,12 +253,5 @@ func (a *Algorithm) pick(pi *PodInfo) *NodeInfo {
 			}
 		}
 	}
-	return best
-}
-
-func inverseNormalised(v, maxV int64) int64 {
-	if maxV == 0 {
-		return MaxNodeScore
-	}
-	return MaxNodeScore - v*MaxNodeScore/maxV
+	return best, nil
 }

@@ -1,6 +1,8 @@
 package framework
 
 import (
+	"maps"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -11,8 +13,9 @@ type portKey struct {
 }
 
 // NodeInfo is a node with the sum of what the pods placed on it request.
-// It is not safe for concurrent use; its owner (the scheduler's cache)
-// serialises access.
+// It is not safe for concurrent use: the scheduler's cache changes its own
+// NodeInfos under its lock, and the Algorithm reads clones of them (a
+// snapshot) without it.
 type NodeInfo struct {
 	node *corev1.Node
 
@@ -105,9 +108,25 @@ func (n *NodeInfo) OwnedPods(owner types.UID) int {
 	return n.owners[owner]
 }
 
-// portConflict reports whether hp clashes with a host port in use: the same
+// Clone returns a deep copy that shares only the Node object (which
+// nobody changes) and the allocatable amounts (which SetNode replaces
+// rather than changes).
+func (n *NodeInfo) Clone() *NodeInfo {
+	c := *n
+	c.Requested.Scalar = maps.Clone(n.Requested.Scalar)
+	c.owners = maps.Clone(n.owners)
+	if n.ports != nil {
+		c.ports = make(map[portKey]map[string]int, len(n.ports))
+		for k, ips := range n.ports {
+			c.ports[k] = maps.Clone(ips)
+		}
+	}
+	return &c
+}
+
+// HostPortConflict reports whether hp clashes with a host port in use: the same
 // protocol and port on the same IP, or where either side binds 0.0.0.0.
-func (n *NodeInfo) portConflict(hp HostPort) bool {
+func (n *NodeInfo) HostPortConflict(hp HostPort) bool {
 	ips := n.ports[portKey{hp.Protocol, hp.Port}]
 	if len(ips) == 0 {
 		return false

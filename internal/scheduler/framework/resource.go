@@ -8,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	resourcehelper "k8s.io/component-helpers/resource"
-	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 )
 
 // Defaults that kube-scheduler assumes, for scoring only, for a container
@@ -125,11 +124,6 @@ type PodInfo struct {
 	// Owner is the UID of the pod's controller (a ReplicaSet, a Job...), or
 	// empty; the spreading score counts pods of the same owner.
 	Owner types.UID
-
-	requiredAffinity  nodeaffinity.RequiredNodeAffinity
-	preferredAffinity *nodeaffinity.PreferredSchedulingTerms
-	preferNoSchedule  []corev1.Toleration
-	toleratesUnsched  bool
 }
 
 // NewPodInfo computes the PodInfo of pod.
@@ -166,20 +160,5 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		pi.Owner = ref.UID
 	}
-	pi.requiredAffinity = nodeaffinity.GetRequiredNodeAffinity(pod)
-	if a := pod.Spec.Affinity; a != nil && a.NodeAffinity != nil && len(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution) > 0 {
-		// Invalid terms were rejected by validation; an error leaves the
-		// preference out rather than failing the pod.
-		if terms, err := nodeaffinity.NewPreferredSchedulingTerms(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution); err == nil {
-			pi.preferredAffinity = terms
-		}
-	}
-	for _, t := range pod.Spec.Tolerations {
-		if t.Effect == "" || t.Effect == corev1.TaintEffectPreferNoSchedule {
-			pi.preferNoSchedule = append(pi.preferNoSchedule, t)
-		}
-	}
-	unsched := corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
-	pi.toleratesUnsched = tolerates(pod.Spec.Tolerations, &unsched)
 	return pi
 }
