@@ -24,8 +24,8 @@ func metaFor(lease string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Namespace: leaseNamespace, Name: lease}
 }
 
-// runControllers runs every controller until ctx ends; worker counts are
-// kube-controller-manager's defaults.
+// runControllers runs every controller until ctx ends; each controller's
+// Options.Workers defaults to kube-controller-manager's worker count.
 func runControllers(ctx context.Context, d deps) {
 	factory := informers.NewSharedInformerFactory(d.client, 12*time.Hour)
 	log := d.cfg.Logger
@@ -40,22 +40,22 @@ func runControllers(ctx context.Context, d deps) {
 		nodelifecycle.Options{NodeMonitorGracePeriod: d.cfg.NodeMonitorGracePeriod, Logger: log})
 	podGC := podgc.New(d.client, factory, podgc.Options{TerminatedPodThreshold: d.cfg.TerminatedPodGCThreshold, Logger: log})
 	fns := []func(ctx context.Context){
-		func(ctx context.Context) { gc.Run(ctx, 20) },
-		func(ctx context.Context) { ns.Run(ctx, 10) },
-		func(ctx context.Context) { rs.Run(ctx, 5) },
-		func(ctx context.Context) { deploy.Run(ctx, 5) },
-		func(ctx context.Context) { jobs.Run(ctx, 5) },
-		func(ctx context.Context) { cron.Run(ctx, 5) },
-		func(ctx context.Context) { ttl.Run(ctx, 5) },
-		func(ctx context.Context) { nodes.Run(ctx, 1) },
-		func(ctx context.Context) { podGC.Run(ctx, 1) },
+		gc.Run,
+		ns.Run,
+		rs.Run,
+		deploy.Run,
+		jobs.Run,
+		cron.Run,
+		ttl.Run,
+		nodes.Run,
+		podGC.Run,
 	}
 	ipam, err := nodeipam.New(d.client, factory, d.events.For("node-ipam-controller"),
 		nodeipam.Options{ClusterCIDR: d.cfg.ClusterCIDR, NodeCIDRMaskSize: d.cfg.NodeCIDRMaskSize, Logger: log})
 	if err != nil {
 		log.Error("node IPAM controller not started", "err", err)
 	} else {
-		fns = append(fns, func(ctx context.Context) { ipam.Run(ctx, 10) })
+		fns = append(fns, ipam.Run)
 	}
 	startAll(ctx, factory, fns...)
 }

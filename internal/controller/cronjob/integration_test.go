@@ -63,10 +63,10 @@ func TestHistoryLimitIntegration(t *testing.T) {
 	}
 
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := cronjob.New(client, factory, record.NewFakeRecorder(100), cronjob.Options{})
+	c := cronjob.New(client, factory, record.NewFakeRecorder(100), cronjob.Options{Workers: 1})
 	factory.Start(ctx.Done())
 	done := make(chan struct{})
-	go func() { c.Run(ctx, 1); close(done) }()
+	go func() { c.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done; factory.Shutdown() }()
 
 	deadline := time.Now().Add(30 * time.Second)

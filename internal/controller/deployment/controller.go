@@ -28,6 +28,8 @@ var controllerKind = appsv1.SchemeGroupVersion.WithKind("Deployment")
 
 // Options tunes the controller. Zero values mean Kubernetes' defaults.
 type Options struct {
+	// Workers is how many keys are synced at once. Zero means 5.
+	Workers int
 	// Clock tells the time for conditions and the progress deadline. Nil
 	// means the real clock.
 	Clock clock.PassiveClock
@@ -46,6 +48,7 @@ type Controller struct {
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	clock    clock.PassiveClock
+	workers  int
 	log      *slog.Logger
 }
 
@@ -53,6 +56,9 @@ type Controller struct {
 // ReplicaSet and Pod informers of factory. It does not start anything; the
 // caller starts factory and then calls Run.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) *Controller {
+	if opts.Workers <= 0 {
+		opts.Workers = 5
+	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
@@ -82,8 +88,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "deployment"}),
-		clock: opts.Clock,
-		log:   opts.Logger.With("controller", "deployment"),
+		clock:   opts.Clock,
+		workers: opts.Workers,
+		log:     opts.Logger.With("controller", "deployment"),
 	}
 	handlers := []struct {
 		informer cache.SharedIndexInformer
@@ -111,18 +118,10 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	return c
 }
 
-// Run waits for the informers' caches, then runs workers goroutines over
-// the work queue until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	c.log.Info("starting")
-	defer c.log.Info("stopped")
-	queue.RunWorkers(ctx, c.synced, max(workers, 1), queue.Worker{
-		Queue: c.queue,
-		Sync:  c.sync,
-		Failed: func(key string, err error) {
-			c.log.Info("sync failed, will retry", "deployment", key, "err", err)
-		},
-	})
+// Run waits for the informers' caches, then runs Options.Workers
+// goroutines over the work queue until ctx is done.
+func (c *Controller) Run(ctx context.Context) {
+	queue.RunWorkers(ctx, c.synced, queue.Worker[string]{Queue: c.queue, Sync: c.sync, Workers: c.workers, Log: c.log})
 }
 
 func (c *Controller) enqueue(obj any) { queue.Enqueue(c.queue, obj) }

@@ -52,13 +52,13 @@ func TestGarbageCollectionAndNamespaceDeletion(t *testing.T) {
 	t.Cleanup(cancel)
 
 	md := metadata.NewForConfigOrDie(s.Config)
-	gc := garbagecollector.New(md, s.Client.Discovery(), garbagecollector.Options{DiscoveryPeriod: time.Second})
+	gc := garbagecollector.New(md, s.Client.Discovery(), garbagecollector.Options{DiscoveryPeriod: time.Second, Workers: 2})
 	factory := informers.NewSharedInformerFactory(s.Client, 0)
-	nsc := namespace.New(s.Client, md, factory, namespace.Options{FinalizerEstimate: 2 * time.Second})
+	nsc := namespace.New(s.Client, md, factory, namespace.Options{FinalizerEstimate: 2 * time.Second, Workers: 1})
 	factory.Start(ctx.Done())
 	done := make(chan struct{}, 2)
-	go func() { gc.Run(ctx, 2); done <- struct{}{} }()
-	go func() { nsc.Run(ctx, 1); done <- struct{}{} }()
+	go func() { gc.Run(ctx); done <- struct{}{} }()
+	go func() { nsc.Run(ctx); done <- struct{}{} }()
 	t.Cleanup(func() {
 		cancel()
 		<-done

@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
@@ -51,6 +50,9 @@ type Options struct {
 	PodFailureBackOff time.Duration
 	// MaxPodFailureBackOff caps that delay. Default 6m.
 	MaxPodFailureBackOff time.Duration
+	// Workers is how many Jobs are synced at once (the orphan pods have one
+	// worker of their own). Default 5.
+	Workers int
 	// Clock drives deadlines and back-off. Default: the real clock.
 	Clock clock.WithTicker
 	// Logger defaults to slog.Default().
@@ -66,6 +68,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxPodFailureBackOff < o.PodFailureBackOff {
 		o.MaxPodFailureBackOff = o.PodFailureBackOff
+	}
+	if o.Workers <= 0 {
+		o.Workers = 5
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
@@ -141,29 +146,13 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	return c
 }
 
-// Run waits for the informers' caches, then runs workers goroutines over
-// the workqueue until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	defer c.orphanQueue.ShutDown()
-	c.log.Info("starting controller", "workers", workers)
-	defer c.log.Info("stopped controller")
-	if !cache.WaitForCacheSync(ctx.Done(), c.cacheSynced...) {
-		return
-	}
-	failed := func(key string, err error) { c.log.Error("sync failed", "key", key, "err", err) }
-	worker := queue.Worker{Queue: c.queue, Sync: c.sync, Failed: failed}
-	orphanWorker := queue.Worker{Queue: c.orphanQueue, Sync: c.syncOrphanPod, Failed: failed}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, worker.Run, time.Second) })
-	}
-	wg.Go(func() { wait.UntilWithContext(ctx, orphanWorker.Run, time.Second) })
-	<-ctx.Done()
-	c.queue.ShutDown()
-	c.orphanQueue.ShutDown()
-	wg.Wait()
+// Run waits for the informers' caches, then runs Options.Workers
+// goroutines over the Job queue and one over the orphan pods until ctx is
+// done.
+func (c *Controller) Run(ctx context.Context) {
+	queue.RunWorkers(ctx, c.cacheSynced,
+		queue.Worker[string]{Queue: c.queue, Sync: c.sync, Workers: c.opts.Workers, Log: c.log},
+		queue.Worker[string]{Queue: c.orphanQueue, Sync: c.syncOrphanPod, Log: c.log})
 }
 
 func (c *Controller) enqueueJob(obj any) {

@@ -32,10 +32,10 @@ func TestJobIntegration(t *testing.T) {
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "job-controller"})
 
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := job.New(client, factory, recorder, job.Options{PodFailureBackOff: 50 * time.Millisecond})
+	c := job.New(client, factory, recorder, job.Options{PodFailureBackOff: 50 * time.Millisecond, Workers: 2})
 	factory.Start(ctx.Done())
 	done := make(chan struct{})
-	go func() { c.Run(ctx, 2); close(done) }()
+	go func() { c.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done; factory.Shutdown() }()
 
 	t.Run("completions 5 parallelism 2", func(t *testing.T) {

@@ -25,7 +25,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
@@ -46,6 +45,8 @@ type Options struct {
 	// to take to go; the namespace is looked at again after half of it plus
 	// a second. Defaults to 15s, as Kubernetes.
 	FinalizerEstimate time.Duration
+	// Workers is how many namespaces are synced at once. Defaults to 10.
+	Workers int
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
 	// Logger defaults to slog.Default().
@@ -70,6 +71,9 @@ type Controller struct {
 func New(client kubernetes.Interface, metadataClient metadata.Interface, factory informers.SharedInformerFactory, opts Options) *Controller {
 	if opts.FinalizerEstimate <= 0 {
 		opts.FinalizerEstimate = 15 * time.Second
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 10
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
@@ -105,14 +109,11 @@ func (c *Controller) enqueue(obj interface{}) {
 	c.queue.Add(ns.Name)
 }
 
-// Run waits for the namespace cache, then runs workers until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	defer utilruntime.HandleCrash()
-	queue.RunWorkers(ctx, []cache.InformerSynced{c.synced}, workers, queue.Worker{
-		Queue:     c.queue,
-		SyncAfter: c.syncAfter,
-		Failed:    func(name string, err error) { c.log.Error("sync namespace", "namespace", name, "err", err) },
-	})
+// Run waits for the namespace cache, then runs Options.Workers goroutines
+// until ctx is done.
+func (c *Controller) Run(ctx context.Context) {
+	queue.RunWorkers(ctx, []cache.InformerSynced{c.synced},
+		queue.Worker[string]{Queue: c.queue, SyncAfter: c.syncAfter, Workers: c.opts.Workers, Log: c.log})
 }
 
 // syncAfter is sync, with content that is still going turned into a

@@ -45,6 +45,9 @@ type Options struct {
 	LargeClusterSizeThreshold int
 	// UnhealthyZoneThreshold; default 0.55.
 	UnhealthyZoneThreshold float32
+	// Workers is how many goroutines run each of the taint and eviction
+	// queues; default 1.
+	Workers int
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
 	// Logger defaults to slog.Default().
@@ -71,6 +74,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.UnhealthyZoneThreshold <= 0 {
 		o.UnhealthyZoneThreshold = 0.55
+	}
+	if o.Workers <= 0 {
+		o.Workers = 1
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
@@ -201,57 +207,35 @@ func (c *Controller) podChanged(obj any) {
 func podKey(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
 
 // Run waits for the caches, then monitors node health every
-// NodeMonitorPeriod and runs workers over the taint and eviction queues.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	defer c.nodeQueue.ShutDown()
-	defer c.podQueue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return
-	}
-	if workers < 1 {
-		workers = 1
-	}
-	nodeWorker := queue.Worker{
-		Queue:     c.nodeQueue,
-		SyncAfter: c.syncTaints,
-		Failed: func(name string, err error) {
-			if !apierrors.IsConflict(err) {
-				c.log.Warn("syncing node taints", "node", name, "err", err)
-			}
-		},
-	}
-	podWorker := queue.Worker{
-		Queue:     c.podQueue,
-		SyncAfter: c.syncPod,
-		Failed: func(key string, err error) {
-			if !apierrors.IsConflict(err) {
-				c.log.Warn("taint eviction", "pod", key, "err", err)
-			}
-		},
-	}
+// NodeMonitorPeriod and runs Options.Workers goroutines over each of the
+// taint and eviction queues until ctx is done.
+func (c *Controller) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { nodeWorker.Run(ctx) })
-		wg.Go(func() { podWorker.Run(ctx) })
-	}
 	wg.Go(func() {
-		t := c.opts.Clock.NewTicker(c.opts.NodeMonitorPeriod)
-		defer t.Stop()
-		for {
-			if err := c.monitorNodeHealth(ctx); err != nil && ctx.Err() == nil {
-				c.log.Warn("monitoring node health", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C():
-			}
+		if cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+			c.monitor(ctx)
 		}
 	})
-	<-ctx.Done()
-	c.nodeQueue.ShutDown()
-	c.podQueue.ShutDown()
+	queue.RunWorkers(ctx, c.synced,
+		queue.Worker[string]{Queue: c.nodeQueue, SyncAfter: c.syncTaints, Workers: c.opts.Workers, Log: c.log},
+		queue.Worker[string]{Queue: c.podQueue, SyncAfter: c.syncPod, Workers: c.opts.Workers, Log: c.log})
 	wg.Wait()
+}
+
+// monitor runs monitorNodeHealth every NodeMonitorPeriod until ctx is done.
+func (c *Controller) monitor(ctx context.Context) {
+	t := c.opts.Clock.NewTicker(c.opts.NodeMonitorPeriod)
+	defer t.Stop()
+	for {
+		if err := c.monitorNodeHealth(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("monitoring node health", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+	}
 }
 
 // monitorNodeHealth is one pass over all nodes: conditions of silent

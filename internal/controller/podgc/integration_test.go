@@ -77,7 +77,7 @@ func TestPodGC(t *testing.T) {
 	factory := informers.NewSharedInformerFactory(cs, 0)
 	c := podgc.New(cs, factory, podgc.Options{CheckPeriod: 200 * time.Millisecond, Quarantine: time.Second})
 	factory.Start(ctx.Done())
-	go c.Run(ctx, 1)
+	go c.Run(ctx)
 
 	if err := cs.CoreV1().Nodes().Delete(ctx, "doomed", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)

@@ -93,9 +93,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 }
 
 // Run waits for the caches, then looks the pods over every CheckPeriod
-// until ctx is done. The pass is one loop, so workers is not used; it is
-// there for the controller manager's common shape.
-func (c *Controller) Run(ctx context.Context, _ int) {
+// until ctx is done. The pass is one loop with no work queue.
+func (c *Controller) Run(ctx context.Context) {
 	defer utilruntime.HandleCrash()
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return

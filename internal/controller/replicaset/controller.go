@@ -32,6 +32,8 @@ type Options struct {
 	// BurstReplicas caps how many pods one sync creates or deletes
 	// (kube-controller-manager's burstReplicas). Zero means 500.
 	BurstReplicas int
+	// Workers is how many keys are synced at once. Zero means 5.
+	Workers int
 	// Clock tells the time for availability (minReadySeconds), deletion
 	// ranking and expectations. Nil means the real clock.
 	Clock clock.PassiveClock
@@ -50,6 +52,7 @@ type Controller struct {
 	queue    workqueue.TypedRateLimitingInterface[string]
 	exp      *expectations
 	burst    int
+	workers  int
 	clock    clock.PassiveClock
 	log      *slog.Logger
 }
@@ -60,6 +63,9 @@ type Controller struct {
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) *Controller {
 	if opts.BurstReplicas <= 0 {
 		opts.BurstReplicas = 500
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 5
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
@@ -86,10 +92,11 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"}),
-		exp:   newExpectations(opts.Clock.Now),
-		burst: opts.BurstReplicas,
-		clock: opts.Clock,
-		log:   opts.Logger.With("controller", "replicaset"),
+		exp:     newExpectations(opts.Clock.Now),
+		burst:   opts.BurstReplicas,
+		workers: opts.Workers,
+		clock:   opts.Clock,
+		log:     opts.Logger.With("controller", "replicaset"),
 	}
 	if _, err := rsInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -108,18 +115,10 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	return c
 }
 
-// Run waits for the informers' caches, then runs workers goroutines over
-// the work queue until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	c.log.Info("starting")
-	defer c.log.Info("stopped")
-	queue.RunWorkers(ctx, c.synced, max(workers, 1), queue.Worker{
-		Queue: c.queue,
-		Sync:  c.sync,
-		Failed: func(key string, err error) {
-			c.log.Info("sync failed, will retry", "replicaset", key, "err", err)
-		},
-	})
+// Run waits for the informers' caches, then runs Options.Workers
+// goroutines over the work queue until ctx is done.
+func (c *Controller) Run(ctx context.Context) {
+	queue.RunWorkers(ctx, c.synced, queue.Worker[string]{Queue: c.queue, Sync: c.sync, Workers: c.workers, Log: c.log})
 }
 
 func (c *Controller) enqueue(obj any) { queue.Enqueue(c.queue, obj) }
