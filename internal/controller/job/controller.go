@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"skiff.dev/skiff/internal/controller/expectations"
+	"skiff.dev/skiff/internal/controller/podutil"
 	"skiff.dev/skiff/internal/controller/queue"
 )
 
@@ -95,7 +97,7 @@ type Controller struct {
 	cacheSynced  []cache.InformerSynced
 	queue        workqueue.TypedRateLimitingInterface[string]
 	orphanQueue  workqueue.TypedRateLimitingInterface[string]
-	expectations *expectations
+	expectations *expectations.Expectations
 
 	mu sync.Mutex
 	// backoff holds each Job's pod failure back-off.
@@ -125,7 +127,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		orphanQueue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](apiBackOff, maxAPIBackOff),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job_orphan_pod", Clock: opts.Clock}),
-		expectations: newExpectations(opts.Clock),
+		expectations: expectations.New(opts.Clock),
 		backoff:      map[string]backoffRecord{},
 		written:      map[string]string{},
 	}
@@ -219,9 +221,9 @@ func (c *Controller) onPodAdd(obj any) {
 	key := keyOf(job)
 	if pod.DeletionTimestamp != nil {
 		// A pod that is already being deleted counts as a deletion.
-		c.expectations.deletionObserved(key)
+		c.expectations.DeletionObserved(key, podutil.Key(pod))
 	} else {
-		c.expectations.creationObserved(key)
+		c.expectations.CreationObserved(key)
 	}
 	c.enqueueJobAfter(job, 0)
 }
@@ -244,10 +246,10 @@ func (c *Controller) onPodUpdate(oldObj, newObj any) {
 	}
 	key := keyOf(job)
 	if pod.DeletionTimestamp != nil && oldPod.DeletionTimestamp == nil {
-		c.expectations.deletionObserved(key)
+		c.expectations.DeletionObserved(key, podutil.Key(pod))
 	}
 	if !hasTrackingFinalizer(pod) {
-		c.expectations.finalizerRemovalObserved(key, string(pod.UID))
+		c.expectations.FinalizerRemovalObserved(key, string(pod.UID))
 	}
 	c.enqueueJob(job)
 }
@@ -262,10 +264,10 @@ func (c *Controller) onPodDelete(obj any) {
 		return
 	}
 	key := pod.Namespace + "/" + ref.Name
-	c.expectations.finalizerRemovalObserved(key, string(pod.UID))
+	c.expectations.FinalizerRemovalObserved(key, string(pod.UID))
 	if pod.DeletionTimestamp == nil {
 		// The update that set the deletion timestamp was not seen.
-		c.expectations.deletionObserved(key)
+		c.expectations.DeletionObserved(key, podutil.Key(pod))
 	}
 	if job := c.jobForPod(pod); job != nil {
 		c.enqueueJob(job)

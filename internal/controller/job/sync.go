@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/cache"
+
+	"skiff.dev/skiff/internal/controller/podutil"
 )
 
 // The job controller's name in spec.managedBy; Jobs managed by anyone else
@@ -59,7 +61,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	shared, err := c.jobLister.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.expectations.forget(key)
+		c.expectations.Delete(key)
 		c.setBackoffRecord(key, backoffRecord{})
 		c.setWritten(key, "")
 		return nil
@@ -97,12 +99,12 @@ func (c *Controller) sync1(ctx context.Context, key string, job *batchv1.Job) er
 	now := c.clock.Now()
 	// Read the expectations before the pods, so that a pod created in between
 	// defers the sync rather than being missed.
-	satisfied := c.expectations.satisfied(key)
+	satisfied := c.expectations.Satisfied(key)
 	pods, err := c.claimPods(ctx, job)
 	if err != nil {
 		return err
 	}
-	sc := &syncCtx{key: key, job: job, pods: pods, expectedRm: c.expectations.expectedRemovals(key)}
+	sc := &syncCtx{key: key, job: job, pods: pods, expectedRm: c.expectations.FinalizerRemovals(key)}
 	sc.uncounted.succeeded = sets.New(uidStrings(job.Status.UncountedTerminatedPods.Succeeded)...)
 	sc.uncounted.failed = sets.New(uidStrings(job.Status.UncountedTerminatedPods.Failed)...)
 	for _, p := range pods {
@@ -256,7 +258,7 @@ func (c *Controller) manageJob(ctx context.Context, sc *syncCtx) (int32, error) 
 
 	if isSuspended(job) {
 		rm := activePodsForRemoval(job, sc.active, len(sc.active))
-		c.expectations.expect(sc.key, 0, len(rm))
+		c.expectations.Raise(sc.key, 0, len(rm))
 		removedReady, removed, err := c.deleteJobPods(ctx, sc.key, job, rm)
 		sc.terminating += removed
 		sc.ready -= removedReady
@@ -281,7 +283,7 @@ func (c *Controller) manageJob(ctx context.Context, sc *syncCtx) (int32, error) 
 	}
 	if len(rm) > 0 {
 		// Deletions first; creations, if any are due as well, next sync.
-		c.expectations.expect(sc.key, 0, len(rm))
+		c.expectations.Raise(sc.key, 0, len(rm))
 		removedReady, removed, err := c.deleteJobPods(ctx, sc.key, job, rm)
 		sc.terminating += removed
 		sc.ready -= removedReady
@@ -309,7 +311,7 @@ func (c *Controller) manageJob(ctx context.Context, sc *syncCtx) (int32, error) 
 		indexes = pendingIndexes(int(deref(job.Spec.Completions, 0)), sc.succeededIndexes, sc.active, int(diff))
 		diff = int32(len(indexes))
 	}
-	c.expectations.expect(sc.key, int(diff), 0)
+	c.expectations.Raise(sc.key, int(diff), 0)
 
 	// Create in batches of 1, 2, 4, ... so that a systematic failure (quota,
 	// admission) costs a few requests rather than hundreds.
@@ -326,7 +328,7 @@ func (c *Controller) manageJob(ctx context.Context, sc *syncCtx) (int32, error) 
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
-					c.expectations.creationObserved(sc.key)
+					c.expectations.CreationObserved(sc.key)
 					if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 						errs = append(errs, err)
 						failed = true
@@ -341,7 +343,7 @@ func (c *Controller) manageJob(ctx context.Context, sc *syncCtx) (int32, error) 
 		if failed {
 			// The rest will not be created now: stop expecting them.
 			for range indexes {
-				c.expectations.creationObserved(sc.key)
+				c.expectations.CreationObserved(sc.key)
 			}
 			break
 		}
@@ -369,11 +371,11 @@ func (c *Controller) createPod(ctx context.Context, job *batchv1.Job, index int)
 func (c *Controller) deleteJobPods(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod) (int32, int32, error) {
 	return c.deletePods(ctx, job, pods, func(p *corev1.Pod) error {
 		if err := c.removeFinalizer(ctx, p); err != nil {
-			c.expectations.deletionObserved(key)
+			c.expectations.DeletionObserved(key, podutil.Key(p))
 			return err
 		}
 		if err := c.deletePod(ctx, job, p); err != nil {
-			c.expectations.deletionObserved(key)
+			c.expectations.DeletionObserved(key, podutil.Key(p))
 			return err
 		}
 		return nil
@@ -542,7 +544,7 @@ func (c *Controller) trackStatus(ctx context.Context, sc *syncCtx, needsFlush bo
 		for i, p := range toRelease {
 			uids[i] = string(p.UID)
 		}
-		c.expectations.expectFinalizersRemoved(sc.key, uids)
+		c.expectations.ExpectFinalizersRemoved(sc.key, uids)
 		var mu sync.Mutex
 		var errs []error
 		var wg sync.WaitGroup
@@ -552,7 +554,7 @@ func (c *Controller) trackStatus(ctx context.Context, sc *syncCtx, needsFlush bo
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
-					c.expectations.finalizerRemovalObserved(sc.key, string(p.UID))
+					c.expectations.FinalizerRemovalObserved(sc.key, string(p.UID))
 					errs = append(errs, err)
 					return
 				}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"skiff.dev/skiff/internal/controller/podutil"
 	"skiff.dev/skiff/internal/controller/queue"
 )
 
@@ -195,16 +196,14 @@ func (c *Controller) podChanged(obj any) {
 	node, err := c.nodeLister.Get(pod.Spec.NodeName)
 	if err != nil || !hasNoExecute(node.Spec.Taints) {
 		c.mu.Lock()
-		_, planned := c.scheduled[podKey(pod)]
+		_, planned := c.scheduled[podutil.Key(pod)]
 		c.mu.Unlock()
 		if !planned {
 			return
 		}
 	}
-	c.podQueue.Add(podKey(pod))
+	c.podQueue.Add(podutil.Key(pod))
 }
-
-func podKey(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
 
 // Run waits for the caches, then monitors node health every
 // NodeMonitorPeriod and runs Options.Workers goroutines over each of the

@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"skiff.dev/skiff/internal/controller/controllerref"
+	"skiff.dev/skiff/internal/controller/expectations"
 	"skiff.dev/skiff/internal/controller/podutil"
 	"skiff.dev/skiff/internal/controller/queue"
 )
@@ -50,7 +51,7 @@ type Controller struct {
 	owners   controllerref.Owners[*appsv1.ReplicaSet]
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
-	exp      *expectations
+	exp      *expectations.Expectations
 	burst    int
 	workers  int
 	clock    clock.PassiveClock
@@ -92,7 +93,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"}),
-		exp:     newExpectations(opts.Clock.Now),
+		exp:     expectations.New(opts.Clock),
 		burst:   opts.BurstReplicas,
 		workers: opts.Workers,
 		clock:   opts.Clock,
@@ -132,7 +133,7 @@ func (c *Controller) deleteReplicaSet(obj any) {
 	if err != nil {
 		return
 	}
-	c.exp.forget(key)
+	c.exp.Delete(key)
 	c.queue.Add(key)
 }
 
@@ -150,7 +151,7 @@ func (c *Controller) addPod(obj any) {
 			return
 		}
 		key, _ := cache.MetaNamespaceKeyFunc(rs)
-		c.exp.creationObserved(key)
+		c.exp.CreationObserved(key)
 		c.queue.Add(key)
 		return
 	}
@@ -212,11 +213,9 @@ func (c *Controller) deletePod(obj any) {
 		return
 	}
 	key, _ := cache.MetaNamespaceKeyFunc(rs)
-	c.exp.deletionObserved(key, podKey(pod))
+	c.exp.DeletionObserved(key, podutil.Key(pod))
 	c.queue.Add(key)
 }
-
-func podKey(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
 
 // errorf wraps err with the ReplicaSet's namespace/name.
 func errorf(rs *appsv1.ReplicaSet, format string, args ...any) error {
