@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 
 	"skiff.dev/skiff/internal/controller/podutil"
 )
@@ -138,7 +139,7 @@ func (c *Controller) sync1(ctx context.Context, key string, job *batchv1.Job) er
 	}
 	if sc.finished == nil {
 		switch {
-		case sc.failed > deref(job.Spec.BackoffLimit, 6) || pastBackoffLimitOnFailure(job, pods):
+		case sc.failed > ptr.Deref(job.Spec.BackoffLimit, 6) || pastBackoffLimitOnFailure(job, pods):
 			sc.finished = newCondition(batchv1.JobFailureTarget, batchv1.JobReasonBackoffLimitExceeded, msgBackoffLimitExceeded, now)
 		case c.pastActiveDeadline(job):
 			sc.finished = newCondition(batchv1.JobFailureTarget, batchv1.JobReasonDeadlineExceeded, msgDeadlineExceeded, now)
@@ -149,7 +150,7 @@ func (c *Controller) sync1(ctx context.Context, key string, job *batchv1.Job) er
 	}
 
 	if isIndexed(job) {
-		completions := int(deref(job.Spec.Completions, 0))
+		completions := int(ptr.Deref(job.Spec.Completions, 0))
 		sc.prevSucceededIndexes = parseIndexes(job.Status.CompletedIndexes, completions)
 		sc.succeededIndexes = sc.prevSucceededIndexes.Clone()
 		for _, p := range pods {
@@ -214,8 +215,8 @@ func (c *Controller) sync1(ctx context.Context, key string, job *batchv1.Job) er
 	}
 
 	old := job.Status
-	needsUpdate := suspendChanged || active != old.Active || !ptrEqual(&sc.ready, old.Ready) ||
-		!ptrEqual(&sc.terminating, old.Terminating) || startTimeSet
+	needsUpdate := suspendChanged || active != old.Active || !ptr.Equal(&sc.ready, old.Ready) ||
+		!ptr.Equal(&sc.terminating, old.Terminating) || startTimeSet
 	job.Status.Active = active
 	job.Status.Ready = new(sc.ready)
 	job.Status.Terminating = new(sc.terminating)
@@ -228,7 +229,7 @@ func (c *Controller) sync1(ctx context.Context, key string, job *batchv1.Job) er
 // newlyFinished returns the pods that ended and are in neither the
 // counters nor .status.uncountedTerminatedPods yet.
 func (sc *syncCtx) newlyFinished() (succeeded, failed []*corev1.Pod) {
-	completions := int(deref(sc.job.Spec.Completions, 0))
+	completions := int(ptr.Deref(sc.job.Spec.Completions, 0))
 	for _, p := range sc.pods {
 		uid := string(p.UID)
 		if !hasTrackingFinalizer(p) || sc.expectedRm.Has(uid) {
@@ -254,7 +255,7 @@ func (sc *syncCtx) newlyFinished() (succeeded, failed []*corev1.Pod) {
 func (c *Controller) manageJob(ctx context.Context, sc *syncCtx) (int32, error) {
 	job := sc.job
 	active := int32(len(sc.active))
-	parallelism := deref(job.Spec.Parallelism, 1)
+	parallelism := ptr.Deref(job.Spec.Parallelism, 1)
 
 	if isSuspended(job) {
 		rm := activePodsForRemoval(job, sc.active, len(sc.active))
@@ -308,7 +309,7 @@ func (c *Controller) manageJob(ctx context.Context, sc *syncCtx) (int32, error) 
 		indexes[i] = noIndex
 	}
 	if isIndexed(job) {
-		indexes = pendingIndexes(int(deref(job.Spec.Completions, 0)), sc.succeededIndexes, sc.active, int(diff))
+		indexes = pendingIndexes(int(ptr.Deref(job.Spec.Completions, 0)), sc.succeededIndexes, sc.active, int(diff))
 		diff = int32(len(indexes))
 	}
 	c.expectations.Raise(sc.key, int(diff), 0)
@@ -431,7 +432,7 @@ func (c *Controller) deletePod(ctx context.Context, job *batchv1.Job, pod *corev
 func activePodsForRemoval(job *batchv1.Job, active []*corev1.Pod, n int) []*corev1.Pod {
 	var rm, left []*corev1.Pod
 	if isIndexed(job) {
-		rm, left = duplicateIndexPods(active, int(deref(job.Spec.Completions, 0)))
+		rm, left = duplicateIndexPods(active, int(ptr.Deref(job.Spec.Completions, 0)))
 	} else {
 		left = slices.Clone(active)
 	}
@@ -452,7 +453,7 @@ func activePodsForRemoval(job *batchv1.Job, active []*corev1.Pod, n int) []*core
 func (c *Controller) trackStatus(ctx context.Context, sc *syncCtx, needsFlush bool) error {
 	job := sc.job
 	indexed := isIndexed(job)
-	completions := int(deref(job.Spec.Completions, 0))
+	completions := int(ptr.Deref(job.Spec.Completions, 0))
 	withFinalizer := sets.New[string]()
 	for _, p := range sc.pods {
 		if hasTrackingFinalizer(p) && !sc.expectedRm.Has(string(p.UID)) {
@@ -735,7 +736,7 @@ func pastBackoffLimitOnFailure(job *batchv1.Job, pods []*corev1.Pod) bool {
 			n += s.RestartCount
 		}
 	}
-	limit := deref(job.Spec.BackoffLimit, 6)
+	limit := ptr.Deref(job.Spec.BackoffLimit, 6)
 	if limit == 0 {
 		return n > 0
 	}
@@ -749,7 +750,7 @@ func (c *Controller) pastActiveDeadline(job *batchv1.Job) bool {
 	return c.clock.Since(job.Status.StartTime.Time) >= time.Duration(*job.Spec.ActiveDeadlineSeconds)*time.Second
 }
 
-func isSuspended(job *batchv1.Job) bool { return deref(job.Spec.Suspend, false) }
+func isSuspended(job *batchv1.Job) bool { return ptr.Deref(job.Spec.Suspend, false) }
 
 // isFinished: the Job holds a true Complete or Failed condition.
 func isFinished(job *batchv1.Job) bool {
@@ -801,20 +802,6 @@ func uidStrings(uids []types.UID) []string {
 		out[i] = string(u)
 	}
 	return out
-}
-
-func deref[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
-}
-
-func ptrEqual[T comparable](a, b *T) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }
 
 // resourceVersionOlder reports whether rv is older than ref; both are etcd
