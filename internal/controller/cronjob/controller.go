@@ -1,6 +1,7 @@
 package cronjob
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -45,15 +46,9 @@ type Controller struct {
 // New wires the controller's informer event handlers. It does not start
 // anything; the caller starts the shared informer factory afterwards.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) *Controller {
-	if opts.Workers <= 0 {
-		opts.Workers = 5
-	}
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 5)
+	opts.Clock = cmp.Or[clock.WithTicker](opts.Clock, clock.RealClock{})
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	cronJobs := factory.Batch().V1().CronJobs()
 	jobs := factory.Batch().V1().Jobs()
 	c := &Controller{
@@ -65,8 +60,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		cjLister:  cronJobs.Lister(),
 		jobLister: jobs.Lister(),
 		synced:    []cache.InformerSynced{cronJobs.Informer().HasSynced, jobs.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob", Clock: opts.Clock}),
+		queue:     queue.New[string]("cronjob", opts.Clock),
 	}
 	_, _ = cronJobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,

@@ -1,10 +1,10 @@
 package deployment
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -56,15 +56,9 @@ type Controller struct {
 // ReplicaSet and Pod informers of factory. It does not start anything; the
 // caller starts factory and then calls Run.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) *Controller {
-	if opts.Workers <= 0 {
-		opts.Workers = 5
-	}
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 5)
+	opts.Clock = cmp.Or[clock.PassiveClock](opts.Clock, clock.RealClock{})
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	dInformer := factory.Apps().V1().Deployments()
 	rsInformer := factory.Apps().V1().ReplicaSets()
 	podInformer := factory.Core().V1().Pods()
@@ -85,9 +79,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		synced: []cache.InformerSynced{
 			dInformer.Informer().HasSynced, rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced,
 		},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "deployment"}),
+		queue:   queue.New[string]("deployment", nil),
 		clock:   opts.Clock,
 		workers: opts.Workers,
 		log:     opts.Logger.With("controller", "deployment"),
@@ -125,10 +117,6 @@ func (c *Controller) Run(ctx context.Context) {
 }
 
 func (c *Controller) enqueue(obj any) { queue.Enqueue(c.queue, obj) }
-
-func (c *Controller) enqueueAfter(d *appsv1.Deployment, after time.Duration) {
-	queue.EnqueueAfter(c.queue, d, after)
-}
 
 // replicaSetChanged enqueues the Deployments a ReplicaSet change concerns:
 // its old and new controllers, or, for an orphan, every Deployment whose

@@ -16,6 +16,7 @@
 package garbagecollector
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -83,24 +84,16 @@ func New(metadataClient metadata.Interface, discoveryClient discovery.DiscoveryI
 	if opts.IgnoredResources == nil {
 		opts.IgnoredResources = []schema.GroupResource{{Group: "", Resource: "events"}, {Group: "events.k8s.io", Resource: "events"}}
 	}
-	if opts.Workers <= 0 {
-		opts.Workers = 20
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 20)
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	gc := &Controller{
-		metadata:  metadataClient,
-		discovery: discoveryClient,
-		mapper:    restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discoveryClient)),
-		deleteQueue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[objectRef](),
-			workqueue.TypedRateLimitingQueueConfig[objectRef]{Name: "garbage_collector_attempt_to_delete"}),
-		orphanQueue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[objectRef](),
-			workqueue.TypedRateLimitingQueueConfig[objectRef]{Name: "garbage_collector_attempt_to_orphan"}),
-		opts: opts,
-		log:  opts.Logger.With("controller", "garbagecollector"),
+		metadata:    metadataClient,
+		discovery:   discoveryClient,
+		mapper:      restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discoveryClient)),
+		deleteQueue: queue.New[objectRef]("garbage_collector_attempt_to_delete", nil),
+		orphanQueue: queue.New[objectRef]("garbage_collector_attempt_to_orphan", nil),
+		opts:        opts,
+		log:         opts.Logger.With("controller", "garbagecollector"),
 	}
 	gc.graph = newGraph(gc.deleteQueue.Add, gc.orphanQueue.Add)
 	gc.monitors = newMonitors(metadataClient, gc.graph, opts.ResyncPeriod, opts.IgnoredResources, gc.log)

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
@@ -71,15 +73,9 @@ func (o *Options) setDefaults() {
 	if o.MaxPodFailureBackOff < o.PodFailureBackOff {
 		o.MaxPodFailureBackOff = o.PodFailureBackOff
 	}
-	if o.Workers <= 0 {
-		o.Workers = 5
-	}
-	if o.Clock == nil {
-		o.Clock = clock.RealClock{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o.Workers = cmp.Or(o.Workers, 5)
+	o.Clock = cmp.Or[clock.WithTicker](o.Clock, clock.RealClock{})
+	o.Logger = cmp.Or(o.Logger, slog.Default())
 }
 
 // Controller runs Jobs: it creates their pods, counts how they end and
@@ -102,9 +98,10 @@ type Controller struct {
 	mu sync.Mutex
 	// backoff holds each Job's pod failure back-off.
 	backoff map[string]backoffRecord
-	// written is the resourceVersion of each Job's last status write: a
-	// cached Job older than that is stale, and its update event is coming.
-	written map[string]string
+	// replaced holds, per Job, the resourceVersions its status writes
+	// replaced: a cached Job at one of them is stale, and its update event
+	// is coming.
+	replaced map[string]sets.Set[string]
 }
 
 // New wires the controller's informer event handlers. It does not start
@@ -129,7 +126,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job_orphan_pod", Clock: opts.Clock}),
 		expectations: expectations.New(opts.Clock),
 		backoff:      map[string]backoffRecord{},
-		written:      map[string]string{},
+		replaced:     map[string]sets.Set[string]{},
 	}
 	podInformer := pods.Informer()
 	c.podIndexer = podInformer.GetIndexer()

@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -181,13 +182,13 @@ func hasCondition(j *batchv1.Job, t batchv1.JobConditionType, reason string) boo
 	return false
 }
 
+// poll waits for cond with testserver.Poll.
 func poll(t *testing.T, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met before the deadline")
+	testserver.Poll(t, timeout, "condition", func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return errors.New("not met")
+	})
 }

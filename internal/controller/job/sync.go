@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -64,13 +63,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if apierrors.IsNotFound(err) {
 		c.expectations.Delete(key)
 		c.setBackoffRecord(key, backoffRecord{})
-		c.setWritten(key, "")
+		c.forgetSuperseded(key)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if resourceVersionOlder(shared.ResourceVersion, c.getWritten(key)) {
+	if c.superseded(key, shared.ResourceVersion) {
 		// The cache lags behind our own status write; its update event
 		// brings the Job back.
 		return nil
@@ -110,9 +109,9 @@ func (c *Controller) sync1(ctx context.Context, key string, job *batchv1.Job) er
 	sc.uncounted.failed = sets.New(uidStrings(job.Status.UncountedTerminatedPods.Failed)...)
 	for _, p := range pods {
 		switch {
-		case isActive(p):
+		case podutil.IsActive(p):
 			sc.active = append(sc.active, p)
-		case isTerminating(p):
+		case podutil.IsTerminating(p):
 			sc.terminating++
 		}
 	}
@@ -404,7 +403,7 @@ func (c *Controller) deletePods(ctx context.Context, job *batchv1.Job, pods []*c
 				return
 			}
 			deleted++
-			if isPodReady(p) {
+			if podutil.IsReady(p) {
 				ready++
 			}
 		})
@@ -653,14 +652,17 @@ func (c *Controller) recordFinished(job *batchv1.Job, f *batchv1.JobCondition) {
 }
 
 func (c *Controller) updateStatus(ctx context.Context, sc *syncCtx) error {
+	sent := sc.job.ResourceVersion
 	got, err := c.client.BatchV1().Jobs(sc.job.Namespace).UpdateStatus(ctx, sc.job, metav1.UpdateOptions{})
 	if err != nil {
 		return err
 	}
+	if sent != "" && sent != got.ResourceVersion {
+		c.supersede(sc.key, sent)
+	}
 	// Carry on with the stored object (its resourceVersion), keeping the
 	// uncounted list that the rest of the sync edits.
 	sc.job = got
-	c.setWritten(sc.key, got.ResourceVersion)
 	if sc.job.Status.UncountedTerminatedPods == nil {
 		sc.job.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
 	}
@@ -804,26 +806,35 @@ func uidStrings(uids []types.UID) []string {
 	return out
 }
 
-// resourceVersionOlder reports whether rv is older than ref; both are etcd
-// revisions in skiff. Unparsable versions never compare older.
-func resourceVersionOlder(rv, ref string) bool {
-	a, err1 := strconv.ParseUint(rv, 10, 64)
-	b, err2 := strconv.ParseUint(ref, 10, 64)
-	return err1 == nil && err2 == nil && a < b
-}
-
-func (c *Controller) getWritten(key string) string {
+// supersede records that this controller's status write replaced the
+// Job's version rv. A resourceVersion is opaque: it is only ever compared
+// for equality.
+func (c *Controller) supersede(key, rv string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.written[key]
-}
-
-func (c *Controller) setWritten(key, rv string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if rv == "" {
-		delete(c.written, key)
-		return
+	if c.replaced[key] == nil {
+		c.replaced[key] = sets.New[string]()
 	}
-	c.written[key] = rv
+	c.replaced[key].Insert(rv)
+}
+
+// superseded reports whether rv is a version of the Job that this
+// controller's own status writes replaced: the cache has not caught up. Any
+// other version is the one last written or a later one (a write based on a
+// version in between would have been refused with a 409 Conflict), so the
+// record is dropped.
+func (c *Controller) superseded(key, rv string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.replaced[key].Has(rv) {
+		return true
+	}
+	delete(c.replaced, key)
+	return false
+}
+
+func (c *Controller) forgetSuperseded(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.replaced, key)
 }

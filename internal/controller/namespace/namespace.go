@@ -13,6 +13,7 @@
 package namespace
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,15 +73,9 @@ func New(client kubernetes.Interface, metadataClient metadata.Interface, factory
 	if opts.FinalizerEstimate <= 0 {
 		opts.FinalizerEstimate = 15 * time.Second
 	}
-	if opts.Workers <= 0 {
-		opts.Workers = 10
-	}
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 10)
+	opts.Clock = cmp.Or[clock.PassiveClock](opts.Clock, clock.RealClock{})
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	informer := factory.Core().V1().Namespaces()
 	c := &Controller{
 		client:    client,
@@ -88,11 +83,9 @@ func New(client kubernetes.Interface, metadataClient metadata.Interface, factory
 		discovery: client.Discovery(),
 		lister:    informer.Lister(),
 		synced:    informer.Informer().HasSynced,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "namespace"}),
-		opts: opts,
-		log:  opts.Logger.With("controller", "namespace"),
+		queue:     queue.New[string]("namespace", nil),
+		opts:      opts,
+		log:       opts.Logger.With("controller", "namespace"),
 	}
 	_, _ = informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,

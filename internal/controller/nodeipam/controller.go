@@ -1,6 +1,7 @@
 package nodeipam
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -71,12 +72,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 			opts.NodeCIDRMaskSize = 64
 		}
 	}
-	if opts.Workers <= 0 {
-		opts.Workers = 10
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 10)
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	set, err := newCIDRSet(opts.ClusterCIDR, opts.NodeCIDRMaskSize)
 	if err != nil {
 		return nil, fmt.Errorf("nodeipam: %w", err)
@@ -88,8 +85,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		set:      set,
 		workers:  opts.Workers,
 		byNode:   map[string]netip.Prefix{},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodeipam"}),
+		queue:    queue.New[string]("nodeipam", nil),
 	}
 	nodes := factory.Core().V1().Nodes()
 	c.nodeLister = nodes.Lister()

@@ -1,6 +1,7 @@
 package nodelifecycle
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -76,15 +77,9 @@ func (o Options) withDefaults() Options {
 	if o.UnhealthyZoneThreshold <= 0 {
 		o.UnhealthyZoneThreshold = 0.55
 	}
-	if o.Workers <= 0 {
-		o.Workers = 1
-	}
-	if o.Clock == nil {
-		o.Clock = clock.RealClock{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o.Workers = cmp.Or(o.Workers, 1)
+	o.Clock = cmp.Or[clock.WithTicker](o.Clock, clock.RealClock{})
+	o.Logger = cmp.Or(o.Logger, slog.Default())
 	return o
 }
 
@@ -138,10 +133,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		zones:     map[string]zoneState{},
 		limiters:  map[string]flowcontrol.PassiveRateLimiter{},
 		scheduled: map[string]time.Time{},
-		nodeQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodelifecycle-nodes", Clock: opts.Clock}),
-		podQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodelifecycle-pods", Clock: opts.Clock}),
+		nodeQueue: queue.New[string]("nodelifecycle-nodes", opts.Clock),
+		podQueue:  queue.New[string]("nodelifecycle-pods", opts.Clock),
 	}
 	nodes := factory.Core().V1().Nodes()
 	leases := factory.Coordination().V1().Leases()
@@ -400,22 +393,19 @@ func (c *Controller) markPodsNotReady(ctx context.Context, nodeName string) erro
 	var errs []error
 	for _, o := range objs {
 		pod := o.(*corev1.Pod).DeepCopy()
-		for i := range pod.Status.Conditions {
-			cond := &pod.Status.Conditions[i]
-			if cond.Type != corev1.PodReady || cond.Status == corev1.ConditionFalse {
-				continue
-			}
-			cond.Status = corev1.ConditionFalse
-			cond.LastTransitionTime = metav1.NewTime(c.opts.Clock.Now())
-			if _, err := c.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
-				if !apierrors.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("mark pod %s/%s not ready: %w", pod.Namespace, pod.Name, err))
-				}
-				break
-			}
-			c.recorder.Event(pod, corev1.EventTypeWarning, "NodeNotReady", "Node is not ready")
-			break
+		cond := podutil.ReadyCondition(pod)
+		if cond == nil || cond.Status == corev1.ConditionFalse {
+			continue
 		}
+		cond.Status = corev1.ConditionFalse
+		cond.LastTransitionTime = metav1.NewTime(c.opts.Clock.Now())
+		if _, err := c.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+			if !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("mark pod %s/%s not ready: %w", pod.Namespace, pod.Name, err))
+			}
+			continue
+		}
+		c.recorder.Event(pod, corev1.EventTypeWarning, "NodeNotReady", "Node is not ready")
 	}
 	if len(errs) > 0 {
 		return errs[0]

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 )
 
 // Worker takes keys off one queue and syncs them.
@@ -202,4 +203,13 @@ func Deleted[T any](obj any) (T, bool) {
 	}
 	t, ok := obj.(T)
 	return t, ok
+}
+
+// New returns a controller's work queue named name, with client-go's
+// default controller rate limiter (per-key exponential back-off from 5ms
+// to 1000s, and 10 qps overall), telling the time by clk (nil means the
+// real clock).
+func New[K comparable](name string, clk clock.WithTicker) workqueue.TypedRateLimitingInterface[K] {
+	return workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[K](),
+		workqueue.TypedRateLimitingQueueConfig[K]{Name: name, Clock: clk})
 }

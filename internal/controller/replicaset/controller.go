@@ -1,6 +1,7 @@
 package replicaset
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -65,15 +66,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	if opts.BurstReplicas <= 0 {
 		opts.BurstReplicas = 500
 	}
-	if opts.Workers <= 0 {
-		opts.Workers = 5
-	}
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 5)
+	opts.Clock = cmp.Or[clock.PassiveClock](opts.Clock, clock.RealClock{})
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	rsInformer := factory.Apps().V1().ReplicaSets()
 	podInformer := factory.Core().V1().Pods()
 	rsLister := rsInformer.Lister()
@@ -89,10 +84,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 			},
 			Selector: func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector },
 		},
-		synced: []cache.InformerSynced{rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"}),
+		synced:  []cache.InformerSynced{rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced},
+		queue:   queue.New[string]("replicaset", nil),
 		exp:     expectations.New(opts.Clock),
 		burst:   opts.BurstReplicas,
 		workers: opts.Workers,
@@ -123,10 +116,6 @@ func (c *Controller) Run(ctx context.Context) {
 }
 
 func (c *Controller) enqueue(obj any) { queue.Enqueue(c.queue, obj) }
-
-func (c *Controller) enqueueAfter(rs *appsv1.ReplicaSet, d time.Duration) {
-	queue.EnqueueAfter(c.queue, rs, d)
-}
 
 func (c *Controller) deleteReplicaSet(obj any) {
 	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
@@ -192,7 +181,7 @@ func (c *Controller) updatePod(oldObj, curObj any) {
 		// A pod that just became ready turns available minReadySeconds
 		// later; look again then.
 		if !podutil.IsReady(old) && podutil.IsReady(cur) && rs.Spec.MinReadySeconds > 0 {
-			c.enqueueAfter(rs, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
+			queue.EnqueueAfter(c.queue, rs, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
 		}
 		return
 	}

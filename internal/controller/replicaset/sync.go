@@ -18,6 +18,7 @@ import (
 
 	"skiff.dev/skiff/internal/controller/controllerref"
 	"skiff.dev/skiff/internal/controller/podutil"
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // Event reasons, as Kubernetes' pod control writes them.
@@ -88,7 +89,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	if manageErr == nil && updated.Spec.MinReadySeconds > 0 &&
 		updated.Status.ReadyReplicas == replicas(updated) && updated.Status.AvailableReplicas != replicas(updated) {
-		c.enqueueAfter(updated, time.Duration(updated.Spec.MinReadySeconds)*time.Second)
+		queue.EnqueueAfter(c.queue, updated, time.Duration(updated.Spec.MinReadySeconds)*time.Second)
 	}
 	return manageErr
 }

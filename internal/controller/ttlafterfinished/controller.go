@@ -5,6 +5,7 @@
 package ttlafterfinished
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -47,25 +48,18 @@ type Controller struct {
 
 // New wires the event handlers; the caller starts the informer factory.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options) *Controller {
-	if opts.Workers <= 0 {
-		opts.Workers = 5
-	}
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 5)
+	opts.Clock = cmp.Or[clock.WithTicker](opts.Clock, clock.RealClock{})
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	jobs := factory.Batch().V1().Jobs()
 	c := &Controller{
 		client:    client,
 		jobLister: jobs.Lister(),
 		synced:    jobs.Informer().HasSynced,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "ttl_jobs_to_delete", Clock: opts.Clock}),
-		clock:   opts.Clock,
-		workers: opts.Workers,
-		log:     opts.Logger.With("controller", "ttl-after-finished"),
+		queue:     queue.New[string]("ttl_jobs_to_delete", opts.Clock),
+		clock:     opts.Clock,
+		workers:   opts.Workers,
+		log:       opts.Logger.With("controller", "ttl-after-finished"),
 	}
 	_, _ = jobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
