@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 // recordingQueue is a real rate-limited queue that records the calls a
@@ -439,5 +440,25 @@ func TestRunWorkersSeveralQueues(t *testing.T) {
 	<-done
 	if !a.ShuttingDown() || !b.ShuttingDown() {
 		t.Error("queues not shut down when RunWorkers returned")
+	}
+}
+
+// TestNew checks that the queue tells the time by the clock it is given.
+func TestNew(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	q := New[string]("test", clk)
+	defer q.ShutDown()
+	q.AddAfter("ns/a", time.Minute)
+	if err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true,
+		func(context.Context) (bool, error) { return clk.HasWaiters(), nil }); err != nil {
+		t.Fatal("the queue does not wait on the given clock")
+	}
+	if n := q.Len(); n != 0 {
+		t.Fatalf("Len = %d before the delay passed, want 0", n)
+	}
+	clk.Step(time.Minute)
+	if err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true,
+		func(context.Context) (bool, error) { return q.Len() == 1, nil }); err != nil {
+		t.Fatalf("Len = %d after the delay passed on the fake clock, want 1", q.Len())
 	}
 }
