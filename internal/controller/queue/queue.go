@@ -37,52 +37,54 @@ type Worker[K comparable] struct {
 	Log *slog.Logger
 }
 
-// terminalError marks an error that retrying cannot fix.
-type terminalError struct{ err error }
+// kind is how the Worker treats an error a sync returns.
+type kind int
 
-func (e *terminalError) Error() string { return e.err.Error() }
-func (e *terminalError) Unwrap() error { return e.err }
+const (
+	terminal kind = iota + 1
+	retry
+)
+
+// kindError marks an error as Terminal or Retry.
+type kindError struct {
+	err  error
+	kind kind
+}
+
+func (e *kindError) Error() string { return e.err.Error() }
+func (e *kindError) Unwrap() error { return e.err }
+
+func mark(err error, k kind) error {
+	if err == nil {
+		return nil
+	}
+	return &kindError{err: err, kind: k}
+}
+
+// isKind reports whether the outermost Terminal or Retry mark on err is k.
+func isKind(err error, k kind) bool {
+	var e *kindError
+	return errors.As(err, &e) && e.kind == k
+}
 
 // Terminal wraps err as an error that retrying cannot fix: the Worker logs
 // it at error level and forgets the key instead of requeueing it (as
 // controller-runtime's reconcile.TerminalError). The key is synced again on
 // its next event. Terminal(nil) is nil.
-func Terminal(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &terminalError{err: err}
-}
+func Terminal(err error) error { return mark(err, terminal) }
 
 // IsTerminal reports whether err, or an error it wraps, came from Terminal.
-func IsTerminal(err error) bool {
-	var t *terminalError
-	return errors.As(err, &t)
-}
-
-// retryError marks an error that is an ordinary, expected retry.
-type retryError struct{ err error }
-
-func (e *retryError) Error() string { return e.err.Error() }
-func (e *retryError) Unwrap() error { return e.err }
+func IsTerminal(err error) bool { return isKind(err, terminal) }
 
 // Retry wraps err as an ordinary, expected retry (the state is not there
 // yet, not a failure): the Worker requeues the key with back-off and logs it
 // at debug level only, as it does a 409 Conflict. Retry(nil) is nil.
-func Retry(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &retryError{err: err}
-}
+func Retry(err error) error { return mark(err, retry) }
 
 // isRetry reports whether err is an expected retry: one from Retry, or a
 // 409 Conflict (a write raced with another; the next sync reads the new
 // state).
-func isRetry(err error) bool {
-	var r *retryError
-	return errors.As(err, &r) || apierrors.IsConflict(err)
-}
+func isRetry(err error) bool { return isKind(err, retry) || apierrors.IsConflict(err) }
 
 func (w Worker[K]) log() *slog.Logger {
 	if w.Log == nil {
