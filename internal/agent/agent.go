@@ -17,10 +17,11 @@ import (
 
 	"skiff.dev/skiff/internal/agent/hollow"
 	"skiff.dev/skiff/internal/join"
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // GPUResource is the extended resource NVIDIA devices are advertised as.
-const GPUResource corev1.ResourceName = "nvidia.com/gpu"
+const GPUResource = wellknown.GPUResource
 
 // Config is the configuration of `skiff agent`.
 type Config struct {
@@ -100,7 +101,7 @@ func RunFake(ctx context.Context, client kubernetes.Interface, cfg Config) error
 		labels[k] = v
 	}
 	if cfg.FakeGPUs > 0 {
-		labels["skiff.dev/fake-gpus"] = "true"
+		labels[wellknown.FakeGPUsLabel] = "true"
 	}
 	// A standalone simulated node takes a node address of its own, picked
 	// by its name outside what the server's hollow nodes use; its pod CIDR

@@ -11,17 +11,19 @@
 //	func New(client kubernetes.Interface, factory informers.SharedInformerFactory,
 //		recorder record.EventRecorder, opts Options) *Controller
 //
-//	// Run waits for the informers' caches, then runs `workers` goroutines
-//	// over a rate-limited workqueue until ctx is done.
-//	func (c *Controller) Run(ctx context.Context, workers int)
+//	// Run waits for the informers' caches, then runs Options.Workers
+//	// goroutines over a rate-limited workqueue until ctx is done.
+//	func (c *Controller) Run(ctx context.Context)
 //
 // The workqueue plumbing they share (the workers' loop, Run's wait for the
-// caches and shutdown, the event handlers' Enqueue and tombstone unwrapping)
-// is package queue.
+// caches and shutdown, the one way a failed sync is logged, terminal errors
+// and conflicts, the event handlers' Enqueue and tombstone unwrapping) is
+// package queue; the expectations of ReplicaSet and Job are package
+// expectations; the pod questions (active, terminal, ready) are package
+// podutil.
 //
-// Options is a per-controller struct of tunables (durations, limits), with
-// zero values meaning Kubernetes' defaults; a controller that has none may
-// omit the argument. Events are core/v1 Events written through
+// Options is a per-controller struct of tunables (durations, limits, the
+// number of workers), with zero values meaning Kubernetes' defaults. Events are core/v1 Events written through
 // k8s.io/client-go/tools/record (kubectl describe reads core/v1 Events), with
 // Kubernetes' reasons and messages. Controllers are level-triggered: a
 // sync reads the current state from listers and acts on it; it is

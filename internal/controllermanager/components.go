@@ -24,8 +24,8 @@ func metaFor(lease string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Namespace: leaseNamespace, Name: lease}
 }
 
-// runControllers runs every controller until ctx ends; worker counts are
-// kube-controller-manager's defaults.
+// runControllers runs every controller until ctx ends; each controller's
+// Options.Workers defaults to kube-controller-manager's worker count.
 func runControllers(ctx context.Context, d deps) {
 	factory := informers.NewSharedInformerFactory(d.client, 12*time.Hour)
 	log := d.cfg.Logger
@@ -41,21 +41,21 @@ func runControllers(ctx context.Context, d deps) {
 	nodes := nodelifecycle.New(d.client, factory, d.events.For("node-controller"), lifecycleOpts)
 	podGC := podgc.New(d.client, factory, podGCOpts)
 	fns := []func(ctx context.Context){
-		func(ctx context.Context) { gc.Run(ctx, 20) },
-		func(ctx context.Context) { ns.Run(ctx, 10) },
-		func(ctx context.Context) { rs.Run(ctx, 5) },
-		func(ctx context.Context) { deploy.Run(ctx, 5) },
-		func(ctx context.Context) { jobs.Run(ctx, 5) },
-		func(ctx context.Context) { cron.Run(ctx, 5) },
-		func(ctx context.Context) { ttl.Run(ctx, 5) },
-		func(ctx context.Context) { nodes.Run(ctx, 1) },
-		func(ctx context.Context) { podGC.Run(ctx, 1) },
+		gc.Run,
+		ns.Run,
+		rs.Run,
+		deploy.Run,
+		jobs.Run,
+		cron.Run,
+		ttl.Run,
+		nodes.Run,
+		podGC.Run,
 	}
 	ipam, err := nodeipam.New(d.client, factory, d.events.For("node-ipam-controller"), ipamOpts)
 	if err != nil {
 		log.Error("node IPAM controller not started", "err", err)
 	} else {
-		fns = append(fns, func(ctx context.Context) { ipam.Run(ctx, 10) })
+		fns = append(fns, ipam.Run)
 	}
 	startAll(ctx, factory, fns...)
 }

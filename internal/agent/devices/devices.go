@@ -28,10 +28,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // Resource is the extended resource NVIDIA GPUs are advertised as.
-const Resource corev1.ResourceName = "nvidia.com/gpu"
+const Resource = wellknown.GPUResource
 
 // Device is one GPU.
 type Device struct {

@@ -18,6 +18,7 @@ import (
 
 	"skiff.dev/skiff/internal/agent/hollow"
 	"skiff.dev/skiff/internal/testserver"
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // poll calls check until it returns nil or the deadline passes.
@@ -68,7 +69,7 @@ func TestHollowNodesAgainstAPIServer(t *testing.T) {
 	cs := s.Client
 	c := startCluster(t, cs, hollow.Options{
 		Count:                     3,
-		Capacity:                  corev1.ResourceList{"nvidia.com/gpu": *resourceQuantity("2")},
+		Capacity:                  corev1.ResourceList{wellknown.GPUResource: *resourceQuantity("2")},
 		LeaseRenewInterval:        500 * time.Millisecond,
 		NodeStatusUpdateFrequency: 500 * time.Millisecond,
 		ContainerRunTime:          500 * time.Millisecond,
@@ -97,7 +98,7 @@ func TestHollowNodesAgainstAPIServer(t *testing.T) {
 			if ready == nil || ready.Status != corev1.ConditionTrue || ready.Reason != "KubeletReady" || ready.Message != "kubelet is posting ready status" {
 				t.Errorf("node %s Ready condition %+v", name, ready)
 			}
-			if q := n.Status.Allocatable["nvidia.com/gpu"]; q.String() != "2" {
+			if q := n.Status.Allocatable[wellknown.GPUResource]; q.String() != "2" {
 				t.Errorf("node %s gpus %s", name, q.String())
 			}
 			if n.Spec.PodCIDR == "" {

@@ -10,18 +10,20 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // Labels and annotations hollow nodes read or write.
 const (
 	// SimulatedKey marks simulated nodes (label and annotation, value "true").
-	SimulatedKey = "skiff.dev/simulated"
+	SimulatedKey = wellknown.SimulatedLabel
 	// ExitCodeAnnotation on a pod sets the exit code of its containers when
 	// they end (restartPolicy Never or OnFailure); default 0.
-	ExitCodeAnnotation = "skiff.dev/simulate-exit-code"
+	ExitCodeAnnotation = wellknown.SimulateExitCodeAnnotation
 	// RunTimeAnnotation on a pod sets how long its containers run before they
 	// exit (a Go duration such as "30s"), overriding Options.ContainerRunTime.
-	RunTimeAnnotation = "skiff.dev/simulate-run-time"
+	RunTimeAnnotation = wellknown.SimulateRunTimeAnnotation
 )
 
 // Options configures a Cluster of hollow nodes. Zero values take the

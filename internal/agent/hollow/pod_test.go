@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 )
 
 func simPod(policy corev1.RestartPolicy, mutate func(*corev1.Pod)) *corev1.Pod {
@@ -68,7 +69,7 @@ func TestSimulation(t *testing.T) {
 			steps: []time.Duration{0, time.Second}, phase: corev1.PodSucceeded, ready: corev1.ConditionFalse, reason: "PodCompleted", exitCode: new(int32)},
 		{name: "never: failed with the annotated code", pod: simPod(corev1.RestartPolicyNever, func(p *corev1.Pod) {
 			p.Annotations = map[string]string{ExitCodeAnnotation: "3"}
-		}), steps: []time.Duration{0, 2 * time.Second}, phase: corev1.PodFailed, ready: corev1.ConditionFalse, reason: "ContainersNotReady", exitCode: ptrTo(int32(3))},
+		}), steps: []time.Duration{0, 2 * time.Second}, phase: corev1.PodFailed, ready: corev1.ConditionFalse, reason: "ContainersNotReady", exitCode: ptr.To(int32(3))},
 		{name: "run time annotation", pod: simPod(corev1.RestartPolicyNever, func(p *corev1.Pod) {
 			p.Annotations = map[string]string{RunTimeAnnotation: "1m"}
 		}), steps: []time.Duration{0, 30 * time.Second}, phase: corev1.PodRunning, ready: corev1.ConditionTrue, wakeAfter: 30 * time.Second},
@@ -180,8 +181,6 @@ func statusDiff(a, b corev1.PodStatus) string {
 	}
 	return ""
 }
-
-func ptrTo[T any](v T) *T { return &v }
 
 func TestIPAllocator(t *testing.T) {
 	a := newIPAllocator(netip.MustParsePrefix("10.42.3.0/29"))

@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"skiff.dev/skiff/internal/agent/runtime"
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // Config configures the kubelet of one node. Zero durations take the
@@ -69,9 +70,9 @@ type Config struct {
 }
 
 const (
-	fakeGPULabel = "skiff.dev/fake-gpus"
+	fakeGPULabel = wellknown.FakeGPUsLabel
 	// gpuResource is the extended resource NVIDIA devices are advertised as.
-	gpuResource corev1.ResourceName = "nvidia.com/gpu"
+	gpuResource = wellknown.GPUResource
 )
 
 func (c *Config) setDefaults() error {

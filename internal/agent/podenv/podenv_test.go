@@ -10,9 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/utils/ptr"
 )
-
-func ptr[T any](v T) *T { return &v }
 
 func testPod() *corev1.Pod {
 	return &corev1.Pod{
@@ -23,7 +22,7 @@ func testPod() *corev1.Pod {
 		},
 		Spec: corev1.PodSpec{
 			NodeName: "node-a", ServiceAccountName: "sa",
-			EnableServiceLinks: ptr(false),
+			EnableServiceLinks: ptr.To(false),
 			Containers: []corev1.Container{{
 				Name: "app",
 				Resources: corev1.ResourceRequirements{
@@ -81,7 +80,7 @@ func TestResolve(t *testing.T) {
 		},
 		{
 			name:    "missing optional secret",
-			envFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}, Optional: ptr(true)}}},
+			envFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}, Optional: ptr.To(true)}}},
 			env:     []corev1.EnvVar{{Name: "X", Value: "1"}},
 			want:    []string{"X=1"},
 		},
@@ -90,8 +89,8 @@ func TestResolve(t *testing.T) {
 			env: []corev1.EnvVar{
 				{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "token"}}},
 				{Name: "MODE", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, Key: "MODE"}}},
-				{Name: "OPT", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, Key: "none", Optional: ptr(true)}}},
-				{Name: "OPT2", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "gone"}, Key: "k", Optional: ptr(true)}}},
+				{Name: "OPT", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, Key: "none", Optional: ptr.To(true)}}},
+				{Name: "OPT2", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "gone"}, Key: "k", Optional: ptr.To(true)}}},
 			},
 			want: []string{"TOKEN=s3cret", "MODE=fast", "OPT=", "OPT2="},
 		},
@@ -205,7 +204,7 @@ func TestResolveServiceLinks(t *testing.T) {
 				"KUBERNETES_PORT=tcp://10.96.0.1:443", "KUBERNETES_PORT_443_TCP_ADDR=10.96.0.1",
 				"MODEL_API_SERVICE_HOST=10.96.0.20", "MODEL_API_PORT_80_TCP=tcp://10.96.0.20:80", "X=10.96.0.20"},
 			[]string{"HEADLESS_SERVICE_HOST"}},
-		{"links off keeps kubernetes", ptr(false),
+		{"links off keeps kubernetes", ptr.To(false),
 			[]string{"KUBERNETES_SERVICE_HOST=10.96.0.1", "X=$(MODEL_API_SERVICE_HOST)"},
 			[]string{"MODEL_API_SERVICE_HOST"}},
 	}

@@ -21,9 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/utils/ptr"
 )
-
-func ptr[T any](v T) *T { return &v }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -118,8 +117,8 @@ func TestSetupFileVolumes(t *testing.T) {
 		{
 			name: "configMap items with paths and modes",
 			vol: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-				LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, DefaultMode: ptr[int32](0o600),
-				Items: []corev1.KeyToPath{{Key: "model.yaml", Path: "conf/model.yaml"}, {Key: "port", Path: "port.txt", Mode: ptr[int32](0o444)}},
+				LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, DefaultMode: ptr.To[int32](0o600),
+				Items: []corev1.KeyToPath{{Key: "model.yaml", Path: "conf/model.yaml"}, {Key: "port", Path: "port.txt", Mode: ptr.To[int32](0o444)}},
 			}},
 			want: []string{"conf/model.yaml=name: m1\n -rw-------", "port.txt=8080 -r--r--r--"},
 		},
@@ -130,7 +129,7 @@ func TestSetupFileVolumes(t *testing.T) {
 		},
 		{
 			name: "missing optional configMap",
-			vol:  corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}, Optional: ptr(true)}},
+			vol:  corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}, Optional: ptr.To(true)}},
 		},
 		{
 			name: "missing configMap key",
@@ -140,7 +139,7 @@ func TestSetupFileVolumes(t *testing.T) {
 		},
 		{
 			name: "secret",
-			vol:  corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "gcp-credentials", DefaultMode: ptr[int32](0o400)}},
+			vol:  corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "gcp-credentials", DefaultMode: ptr.To[int32](0o400)}},
 			want: []string{`key.json={"k":1} -r--------`},
 		},
 		{
@@ -171,7 +170,7 @@ func TestSetupFileVolumes(t *testing.T) {
 		{
 			name: "clusterTrustBundle",
 			vol: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
-				{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{Name: ptr("b"), Path: "ca.crt"}},
+				{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{Name: ptr.To("b"), Path: "ca.crt"}},
 			}}},
 			wantErr: `MountVolume.SetUp failed for volume "v" : clusterTrustBundle projections are not supported`,
 		},
@@ -298,7 +297,7 @@ func TestServiceAccountToken(t *testing.T) {
 	now := time.Now() // the fake API server's clock
 	m.Now = func() time.Time { return now }
 	pod := testPod(corev1.Volume{Name: "token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
-		{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", Audience: "vault", ExpirationSeconds: ptr[int64](3600)}},
+		{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", Audience: "vault", ExpirationSeconds: ptr.To[int64](3600)}},
 	}}}})
 	ctx := context.Background()
 	setup := func() {
@@ -365,7 +364,7 @@ func TestHostPath(t *testing.T) {
 	m := NewManager(fake.NewClientset(), t.TempDir(), quiet)
 	for _, tt := range tests {
 		paths, err := m.Setup(context.Background(), testPod(corev1.Volume{Name: "h", VolumeSource: corev1.VolumeSource{
-			HostPath: &corev1.HostPathVolumeSource{Path: tt.path, Type: ptr(tt.typ)}}}))
+			HostPath: &corev1.HostPathVolumeSource{Path: tt.path, Type: ptr.To(tt.typ)}}}))
 		if tt.wantErr != "" {
 			if want := `MountVolume.SetUp failed for volume "h" : ` + tt.wantErr; err == nil || err.Error() != want {
 				t.Errorf("%s %s: error %v, want %q", tt.typ, tt.path, err, want)
@@ -396,7 +395,7 @@ func TestEmptyDirAndTeardown(t *testing.T) {
 	pod := testPod(
 		corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		corev1.Volume{Name: "shm", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
-			Medium: corev1.StorageMediumMemory, SizeLimit: ptr(resource.MustParse("1Mi"))}}},
+			Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("1Mi"))}}},
 	)
 	ctx := context.Background()
 	var paths map[string]string

@@ -1,13 +1,13 @@
 package cronjob
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
@@ -21,6 +21,8 @@ import (
 
 // Options tunes the controller. Zero values mean the defaults.
 type Options struct {
+	// Workers is how many CronJobs are synced at once. Default 5.
+	Workers int
 	// Clock decides when schedules are due. Default: the real clock.
 	Clock clock.WithTicker
 	// Logger defaults to slog.Default().
@@ -38,29 +40,27 @@ type Controller struct {
 	jobLister batchlisters.JobLister
 	synced    []cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string]
+	workers   int
 }
 
 // New wires the controller's informer event handlers. It does not start
 // anything; the caller starts the shared informer factory afterwards.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) *Controller {
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 5)
+	opts.Clock = cmp.Or[clock.WithTicker](opts.Clock, clock.RealClock{})
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	cronJobs := factory.Batch().V1().CronJobs()
 	jobs := factory.Batch().V1().Jobs()
 	c := &Controller{
 		client:    client,
 		recorder:  recorder,
 		clock:     opts.Clock,
+		workers:   opts.Workers,
 		log:       opts.Logger.With("controller", "cronjob"),
 		cjLister:  cronJobs.Lister(),
 		jobLister: jobs.Lister(),
 		synced:    []cache.InformerSynced{cronJobs.Informer().HasSynced, jobs.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob", Clock: opts.Clock}),
+		queue:     queue.New[string]("cronjob", opts.Clock),
 	}
 	_, _ = cronJobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -77,14 +77,13 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	return c
 }
 
-// Run waits for the informers' caches, then runs workers goroutines until
-// ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	defer utilruntime.HandleCrash()
-	c.log.Info("starting controller", "workers", workers)
-	defer c.log.Info("stopped controller")
-	queue.RunWorkers(ctx, c.synced, workers, queue.Worker{
-		Queue: c.queue,
+// Run waits for the informers' caches, then runs Options.Workers
+// goroutines until ctx is done.
+func (c *Controller) Run(ctx context.Context) {
+	queue.RunWorkers(ctx, c.synced, queue.Worker[string]{
+		Queue:   c.queue,
+		Workers: c.workers,
+		Log:     c.log,
 		// A requeue time is always positive (just after the next
 		// schedule time).
 		SyncAfter: func(ctx context.Context, key string) (time.Duration, error) {
@@ -94,7 +93,6 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 			}
 			return *after, nil
 		},
-		Failed: func(key string, err error) { c.log.Error("sync failed", "key", key, "err", err) },
 	})
 }
 

@@ -63,17 +63,16 @@ func TestHistoryLimitIntegration(t *testing.T) {
 	}
 
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := cronjob.New(client, factory, record.NewFakeRecorder(100), cronjob.Options{})
+	c := cronjob.New(client, factory, record.NewFakeRecorder(100), cronjob.Options{Workers: 1})
 	factory.Start(ctx.Done())
 	done := make(chan struct{})
-	go func() { c.Run(ctx, 1); close(done) }()
+	go func() { c.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done; factory.Shutdown() }()
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testserver.Poll(t, 30*time.Second, "only the newest job, nightly-2, left", func() error {
 		l, err := client.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		var names []string
 		for _, j := range l.Items {
@@ -82,25 +81,18 @@ func TestHistoryLimitIntegration(t *testing.T) {
 			}
 		}
 		if len(names) == 1 && names[0] == "nightly-2" {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("jobs = %v, want only the newest, nightly-2", names)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	deadline = time.Now().Add(10 * time.Second)
-	for {
+		return fmt.Errorf("jobs = %v", names)
+	})
+	testserver.Poll(t, 10*time.Second, "lastSuccessfulTime set", func() error {
 		got, err := client.BatchV1().CronJobs("default").Get(ctx, "nightly", metav1.GetOptions{})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if lst := got.Status.LastSuccessfulTime; lst != nil && lst.Time.Equal(start.Add(2*time.Minute+10*time.Second)) {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lastSuccessfulTime = %v", got.Status.LastSuccessfulTime)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("lastSuccessfulTime = %v", got.Status.LastSuccessfulTime)
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 )
 
 // nextScheduleDelta is added to the wait for the next schedule so that the
@@ -287,7 +288,7 @@ func (c *Controller) deleteJob(ctx context.Context, cj *batchv1.CronJob, job *ba
 
 // jobFromTemplate makes the Job for one scheduled time.
 func jobFromTemplate(cj *batchv1.CronJob, scheduledTime time.Time) (*batchv1.Job, error) {
-	loc, err := time.LoadLocation(deref(cj.Spec.TimeZone, ""))
+	loc, err := time.LoadLocation(ptr.Deref(cj.Spec.TimeZone, ""))
 	if err != nil {
 		return nil, fmt.Errorf("loading time zone: %w", err)
 	}
@@ -403,11 +404,4 @@ func inActiveListByName(cj *batchv1.CronJob, name string) bool {
 
 func deleteFromActiveList(cj *batchv1.CronJob, uid types.UID) {
 	cj.Status.Active = slices.DeleteFunc(cj.Status.Active, func(r corev1.ObjectReference) bool { return r.UID == uid })
-}
-
-func deref[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
 }

@@ -1,10 +1,10 @@
 package deployment
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +29,8 @@ var controllerKind = appsv1.SchemeGroupVersion.WithKind("Deployment")
 
 // Options tunes the controller. Zero values mean Kubernetes' defaults.
 type Options struct {
+	// Workers is how many keys are synced at once. Zero means 5.
+	Workers int
 	// Clock tells the time for conditions and the progress deadline. Nil
 	// means the real clock.
 	Clock clock.PassiveClock
@@ -47,6 +49,7 @@ type Controller struct {
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	clock    clock.PassiveClock
+	workers  int
 	log      *slog.Logger
 }
 
@@ -54,12 +57,9 @@ type Controller struct {
 // ReplicaSet and Pod informers of factory. It does not start anything; the
 // caller starts factory and then calls Run.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) *Controller {
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 5)
+	opts.Clock = cmp.Or[clock.PassiveClock](opts.Clock, clock.RealClock{})
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	dInformer := factory.Apps().V1().Deployments()
 	rsInformer := factory.Apps().V1().ReplicaSets()
 	podInformer := factory.Core().V1().Pods()
@@ -80,11 +80,10 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		synced: []cache.InformerSynced{
 			dInformer.Informer().HasSynced, rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced,
 		},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "deployment"}),
-		clock: opts.Clock,
-		log:   opts.Logger.With("controller", "deployment"),
+		queue:   queue.New[string]("deployment", nil),
+		clock:   opts.Clock,
+		workers: opts.Workers,
+		log:     opts.Logger.With("controller", "deployment"),
 	}
 	handlers := []struct {
 		informer cache.SharedIndexInformer
@@ -112,30 +111,13 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	return c
 }
 
-// Run waits for the informers' caches, then runs workers goroutines over
-// the work queue until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	c.log.Info("starting")
-	defer c.log.Info("stopped")
-	queue.RunWorkers(ctx, c.synced, max(workers, 1), queue.Worker{
-		Queue: c.queue,
-		Sync:  c.sync,
-		Failed: func(key string, err error) {
-			level := slog.LevelInfo
-			if apierrors.IsConflict(err) {
-				// A write raced another: the retry reads the newer object.
-				level = slog.LevelDebug
-			}
-			c.log.Log(ctx, level, "sync failed, will retry", "deployment", key, "err", err)
-		},
-	})
+// Run waits for the informers' caches, then runs Options.Workers
+// goroutines over the work queue until ctx is done.
+func (c *Controller) Run(ctx context.Context) {
+	queue.RunWorkers(ctx, c.synced, queue.Worker[string]{Queue: c.queue, Sync: c.sync, Workers: c.workers, Log: c.log})
 }
 
 func (c *Controller) enqueue(obj any) { queue.Enqueue(c.queue, obj) }
-
-func (c *Controller) enqueueAfter(d *appsv1.Deployment, after time.Duration) {
-	queue.EnqueueAfter(c.queue, d, after)
-}
 
 // replicaSetChanged enqueues the Deployments a ReplicaSet change concerns:
 // its old and new controllers, or, for an orphan, every Deployment whose

@@ -36,8 +36,8 @@ func startControllers(t *testing.T, client kubernetes.Interface) (informers.Shar
 	factory := informers.NewSharedInformerFactory(client, 0)
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	rsc := replicaset.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "replicaset-controller"}), replicaset.Options{})
-	dc := deployment.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "deployment-controller"}), deployment.Options{})
+	rsc := replicaset.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "replicaset-controller"}), replicaset.Options{Workers: 2})
+	dc := deployment.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "deployment-controller"}), deployment.Options{Workers: 2})
 	_, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { markReady(ctx, t, client, obj.(*corev1.Pod)) },
 		UpdateFunc: func(_, obj any) { markReady(ctx, t, client, obj.(*corev1.Pod)) },
@@ -47,8 +47,8 @@ func startControllers(t *testing.T, client kubernetes.Interface) (informers.Shar
 	}
 	var wg sync.WaitGroup
 	factory.Start(ctx.Done())
-	wg.Go(func() { rsc.Run(ctx, 2) })
-	wg.Go(func() { dc.Run(ctx, 2) })
+	wg.Go(func() { rsc.Run(ctx) })
+	wg.Go(func() { dc.Run(ctx) })
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()

@@ -8,6 +8,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // checkPausedConditions records pausing and resuming in the Progressing
@@ -121,8 +123,8 @@ func (c *Controller) requeueStuck(d *appsv1.Deployment, s appsv1.DeploymentStatu
 	}
 	after := cur.LastUpdateTime.Add(time.Duration(*d.Spec.ProgressDeadlineSeconds) * time.Second).Sub(now)
 	if after < time.Second {
-		c.enqueueAfter(d, time.Second)
+		queue.EnqueueAfter(c.queue, d, time.Second)
 		return
 	}
-	c.enqueueAfter(d, after+time.Second)
+	queue.EnqueueAfter(c.queue, d, after+time.Second)
 }

@@ -4,9 +4,10 @@ import (
 	"context"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"skiff.dev/skiff/internal/controller/podutil"
 )
 
 // rolloutRecreate scales every old ReplicaSet to zero, waits until none of
@@ -76,7 +77,7 @@ func (c *Controller) oldPodsRunning(d *appsv1.Deployment, newRS *appsv1.ReplicaS
 		if ref == nil || !owners[ref.UID] {
 			continue
 		}
-		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+		if !podutil.IsTerminal(p) {
 			return true, nil
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // attemptToDelete decides about one object of the graph: a virtual node
@@ -33,7 +35,7 @@ func (gc *Controller) attemptToDelete(ctx context.Context, ref objectRef) error 
 	if n.virtual {
 		// It exists but no informer reported it (not watched, or not yet):
 		// its dependents are safe; look again later.
-		return &requeueError{reason: fmt.Sprintf("%s exists but is not observed yet", n.ref)}
+		return queue.Retry(fmt.Errorf("%s exists but is not observed yet", n.ref))
 	}
 
 	if latest.DeletionTimestamp != nil {

@@ -16,9 +16,9 @@
 package garbagecollector
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -36,6 +36,8 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/util/workqueue"
+
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // Options tunes the garbage collector; zero values mean Kubernetes'
@@ -49,6 +51,9 @@ type Options struct {
 	// IgnoredResources are never watched; defaults to the core and
 	// events.k8s.io events, as Kubernetes.
 	IgnoredResources []schema.GroupResource
+	// Workers is how many goroutines run each of the delete and orphan
+	// queues. Defaults to 20.
+	Workers int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -79,21 +84,16 @@ func New(metadataClient metadata.Interface, discoveryClient discovery.DiscoveryI
 	if opts.IgnoredResources == nil {
 		opts.IgnoredResources = []schema.GroupResource{{Group: "", Resource: "events"}, {Group: "events.k8s.io", Resource: "events"}}
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 20)
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	gc := &Controller{
-		metadata:  metadataClient,
-		discovery: discoveryClient,
-		mapper:    restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discoveryClient)),
-		deleteQueue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[objectRef](),
-			workqueue.TypedRateLimitingQueueConfig[objectRef]{Name: "garbage_collector_attempt_to_delete"}),
-		orphanQueue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[objectRef](),
-			workqueue.TypedRateLimitingQueueConfig[objectRef]{Name: "garbage_collector_attempt_to_orphan"}),
-		opts: opts,
-		log:  opts.Logger.With("controller", "garbagecollector"),
+		metadata:    metadataClient,
+		discovery:   discoveryClient,
+		mapper:      restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discoveryClient)),
+		deleteQueue: queue.New[objectRef]("garbage_collector_attempt_to_delete", nil),
+		orphanQueue: queue.New[objectRef]("garbage_collector_attempt_to_orphan", nil),
+		opts:        opts,
+		log:         opts.Logger.With("controller", "garbagecollector"),
 	}
 	gc.graph = newGraph(gc.deleteQueue.Add, gc.orphanQueue.Add)
 	gc.monitors = newMonitors(metadataClient, gc.graph, opts.ResyncPeriod, opts.IgnoredResources, gc.log)
@@ -101,8 +101,9 @@ func New(metadataClient metadata.Interface, discoveryClient discovery.DiscoveryI
 }
 
 // Run discovers the resources, starts their informers, waits for them to
-// sync, then runs workers for each queue until ctx is done.
-func (gc *Controller) Run(ctx context.Context, workers int) {
+// sync, then runs Options.Workers goroutines for each queue until ctx is
+// done, rediscovering the resources every DiscoveryPeriod.
+func (gc *Controller) Run(ctx context.Context) {
 	defer utilruntime.HandleCrash()
 	defer gc.deleteQueue.ShutDown()
 	defer gc.orphanQueue.ShutDown()
@@ -123,18 +124,17 @@ func (gc *Controller) Run(ctx context.Context, workers int) {
 	gc.log.Info("garbage collector synced", "resources", gc.monitors.count())
 
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(2)
-		go func() { defer wg.Done(); gc.runWorker(ctx, gc.deleteQueue, gc.attemptToDelete) }()
-		go func() { defer wg.Done(); gc.runWorker(ctx, gc.orphanQueue, gc.attemptToOrphan) }()
-	}
-	wait.UntilWithContext(ctx, func(context.Context) {
-		if err := gc.resync(); err != nil {
-			gc.log.Error("rediscover resources", "err", err)
-		}
-	}, gc.opts.DiscoveryPeriod)
-	gc.deleteQueue.ShutDown()
-	gc.orphanQueue.ShutDown()
+	wg.Go(func() {
+		wait.UntilWithContext(ctx, func(context.Context) {
+			if err := gc.resync(); err != nil {
+				gc.log.Error("rediscover resources", "err", err)
+			}
+		}, gc.opts.DiscoveryPeriod)
+	})
+	// The monitors' caches are synced already.
+	queue.RunWorkers(ctx, nil,
+		queue.Worker[objectRef]{Queue: gc.deleteQueue, Sync: gc.attemptToDelete, Workers: gc.opts.Workers, Log: gc.log},
+		queue.Worker[objectRef]{Queue: gc.orphanQueue, Sync: gc.attemptToOrphan, Workers: gc.opts.Workers, Log: gc.log})
 	wg.Wait()
 }
 
@@ -159,32 +159,6 @@ func (gc *Controller) resync() error {
 	gc.monitors.sync(kinds)
 	return err
 }
-
-func (gc *Controller) runWorker(ctx context.Context, q workqueue.TypedRateLimitingInterface[objectRef], process func(context.Context, objectRef) error) {
-	for {
-		ref, quit := q.Get()
-		if quit {
-			return
-		}
-		err := process(ctx, ref)
-		var later *requeueError
-		switch {
-		case err == nil:
-			q.Forget(ref)
-		case errors.As(err, &later):
-			q.AddRateLimited(ref)
-		default:
-			gc.log.Error("garbage collect", "object", ref.String(), "err", err)
-			q.AddRateLimited(ref)
-		}
-		q.Done(ref)
-	}
-}
-
-// requeueError asks for a later look without being a failure.
-type requeueError struct{ reason string }
-
-func (e *requeueError) Error() string { return e.reason }
 
 // mapping finds the resource of a reference and whether it is namespaced.
 func (gc *Controller) mapping(ref objectRef) (schema.GroupVersionResource, bool, error) {

@@ -2,6 +2,7 @@ package garbagecollector_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -19,20 +20,19 @@ import (
 	"skiff.dev/skiff/internal/testserver"
 )
 
-// eventually polls cond until it holds or the deadline passes.
+// eventually polls cond (testserver.Poll) until it holds or 30s pass.
 func eventually(t *testing.T, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var lastErr error
-	for time.Now().Before(deadline) {
+	testserver.Poll(t, 30*time.Second, what, func() error {
 		ok, err := cond()
-		if ok {
-			return
+		switch {
+		case ok:
+			return nil
+		case err == nil:
+			return errors.New("not yet")
 		}
-		lastErr = err
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not after 30s (last error: %v)", what, lastErr)
+		return err
+	})
 }
 
 func gone(get func() error) func() (bool, error) {
@@ -52,13 +52,13 @@ func TestGarbageCollectionAndNamespaceDeletion(t *testing.T) {
 	t.Cleanup(cancel)
 
 	md := metadata.NewForConfigOrDie(s.Config)
-	gc := garbagecollector.New(md, s.Client.Discovery(), garbagecollector.Options{DiscoveryPeriod: time.Second})
+	gc := garbagecollector.New(md, s.Client.Discovery(), garbagecollector.Options{DiscoveryPeriod: time.Second, Workers: 2})
 	factory := informers.NewSharedInformerFactory(s.Client, 0)
-	nsc := namespace.New(s.Client, md, factory, namespace.Options{FinalizerEstimate: 2 * time.Second})
+	nsc := namespace.New(s.Client, md, factory, namespace.Options{FinalizerEstimate: 2 * time.Second, Workers: 1})
 	factory.Start(ctx.Done())
 	done := make(chan struct{}, 2)
-	go func() { gc.Run(ctx, 2); done <- struct{}{} }()
-	go func() { nsc.Run(ctx, 1); done <- struct{}{} }()
+	go func() { gc.Run(ctx); done <- struct{}{} }()
+	go func() { nsc.Run(ctx); done <- struct{}{} }()
 	t.Cleanup(func() {
 		cancel()
 		<-done

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,7 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
@@ -22,6 +23,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"skiff.dev/skiff/internal/controller/expectations"
+	"skiff.dev/skiff/internal/controller/podutil"
 	"skiff.dev/skiff/internal/controller/queue"
 )
 
@@ -51,6 +54,9 @@ type Options struct {
 	PodFailureBackOff time.Duration
 	// MaxPodFailureBackOff caps that delay. Default 6m.
 	MaxPodFailureBackOff time.Duration
+	// Workers is how many Jobs are synced at once (the orphan pods have one
+	// worker of their own). Default 5.
+	Workers int
 	// Clock drives deadlines and back-off. Default: the real clock.
 	Clock clock.WithTicker
 	// Logger defaults to slog.Default().
@@ -67,12 +73,9 @@ func (o *Options) setDefaults() {
 	if o.MaxPodFailureBackOff < o.PodFailureBackOff {
 		o.MaxPodFailureBackOff = o.PodFailureBackOff
 	}
-	if o.Clock == nil {
-		o.Clock = clock.RealClock{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o.Workers = cmp.Or(o.Workers, 5)
+	o.Clock = cmp.Or[clock.WithTicker](o.Clock, clock.RealClock{})
+	o.Logger = cmp.Or(o.Logger, slog.Default())
 }
 
 // Controller runs Jobs: it creates their pods, counts how they end and
@@ -90,14 +93,15 @@ type Controller struct {
 	cacheSynced  []cache.InformerSynced
 	queue        workqueue.TypedRateLimitingInterface[string]
 	orphanQueue  workqueue.TypedRateLimitingInterface[string]
-	expectations *expectations
+	expectations *expectations.Expectations
 
 	mu sync.Mutex
 	// backoff holds each Job's pod failure back-off.
 	backoff map[string]backoffRecord
-	// written is the resourceVersion of each Job's last status write: a
-	// cached Job older than that is stale, and its update event is coming.
-	written map[string]string
+	// replaced holds, per Job, the resourceVersions its status writes
+	// replaced: a cached Job at one of them is stale, and its update event
+	// is coming.
+	replaced map[string]sets.Set[string]
 }
 
 // New wires the controller's informer event handlers. It does not start
@@ -120,9 +124,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		orphanQueue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](apiBackOff, maxAPIBackOff),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job_orphan_pod", Clock: opts.Clock}),
-		expectations: newExpectations(opts.Clock),
+		expectations: expectations.New(opts.Clock),
 		backoff:      map[string]backoffRecord{},
-		written:      map[string]string{},
+		replaced:     map[string]sets.Set[string]{},
 	}
 	podInformer := pods.Informer()
 	c.podIndexer = podInformer.GetIndexer()
@@ -141,29 +145,13 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	return c
 }
 
-// Run waits for the informers' caches, then runs workers goroutines over
-// the workqueue until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	defer c.orphanQueue.ShutDown()
-	c.log.Info("starting controller", "workers", workers)
-	defer c.log.Info("stopped controller")
-	if !cache.WaitForCacheSync(ctx.Done(), c.cacheSynced...) {
-		return
-	}
-	failed := func(key string, err error) { c.log.Error("sync failed", "key", key, "err", err) }
-	worker := queue.Worker{Queue: c.queue, Sync: c.sync, Failed: failed}
-	orphanWorker := queue.Worker{Queue: c.orphanQueue, Sync: c.syncOrphanPod, Failed: failed}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, worker.Run, time.Second) })
-	}
-	wg.Go(func() { wait.UntilWithContext(ctx, orphanWorker.Run, time.Second) })
-	<-ctx.Done()
-	c.queue.ShutDown()
-	c.orphanQueue.ShutDown()
-	wg.Wait()
+// Run waits for the informers' caches, then runs Options.Workers
+// goroutines over the Job queue and one over the orphan pods until ctx is
+// done.
+func (c *Controller) Run(ctx context.Context) {
+	queue.RunWorkers(ctx, c.cacheSynced,
+		queue.Worker[string]{Queue: c.queue, Sync: c.sync, Workers: c.opts.Workers, Log: c.log},
+		queue.Worker[string]{Queue: c.orphanQueue, Sync: c.syncOrphanPod, Log: c.log})
 }
 
 func (c *Controller) enqueueJob(obj any) {
@@ -230,9 +218,9 @@ func (c *Controller) onPodAdd(obj any) {
 	key := keyOf(job)
 	if pod.DeletionTimestamp != nil {
 		// A pod that is already being deleted counts as a deletion.
-		c.expectations.deletionObserved(key)
+		c.expectations.DeletionObserved(key, podutil.Key(pod))
 	} else {
-		c.expectations.creationObserved(key)
+		c.expectations.CreationObserved(key)
 	}
 	c.enqueueJobAfter(job, 0)
 }
@@ -255,10 +243,10 @@ func (c *Controller) onPodUpdate(oldObj, newObj any) {
 	}
 	key := keyOf(job)
 	if pod.DeletionTimestamp != nil && oldPod.DeletionTimestamp == nil {
-		c.expectations.deletionObserved(key)
+		c.expectations.DeletionObserved(key, podutil.Key(pod))
 	}
 	if !hasTrackingFinalizer(pod) {
-		c.expectations.finalizerRemovalObserved(key, string(pod.UID))
+		c.expectations.FinalizerRemovalObserved(key, string(pod.UID))
 	}
 	c.enqueueJob(job)
 }
@@ -273,10 +261,10 @@ func (c *Controller) onPodDelete(obj any) {
 		return
 	}
 	key := pod.Namespace + "/" + ref.Name
-	c.expectations.finalizerRemovalObserved(key, string(pod.UID))
+	c.expectations.FinalizerRemovalObserved(key, string(pod.UID))
 	if pod.DeletionTimestamp == nil {
 		// The update that set the deletion timestamp was not seen.
-		c.expectations.deletionObserved(key)
+		c.expectations.DeletionObserved(key, podutil.Key(pod))
 	}
 	if job := c.jobForPod(pod); job != nil {
 		c.enqueueJob(job)

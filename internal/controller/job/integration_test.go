@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -32,10 +33,10 @@ func TestJobIntegration(t *testing.T) {
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "job-controller"})
 
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := job.New(client, factory, recorder, job.Options{PodFailureBackOff: 50 * time.Millisecond})
+	c := job.New(client, factory, recorder, job.Options{PodFailureBackOff: 50 * time.Millisecond, Workers: 2})
 	factory.Start(ctx.Done())
 	done := make(chan struct{})
-	go func() { c.Run(ctx, 2); close(done) }()
+	go func() { c.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done; factory.Shutdown() }()
 
 	t.Run("completions 5 parallelism 2", func(t *testing.T) {
@@ -181,13 +182,13 @@ func hasCondition(j *batchv1.Job, t batchv1.JobConditionType, reason string) boo
 	return false
 }
 
+// poll waits for cond with testserver.Poll.
 func poll(t *testing.T, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met before the deadline")
+	testserver.Poll(t, timeout, "condition", func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return errors.New("not met")
+	})
 }

@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"skiff.dev/skiff/internal/controller/podutil"
 )
 
 // completionIndexEnv is the variable through which an Indexed Job's
@@ -30,20 +32,6 @@ func labelsEverything() labels.Selector { return labels.Everything() }
 
 func hasTrackingFinalizer(pod *corev1.Pod) bool {
 	return slices.Contains(pod.Finalizers, batchv1.JobTrackingFinalizer)
-}
-
-func isTerminal(pod *corev1.Pod) bool {
-	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
-}
-
-// isActive: neither finished nor being deleted.
-func isActive(pod *corev1.Pod) bool {
-	return !isTerminal(pod) && pod.DeletionTimestamp == nil
-}
-
-// isTerminating: being deleted but not finished yet.
-func isTerminating(pod *corev1.Pod) bool {
-	return !isTerminal(pod) && pod.DeletionTimestamp != nil
 }
 
 // onlyReplaceFailedPods reports whether terminating pods must reach a
@@ -68,20 +56,9 @@ func isPodFailed(pod *corev1.Pod, job *batchv1.Job) bool {
 	return pod.DeletionTimestamp != nil && pod.Status.Phase != corev1.PodSucceeded
 }
 
-func isPodReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 func podReadySince(pod *corev1.Pod) time.Time {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-			return c.LastTransitionTime.Time
-		}
+	if c := podutil.ReadyCondition(pod); c != nil && c.Status == corev1.ConditionTrue {
+		return c.LastTransitionTime.Time
 	}
 	return time.Time{}
 }
@@ -89,7 +66,7 @@ func podReadySince(pod *corev1.Pod) time.Time {
 func countReady(pods []*corev1.Pod) int32 {
 	var n int32
 	for _, p := range pods {
-		if isPodReady(p) {
+		if podutil.IsReady(p) {
 			n++
 		}
 	}
@@ -152,13 +129,13 @@ func lessAdvanced(a, b *corev1.Pod) int {
 	if ra, rb := rank[a.Status.Phase], rank[b.Status.Phase]; ra != rb {
 		return ra - rb
 	}
-	if ra, rb := isPodReady(a), isPodReady(b); ra != rb {
+	if ra, rb := podutil.IsReady(a), podutil.IsReady(b); ra != rb {
 		if !ra {
 			return -1
 		}
 		return 1
 	}
-	if isPodReady(a) {
+	if podutil.IsReady(a) {
 		if ta, tb := podReadySince(a), podReadySince(b); !ta.Equal(tb) {
 			return tb.Compare(ta) // later readiness (less time ready) first
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -18,6 +17,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
+
+	"skiff.dev/skiff/internal/controller/podutil"
 )
 
 // The job controller's name in spec.managedBy; Jobs managed by anyone else
@@ -59,15 +61,15 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	shared, err := c.jobLister.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.expectations.forget(key)
+		c.expectations.Delete(key)
 		c.setBackoffRecord(key, backoffRecord{})
-		c.setWritten(key, "")
+		c.forgetSuperseded(key)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if resourceVersionOlder(shared.ResourceVersion, c.getWritten(key)) {
+	if c.superseded(key, shared.ResourceVersion) {
 		// The cache lags behind our own status write; its update event
 		// brings the Job back.
 		return nil
@@ -97,19 +99,19 @@ func (c *Controller) sync1(ctx context.Context, key string, job *batchv1.Job) er
 	now := c.clock.Now()
 	// Read the expectations before the pods, so that a pod created in between
 	// defers the sync rather than being missed.
-	satisfied := c.expectations.satisfied(key)
+	satisfied := c.expectations.Satisfied(key)
 	pods, err := c.claimPods(ctx, job)
 	if err != nil {
 		return err
 	}
-	sc := &syncCtx{key: key, job: job, pods: pods, expectedRm: c.expectations.expectedRemovals(key)}
+	sc := &syncCtx{key: key, job: job, pods: pods, expectedRm: c.expectations.FinalizerRemovals(key)}
 	sc.uncounted.succeeded = sets.New(uidStrings(job.Status.UncountedTerminatedPods.Succeeded)...)
 	sc.uncounted.failed = sets.New(uidStrings(job.Status.UncountedTerminatedPods.Failed)...)
 	for _, p := range pods {
 		switch {
-		case isActive(p):
+		case podutil.IsActive(p):
 			sc.active = append(sc.active, p)
-		case isTerminating(p):
+		case podutil.IsTerminating(p):
 			sc.terminating++
 		}
 	}
@@ -136,7 +138,7 @@ func (c *Controller) sync1(ctx context.Context, key string, job *batchv1.Job) er
 	}
 	if sc.finished == nil {
 		switch {
-		case sc.failed > deref(job.Spec.BackoffLimit, 6) || pastBackoffLimitOnFailure(job, pods):
+		case sc.failed > ptr.Deref(job.Spec.BackoffLimit, 6) || pastBackoffLimitOnFailure(job, pods):
 			sc.finished = newCondition(batchv1.JobFailureTarget, batchv1.JobReasonBackoffLimitExceeded, msgBackoffLimitExceeded, now)
 		case c.pastActiveDeadline(job):
 			sc.finished = newCondition(batchv1.JobFailureTarget, batchv1.JobReasonDeadlineExceeded, msgDeadlineExceeded, now)
@@ -147,7 +149,7 @@ func (c *Controller) sync1(ctx context.Context, key string, job *batchv1.Job) er
 	}
 
 	if isIndexed(job) {
-		completions := int(deref(job.Spec.Completions, 0))
+		completions := int(ptr.Deref(job.Spec.Completions, 0))
 		sc.prevSucceededIndexes = parseIndexes(job.Status.CompletedIndexes, completions)
 		sc.succeededIndexes = sc.prevSucceededIndexes.Clone()
 		for _, p := range pods {
@@ -212,8 +214,8 @@ func (c *Controller) sync1(ctx context.Context, key string, job *batchv1.Job) er
 	}
 
 	old := job.Status
-	needsUpdate := suspendChanged || active != old.Active || !ptrEqual(&sc.ready, old.Ready) ||
-		!ptrEqual(&sc.terminating, old.Terminating) || startTimeSet
+	needsUpdate := suspendChanged || active != old.Active || !ptr.Equal(&sc.ready, old.Ready) ||
+		!ptr.Equal(&sc.terminating, old.Terminating) || startTimeSet
 	job.Status.Active = active
 	job.Status.Ready = new(sc.ready)
 	job.Status.Terminating = new(sc.terminating)
@@ -226,7 +228,7 @@ func (c *Controller) sync1(ctx context.Context, key string, job *batchv1.Job) er
 // newlyFinished returns the pods that ended and are in neither the
 // counters nor .status.uncountedTerminatedPods yet.
 func (sc *syncCtx) newlyFinished() (succeeded, failed []*corev1.Pod) {
-	completions := int(deref(sc.job.Spec.Completions, 0))
+	completions := int(ptr.Deref(sc.job.Spec.Completions, 0))
 	for _, p := range sc.pods {
 		uid := string(p.UID)
 		if !hasTrackingFinalizer(p) || sc.expectedRm.Has(uid) {
@@ -252,11 +254,11 @@ func (sc *syncCtx) newlyFinished() (succeeded, failed []*corev1.Pod) {
 func (c *Controller) manageJob(ctx context.Context, sc *syncCtx) (int32, error) {
 	job := sc.job
 	active := int32(len(sc.active))
-	parallelism := deref(job.Spec.Parallelism, 1)
+	parallelism := ptr.Deref(job.Spec.Parallelism, 1)
 
 	if isSuspended(job) {
 		rm := activePodsForRemoval(job, sc.active, len(sc.active))
-		c.expectations.expect(sc.key, 0, len(rm))
+		c.expectations.Raise(sc.key, 0, len(rm))
 		removedReady, removed, err := c.deleteJobPods(ctx, sc.key, job, rm)
 		sc.terminating += removed
 		sc.ready -= removedReady
@@ -281,7 +283,7 @@ func (c *Controller) manageJob(ctx context.Context, sc *syncCtx) (int32, error) 
 	}
 	if len(rm) > 0 {
 		// Deletions first; creations, if any are due as well, next sync.
-		c.expectations.expect(sc.key, 0, len(rm))
+		c.expectations.Raise(sc.key, 0, len(rm))
 		removedReady, removed, err := c.deleteJobPods(ctx, sc.key, job, rm)
 		sc.terminating += removed
 		sc.ready -= removedReady
@@ -306,10 +308,10 @@ func (c *Controller) manageJob(ctx context.Context, sc *syncCtx) (int32, error) 
 		indexes[i] = noIndex
 	}
 	if isIndexed(job) {
-		indexes = pendingIndexes(int(deref(job.Spec.Completions, 0)), sc.succeededIndexes, sc.active, int(diff))
+		indexes = pendingIndexes(int(ptr.Deref(job.Spec.Completions, 0)), sc.succeededIndexes, sc.active, int(diff))
 		diff = int32(len(indexes))
 	}
-	c.expectations.expect(sc.key, int(diff), 0)
+	c.expectations.Raise(sc.key, int(diff), 0)
 
 	// Create in batches of 1, 2, 4, ... so that a systematic failure (quota,
 	// admission) costs a few requests rather than hundreds.
@@ -326,7 +328,7 @@ func (c *Controller) manageJob(ctx context.Context, sc *syncCtx) (int32, error) 
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
-					c.expectations.creationObserved(sc.key)
+					c.expectations.CreationObserved(sc.key)
 					if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 						errs = append(errs, err)
 						failed = true
@@ -341,7 +343,7 @@ func (c *Controller) manageJob(ctx context.Context, sc *syncCtx) (int32, error) 
 		if failed {
 			// The rest will not be created now: stop expecting them.
 			for range indexes {
-				c.expectations.creationObserved(sc.key)
+				c.expectations.CreationObserved(sc.key)
 			}
 			break
 		}
@@ -369,11 +371,11 @@ func (c *Controller) createPod(ctx context.Context, job *batchv1.Job, index int)
 func (c *Controller) deleteJobPods(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod) (int32, int32, error) {
 	return c.deletePods(ctx, job, pods, func(p *corev1.Pod) error {
 		if err := c.removeFinalizer(ctx, p); err != nil {
-			c.expectations.deletionObserved(key)
+			c.expectations.DeletionObserved(key, podutil.Key(p))
 			return err
 		}
 		if err := c.deletePod(ctx, job, p); err != nil {
-			c.expectations.deletionObserved(key)
+			c.expectations.DeletionObserved(key, podutil.Key(p))
 			return err
 		}
 		return nil
@@ -401,7 +403,7 @@ func (c *Controller) deletePods(ctx context.Context, job *batchv1.Job, pods []*c
 				return
 			}
 			deleted++
-			if isPodReady(p) {
+			if podutil.IsReady(p) {
 				ready++
 			}
 		})
@@ -429,7 +431,7 @@ func (c *Controller) deletePod(ctx context.Context, job *batchv1.Job, pod *corev
 func activePodsForRemoval(job *batchv1.Job, active []*corev1.Pod, n int) []*corev1.Pod {
 	var rm, left []*corev1.Pod
 	if isIndexed(job) {
-		rm, left = duplicateIndexPods(active, int(deref(job.Spec.Completions, 0)))
+		rm, left = duplicateIndexPods(active, int(ptr.Deref(job.Spec.Completions, 0)))
 	} else {
 		left = slices.Clone(active)
 	}
@@ -450,7 +452,7 @@ func activePodsForRemoval(job *batchv1.Job, active []*corev1.Pod, n int) []*core
 func (c *Controller) trackStatus(ctx context.Context, sc *syncCtx, needsFlush bool) error {
 	job := sc.job
 	indexed := isIndexed(job)
-	completions := int(deref(job.Spec.Completions, 0))
+	completions := int(ptr.Deref(job.Spec.Completions, 0))
 	withFinalizer := sets.New[string]()
 	for _, p := range sc.pods {
 		if hasTrackingFinalizer(p) && !sc.expectedRm.Has(string(p.UID)) {
@@ -542,7 +544,7 @@ func (c *Controller) trackStatus(ctx context.Context, sc *syncCtx, needsFlush bo
 		for i, p := range toRelease {
 			uids[i] = string(p.UID)
 		}
-		c.expectations.expectFinalizersRemoved(sc.key, uids)
+		c.expectations.ExpectFinalizersRemoved(sc.key, uids)
 		var mu sync.Mutex
 		var errs []error
 		var wg sync.WaitGroup
@@ -552,7 +554,7 @@ func (c *Controller) trackStatus(ctx context.Context, sc *syncCtx, needsFlush bo
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
-					c.expectations.finalizerRemovalObserved(sc.key, string(p.UID))
+					c.expectations.FinalizerRemovalObserved(sc.key, string(p.UID))
 					errs = append(errs, err)
 					return
 				}
@@ -650,14 +652,17 @@ func (c *Controller) recordFinished(job *batchv1.Job, f *batchv1.JobCondition) {
 }
 
 func (c *Controller) updateStatus(ctx context.Context, sc *syncCtx) error {
+	sent := sc.job.ResourceVersion
 	got, err := c.client.BatchV1().Jobs(sc.job.Namespace).UpdateStatus(ctx, sc.job, metav1.UpdateOptions{})
 	if err != nil {
 		return err
 	}
+	if sent != "" && sent != got.ResourceVersion {
+		c.supersede(sc.key, sent)
+	}
 	// Carry on with the stored object (its resourceVersion), keeping the
 	// uncounted list that the rest of the sync edits.
 	sc.job = got
-	c.setWritten(sc.key, got.ResourceVersion)
 	if sc.job.Status.UncountedTerminatedPods == nil {
 		sc.job.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
 	}
@@ -733,7 +738,7 @@ func pastBackoffLimitOnFailure(job *batchv1.Job, pods []*corev1.Pod) bool {
 			n += s.RestartCount
 		}
 	}
-	limit := deref(job.Spec.BackoffLimit, 6)
+	limit := ptr.Deref(job.Spec.BackoffLimit, 6)
 	if limit == 0 {
 		return n > 0
 	}
@@ -747,7 +752,7 @@ func (c *Controller) pastActiveDeadline(job *batchv1.Job) bool {
 	return c.clock.Since(job.Status.StartTime.Time) >= time.Duration(*job.Spec.ActiveDeadlineSeconds)*time.Second
 }
 
-func isSuspended(job *batchv1.Job) bool { return deref(job.Spec.Suspend, false) }
+func isSuspended(job *batchv1.Job) bool { return ptr.Deref(job.Spec.Suspend, false) }
 
 // isFinished: the Job holds a true Complete or Failed condition.
 func isFinished(job *batchv1.Job) bool {
@@ -801,40 +806,35 @@ func uidStrings(uids []types.UID) []string {
 	return out
 }
 
-func deref[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
-}
-
-func ptrEqual[T comparable](a, b *T) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
-}
-
-// resourceVersionOlder reports whether rv is older than ref; both are etcd
-// revisions in skiff. Unparsable versions never compare older.
-func resourceVersionOlder(rv, ref string) bool {
-	a, err1 := strconv.ParseUint(rv, 10, 64)
-	b, err2 := strconv.ParseUint(ref, 10, 64)
-	return err1 == nil && err2 == nil && a < b
-}
-
-func (c *Controller) getWritten(key string) string {
+// supersede records that this controller's status write replaced the
+// Job's version rv. A resourceVersion is opaque: it is only ever compared
+// for equality.
+func (c *Controller) supersede(key, rv string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.written[key]
+	if c.replaced[key] == nil {
+		c.replaced[key] = sets.New[string]()
+	}
+	c.replaced[key].Insert(rv)
 }
 
-func (c *Controller) setWritten(key, rv string) {
+// superseded reports whether rv is a version of the Job that this
+// controller's own status writes replaced: the cache has not caught up. Any
+// other version is the one last written or a later one (a write based on a
+// version in between would have been refused with a 409 Conflict), so the
+// record is dropped.
+func (c *Controller) superseded(key, rv string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if rv == "" {
-		delete(c.written, key)
-		return
+	if c.replaced[key].Has(rv) {
+		return true
 	}
-	c.written[key] = rv
+	delete(c.replaced, key)
+	return false
+}
+
+func (c *Controller) forgetSuperseded(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.replaced, key)
 }

@@ -13,6 +13,7 @@
 package namespace
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
@@ -46,6 +46,8 @@ type Options struct {
 	// to take to go; the namespace is looked at again after half of it plus
 	// a second. Defaults to 15s, as Kubernetes.
 	FinalizerEstimate time.Duration
+	// Workers is how many namespaces are synced at once. Defaults to 10.
+	Workers int
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
 	// Logger defaults to slog.Default().
@@ -71,12 +73,9 @@ func New(client kubernetes.Interface, metadataClient metadata.Interface, factory
 	if opts.FinalizerEstimate <= 0 {
 		opts.FinalizerEstimate = 15 * time.Second
 	}
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 10)
+	opts.Clock = cmp.Or[clock.PassiveClock](opts.Clock, clock.RealClock{})
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	informer := factory.Core().V1().Namespaces()
 	c := &Controller{
 		client:    client,
@@ -84,11 +83,9 @@ func New(client kubernetes.Interface, metadataClient metadata.Interface, factory
 		discovery: client.Discovery(),
 		lister:    informer.Lister(),
 		synced:    informer.Informer().HasSynced,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "namespace"}),
-		opts: opts,
-		log:  opts.Logger.With("controller", "namespace"),
+		queue:     queue.New[string]("namespace", nil),
+		opts:      opts,
+		log:       opts.Logger.With("controller", "namespace"),
 	}
 	_, _ = informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -105,14 +102,11 @@ func (c *Controller) enqueue(obj interface{}) {
 	c.queue.Add(ns.Name)
 }
 
-// Run waits for the namespace cache, then runs workers until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	defer utilruntime.HandleCrash()
-	queue.RunWorkers(ctx, []cache.InformerSynced{c.synced}, workers, queue.Worker{
-		Queue:     c.queue,
-		SyncAfter: c.syncAfter,
-		Failed:    func(name string, err error) { c.log.Error("sync namespace", "namespace", name, "err", err) },
-	})
+// Run waits for the namespace cache, then runs Options.Workers goroutines
+// until ctx is done.
+func (c *Controller) Run(ctx context.Context) {
+	queue.RunWorkers(ctx, []cache.InformerSynced{c.synced},
+		queue.Worker[string]{Queue: c.queue, SyncAfter: c.syncAfter, Workers: c.opts.Workers, Log: c.log})
 }
 
 // syncAfter is sync, with content that is still going turned into a

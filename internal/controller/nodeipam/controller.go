@@ -1,9 +1,9 @@
 package nodeipam
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -39,6 +39,8 @@ type Options struct {
 	// 24 for an IPv4 cluster CIDR, 64 for IPv6 (kube-controller-manager's
 	// --node-cidr-mask-size).
 	NodeCIDRMaskSize int
+	// Workers is how many nodes are synced at once; default 10.
+	Workers int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -51,6 +53,7 @@ type Controller struct {
 	nodeLister corelisters.NodeLister
 	synced     cache.InformerSynced
 	queue      workqueue.TypedRateLimitingInterface[string]
+	workers    int
 
 	mu     sync.Mutex
 	set    *cidrSet
@@ -69,9 +72,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 			opts.NodeCIDRMaskSize = 64
 		}
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 10)
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	set, err := newCIDRSet(opts.ClusterCIDR, opts.NodeCIDRMaskSize)
 	if err != nil {
 		return nil, fmt.Errorf("nodeipam: %w", err)
@@ -81,9 +83,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		recorder: recorder,
 		log:      opts.Logger.With("controller", "nodeipam"),
 		set:      set,
+		workers:  opts.Workers,
 		byNode:   map[string]netip.Prefix{},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodeipam"}),
+		queue:    queue.New[string]("nodeipam", nil),
 	}
 	nodes := factory.Core().V1().Nodes()
 	c.nodeLister = nodes.Lister()
@@ -104,7 +106,7 @@ func (c *Controller) enqueue(obj any) { queue.Enqueue(c.queue, obj) }
 
 // Run waits for the node cache, takes note of every pod CIDR the nodes
 // already hold, then runs workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
+func (c *Controller) Run(ctx context.Context) {
 	defer c.queue.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
 		return
@@ -121,15 +123,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	c.mu.Unlock()
 	c.log.Info("node IPAM ready", "nodes", len(nodes))
 	// The caches are synced already.
-	queue.RunWorkers(ctx, nil, max(workers, 1), queue.Worker{
-		Queue: c.queue,
-		Sync:  c.sync,
-		Failed: func(key string, err error) {
-			if ctx.Err() == nil && !errors.Is(err, errCIDRsExhausted) {
-				c.log.Warn("sync node", "node", key, "err", err)
-			}
-		},
-	})
+	queue.RunWorkers(ctx, nil, queue.Worker[string]{Queue: c.queue, Sync: c.sync, Workers: c.workers, Log: c.log})
 }
 
 // podCIDR returns the node's pod CIDR, if it has a valid one.
@@ -189,7 +183,8 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if err != nil {
 		c.recorder.Eventf(&corev1.ObjectReference{Kind: "Node", Name: node.Name, UID: node.UID},
 			corev1.EventTypeNormal, ReasonCIDRNotAvailable, "Node %s status is now: %s", node.Name, ReasonCIDRNotAvailable)
-		return fmt.Errorf("pod CIDR for node %s: %w", name, err)
+		// The event says it; retrying is ordinary until a node goes.
+		return queue.Retry(fmt.Errorf("pod CIDR for node %s: %w", name, err))
 	}
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"podCIDR": cidr.String(), "podCIDRs": []string{cidr.String()}}})
 	if err != nil {

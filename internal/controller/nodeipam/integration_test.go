@@ -33,7 +33,7 @@ func startController(t *testing.T, cs kubernetes.Interface, cluster string) (sto
 	b := record.NewBroadcaster()
 	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
 	c, err := nodeipam.New(cs, factory, b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "node-ipam-controller"}),
-		nodeipam.Options{ClusterCIDR: netip.MustParsePrefix(cluster)})
+		nodeipam.Options{ClusterCIDR: netip.MustParsePrefix(cluster), Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func startController(t *testing.T, cs kubernetes.Interface, cluster string) (sto
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.Run(ctx, 2)
+		c.Run(ctx)
 	}()
 	stopped := false
 	stop = func() {

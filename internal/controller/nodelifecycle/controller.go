@@ -1,6 +1,7 @@
 package nodelifecycle
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"skiff.dev/skiff/internal/controller/podutil"
 	"skiff.dev/skiff/internal/controller/queue"
 )
 
@@ -45,6 +47,9 @@ type Options struct {
 	LargeClusterSizeThreshold int
 	// UnhealthyZoneThreshold; default 0.55.
 	UnhealthyZoneThreshold float32
+	// Workers is how many goroutines run each of the taint and eviction
+	// queues; default 1.
+	Workers int
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
 	// Logger defaults to slog.Default().
@@ -72,12 +77,9 @@ func (o Options) withDefaults() Options {
 	if o.UnhealthyZoneThreshold <= 0 {
 		o.UnhealthyZoneThreshold = 0.55
 	}
-	if o.Clock == nil {
-		o.Clock = clock.RealClock{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o.Workers = cmp.Or(o.Workers, 1)
+	o.Clock = cmp.Or[clock.WithTicker](o.Clock, clock.RealClock{})
+	o.Logger = cmp.Or(o.Logger, slog.Default())
 	return o
 }
 
@@ -131,10 +133,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		zones:     map[string]zoneState{},
 		limiters:  map[string]flowcontrol.PassiveRateLimiter{},
 		scheduled: map[string]time.Time{},
-		nodeQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodelifecycle-nodes", Clock: opts.Clock}),
-		podQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodelifecycle-pods", Clock: opts.Clock}),
+		nodeQueue: queue.New[string]("nodelifecycle-nodes", opts.Clock),
+		podQueue:  queue.New[string]("nodelifecycle-pods", opts.Clock),
 	}
 	nodes := factory.Core().V1().Nodes()
 	leases := factory.Coordination().V1().Leases()
@@ -189,69 +189,45 @@ func (c *Controller) podChanged(obj any) {
 	node, err := c.nodeLister.Get(pod.Spec.NodeName)
 	if err != nil || !hasNoExecute(node.Spec.Taints) {
 		c.mu.Lock()
-		_, planned := c.scheduled[podKey(pod)]
+		_, planned := c.scheduled[podutil.Key(pod)]
 		c.mu.Unlock()
 		if !planned {
 			return
 		}
 	}
-	c.podQueue.Add(podKey(pod))
+	c.podQueue.Add(podutil.Key(pod))
 }
 
-func podKey(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
-
 // Run waits for the caches, then monitors node health every
-// NodeMonitorPeriod and runs workers over the taint and eviction queues.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	defer c.nodeQueue.ShutDown()
-	defer c.podQueue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return
-	}
-	if workers < 1 {
-		workers = 1
-	}
-	nodeWorker := queue.Worker{
-		Queue:     c.nodeQueue,
-		SyncAfter: c.syncTaints,
-		Failed: func(name string, err error) {
-			if !apierrors.IsConflict(err) {
-				c.log.Warn("syncing node taints", "node", name, "err", err)
-			}
-		},
-	}
-	podWorker := queue.Worker{
-		Queue:     c.podQueue,
-		SyncAfter: c.syncPod,
-		Failed: func(key string, err error) {
-			if !apierrors.IsConflict(err) {
-				c.log.Warn("taint eviction", "pod", key, "err", err)
-			}
-		},
-	}
+// NodeMonitorPeriod and runs Options.Workers goroutines over each of the
+// taint and eviction queues until ctx is done.
+func (c *Controller) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { nodeWorker.Run(ctx) })
-		wg.Go(func() { podWorker.Run(ctx) })
-	}
 	wg.Go(func() {
-		t := c.opts.Clock.NewTicker(c.opts.NodeMonitorPeriod)
-		defer t.Stop()
-		for {
-			if err := c.monitorNodeHealth(ctx); err != nil && ctx.Err() == nil {
-				c.log.Warn("monitoring node health", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C():
-			}
+		if cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+			c.monitor(ctx)
 		}
 	})
-	<-ctx.Done()
-	c.nodeQueue.ShutDown()
-	c.podQueue.ShutDown()
+	queue.RunWorkers(ctx, c.synced,
+		queue.Worker[string]{Queue: c.nodeQueue, SyncAfter: c.syncTaints, Workers: c.opts.Workers, Log: c.log},
+		queue.Worker[string]{Queue: c.podQueue, SyncAfter: c.syncPod, Workers: c.opts.Workers, Log: c.log})
 	wg.Wait()
+}
+
+// monitor runs monitorNodeHealth every NodeMonitorPeriod until ctx is done.
+func (c *Controller) monitor(ctx context.Context) {
+	t := c.opts.Clock.NewTicker(c.opts.NodeMonitorPeriod)
+	defer t.Stop()
+	for {
+		if err := c.monitorNodeHealth(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("monitoring node health", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+	}
 }
 
 // monitorNodeHealth is one pass over all nodes: conditions of silent
@@ -417,22 +393,19 @@ func (c *Controller) markPodsNotReady(ctx context.Context, nodeName string) erro
 	var errs []error
 	for _, o := range objs {
 		pod := o.(*corev1.Pod).DeepCopy()
-		for i := range pod.Status.Conditions {
-			cond := &pod.Status.Conditions[i]
-			if cond.Type != corev1.PodReady || cond.Status == corev1.ConditionFalse {
-				continue
-			}
-			cond.Status = corev1.ConditionFalse
-			cond.LastTransitionTime = metav1.NewTime(c.opts.Clock.Now())
-			if _, err := c.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
-				if !apierrors.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("mark pod %s/%s not ready: %w", pod.Namespace, pod.Name, err))
-				}
-				break
-			}
-			c.recorder.Event(pod, corev1.EventTypeWarning, "NodeNotReady", "Node is not ready")
-			break
+		cond := podutil.ReadyCondition(pod)
+		if cond == nil || cond.Status == corev1.ConditionFalse {
+			continue
 		}
+		cond.Status = corev1.ConditionFalse
+		cond.LastTransitionTime = metav1.NewTime(c.opts.Clock.Now())
+		if _, err := c.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+			if !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("mark pod %s/%s not ready: %w", pod.Namespace, pod.Name, err))
+			}
+			continue
+		}
+		c.recorder.Event(pod, corev1.EventTypeWarning, "NodeNotReady", "Node is not ready")
 	}
 	if len(errs) > 0 {
 		return errs[0]

@@ -83,10 +83,11 @@ func TestDeadNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 		NodeMonitorPeriod:      200 * time.Millisecond,
 		NodeMonitorGracePeriod: 3 * time.Second,
 		NodeEvictionRate:       100,
+		Workers:                2,
 	})
 	factory.Start(ctx.Done())
 	ctrlDone := make(chan struct{})
-	go func() { ctrl.Run(ctx, 2); close(ctrlDone) }()
+	go func() { ctrl.Run(ctx); close(ctrlDone) }()
 	t.Cleanup(func() {
 		cancel()
 		<-ctrlDone

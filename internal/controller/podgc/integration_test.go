@@ -76,8 +76,10 @@ func TestPodGC(t *testing.T) {
 
 	factory := informers.NewSharedInformerFactory(cs, 0)
 	c := podgc.New(cs, factory, podgc.Options{CheckPeriod: 200 * time.Millisecond, Quarantine: time.Second})
+	// probe shares the controller's caches; the test runs its passes itself.
+	probe := podgc.New(cs, factory, podgc.Options{Quarantine: time.Second})
 	factory.Start(ctx.Done())
-	go c.Run(ctx, 1)
+	go c.Run(ctx)
 
 	if err := cs.CoreV1().Nodes().Delete(ctx, "doomed", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -108,8 +110,10 @@ func TestPodGC(t *testing.T) {
 		t.Error("the orphaned pod was deleted without first being marked Failed with DisruptionTarget/DeletionByPodGC")
 	}
 
-	// Not Ready alone keeps the terminating pod (its kubelet may come back).
-	time.Sleep(time.Second)
+	// Not Ready alone keeps the terminating pod (its kubelet may come back):
+	// one more whole pass, over the caches that show the pod Terminating
+	// and its node not Ready, leaves it.
+	probe.GC(ctx)
 	if _, err := cs.CoreV1().Pods("default").Get(ctx, "stuck", metav1.GetOptions{}); err != nil {
 		t.Fatalf("terminating pod on a not-Ready node without the out-of-service taint: %v", err)
 	}

@@ -10,6 +10,7 @@
 package podgc
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,6 +31,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/internal/controller/podutil"
 )
 
 // Options tunes the controller. Zero values mean Kubernetes' defaults,
@@ -73,12 +76,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	if opts.Quarantine == 0 {
 		opts.Quarantine = 40 * time.Second
 	}
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Clock = cmp.Or[clock.WithTicker](opts.Clock, clock.RealClock{})
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	pods, nodes := factory.Core().V1().Pods(), factory.Core().V1().Nodes()
 	return &Controller{
 		client:     client,
@@ -92,9 +91,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 }
 
 // Run waits for the caches, then looks the pods over every CheckPeriod
-// until ctx is done. The pass is one loop, so workers is not used; it is
-// there for the controller manager's common shape.
-func (c *Controller) Run(ctx context.Context, _ int) {
+// until ctx is done. The pass is one loop with no work queue.
+func (c *Controller) Run(ctx context.Context) {
 	defer utilruntime.HandleCrash()
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
@@ -165,7 +163,7 @@ func (c *Controller) plan(ctx context.Context, pods []*corev1.Pod, nodes map[str
 	if c.opts.TerminatedPodThreshold > 0 {
 		var finished []*corev1.Pod
 		for _, p := range pods {
-			if isFinished(p) {
+			if podutil.IsTerminal(p) {
 				finished = append(finished, p)
 			}
 		}
@@ -247,7 +245,7 @@ func (c *Controller) goneNodes(ctx context.Context, pods []*corev1.Pod, nodes ma
 // so a pod recreated under the same name is left alone.
 func (c *Controller) markFailedAndDelete(ctx context.Context, pod *corev1.Pod, cond *corev1.PodCondition) error {
 	pods := c.client.CoreV1().Pods(pod.Namespace)
-	if !isFinished(pod) {
+	if !podutil.IsTerminal(pod) {
 		status := map[string]any{"phase": corev1.PodFailed}
 		if cond != nil {
 			withTime := *cond
@@ -274,10 +272,6 @@ func (c *Controller) markFailedAndDelete(ctx context.Context, pod *corev1.Pod, c
 		return fmt.Errorf("deleting pod: %w", err)
 	}
 	return nil
-}
-
-func isFinished(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
 // olderFirst orders evicted pods first, then by creation time, then name.

@@ -66,3 +66,7 @@ func MaxRestarts(pod *corev1.Pod) int32 {
 	}
 	return n
 }
+
+// Key returns the pod's namespace/name key, as the informers' caches and
+// work queues name it.
+func Key(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }

@@ -1,11 +1,15 @@
 // Package queue is the workqueue plumbing the controllers share: workers
-// that take namespace/name keys off a rate-limited queue and sync them
-// (Forget on success, AddRateLimited on error, AddAfter when a sync asks to
-// look again later), the Run that waits for the caches and stops the workers
-// with the context, and the small helpers of the informer event handlers
-// (Enqueue, EnqueueAfter, and Deleted for a delete event's tombstone).
+// that take keys off a rate-limited queue and sync them (Forget on success,
+// AddRateLimited on error, AddAfter when a sync asks to look again later),
+// the RunWorkers that waits for the caches and stops the workers with the
+// context, and the small helpers of the informer event handlers (Enqueue,
+// EnqueueAfter, and Deleted for a delete event's tombstone).
 //
-// What a controller logs stays its own: a Worker reports a failed sync to
-// its Failed function, which the controller writes with its own message and
-// attributes.
+// A failed sync is logged by the Worker, in one scheme for every
+// controller: the message "sync failed" with "key", "err" and "retry"
+// attributes, on the controller's logger (which carries "controller"). An
+// error wrapped with Terminal is logged at error level and not retried; a
+// 409 Conflict, or an error wrapped with Retry, is an ordinary retry logged
+// at debug level; any other error is logged at warning level and retried
+// with back-off.
 package queue

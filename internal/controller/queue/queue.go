@@ -2,34 +2,107 @@ package queue
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 )
 
 // Worker takes keys off one queue and syncs them.
-type Worker struct {
+type Worker[K comparable] struct {
 	// Queue holds the keys to sync.
-	Queue workqueue.TypedRateLimitingInterface[string]
+	Queue workqueue.TypedRateLimitingInterface[K]
 	// Sync reconciles the object a key names. An error requeues the key
-	// with back-off; success forgets its back-off. Set Sync or SyncAfter.
-	Sync func(ctx context.Context, key string) error
+	// with back-off (unless it is Terminal); success forgets its back-off.
+	// Set Sync or SyncAfter.
+	Sync func(ctx context.Context, key K) error
 	// SyncAfter is Sync for a controller that also asks to look at a key
 	// again later: on success the back-off is forgotten and, when after is
 	// positive, the key is added back after that long.
-	SyncAfter func(ctx context.Context, key string) (after time.Duration, err error)
-	// Failed, when set, is told of a failed sync before the key is requeued
-	// with back-off; the controller logs it there.
-	Failed func(key string, err error)
+	SyncAfter func(ctx context.Context, key K) (after time.Duration, err error)
+	// Workers is how many goroutines RunWorkers runs this worker in; below
+	// one means one.
+	Workers int
+	// Log receives the failed syncs, with a "key" and an "err" attribute;
+	// it carries the controller's own attributes ("controller"). Nil means
+	// slog.Default().
+	Log *slog.Logger
+}
+
+// kind is how the Worker treats an error a sync returns.
+type kind int
+
+const (
+	terminal kind = iota + 1
+	retry
+)
+
+// kindError marks an error as Terminal or Retry.
+type kindError struct {
+	err  error
+	kind kind
+}
+
+func (e *kindError) Error() string { return e.err.Error() }
+func (e *kindError) Unwrap() error { return e.err }
+
+func mark(err error, k kind) error {
+	if err == nil {
+		return nil
+	}
+	return &kindError{err: err, kind: k}
+}
+
+// isKind reports whether the outermost Terminal or Retry mark on err is k.
+func isKind(err error, k kind) bool {
+	var e *kindError
+	return errors.As(err, &e) && e.kind == k
+}
+
+// Terminal wraps err as an error that retrying cannot fix: the Worker logs
+// it at error level and forgets the key instead of requeueing it (as
+// controller-runtime's reconcile.TerminalError). The key is synced again on
+// its next event. Terminal(nil) is nil.
+func Terminal(err error) error { return mark(err, terminal) }
+
+// IsTerminal reports whether err, or an error it wraps, came from Terminal.
+func IsTerminal(err error) bool { return isKind(err, terminal) }
+
+// Retry wraps err as an ordinary, expected retry (the state is not there
+// yet, not a failure): the Worker requeues the key with back-off and logs it
+// at debug level only, as it does a 409 Conflict. Retry(nil) is nil.
+func Retry(err error) error { return mark(err, retry) }
+
+// isRetry reports whether err is an expected retry: one from Retry, or a
+// 409 Conflict (a write raced with another; the next sync reads the new
+// state).
+func isRetry(err error) bool { return isKind(err, retry) || apierrors.IsConflict(err) }
+
+func (w Worker[K]) log() *slog.Logger {
+	if w.Log == nil {
+		return slog.Default()
+	}
+	return w.Log
 }
 
 // ProcessNext takes the next key off the queue, syncs it, requeues or
 // forgets it, and marks it done. It returns false once the queue is shut
 // down and empty.
-func (w Worker) ProcessNext(ctx context.Context) bool {
+//
+// A failed sync is logged once, as "sync failed" with the key and the error:
+// at error level and forgotten when the error is Terminal; at debug level
+// and requeued when it is a Retry, a 409 Conflict, or comes after ctx ended
+// (the controller is stopping); otherwise at warning level and requeued with
+// back-off.
+func (w Worker[K]) ProcessNext(ctx context.Context) bool {
 	key, quit := w.Queue.Get()
 	if quit {
 		return false
@@ -43,8 +116,17 @@ func (w Worker) ProcessNext(ctx context.Context) bool {
 		err = w.Sync(ctx, key)
 	}
 	if err != nil {
-		if w.Failed != nil {
-			w.Failed(key, err)
+		log := w.log()
+		attrs := []any{"key", fmt.Sprint(key), "err", err}
+		switch {
+		case IsTerminal(err):
+			log.Error("sync failed", append(attrs, "retry", false)...)
+			w.Queue.Forget(key)
+			return true
+		case isRetry(err) || ctx.Err() != nil:
+			log.Debug("sync failed", append(attrs, "retry", true)...)
+		default:
+			log.Warn("sync failed", append(attrs, "retry", true)...)
 		}
 		w.Queue.AddRateLimited(key)
 		return true
@@ -57,28 +139,45 @@ func (w Worker) ProcessNext(ctx context.Context) bool {
 }
 
 // Run processes keys until the queue is shut down.
-func (w Worker) Run(ctx context.Context) {
+func (w Worker[K]) Run(ctx context.Context) {
 	for w.ProcessNext(ctx) {
 	}
 }
 
-// RunWorkers waits for the informers' caches, then runs n goroutines of w
-// until ctx is done; it then shuts the queue down and waits for them to
-// return. The queue is shut down as well when ctx ends before the caches
-// sync. n below one starts no worker.
-func RunWorkers(ctx context.Context, synced []cache.InformerSynced, n int, w Worker) {
-	defer w.Queue.ShutDown()
+// RunWorkers waits for the informers' caches, then runs each worker in its
+// Workers goroutines until ctx is done; it then shuts the queues down and
+// waits for the goroutines to return. The queues are shut down as well when
+// ctx ends before the caches sync. It logs "starting" and "stopped" through
+// the first worker's Log.
+func RunWorkers[K comparable](ctx context.Context, synced []cache.InformerSynced, workers ...Worker[K]) {
+	defer utilruntime.HandleCrash()
+	shutDown := func() {
+		for _, w := range workers {
+			w.Queue.ShutDown()
+		}
+	}
+	defer shutDown()
+	if len(workers) == 0 {
+		return
+	}
+	log := workers[0].log()
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return
 	}
+	log.Info("starting", "workers", workers[0].count())
+	defer log.Info("stopped")
 	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() { wait.UntilWithContext(ctx, w.Run, time.Second) })
+	for _, w := range workers {
+		for range w.count() {
+			wg.Go(func() { wait.UntilWithContext(ctx, w.Run, time.Second) })
+		}
 	}
 	<-ctx.Done()
-	w.Queue.ShutDown()
+	shutDown()
 	wg.Wait()
 }
+
+func (w Worker[K]) count() int { return max(w.Workers, 1) }
 
 // Enqueue adds the namespace/name key of obj to q; a delete event's
 // tombstone gives the key of the object it holds. An object without a key
@@ -106,4 +205,13 @@ func Deleted[T any](obj any) (T, bool) {
 	}
 	t, ok := obj.(T)
 	return t, ok
+}
+
+// New returns a controller's work queue named name, with client-go's
+// default controller rate limiter (per-key exponential back-off from 5ms
+// to 1000s, and 10 qps overall), telling the time by clk (nil means the
+// real clock).
+func New[K comparable](name string, clk clock.WithTicker) workqueue.TypedRateLimitingInterface[K] {
+	return workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[K](),
+		workqueue.TypedRateLimitingQueueConfig[K]{Name: name, Clock: clk})
 }

@@ -3,15 +3,21 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 // recordingQueue is a real rate-limited queue that records the calls a
@@ -59,17 +65,50 @@ func (q *recordingQueue) Done(key string) {
 	q.TypedRateLimitingInterface.Done(key)
 }
 
+// recordingHandler records each log line as "LEVEL key err retry=…".
+type recordingHandler struct {
+	mu       sync.Mutex
+	recorded []string
+}
+
+func (h *recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *recordingHandler) WithGroup(string) slog.Handler            { return h }
+
+func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
+	attrs := map[string]string{}
+	r.Attrs(func(a slog.Attr) bool {
+		attrs[a.Key] = a.Value.String()
+		return true
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recorded = append(h.recorded, fmt.Sprintf("%s %s %s retry=%s", r.Level, attrs["key"], attrs["err"], attrs["retry"]))
+	return nil
+}
+
+func (h *recordingHandler) lines() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.recorded)
+}
+
+var conflict = apierrors.NewConflict(schema.GroupResource{Resource: "pods"}, "a", errors.New("the object has been modified"))
+
 func TestProcessNext(t *testing.T) {
 	errBoom := errors.New("boom")
 	tests := []struct {
 		name string
 		// earlier failures of the key before this sync
-		failures  int
+		failures int
+		// stopping runs the sync with a cancelled context.
+		stopping  bool
 		sync      func(ctx context.Context, key string) error
 		syncAfter func(ctx context.Context, key string) (time.Duration, error)
 		calls     []string
-		failed    error
-		requeues  int
+		// logged is the failed sync's log line, "LEVEL key err retry=…".
+		logged   string
+		requeues int
 	}{
 		{
 			name:  "success forgets",
@@ -86,7 +125,7 @@ func TestProcessNext(t *testing.T) {
 			name:     "error requeues with back-off",
 			sync:     func(context.Context, string) error { return errBoom },
 			calls:    []string{"AddRateLimited ns/a", "Done ns/a"},
-			failed:   errBoom,
+			logged:   "WARN ns/a boom retry=true",
 			requeues: 1,
 		},
 		{
@@ -94,7 +133,7 @@ func TestProcessNext(t *testing.T) {
 			failures: 2,
 			sync:     func(context.Context, string) error { return errBoom },
 			calls:    []string{"AddRateLimited ns/a", "Done ns/a"},
-			failed:   errBoom,
+			logged:   "WARN ns/a boom retry=true",
 			requeues: 3,
 		},
 		{
@@ -112,7 +151,43 @@ func TestProcessNext(t *testing.T) {
 			name:      "error wins over requeue after",
 			syncAfter: func(context.Context, string) (time.Duration, error) { return time.Minute, errBoom },
 			calls:     []string{"AddRateLimited ns/a", "Done ns/a"},
-			failed:    errBoom,
+			logged:    "WARN ns/a boom retry=true",
+			requeues:  1,
+		},
+		{
+			name:     "terminal error forgets without a retry",
+			failures: 2,
+			sync:     func(context.Context, string) error { return fmt.Errorf("wrapped: %w", Terminal(errBoom)) },
+			calls:    []string{"Forget ns/a", "Done ns/a"},
+			logged:   "ERROR ns/a wrapped: boom retry=false",
+		},
+		{
+			name:     "conflict is an ordinary retry",
+			sync:     func(context.Context, string) error { return conflict },
+			calls:    []string{"AddRateLimited ns/a", "Done ns/a"},
+			logged:   "DEBUG ns/a " + conflict.Error() + " retry=true",
+			requeues: 1,
+		},
+		{
+			name:     "wrapped conflict is an ordinary retry",
+			sync:     func(context.Context, string) error { return fmt.Errorf("update: %w", conflict) },
+			calls:    []string{"AddRateLimited ns/a", "Done ns/a"},
+			logged:   "DEBUG ns/a update: " + conflict.Error() + " retry=true",
+			requeues: 1,
+		},
+		{
+			name:     "error while stopping",
+			stopping: true,
+			sync:     func(ctx context.Context, _ string) error { return ctx.Err() },
+			calls:    []string{"AddRateLimited ns/a", "Done ns/a"},
+			logged:   "DEBUG ns/a context canceled retry=true",
+			requeues: 1,
+		},
+		{
+			name:      "Retry is an ordinary retry",
+			syncAfter: func(context.Context, string) (time.Duration, error) { return 0, Retry(errBoom) },
+			calls:     []string{"AddRateLimited ns/a", "Done ns/a"},
+			logged:    "DEBUG ns/a boom retry=true",
 			requeues:  1,
 		},
 	}
@@ -124,19 +199,25 @@ func TestProcessNext(t *testing.T) {
 				q.TypedRateLimitingInterface.AddRateLimited("ns/a")
 			}
 			q.Add("ns/a")
-			var failedKey string
-			var failedErr error
-			w := Worker{Queue: q, Sync: tt.sync, SyncAfter: tt.syncAfter, Failed: func(key string, err error) {
-				failedKey, failedErr = key, err
-			}}
-			if !w.ProcessNext(context.Background()) {
+			logs := &recordingHandler{}
+			w := Worker[string]{Queue: q, Sync: tt.sync, SyncAfter: tt.syncAfter, Log: slog.New(logs)}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.stopping {
+				cancel()
+			}
+			if !w.ProcessNext(ctx) {
 				t.Fatal("ProcessNext returned false on a live queue")
 			}
 			if got := q.recorded(); !slices.Equal(got, tt.calls) {
 				t.Errorf("calls = %q, want %q", got, tt.calls)
 			}
-			if failedErr != tt.failed || (tt.failed != nil && failedKey != "ns/a") {
-				t.Errorf("Failed got (%q, %v), want (ns/a, %v)", failedKey, failedErr, tt.failed)
+			var want []string
+			if tt.logged != "" {
+				want = []string{tt.logged}
+			}
+			if got := logs.lines(); !slices.Equal(got, want) {
+				t.Errorf("logged %q, want %q", got, want)
 			}
 			if got := q.NumRequeues("ns/a"); got != tt.requeues {
 				t.Errorf("NumRequeues = %d, want %d", got, tt.requeues)
@@ -148,7 +229,7 @@ func TestProcessNext(t *testing.T) {
 func TestProcessNextShutDown(t *testing.T) {
 	q := newRecordingQueue()
 	q.ShutDown()
-	w := Worker{Queue: q, Sync: func(context.Context, string) error {
+	w := Worker[string]{Queue: q, Sync: func(context.Context, string) error {
 		t.Error("sync called on a shut down queue")
 		return nil
 	}}
@@ -182,7 +263,7 @@ func TestRunWorkers(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				RunWorkers(ctx, tt.synced, 2, Worker{Queue: q, Sync: func(_ context.Context, key string) error {
+				RunWorkers(ctx, tt.synced, Worker[string]{Queue: q, Workers: 2, Sync: func(_ context.Context, key string) error {
 					seen <- key
 					return nil
 				}})
@@ -227,7 +308,7 @@ func TestRunWorkersWaitsForWorkers(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		RunWorkers(ctx, nil, 1, Worker{Queue: q, Sync: func(context.Context, string) error {
+		RunWorkers(ctx, nil, Worker[string]{Queue: q, Sync: func(context.Context, string) error {
 			close(started)
 			<-release
 			return nil
@@ -235,12 +316,9 @@ func TestRunWorkersWaitsForWorkers(t *testing.T) {
 	}()
 	<-started
 	cancel()
-	deadline := time.Now().Add(10 * time.Second)
-	for !q.ShuttingDown() {
-		if time.Now().After(deadline) {
-			t.Fatal("queue not shut down after ctx was cancelled")
-		}
-		time.Sleep(time.Millisecond)
+	if err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true,
+		func(context.Context) (bool, error) { return q.ShuttingDown(), nil }); err != nil {
+		t.Fatal("queue not shut down after ctx was cancelled")
 	}
 	select {
 	case <-done:
@@ -325,5 +403,62 @@ func TestDeleted(t *testing.T) {
 				t.Errorf("Deleted[metav1.Object] ok = %v, want %v", ok, tt.wantMeta)
 			}
 		})
+	}
+}
+
+// TestRunWorkersSeveralQueues runs two workers on two queues, each in its
+// own number of goroutines, and shuts both queues down.
+func TestRunWorkersSeveralQueues(t *testing.T) {
+	a, b := newRecordingQueue(), newRecordingQueue()
+	a.Add("ns/a")
+	b.Add("ns/b")
+	seen := make(chan string, 2)
+	sync := func(_ context.Context, key string) error {
+		seen <- key
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		RunWorkers(ctx, nil, Worker[string]{Queue: a, Sync: sync, Workers: 3}, Worker[string]{Queue: b, Sync: sync})
+	}()
+	var got []string
+	for range 2 {
+		select {
+		case k := <-seen:
+			got = append(got, k)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("synced %q, want ns/a and ns/b", got)
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"ns/a", "ns/b"}; !slices.Equal(got, want) {
+		t.Errorf("synced %q, want %q", got, want)
+	}
+	cancel()
+	<-done
+	if !a.ShuttingDown() || !b.ShuttingDown() {
+		t.Error("queues not shut down when RunWorkers returned")
+	}
+}
+
+// TestNew checks that the queue tells the time by the clock it is given.
+func TestNew(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	q := New[string]("test", clk)
+	defer q.ShutDown()
+	q.AddAfter("ns/a", time.Minute)
+	if err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true,
+		func(context.Context) (bool, error) { return clk.HasWaiters(), nil }); err != nil {
+		t.Fatal("the queue does not wait on the given clock")
+	}
+	if n := q.Len(); n != 0 {
+		t.Fatalf("Len = %d before the delay passed, want 0", n)
+	}
+	clk.Step(time.Minute)
+	if err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true,
+		func(context.Context) (bool, error) { return q.Len() == 1, nil }); err != nil {
+		t.Fatalf("Len = %d after the delay passed on the fake clock, want 1", q.Len())
 	}
 }

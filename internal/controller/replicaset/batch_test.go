@@ -4,7 +4,6 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 func TestSlowStartBatch(t *testing.T) {
@@ -35,32 +34,5 @@ func TestSlowStartBatch(t *testing.T) {
 				t.Errorf("ok=%d err=%v calls=%d, want ok=%d err=%v calls=%d", ok, err, calls.Load(), tt.wantOK, tt.wantErr, tt.wantCalled)
 			}
 		})
-	}
-}
-
-func TestExpectations(t *testing.T) {
-	now := t0
-	e := newExpectations(func() time.Time { return now })
-	if !e.satisfied("ns/rs") {
-		t.Fatal("no record: want satisfied")
-	}
-	e.expectCreations("ns/rs", 2)
-	if e.satisfied("ns/rs") {
-		t.Fatal("two creations pending: want unsatisfied")
-	}
-	e.creationObserved("ns/rs")
-	e.creationObserved("ns/rs")
-	if !e.satisfied("ns/rs") {
-		t.Fatal("all creations observed: want satisfied")
-	}
-	e.expectDeletions("ns/rs", []string{"ns/a", "ns/b"})
-	e.deletionObserved("ns/rs", "ns/a")
-	e.deletionObserved("ns/rs", "ns/a")
-	if e.satisfied("ns/rs") {
-		t.Fatal("ns/b pending: want unsatisfied")
-	}
-	now = now.Add(expectationsTTL + time.Second)
-	if !e.satisfied("ns/rs") {
-		t.Fatal("expired: want satisfied")
 	}
 }

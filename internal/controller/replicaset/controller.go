@@ -1,6 +1,7 @@
 package replicaset
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"skiff.dev/skiff/internal/controller/controllerref"
+	"skiff.dev/skiff/internal/controller/expectations"
 	"skiff.dev/skiff/internal/controller/podutil"
 	"skiff.dev/skiff/internal/controller/queue"
 )
@@ -32,6 +34,8 @@ type Options struct {
 	// BurstReplicas caps how many pods one sync creates or deletes
 	// (kube-controller-manager's burstReplicas). Zero means 500.
 	BurstReplicas int
+	// Workers is how many keys are synced at once. Zero means 5.
+	Workers int
 	// Clock tells the time for availability (minReadySeconds), deletion
 	// ranking and expectations. Nil means the real clock.
 	Clock clock.PassiveClock
@@ -48,8 +52,9 @@ type Controller struct {
 	owners   controllerref.Owners[*appsv1.ReplicaSet]
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
-	exp      *expectations
+	exp      *expectations.Expectations
 	burst    int
+	workers  int
 	clock    clock.PassiveClock
 	log      *slog.Logger
 }
@@ -61,12 +66,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	if opts.BurstReplicas <= 0 {
 		opts.BurstReplicas = 500
 	}
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 5)
+	opts.Clock = cmp.Or[clock.PassiveClock](opts.Clock, clock.RealClock{})
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	rsInformer := factory.Apps().V1().ReplicaSets()
 	podInformer := factory.Core().V1().Pods()
 	rsLister := rsInformer.Lister()
@@ -82,14 +84,13 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 			},
 			Selector: func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector },
 		},
-		synced: []cache.InformerSynced{rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"}),
-		exp:   newExpectations(opts.Clock.Now),
-		burst: opts.BurstReplicas,
-		clock: opts.Clock,
-		log:   opts.Logger.With("controller", "replicaset"),
+		synced:  []cache.InformerSynced{rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced},
+		queue:   queue.New[string]("replicaset", nil),
+		exp:     expectations.New(opts.Clock),
+		burst:   opts.BurstReplicas,
+		workers: opts.Workers,
+		clock:   opts.Clock,
+		log:     opts.Logger.With("controller", "replicaset"),
 	}
 	if _, err := rsInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -108,32 +109,20 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	return c
 }
 
-// Run waits for the informers' caches, then runs workers goroutines over
-// the work queue until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	c.log.Info("starting")
-	defer c.log.Info("stopped")
-	queue.RunWorkers(ctx, c.synced, max(workers, 1), queue.Worker{
-		Queue: c.queue,
-		Sync:  c.sync,
-		Failed: func(key string, err error) {
-			c.log.Info("sync failed, will retry", "replicaset", key, "err", err)
-		},
-	})
+// Run waits for the informers' caches, then runs Options.Workers
+// goroutines over the work queue until ctx is done.
+func (c *Controller) Run(ctx context.Context) {
+	queue.RunWorkers(ctx, c.synced, queue.Worker[string]{Queue: c.queue, Sync: c.sync, Workers: c.workers, Log: c.log})
 }
 
 func (c *Controller) enqueue(obj any) { queue.Enqueue(c.queue, obj) }
-
-func (c *Controller) enqueueAfter(rs *appsv1.ReplicaSet, d time.Duration) {
-	queue.EnqueueAfter(c.queue, rs, d)
-}
 
 func (c *Controller) deleteReplicaSet(obj any) {
 	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 	if err != nil {
 		return
 	}
-	c.exp.forget(key)
+	c.exp.Delete(key)
 	c.queue.Add(key)
 }
 
@@ -151,7 +140,7 @@ func (c *Controller) addPod(obj any) {
 			return
 		}
 		key, _ := cache.MetaNamespaceKeyFunc(rs)
-		c.exp.creationObserved(key)
+		c.exp.CreationObserved(key)
 		c.queue.Add(key)
 		return
 	}
@@ -192,7 +181,7 @@ func (c *Controller) updatePod(oldObj, curObj any) {
 		// A pod that just became ready turns available minReadySeconds
 		// later; look again then.
 		if !podutil.IsReady(old) && podutil.IsReady(cur) && rs.Spec.MinReadySeconds > 0 {
-			c.enqueueAfter(rs, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
+			queue.EnqueueAfter(c.queue, rs, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
 		}
 		return
 	}
@@ -213,11 +202,9 @@ func (c *Controller) deletePod(obj any) {
 		return
 	}
 	key, _ := cache.MetaNamespaceKeyFunc(rs)
-	c.exp.deletionObserved(key, podKey(pod))
+	c.exp.DeletionObserved(key, podutil.Key(pod))
 	c.queue.Add(key)
 }
-
-func podKey(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
 
 // errorf wraps err with the ReplicaSet's namespace/name.
 func errorf(rs *appsv1.ReplicaSet, format string, args ...any) error {

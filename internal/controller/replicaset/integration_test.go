@@ -27,10 +27,10 @@ func TestReplicaSetKeepsReplicas(t *testing.T) {
 	factory := informers.NewSharedInformerFactory(client, 0)
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	c := replicaset.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "replicaset-controller"}), replicaset.Options{})
+	c := replicaset.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "replicaset-controller"}), replicaset.Options{Workers: 2})
 	factory.Start(ctx.Done())
 	var wg sync.WaitGroup
-	wg.Go(func() { c.Run(ctx, 2) })
+	wg.Go(func() { c.Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait(); broadcaster.Shutdown(); factory.Shutdown() })
 
 	// An orphan that the ReplicaSet will adopt.

@@ -18,6 +18,7 @@ import (
 
 	"skiff.dev/skiff/internal/controller/controllerref"
 	"skiff.dev/skiff/internal/controller/podutil"
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // Event reasons, as Kubernetes' pod control writes them.
@@ -36,13 +37,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	cached, err := c.rsLister.ReplicaSets(namespace).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(key)
+		c.exp.Delete(key)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("replicaset %s: %w", key, err)
 	}
-	needsSync := c.exp.satisfied(key)
+	needsSync := c.exp.Satisfied(key)
 	selector, err := metav1.LabelSelectorAsSelector(cached.Spec.Selector)
 	if err != nil {
 		// Validation prevents this; nothing to do until the spec changes.
@@ -88,7 +89,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	if manageErr == nil && updated.Spec.MinReadySeconds > 0 &&
 		updated.Status.ReadyReplicas == replicas(updated) && updated.Status.AvailableReplicas != replicas(updated) {
-		c.enqueueAfter(updated, time.Duration(updated.Spec.MinReadySeconds)*time.Second)
+		queue.EnqueueAfter(c.queue, updated, time.Duration(updated.Spec.MinReadySeconds)*time.Second)
 	}
 	return manageErr
 }
@@ -107,12 +108,12 @@ func (c *Controller) manageReplicas(ctx context.Context, owned []*corev1.Pod, rs
 	switch {
 	case diff < 0:
 		n := min(-diff, c.burst)
-		c.exp.expectCreations(key, n)
+		c.exp.ExpectCreations(key, n)
 		created, err := slowStartBatch(n, 1, func() error { return c.createPod(ctx, rs) })
 		// Creations that were never attempted or failed will never be
 		// observed; stop waiting for them.
 		for range n - created {
-			c.exp.creationObserved(key)
+			c.exp.CreationObserved(key)
 		}
 		return err
 	case diff > 0:
@@ -124,9 +125,9 @@ func (c *Controller) manageReplicas(ctx context.Context, owned []*corev1.Pod, rs
 		victims := podsToDelete(owned, related, n, c.clock.Now())
 		keys := make([]string, len(victims))
 		for i, p := range victims {
-			keys[i] = podKey(p)
+			keys[i] = podutil.Key(p)
 		}
-		c.exp.expectDeletions(key, keys)
+		c.exp.ExpectDeletions(key, keys)
 		var (
 			wg   sync.WaitGroup
 			mu   sync.Mutex
@@ -135,7 +136,7 @@ func (c *Controller) manageReplicas(ctx context.Context, owned []*corev1.Pod, rs
 		for _, p := range victims {
 			wg.Go(func() {
 				if err := c.deletePodFor(ctx, rs, p); err != nil {
-					c.exp.deletionObserved(key, podKey(p))
+					c.exp.DeletionObserved(key, podutil.Key(p))
 					if !apierrors.IsNotFound(err) {
 						mu.Lock()
 						errs = append(errs, err)

@@ -5,6 +5,7 @@
 package ttlafterfinished
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
@@ -27,6 +27,8 @@ import (
 
 // Options tunes the controller. Zero values mean the defaults.
 type Options struct {
+	// Workers is how many Jobs are looked at once. Default 5.
+	Workers int
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
 	// Logger defaults to slog.Default().
@@ -40,26 +42,24 @@ type Controller struct {
 	synced    cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string]
 	clock     clock.WithTicker
+	workers   int
 	log       *slog.Logger
 }
 
 // New wires the event handlers; the caller starts the informer factory.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options) *Controller {
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Workers = cmp.Or(opts.Workers, 5)
+	opts.Clock = cmp.Or[clock.WithTicker](opts.Clock, clock.RealClock{})
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	jobs := factory.Batch().V1().Jobs()
 	c := &Controller{
 		client:    client,
 		jobLister: jobs.Lister(),
 		synced:    jobs.Informer().HasSynced,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "ttl_jobs_to_delete", Clock: opts.Clock}),
-		clock: opts.Clock,
-		log:   opts.Logger.With("controller", "ttl-after-finished"),
+		queue:     queue.New[string]("ttl_jobs_to_delete", opts.Clock),
+		clock:     opts.Clock,
+		workers:   opts.Workers,
+		log:       opts.Logger.With("controller", "ttl-after-finished"),
 	}
 	_, _ = jobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -68,14 +68,11 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	return c
 }
 
-// Run waits for the cache, then runs workers until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	defer utilruntime.HandleCrash()
-	queue.RunWorkers(ctx, []cache.InformerSynced{c.synced}, workers, queue.Worker{
-		Queue:  c.queue,
-		Sync:   c.sync,
-		Failed: func(key string, err error) { c.log.Error("sync failed", "key", key, "err", err) },
-	})
+// Run waits for the cache, then runs Options.Workers goroutines until ctx
+// is done.
+func (c *Controller) Run(ctx context.Context) {
+	queue.RunWorkers(ctx, []cache.InformerSynced{c.synced},
+		queue.Worker[string]{Queue: c.queue, Sync: c.sync, Workers: c.workers, Log: c.log})
 }
 
 func (c *Controller) enqueue(obj any) {

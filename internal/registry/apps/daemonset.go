@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"skiff.dev/skiff/internal/registry/podspec"
 	"skiff.dev/skiff/internal/registry/store"
@@ -130,8 +131,8 @@ func validateDaemonSetUpdateStrategy(s *appsv1.DaemonSetUpdateStrategy, p *field
 }
 
 func validateRollingUpdateDaemonSet(ru *appsv1.RollingUpdateDaemonSet, p *field.Path) field.ErrorList {
-	maxUnavailable := deref(ru.MaxUnavailable, intstrZero)
-	maxSurge := deref(ru.MaxSurge, intstrZero)
+	maxUnavailable := ptr.Deref(ru.MaxUnavailable, intstrZero)
+	maxSurge := ptr.Deref(ru.MaxSurge, intstrZero)
 	errs := validateIntOrPercent(maxUnavailable, p.Child("maxUnavailable"))
 	errs = append(errs, validateIntOrPercent(maxSurge, p.Child("maxSurge"))...)
 	errs = append(errs, notMoreThan100Percent(maxUnavailable, p.Child("maxUnavailable"))...)

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"skiff.dev/skiff/internal/registry/store"
 )
@@ -54,7 +55,7 @@ func deploymentKind() *store.Kind {
 		},
 		Row: deploymentRow,
 		Scale: &store.ScaleAccess{
-			SpecReplicas:    func(obj runtime.Object) int32 { return deref(obj.(*appsv1.Deployment).Spec.Replicas, 1) },
+			SpecReplicas:    func(obj runtime.Object) int32 { return ptr.Deref(obj.(*appsv1.Deployment).Spec.Replicas, 1) },
 			SetSpecReplicas: func(obj runtime.Object, n int32) { obj.(*appsv1.Deployment).Spec.Replicas = &n },
 			StatusReplicas:  func(obj runtime.Object) int32 { return obj.(*appsv1.Deployment).Status.Replicas },
 			Selector: func(obj runtime.Object) (string, error) {
@@ -76,7 +77,7 @@ func deploymentRow(obj runtime.Object) ([]interface{}, error) {
 	}
 	names, images := containerCells(d.Spec.Template.Spec.Containers)
 	return []interface{}{
-		fmt.Sprintf("%d/%d", d.Status.ReadyReplicas, deref(d.Spec.Replicas, 0)),
+		fmt.Sprintf("%d/%d", d.Status.ReadyReplicas, ptr.Deref(d.Spec.Replicas, 0)),
 		int64(d.Status.UpdatedReplicas),
 		int64(d.Status.AvailableReplicas),
 		store.Age(d.CreationTimestamp),
@@ -85,7 +86,7 @@ func deploymentRow(obj runtime.Object) ([]interface{}, error) {
 }
 
 func validateDeploymentSpec(spec *appsv1.DeploymentSpec, p *field.Path) field.ErrorList {
-	errs := nonNegative(int64(deref(spec.Replicas, 0)), p.Child("replicas"))
+	errs := nonNegative(int64(ptr.Deref(spec.Replicas, 0)), p.Child("replicas"))
 	errs = append(errs, validateRequiredSelector(spec.Selector, "deployment", p.Child("selector"))...)
 	if sel, err := metav1.LabelSelectorAsSelector(spec.Selector); err != nil {
 		errs = append(errs, field.Invalid(p.Child("selector"), spec.Selector, "invalid label selector"))
@@ -122,8 +123,8 @@ func validateDeploymentStrategy(s *appsv1.DeploymentStrategy, p *field.Path) fie
 }
 
 func validateRollingUpdateDeployment(ru *appsv1.RollingUpdateDeployment, p *field.Path) field.ErrorList {
-	maxUnavailable := deref(ru.MaxUnavailable, intstrZero)
-	maxSurge := deref(ru.MaxSurge, intstrZero)
+	maxUnavailable := ptr.Deref(ru.MaxUnavailable, intstrZero)
+	maxSurge := ptr.Deref(ru.MaxSurge, intstrZero)
 	errs := validateIntOrPercent(maxUnavailable, p.Child("maxUnavailable"))
 	errs = append(errs, validateIntOrPercent(maxSurge, p.Child("maxSurge"))...)
 	if intOrPercentValue(maxUnavailable) == 0 && intOrPercentValue(maxSurge) == 0 {

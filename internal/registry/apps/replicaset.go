@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"skiff.dev/skiff/internal/registry/store"
 )
@@ -48,7 +49,7 @@ func replicaSetKind() *store.Kind {
 			return fields.Set{"status.replicas": strconv.Itoa(int(obj.(*appsv1.ReplicaSet).Status.Replicas))}
 		},
 		Scale: &store.ScaleAccess{
-			SpecReplicas:    func(obj runtime.Object) int32 { return deref(obj.(*appsv1.ReplicaSet).Spec.Replicas, 1) },
+			SpecReplicas:    func(obj runtime.Object) int32 { return ptr.Deref(obj.(*appsv1.ReplicaSet).Spec.Replicas, 1) },
 			SetSpecReplicas: func(obj runtime.Object, n int32) { obj.(*appsv1.ReplicaSet).Spec.Replicas = &n },
 			StatusReplicas:  func(obj runtime.Object) int32 { return obj.(*appsv1.ReplicaSet).Status.Replicas },
 			Selector: func(obj runtime.Object) (string, error) {
@@ -66,7 +67,7 @@ func replicaSetRow(obj runtime.Object) ([]interface{}, error) {
 	rs := obj.(*appsv1.ReplicaSet)
 	names, images := containerCells(rs.Spec.Template.Spec.Containers)
 	return []interface{}{
-		int64(deref(rs.Spec.Replicas, 0)),
+		int64(ptr.Deref(rs.Spec.Replicas, 0)),
 		int64(rs.Status.Replicas),
 		int64(rs.Status.ReadyReplicas),
 		store.Age(rs.CreationTimestamp),
@@ -75,7 +76,7 @@ func replicaSetRow(obj runtime.Object) ([]interface{}, error) {
 }
 
 func validateReplicaSetSpec(spec *appsv1.ReplicaSetSpec, p *field.Path) field.ErrorList {
-	errs := nonNegative(int64(deref(spec.Replicas, 0)), p.Child("replicas"))
+	errs := nonNegative(int64(ptr.Deref(spec.Replicas, 0)), p.Child("replicas"))
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), p.Child("minReadySeconds"))...)
 	// Kubernetes says "deployment" here too.
 	errs = append(errs, validateRequiredSelector(spec.Selector, "deployment", p.Child("selector"))...)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"skiff.dev/skiff/internal/registry/store"
 )
@@ -48,7 +49,7 @@ func statefulSetKind() *store.Kind {
 		},
 		Row: statefulSetRow,
 		Scale: &store.ScaleAccess{
-			SpecReplicas:    func(obj runtime.Object) int32 { return deref(obj.(*appsv1.StatefulSet).Spec.Replicas, 1) },
+			SpecReplicas:    func(obj runtime.Object) int32 { return ptr.Deref(obj.(*appsv1.StatefulSet).Spec.Replicas, 1) },
 			SetSpecReplicas: func(obj runtime.Object, n int32) { obj.(*appsv1.StatefulSet).Spec.Replicas = &n },
 			StatusReplicas:  func(obj runtime.Object) int32 { return obj.(*appsv1.StatefulSet).Status.Replicas },
 			Selector: func(obj runtime.Object) (string, error) {
@@ -66,7 +67,7 @@ func statefulSetRow(obj runtime.Object) ([]interface{}, error) {
 	ss := obj.(*appsv1.StatefulSet)
 	names, images := containerCells(ss.Spec.Template.Spec.Containers)
 	return []interface{}{
-		fmt.Sprintf("%d/%d", ss.Status.ReadyReplicas, deref(ss.Spec.Replicas, 0)),
+		fmt.Sprintf("%d/%d", ss.Status.ReadyReplicas, ptr.Deref(ss.Spec.Replicas, 0)),
 		store.Age(ss.CreationTimestamp),
 		names, images,
 	}, nil
@@ -106,7 +107,7 @@ func validateStatefulSetSpec(spec *appsv1.StatefulSetSpec, p *field.Path, allowI
 		errs = append(errs, validateRetentionPolicyType(rp.WhenScaled, rpPath.Child("whenScaled"))...)
 	}
 
-	errs = append(errs, nonNegative(int64(deref(spec.Replicas, 0)), p.Child("replicas"))...)
+	errs = append(errs, nonNegative(int64(ptr.Deref(spec.Replicas, 0)), p.Child("replicas"))...)
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), p.Child("minReadySeconds"))...)
 	errs = append(errs, validateRevisionHistoryLimit(spec.RevisionHistoryLimit, p.Child("revisionHistoryLimit"))...)
 	if spec.Ordinals != nil {
@@ -147,7 +148,7 @@ func validateStatefulSetTemplate(t *corev1.PodTemplateSpec, sel labels.Selector,
 }
 
 func validateRollingUpdateStatefulSet(ru *appsv1.RollingUpdateStatefulSetStrategy, p *field.Path) field.ErrorList {
-	errs := nonNegative(int64(deref(ru.Partition, 0)), p.Child("partition"))
+	errs := nonNegative(int64(ptr.Deref(ru.Partition, 0)), p.Child("partition"))
 	if ru.MaxUnavailable != nil {
 		mu := *ru.MaxUnavailable
 		errs = append(errs, validateIntOrPercent(mu, p.Child("maxUnavailable"))...)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"skiff.dev/skiff/internal/registry/podspec"
 )
@@ -34,13 +35,6 @@ func nonNegativePtr(v *int32, p *field.Path) field.ErrorList {
 		return nil
 	}
 	return nonNegative(int64(*v), p)
-}
-
-func deref[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
 }
 
 // validateRequiredSelector checks spec.selector of a Deployment, ReplicaSet or
@@ -139,7 +133,7 @@ func validateCollisionCount(count, old *int32) field.ErrorList {
 	if old == nil || (count != nil && *count >= *old) {
 		return nil
 	}
-	return field.ErrorList{field.Invalid(statusPath.Child("collisionCount"), deref(count, 0), "cannot be decremented")}
+	return field.ErrorList{field.Invalid(statusPath.Child("collisionCount"), ptr.Deref(count, 0), "cannot be decremented")}
 }
 
 // selectorString renders a label selector as the scale subresource and the

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"skiff.dev/skiff/internal/registry/store"
 )
@@ -105,7 +106,7 @@ func validateCronJobSpec(spec, old *batchv1.CronJobSpec, p *field.Path) field.Er
 		errs = append(errs, validateSchedule(spec.Schedule, allowTZ, spec.TimeZone, p.Child("schedule"))...)
 	}
 	errs = append(errs, nonNegativePtr(spec.StartingDeadlineSeconds, p.Child("startingDeadlineSeconds"))...)
-	if old == nil || !equalStringPtr(old.TimeZone, spec.TimeZone) {
+	if old == nil || !ptr.Equal(old.TimeZone, spec.TimeZone) {
 		errs = append(errs, validateTimeZone(spec.TimeZone, p.Child("timeZone"))...)
 	}
 	errs = append(errs, validateConcurrencyPolicy(spec.ConcurrencyPolicy, p.Child("concurrencyPolicy"))...)
@@ -113,13 +114,6 @@ func validateCronJobSpec(spec, old *batchv1.CronJobSpec, p *field.Path) field.Er
 	// Zero is valid: keep no finished Jobs.
 	errs = append(errs, nonNegativePtr(spec.SuccessfulJobsHistoryLimit, p.Child("successfulJobsHistoryLimit"))...)
 	return append(errs, nonNegativePtr(spec.FailedJobsHistoryLimit, p.Child("failedJobsHistoryLimit"))...)
-}
-
-func equalStringPtr(a, b *string) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }
 
 // validateSchedule checks a standard 5-field cron schedule or a descriptor
@@ -182,7 +176,7 @@ func validateJobTemplate(t *batchv1.JobTemplateSpec, p *field.Path) field.ErrorL
 	if t.Spec.Selector != nil {
 		errs = append(errs, field.Invalid(p.Child("spec", "selector"), t.Spec.Selector, "`selector` will be auto-generated"))
 	}
-	if deref(t.Spec.ManualSelector, false) {
+	if ptr.Deref(t.Spec.ManualSelector, false) {
 		errs = append(errs, field.NotSupported(p.Child("spec", "manualSelector"), t.Spec.ManualSelector, []string{"nil", "false"}))
 	}
 	return errs

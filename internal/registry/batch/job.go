@@ -21,6 +21,7 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/utils/ptr"
 
 	"skiff.dev/skiff/internal/registry/store"
 )
@@ -81,7 +82,7 @@ func prepareJobForCreate(j *batchv1.Job) {
 	if j.UID == "" {
 		j.UID = uuid.NewUUID()
 	}
-	if !deref(j.Spec.ManualSelector, false) {
+	if !ptr.Deref(j.Spec.ManualSelector, false) {
 		generateSelector(j)
 	}
 	if len(j.Labels) == 0 && len(j.Spec.Template.Labels) != 0 {
@@ -138,7 +139,7 @@ func validateJob(j *batchv1.Job, opts jobValidationOptions) field.ErrorList {
 	errs := validateGeneratedSelector(j, opts.requirePrefixedLabels)
 	errs = append(errs, validateJobSpecWithSelector(&j.Spec, specPath)...)
 	// Indexed pods are named and hostnamed <job>-<index>.
-	if isIndexed(&j.Spec) && deref(j.Spec.Completions, 0) > 0 {
+	if isIndexed(&j.Spec) && ptr.Deref(j.Spec.Completions, 0) > 0 {
 		hostname := fmt.Sprintf("%s-%d", j.Name, *j.Spec.Completions-1)
 		if len(utilvalidation.IsDNS1123Label(hostname)) != 0 {
 			errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), j.Name, fmt.Sprintf("will not able to create pod with invalid DNS label: %s", hostname)))
@@ -164,7 +165,7 @@ func validateJobSpecWithSelector(spec *batchv1.JobSpec, p *field.Path) field.Err
 // validateGeneratedSelector checks that a generated selector and the pod
 // labels still name this Job (the user may have set conflicting ones).
 func validateGeneratedSelector(j *batchv1.Job, requirePrefixedLabels bool) field.ErrorList {
-	if deref(j.Spec.ManualSelector, false) || j.Spec.Selector == nil {
+	if ptr.Deref(j.Spec.ManualSelector, false) || j.Spec.Selector == nil {
 		return nil
 	}
 	var errs field.ErrorList
@@ -212,7 +213,7 @@ func validateJobUpdate(j, old *batchv1.Job) field.ErrorList {
 	_, hadUID := old.Spec.Template.Labels[batchv1.ControllerUidLabel]
 	opts := jobValidationOptions{
 		requirePrefixedLabels:            hadName && hadUID,
-		allowMutableSchedulingDirectives: deref(old.Spec.Suspend, false) && old.Status.StartTime == nil,
+		allowMutableSchedulingDirectives: ptr.Deref(old.Spec.Suspend, false) && old.Status.StartTime == nil,
 	}
 	errs := validateJob(j, opts)
 
@@ -236,7 +237,7 @@ func validateCompletionsUpdate(spec, old *batchv1.JobSpec, p *field.Path) field.
 	if apiequality.Semantic.DeepEqual(spec.Completions, old.Completions) || spec.Completions == nil {
 		return nil
 	}
-	if *spec.Completions != deref(spec.Parallelism, 0) {
+	if *spec.Completions != ptr.Deref(spec.Parallelism, 0) {
 		return field.ErrorList{field.Invalid(p, spec.Completions, "can only be modified in tandem with spec.parallelism")}
 	}
 	return nil
@@ -299,7 +300,7 @@ func validateJobStatus(s *batchv1.JobStatus, p *field.Path) field.ErrorList {
 func jobRow(obj runtime.Object) ([]interface{}, error) {
 	j := obj.(*batchv1.Job)
 	var completions string
-	switch parallelism := deref(j.Spec.Parallelism, 0); {
+	switch parallelism := ptr.Deref(j.Spec.Parallelism, 0); {
 	case j.Spec.Completions != nil:
 		completions = fmt.Sprintf("%d/%d", j.Status.Succeeded, *j.Spec.Completions)
 	case parallelism > 1:

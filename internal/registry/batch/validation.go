@@ -11,6 +11,7 @@ import (
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"skiff.dev/skiff/internal/registry/podspec"
 )
@@ -57,15 +58,8 @@ func nonNegativePtr[T int32 | int64](v *T, p *field.Path) field.ErrorList {
 	return nonNegative(int64(*v), p)
 }
 
-func deref[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
-}
-
 func isIndexed(spec *batchv1.JobSpec) bool {
-	return deref(spec.CompletionMode, batchv1.NonIndexedCompletion) == batchv1.IndexedCompletion
+	return ptr.Deref(spec.CompletionMode, batchv1.NonIndexedCompletion) == batchv1.IndexedCompletion
 }
 
 // validateJobSpec checks a Job spec apart from its selector: what a Job and
@@ -303,7 +297,7 @@ func validateSuccessPolicy(spec *batchv1.JobSpec, p *field.Path) field.ErrorList
 	if len(rules) > maxSuccessPolicyRules {
 		errs = append(errs, field.TooMany(rulesPath, len(rules), maxSuccessPolicyRules))
 	}
-	completions := deref(spec.Completions, 0)
+	completions := ptr.Deref(spec.Completions, 0)
 	for i, rule := range rules {
 		rp := rulesPath.Index(i)
 		if rule.SucceededCount == nil && rule.SucceededIndexes == nil {

@@ -5,6 +5,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	resourcehelper "k8s.io/component-helpers/resource"
+	"k8s.io/utils/ptr"
 )
 
 // SetDefaultsPodSpec fills in the defaults Kubernetes gives every pod spec,
@@ -262,14 +263,14 @@ func setDefaultsVolume(v *corev1.Volume) {
 		src.EmptyDir = &corev1.EmptyDirVolumeSource{}
 	}
 	if src.Secret != nil && src.Secret.DefaultMode == nil {
-		src.Secret.DefaultMode = int32Ptr(corev1.SecretVolumeSourceDefaultMode)
+		src.Secret.DefaultMode = ptr.To(corev1.SecretVolumeSourceDefaultMode)
 	}
 	if src.ConfigMap != nil && src.ConfigMap.DefaultMode == nil {
-		src.ConfigMap.DefaultMode = int32Ptr(corev1.ConfigMapVolumeSourceDefaultMode)
+		src.ConfigMap.DefaultMode = ptr.To(corev1.ConfigMapVolumeSourceDefaultMode)
 	}
 	if src.DownwardAPI != nil {
 		if src.DownwardAPI.DefaultMode == nil {
-			src.DownwardAPI.DefaultMode = int32Ptr(corev1.DownwardAPIVolumeSourceDefaultMode)
+			src.DownwardAPI.DefaultMode = ptr.To(corev1.DownwardAPIVolumeSourceDefaultMode)
 		}
 		for i := range src.DownwardAPI.Items {
 			setDefaultsFieldRef(src.DownwardAPI.Items[i].FieldRef)
@@ -338,7 +339,7 @@ func setDefaultsVolume(v *corev1.Volume) {
 
 func setDefaultsProjected(p *corev1.ProjectedVolumeSource) {
 	if p.DefaultMode == nil {
-		p.DefaultMode = int32Ptr(corev1.ProjectedVolumeSourceDefaultMode)
+		p.DefaultMode = ptr.To(corev1.ProjectedVolumeSourceDefaultMode)
 	}
 	for i := range p.Sources {
 		s := &p.Sources[i]
@@ -358,5 +359,3 @@ func setDefaultsProjected(p *corev1.ProjectedVolumeSource) {
 func isEmptyVolumeSource(s *corev1.VolumeSource) bool {
 	return countVolumeSources(s) == 0
 }
-
-func int32Ptr(v int32) *int32 { return &v }

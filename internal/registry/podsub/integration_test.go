@@ -23,6 +23,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"skiff.dev/skiff/internal/testserver"
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // cluster is a test server with one node whose kubelet server is the fake.
@@ -45,7 +46,7 @@ func startCluster(t *testing.T) *cluster {
 	if _, err := srv.Client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	sim := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "sim", Labels: map[string]string{"skiff.dev/simulated": "true"}}}
+	sim := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "sim", Labels: map[string]string{wellknown.SimulatedLabel: "true"}}}
 	if _, err := srv.Client.CoreV1().Nodes().Create(ctx, sim, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

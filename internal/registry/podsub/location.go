@@ -14,15 +14,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // DefaultKubeletPort is the kubelet server's port when the node does not say
 // (status.daemonEndpoints.kubeletEndpoint.Port).
 const DefaultKubeletPort = 10250
-
-// simulatedLabel marks nodes whose pods are simulated (hollow nodes, skiff
-// agent --runtime fake): they have no kubelet server.
-const simulatedLabel = "skiff.dev/simulated"
 
 // locator finds where on which node agent a pod's streams are served.
 type locator struct {
@@ -56,7 +54,7 @@ func (l locator) kubeletHost(ctx context.Context, nodeName string) (string, erro
 	if !ok {
 		return "", fmt.Errorf("unexpected object for node %s: %T", nodeName, obj)
 	}
-	if node.Labels[simulatedLabel] == "true" {
+	if node.Labels[wellknown.SimulatedLabel] == "true" {
 		return "", apierrors.NewBadRequest(fmt.Sprintf("node %s is simulated: its pods run no processes, so they have no logs, exec, attach or port-forward", nodeName))
 	}
 	host := ""
