@@ -126,8 +126,13 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, state
 		return failed(reasonCreateContainer, err)
 	}
 	m.event(pod, ref, corev1.EventTypeNormal, "Created", "Created container: "+c.Name)
-	if err := m.rt.StartContainer(ctx, id); err != nil {
+	err = m.rt.StartContainer(ctx, id)
+	if err != nil {
 		_ = m.rt.RemoveContainer(ctx, id)
+	}
+	// A relist during the start may have cached the container as Created.
+	m.changed(pod.UID)
+	if err != nil {
 		return failed(reasonRunContainer, err)
 	}
 	m.event(pod, ref, corev1.EventTypeNormal, "Started", "Started container "+c.Name)
