@@ -31,6 +31,11 @@ type Config struct {
 	// BindAddress and Port are where the API is served (HTTPS).
 	BindAddress net.IP
 	Port        int
+	// Listener, when set, is where the API is served instead of BindAddress
+	// and Port (Port becomes its port): a caller that listened on port 0
+	// keeps the port it was given, with no window for another process to
+	// take it (tests).
+	Listener net.Listener
 	// AdvertiseAddress is the address written into the kubeconfig; defaults
 	// to 127.0.0.1.
 	AdvertiseAddress string
@@ -75,6 +80,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.AdvertiseAddress == "" {
 		cfg.AdvertiseAddress = "127.0.0.1"
+	}
+	if cfg.Listener != nil {
+		addr, ok := cfg.Listener.Addr().(*net.TCPAddr)
+		if !ok {
+			return fmt.Errorf("listener on %s: not TCP", cfg.Listener.Addr())
+		}
+		cfg.Port = addr.Port
 	}
 	tlsDir := filepath.Join(cfg.DataDir, "tls")
 	ca, err := pki.LoadOrCreateCA(tlsDir)
@@ -137,7 +149,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	srv, err := apiserver.New(apiserver.Config{
-		BindAddress: cfg.BindAddress, SecurePort: cfg.Port,
+		BindAddress: cfg.BindAddress, SecurePort: cfg.Port, Listener: cfg.Listener,
 		CertFile: servingChain, KeyFile: servingKey, ClientCAFile: ca.CertFile, JoinToken: &token, CA: ca,
 		EtcdServers: endpoints, Allocations: alloc, Logger: log,
 		KubeletClientCertFile: kubeletCert, KubeletClientKeyFile: kubeletKey,
