@@ -5,21 +5,26 @@ BIN := build/bin
 DATA_DIR ?= $(CURDIR)/build/data
 GOFLAGS_BUILD = -trimpath -ldflags "$(shell ./hack/ldflags.sh)"
 STATICCHECK_VERSION := v0.8.2
-UNIT_PKGS := ./internal/... ./cmd/...
+TEST_PKGS := ./internal/... ./cmd/...
 
 IMAGES := build/images
 # Static binaries for the images: no libc in them.
 GO_BUILD_STATIC = CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: help build run deps test lint unit e2e bench clean openapi images
+.PHONY: help build run deps test lint unit integration e2e bench clean openapi images
 
 help:
-	@echo "make build   - build skiff, kubectl and model-server into $(BIN)"
-	@echo "make images  - build the pause and model-server images into $(IMAGES)/*.tar (for --runtime=cri)"
-	@echo "make run     - build, start skiff server and deploy the example model from its manifests"
-	@echo "make test    - vet, lint, unit+integration tests (-race) and e2e tests"
-	@echo "make e2e     - e2e tests only (upstream kubectl against a real skiff server)"
-	@echo "make bench   - benchmarks; figures go to BENCHMARKS.md"
+	@echo "make run         - build, start skiff server and deploy the example model from its manifests"
+	@echo "make test        - lint, unit, integration and e2e tests, in that order (what CI runs)"
+	@echo "make lint        - gofmt, go mod tidy, generated OpenAPI up to date, go vet, staticcheck"
+	@echo "make unit        - fast tests only (-race -short): no API server, root or containerd"
+	@echo "make integration - every test without -short (-race): also those against a real API server"
+	@echo "                   (internal/testserver), as root and with containerd"
+	@echo "make e2e         - e2e tests only (upstream kubectl against a real skiff server)"
+	@echo "make build       - build skiff, kubectl and model-server into $(BIN)"
+	@echo "make images      - build the pause and model-server images into $(IMAGES)/*.tar (for --runtime=cri)"
+	@echo "make openapi     - regenerate internal/apiserver/openapi (after a k8s.io/api update)"
+	@echo "make bench       - benchmarks; figures go to BENCHMARKS.md"
 
 build:
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/skiff ./cmd/skiff
@@ -48,14 +53,27 @@ deps:
 	  else command -v "$$cmd" >/dev/null || missing="$$missing $$pkg"; fi; done; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
-test: deps lint unit e2e
+# The test tiers: unit is the fast tier (-short; internal/testserver.Start and
+# the tests needing root or containerd skip themselves under -short);
+# integration runs the same packages without -short, so it is every test, the
+# fast ones included; e2e runs skiff's binaries. test runs them in that order,
+# the cheapest first, so a broken unit test fails in seconds.
+test: deps lint unit integration e2e
 
+# lint fails on an unformatted file, an untidy go.mod/go.sum, or generated
+# OpenAPI definitions that differ from what hack/update-openapi.sh makes now.
 lint:
+	./hack/verify-gofmt.sh
+	$(GO) mod tidy -diff
+	./hack/verify-openapi.sh
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 unit:
-	$(GO) test -race -count=1 $(UNIT_PKGS)
+	$(GO) test -race -short -count=1 $(TEST_PKGS)
+
+integration:
+	$(GO) test -race -count=1 $(TEST_PKGS)
 
 # e2e runs the real-runtime suites too: containerd must be there (CI).
 e2e: build images

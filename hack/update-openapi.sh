@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Regenerates internal/apiserver/openapi from the k8s.io/api types we serve.
+# With an argument, writes zz_generated.openapi.go into that directory instead
+# (hack/verify-openapi.sh compares it with the committed file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+out_dir=${1:-internal/apiserver/openapi}
 version=$(go list -m -f '{{.Version}}' k8s.io/kube-openapi)
+mkdir -p build
 GOBIN="$PWD/build/tools" go install "k8s.io/kube-openapi/cmd/openapi-gen@${version}"
 : > build/openapi-header.txt
 build/tools/openapi-gen \
-  --output-dir internal/apiserver/openapi \
+  --output-dir "$out_dir" \
   --output-pkg skiff.dev/skiff/internal/apiserver/openapi \
   --output-file zz_generated.openapi.go \
   --go-header-file build/openapi-header.txt \
@@ -16,4 +20,4 @@ build/tools/openapi-gen \
   k8s.io/api/events/v1 k8s.io/api/policy/v1 k8s.io/api/scheduling/v1alpha3 \
   k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version \
   k8s.io/apimachinery/pkg/util/intstr k8s.io/apimachinery/pkg/api/resource
-gofmt -w internal/apiserver/openapi/zz_generated.openapi.go
+gofmt -w "$out_dir/zz_generated.openapi.go"

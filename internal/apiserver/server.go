@@ -49,6 +49,8 @@ type Config struct {
 	// BindAddress and SecurePort are where HTTPS is served.
 	BindAddress net.IP
 	SecurePort  int
+	// Listener, when set, is served instead of BindAddress and SecurePort.
+	Listener net.Listener
 	// CertFile and KeyFile are the serving certificate.
 	CertFile, KeyFile string
 	// ClientCAFile verifies client certificates.
@@ -118,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 	serving := options.NewSecureServingOptions().WithLoopback()
 	serving.BindAddress = cfg.BindAddress
 	serving.BindPort = cfg.SecurePort
+	serving.Listener = cfg.Listener
 	serving.ServerCert.CertKey.CertFile = cfg.CertFile
 	serving.ServerCert.CertKey.KeyFile = cfg.KeyFile
 	if err := serving.ApplyTo(&c.SecureServing, &c.LoopbackClientConfig); err != nil {

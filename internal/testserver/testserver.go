@@ -1,5 +1,7 @@
 // Package testserver starts a real skiff API server, on embedded etcd, inside
 // a test process, for integration tests of the components that talk to it.
+// Those tests are the integration tier: Start skips them under -short
+// (make unit), and make integration runs them.
 package testserver
 
 import (
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -31,20 +34,23 @@ type Server struct {
 
 // Start runs a fresh API server for the test (no controllers, no node: tests
 // run the components they test themselves) and stops it when the test ends.
-// mutate, when not nil, adjusts the configuration before the start.
+// mutate, when not nil, adjusts the configuration before the start. Under
+// -short it skips the test: a real API server is the integration tier.
 func Start(t testing.TB, mutate func(*api.Config)) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test (real API server): skipped under -short; make integration runs it")
+	}
+	// The server is handed the listener itself, so the port it was given
+	// stays its own.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 
 	cfg := api.Config{
 		DataDir:     t.TempDir(),
-		BindAddress: net.ParseIP("127.0.0.1"),
-		Port:        port,
+		Listener:    l,
 		ServiceCIDR: netip.MustParsePrefix("10.43.0.0/16"),
 		NodePortMin: 30000, NodePortMax: 32767,
 		UnsafeNoFsync: true,
@@ -73,6 +79,7 @@ func Start(t testing.TB, mutate func(*api.Config)) *Server {
 		case <-time.After(30 * time.Second):
 			t.Errorf("skiff API server did not stop")
 		}
+		_ = l.Close() // in case the server stopped before serving it
 	})
 	restCfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
 	if err != nil {
@@ -90,15 +97,13 @@ func Start(t testing.TB, mutate func(*api.Config)) *Server {
 // with check's last error, naming what was awaited, once timeout passed.
 func Poll(t testing.TB, timeout time.Duration, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %v", what, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var last error
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, timeout, true,
+		func(context.Context) (bool, error) {
+			last = check()
+			return last == nil, nil
+		})
+	if err != nil {
+		t.Fatalf("%s: not after %s: %v", what, timeout, last)
 	}
 }

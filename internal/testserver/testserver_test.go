@@ -2,7 +2,9 @@ package testserver
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -21,5 +23,20 @@ func TestStartTwice(t *testing.T) {
 				t.Errorf("default namespace phase %q", ns.Status.Phase)
 			}
 		})
+	}
+}
+
+// Poll returns once check passes, after calling it again while it fails.
+func TestPoll(t *testing.T) {
+	calls := 0
+	Poll(t, 5*time.Second, "third call", func() error {
+		calls++
+		if calls < 3 {
+			return fmt.Errorf("call %d", calls)
+		}
+		return nil
+	})
+	if calls != 3 {
+		t.Errorf("check called %d times, want 3", calls)
 	}
 }

@@ -42,14 +42,15 @@ func startEtcd(t *testing.T) string {
 			t.Logf("etcd log:\n%s", tail(log.String(), 3000))
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", client), time.Second); err == nil {
-			c.Close()
-			return clientURL
+	err = poll(50*time.Millisecond, 20*time.Second, func() error {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", client), time.Second)
+		if err != nil {
+			return err
 		}
-		time.Sleep(50 * time.Millisecond)
+		return c.Close()
+	})
+	if err != nil {
+		t.Fatalf("etcd did not listen: %v; its log:\n%s", err, log.String())
 	}
-	t.Fatalf("etcd did not listen; its log:\n%s", log.String())
-	return ""
+	return clientURL
 }

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -123,17 +125,15 @@ func (s *server) start() {
 		t.Fatal(err)
 	}
 	s.Kubeconfig = filepath.Join(s.dataDir, "kubeconfig.yaml")
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if strings.Contains(s.log.String(), "skiff server ready") {
-			return
+	err := poll(20*time.Millisecond, 60*time.Second, func() error {
+		if !strings.Contains(s.log.String(), "skiff server ready") {
+			return errors.New("no \"skiff server ready\" in its log")
 		}
-		if s.cmd.ProcessState != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("skiff server not ready: %v; its log:\n%s", err, s.log.String())
 	}
-	t.Fatalf("skiff server not ready; its log:\n%s", s.log.String())
 }
 
 // stop sends SIGTERM and waits for the process.
@@ -318,12 +318,28 @@ func (a *agent) kill() {
 // eventually polls cond every 100ms until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
+	err := poll(100*time.Millisecond, timeout, func() error {
+		if !cond() {
+			return errors.New("not yet")
 		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("timed out after %s waiting for %s", timeout, what)
 	}
-	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}
+
+// poll calls check every interval until it returns nil, then returns nil;
+// once timeout passed, it returns check's last error.
+func poll(interval, timeout time.Duration, check func() error) error {
+	var last error
+	err := wait.PollUntilContextTimeout(context.Background(), interval, timeout, true,
+		func(context.Context) (bool, error) {
+			last = check()
+			return last == nil, nil
+		})
+	if err != nil && last != nil {
+		return last
+	}
+	return err
 }

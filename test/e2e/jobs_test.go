@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -73,23 +74,24 @@ func TestJobs(t *testing.T) {
 	t.Run("completions 5, parallelism 2", func(t *testing.T) {
 		// Never more than 2 pods at once.
 		maxActive := 0
-		deadline := time.Now().Add(90 * time.Second)
-		for {
+		var last *batchv1.Job
+		err := poll(100*time.Millisecond, 90*time.Second, func() error {
 			j, err := c.BatchV1().Jobs("default").Get(ctx, "train", metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
+			last = j
 			maxActive = max(maxActive, int(j.Status.Active))
-			if hasCondition(j, batchv1.JobComplete) {
-				if j.Status.Succeeded != 5 {
-					t.Errorf("complete with %d succeeded, want 5", j.Status.Succeeded)
-				}
-				break
+			if !hasCondition(j, batchv1.JobComplete) {
+				return errors.New("not complete")
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("job not complete: %+v", j.Status)
-			}
-			time.Sleep(100 * time.Millisecond)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("job not complete: %+v", last.Status)
+		}
+		if last.Status.Succeeded != 5 {
+			t.Errorf("complete with %d succeeded, want 5", last.Status.Succeeded)
 		}
 		if maxActive > 2 {
 			t.Errorf("%d pods active at once, parallelism is 2", maxActive)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -239,8 +240,9 @@ func (s *server) watch(args ...string) *watcher {
 	go func() { _ = cmd.Wait(); close(w.done) }()
 	w.kill = func() { _ = cmd.Process.Kill(); <-w.done }
 	s.t.Cleanup(w.stop)
-	// Give the watch a moment to be established before the caller acts.
-	time.Sleep(500 * time.Millisecond)
+	// No wait for the watch to be established: kubectl lists, prints what
+	// it listed, then watches from the list's resourceVersion, so a change
+	// the caller makes now is printed either way (as listed or as watched).
 	return w
 }
 
@@ -254,12 +256,13 @@ func (w *watcher) stop() {
 
 func (w *watcher) waitFor(t *testing.T, re *regexp.Regexp) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if re.MatchString(w.out.String()) {
-			return
+	err := poll(50*time.Millisecond, 20*time.Second, func() error {
+		if !re.MatchString(w.out.String()) {
+			return errors.New("no match yet")
 		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("watch output never matched %s:\n%s", re, w.out.String())
 	}
-	t.Fatalf("watch output never matched %s:\n%s", re, w.out.String())
 }

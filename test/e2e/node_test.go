@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -160,19 +161,21 @@ func (n *nodeSuite) createPod(ns string, pod *corev1.Pod) {
 func (n *nodeSuite) waitPod(ns, name string, timeout time.Duration, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
 	n.t.Helper()
 	var last *corev1.Pod
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	err := poll(200*time.Millisecond, timeout, func() error {
 		p, err := n.s.client().CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
-		if err == nil {
-			last = p
-			if cond(p) {
-				return p
-			}
+		if err != nil {
+			return err
 		}
-		time.Sleep(200 * time.Millisecond)
+		last = p
+		if !cond(p) {
+			return errors.New("condition not met")
+		}
+		return nil
+	})
+	if err != nil {
+		n.t.Fatalf("pod %s/%s: timed out after %s waiting for %s; status: %+v", ns, name, timeout, what, last.Status)
 	}
-	n.t.Fatalf("pod %s/%s: timed out after %s waiting for %s; status: %+v", ns, name, timeout, what, last.Status)
-	return nil
+	return last
 }
 
 // killContainerProcesses SIGKILLs the processes of a container from the host,
@@ -399,7 +402,9 @@ func (n *nodeSuite) execInteractive(t *testing.T, ns, pod string) {
 		}
 	}()
 	seen := func(s string) bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(buf.String(), s) }
-	time.Sleep(500 * time.Millisecond)
+	// The shell's prompt, its first output, says that the stream is up and
+	// the shell reads its terminal: the command typed now reaches it.
+	eventually(t, 20*time.Second, "the shell's prompt", func() bool { mu.Lock(); defer mu.Unlock(); return buf.Len() > 0 })
 	if _, err := f.Write([]byte("echo tty=$(tty >/dev/null && echo yes) sum=$((40+2))\n")); err != nil {
 		t.Fatal(err)
 	}

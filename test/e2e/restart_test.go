@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -49,17 +50,17 @@ func TestInformerSurvivesRestart(t *testing.T) {
 	}
 	waitSeen := func(name string) {
 		t.Helper()
-		deadline := time.Now().Add(45 * time.Second)
-		for time.Now().Before(deadline) {
+		err := poll(50*time.Millisecond, 45*time.Second, func() error {
 			mu.Lock()
-			ok := seen[name]
-			mu.Unlock()
-			if ok {
-				return
+			defer mu.Unlock()
+			if !seen[name] {
+				return errors.New("not seen yet")
 			}
-			time.Sleep(50 * time.Millisecond)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("informer never saw pod %s", name)
 		}
-		t.Fatalf("informer never saw pod %s", name)
 	}
 
 	before, err := client.CoreV1().Pods("default").Create(ctx, testPod("before"), metav1.CreateOptions{})

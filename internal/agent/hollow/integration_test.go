@@ -21,7 +21,6 @@ import (
 	"skiff.dev/skiff/internal/wellknown"
 )
 
-// poll calls check until it returns nil or the deadline passes.
 // poll waits for check to pass (see testserver.Poll).
 var poll = testserver.Poll
 
@@ -291,6 +290,10 @@ func TestHollowNodeWaitsForPodCIDR(t *testing.T) {
 	if _, err := cs.CoreV1().Pods("default").Create(ctx, boundPod("web", "ipam-0", corev1.RestartPolicyAlways), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// A deliberate wait: what is asserted is that nothing happens. The
+	// hollow kubelet has no state to observe while the pod waits for a
+	// CIDR, and it reacts to a new pod within milliseconds; a second is
+	// plenty for it to have started the pod had it wrongly done so.
 	time.Sleep(time.Second)
 	p, err := cs.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {

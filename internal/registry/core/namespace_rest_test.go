@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -55,16 +56,13 @@ func TestNamespaceDeleteAndFinalize(t *testing.T) {
 	// New content is refused by the NamespaceLifecycle admission.
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "late"}}
 	want := "unable to create new content in namespace doomed because it is being terminated"
-	for {
-		_, err = s.Client.CoreV1().ConfigMaps("doomed").Create(ctx, cm, metav1.CreateOptions{})
+	testserver.Poll(t, 30*time.Second, "create in a terminating namespace refused", func() error {
+		_, err := s.Client.CoreV1().ConfigMaps("doomed").Create(ctx, cm, metav1.CreateOptions{})
 		if apierrors.IsForbidden(err) && strings.Contains(err.Error(), want) {
-			break
+			return nil
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("create in a terminating namespace: got %v, want 403 %q", err, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("got %v, want 403 %q", err, want)
+	})
 
 	// Namespaces have no deletecollection.
 	err = s.Client.CoreV1().RESTClient().Delete().Resource("namespaces").Do(ctx).Error()

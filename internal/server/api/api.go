@@ -33,6 +33,11 @@ type Config struct {
 	// BindAddress and Port are where the API is served (HTTPS).
 	BindAddress net.IP
 	Port        int
+	// Listener, when set, is where the API is served instead of BindAddress
+	// and Port (Port becomes its port): a caller that listened on port 0
+	// keeps the port it was given, with no window for another process to
+	// take it (tests).
+	Listener net.Listener
 	// AdvertiseAddress is the address written into the kubeconfig; defaults
 	// to 127.0.0.1.
 	AdvertiseAddress string
@@ -92,6 +97,13 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.AdvertiseAddress == "" {
 		cfg.AdvertiseAddress = "127.0.0.1"
 	}
+	if cfg.Listener != nil {
+		addr, ok := cfg.Listener.Addr().(*net.TCPAddr)
+		if !ok {
+			return nil, fmt.Errorf("listener on %s: not TCP", cfg.Listener.Addr())
+		}
+		cfg.Port = addr.Port
+	}
 	files, err := writeFiles(cfg)
 	if err != nil {
 		return nil, err
@@ -135,7 +147,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	srv, err := apiserver.New(apiserver.Config{
-		BindAddress: cfg.BindAddress, SecurePort: cfg.Port,
+		BindAddress: cfg.BindAddress, SecurePort: cfg.Port, Listener: cfg.Listener,
 		CertFile: files.servingChain, KeyFile: files.servingKey, ClientCAFile: files.ca.CertFile, JoinToken: &files.token, CA: files.ca,
 		EtcdServers: endpoints, Allocations: alloc, Logger: log,
 		KubeletClientCertFile: files.kubeletCert, KubeletClientKeyFile: files.kubeletKey,

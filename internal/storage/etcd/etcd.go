@@ -4,6 +4,7 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -44,10 +46,55 @@ type Server struct {
 
 // Start launches the member and waits until it serves clients.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
-	cu, pu, err := urls(cfg)
-	if err != nil {
-		return nil, err
+	var (
+		e       *embed.Etcd
+		cu      *url.URL
+		closing *atomic.Bool
+	)
+	// Ports picked free may be taken by another process before etcd listens
+	// on them; freshly picked ones are picked again then.
+	for attempt := 1; ; attempt++ {
+		var (
+			pu    *url.URL
+			fresh bool
+			err   error
+		)
+		cu, pu, fresh, err = urls(cfg)
+		if err != nil {
+			return nil, err
+		}
+		var ec *embed.Config
+		ec, closing = embedConfig(cfg, cu, pu)
+		e, err = embed.StartEtcd(ec)
+		if err == nil {
+			break
+		}
+		if fresh && attempt < 3 && errors.Is(err, syscall.EADDRINUSE) {
+			if rmErr := os.Remove(savedURLsPath(cfg.DataDir)); rmErr != nil {
+				return nil, fmt.Errorf("forget taken etcd urls: %w", rmErr)
+			}
+			continue
+		}
+		return nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.DataDir, err)
 	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	case <-time.After(60 * time.Second):
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd in %s not ready after 60s", cfg.DataDir)
+	case <-ctx.Done():
+		e.Close()
+		return nil, ctx.Err()
+	}
+	return &Server{etcd: e, closing: closing, Endpoint: cu.String()}, nil
+}
+
+// embedConfig is etcd's configuration of a member serving clients at cu and
+// peers at pu, and the flag that quiets its log while it closes.
+func embedConfig(cfg Config, cu, pu *url.URL) (*embed.Config, *atomic.Bool) {
 	ec := embed.NewConfig()
 	ec.Name = "skiff"
 	ec.Dir = cfg.DataDir
@@ -72,23 +119,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ec.TickMs = 10
 		ec.ElectionMs = 100
 	}
-	e, err := embed.StartEtcd(ec)
-	if err != nil {
-		return nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.DataDir, err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-e.Err():
-		e.Close()
-		return nil, fmt.Errorf("embedded etcd: %w", err)
-	case <-time.After(60 * time.Second):
-		e.Close()
-		return nil, fmt.Errorf("embedded etcd in %s not ready after 60s", cfg.DataDir)
-	case <-ctx.Done():
-		e.Close()
-		return nil, ctx.Err()
-	}
-	return &Server{etcd: e, closing: core.closing, Endpoint: cu.String()}, nil
+	return ec, core.closing
 }
 
 // Close stops the member.
@@ -99,14 +130,17 @@ func (s *Server) Close() {
 
 // urls picks the client and peer URLs. A member keeps its URLs across
 // restarts (they are recorded in its data), so the ports chosen on first start
-// are saved beside the data and reused.
-func urls(cfg Config) (client, peer *url.URL, err error) {
+// are saved beside the data and reused. fresh reports a first start with a
+// port picked now (from a port of 0): another may be picked if it is taken.
+func urls(cfg Config) (client, peer *url.URL, fresh bool, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("etcd data dir: %w", err)
+		return nil, nil, false, fmt.Errorf("etcd data dir: %w", err)
 	}
-	saved := filepath.Join(cfg.DataDir, "skiff-urls")
+	saved := savedURLsPath(cfg.DataDir)
 	clientURL, peerURL := cfg.ClientURL, "http://127.0.0.1:0"
-	if b, err := os.ReadFile(saved); err == nil {
+	b, err := os.ReadFile(saved)
+	firstStart := err != nil
+	if err == nil {
 		if parts := strings.Fields(string(b)); len(parts) == 2 {
 			if clientURL == "" {
 				clientURL = parts[0]
@@ -117,35 +151,44 @@ func urls(cfg Config) (client, peer *url.URL, err error) {
 	if clientURL == "" {
 		clientURL = "http://127.0.0.1:0"
 	}
-	if client, err = freeURL(clientURL); err != nil {
-		return nil, nil, fmt.Errorf("etcd client url: %w", err)
+	var picked bool
+	if client, picked, err = freeURL(clientURL); err != nil {
+		return nil, nil, false, fmt.Errorf("etcd client url: %w", err)
 	}
-	if peer, err = freeURL(peerURL); err != nil {
-		return nil, nil, fmt.Errorf("etcd peer url: %w", err)
+	fresh = picked
+	if peer, picked, err = freeURL(peerURL); err != nil {
+		return nil, nil, false, fmt.Errorf("etcd peer url: %w", err)
 	}
+	fresh = firstStart && (fresh || picked)
 	if err := os.WriteFile(saved, []byte(client.String()+" "+peer.String()+"\n"), 0o600); err != nil {
-		return nil, nil, fmt.Errorf("save etcd urls: %w", err)
+		return nil, nil, false, fmt.Errorf("save etcd urls: %w", err)
 	}
-	return client, peer, nil
+	return client, peer, fresh, nil
 }
 
-// freeURL resolves a port of 0 in raw to a free port on the same host.
-func freeURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
+// savedURLsPath is where the member's URLs are kept beside its data.
+func savedURLsPath(dataDir string) string {
+	return filepath.Join(dataDir, "skiff-urls")
+}
+
+// freeURL resolves a port of 0 in raw to a free port on the same host;
+// picked reports that it did.
+func freeURL(raw string) (u *url.URL, picked bool, err error) {
+	u, err = url.Parse(raw)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if u.Port() != "0" {
-		return u, nil
+		return u, false, nil
 	}
 	l, err := net.Listen("tcp", u.Hostname()+":0")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	addr := l.Addr().String()
 	if err := l.Close(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	u.Host = addr
-	return u, nil
+	return u, true, nil
 }
