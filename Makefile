@@ -53,12 +53,14 @@ deps:
 	  else command -v "$$cmd" >/dev/null || missing="$$missing $$pkg"; fi; done; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
-# The test tiers: unit is the fast tier (-short; internal/testserver.Start and
-# the tests needing root or containerd skip themselves under -short);
-# integration runs the same packages without -short, so it is every test, the
-# fast ones included; e2e runs skiff's binaries. test runs them in that order,
-# the cheapest first, so a broken unit test fails in seconds.
-test: deps lint unit integration e2e
+# The test tiers: unit is the fast tier (-short, no build tag; the tests that
+# need a real API server (internal/testserver), root or containerd are in
+# files tagged `integration`, or skip themselves under -short); integration
+# builds with -tags integration and runs without -short, so it is every test,
+# the unit tests included; e2e runs skiff's binaries. test (CI) runs lint,
+# integration and e2e: integration is a superset of unit, which stays the
+# quick loop while working.
+test: deps lint integration e2e
 
 # lint fails on an unformatted file, an untidy go.mod/go.sum, or generated
 # OpenAPI definitions that differ from what hack/update-openapi.sh makes now.
@@ -66,14 +68,14 @@ lint:
 	./hack/verify-gofmt.sh
 	$(GO) mod tidy -diff
 	./hack/verify-openapi.sh
-	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	$(GO) vet -tags integration ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags integration ./...
 
 unit:
 	$(GO) test -race -short -count=1 $(TEST_PKGS)
 
 integration:
-	$(GO) test -race -count=1 $(TEST_PKGS)
+	$(GO) test -race -count=1 -tags integration $(TEST_PKGS)
 
 # e2e runs the real-runtime suites too: containerd must be there (CI).
 e2e: build images

@@ -1,7 +1,8 @@
 // Package testserver starts a real skiff API server, on embedded etcd, inside
 // a test process, for integration tests of the components that talk to it.
-// Those tests are the integration tier: Start skips them under -short
-// (make unit), and make integration runs them.
+// Those tests are the integration tier: their files carry the build tag
+// `integration` (make integration builds with it; make unit does not), and
+// Start skips them under -short besides.
 package testserver
 
 import (

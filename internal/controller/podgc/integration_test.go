@@ -1,3 +1,5 @@
+//go:build integration
+
 package podgc_test
 
 import (
