@@ -57,10 +57,9 @@ deps:
 # need a real API server (internal/testserver), root or containerd are in
 # files tagged `integration`, or skip themselves under -short); integration
 # builds with -tags integration and runs without -short, so it is every test,
-# the unit tests included; e2e runs skiff's binaries. test (CI) runs lint,
-# integration and e2e: integration is a superset of unit, which stays the
-# quick loop while working.
-test: deps lint integration e2e
+# the unit tests included; e2e runs skiff's binaries. test (CI) runs them in
+# that order, the cheapest first, so a broken unit test fails in minutes.
+test: deps lint unit integration e2e
 
 # lint fails on an unformatted file, an untidy go.mod/go.sum, or generated
 # OpenAPI definitions that differ from what hack/update-openapi.sh makes now.
