@@ -15,6 +15,7 @@ import (
 	"skiff.dev/skiff/internal/controller/nodeipam"
 	"skiff.dev/skiff/internal/controller/nodelifecycle"
 	"skiff.dev/skiff/internal/controller/podgc"
+	"skiff.dev/skiff/internal/controller/queue"
 	"skiff.dev/skiff/internal/controller/replicaset"
 	"skiff.dev/skiff/internal/controller/ttlafterfinished"
 	"skiff.dev/skiff/internal/scheduler"
@@ -29,13 +30,14 @@ func metaFor(lease string) metav1.ObjectMeta {
 func runControllers(ctx context.Context, d deps) {
 	factory := informers.NewSharedInformerFactory(d.client, 12*time.Hour)
 	log := d.cfg.Logger
-	gc := garbagecollector.New(d.metadata, d.client.Discovery(), garbagecollector.Options{Logger: log})
-	ns := namespace.New(d.client, d.metadata, factory, namespace.Options{Logger: log})
-	rs := replicaset.New(d.client, factory, d.events.For("replicaset-controller"), replicaset.Options{Logger: log})
-	deploy := deployment.New(d.client, factory, d.events.For("deployment-controller"), deployment.Options{Logger: log})
-	jobs := job.New(d.client, factory, d.events.For("job-controller"), job.Options{Logger: log})
-	cron := cronjob.New(d.client, factory, d.events.For("cronjob-controller"), cronjob.Options{Logger: log})
-	ttl := ttlafterfinished.New(d.client, factory, ttlafterfinished.Options{Logger: log})
+	base := queue.Options{Logger: log}
+	gc := garbagecollector.New(d.metadata, d.client.Discovery(), garbagecollector.Options{Options: base})
+	ns := namespace.New(d.client, d.metadata, factory, namespace.Options{Options: base})
+	rs := replicaset.New(d.client, factory, d.events.For("replicaset-controller"), replicaset.Options{Options: base})
+	deploy := deployment.New(d.client, factory, d.events.For("deployment-controller"), deployment.Options{Options: base})
+	jobs := job.New(d.client, factory, d.events.For("job-controller"), job.Options{Options: base})
+	cron := cronjob.New(d.client, factory, d.events.For("cronjob-controller"), cronjob.Options{Options: base})
+	ttl := ttlafterfinished.New(d.client, factory, ttlafterfinished.Options{Options: base})
 	lifecycleOpts, podGCOpts, ipamOpts := d.cfg.NodeLifecycle, d.cfg.PodGC, d.cfg.NodeIPAM
 	lifecycleOpts.Logger, podGCOpts.Logger, ipamOpts.Logger = log, log, log
 	nodes := nodelifecycle.New(d.client, factory, d.events.For("node-controller"), lifecycleOpts)

@@ -9,11 +9,9 @@ import (
 	"sync"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"skiff.dev/skiff/internal/agent/nodestatus"
 )
@@ -24,12 +22,11 @@ type node struct {
 	index int
 	ip    string
 
+	beat nodestatus.Beat
+
 	mu         sync.Mutex
 	cidr       netip.Prefix
 	alloc      *ipAllocator
-	uid        types.UID
-	lease      *coordinationv1.Lease
-	lastReport time.Time
 	bootID     string
 	cancel     context.CancelFunc // stops the heartbeats; nil when stopped
 	registered bool
@@ -136,10 +133,7 @@ func (c *Cluster) register(ctx context.Context, n *node) error {
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", n.name, err)
 	}
-	n.mu.Lock()
-	n.uid = got.UID
-	n.lastReport = now
-	n.mu.Unlock()
+	n.beat.Registered(got, now)
 	c.takePodCIDR(n, got)
 	if err := c.renewLease(ctx, n); err != nil {
 		return err
@@ -193,18 +187,7 @@ func (c *Cluster) adopt(ctx context.Context, want *corev1.Node, now time.Time) (
 
 // renewLease renews (or creates) the node's Lease in kube-node-lease.
 func (c *Cluster) renewLease(ctx context.Context, n *node) error {
-	now := c.opts.Clock.Now()
-	n.mu.Lock()
-	prev, uid := n.lease, n.uid
-	n.mu.Unlock()
-	lease, err := nodestatus.RenewLease(ctx, c.client, prev, n.name, uid, c.opts.LeaseDuration, now)
-	if err != nil {
-		return err
-	}
-	n.mu.Lock()
-	n.lease = lease
-	n.mu.Unlock()
-	return nil
+	return n.beat.RenewLease(ctx, c.client, n.name, c.opts.LeaseDuration, c.opts.Clock.Now())
 }
 
 // syncStatus writes the node's status when it differs from the server's
@@ -222,15 +205,11 @@ func (c *Cluster) syncStatus(ctx context.Context, n *node) error {
 	if err != nil {
 		return fmt.Errorf("node %s: %w", n.name, err)
 	}
-	n.mu.Lock()
-	due := now.Sub(n.lastReport) >= c.opts.NodeStatusReportFrequency
-	n.mu.Unlock()
+	due := n.beat.Due(now, c.opts.NodeStatusReportFrequency)
 	desired := func(old *corev1.NodeStatus) corev1.NodeStatus { return c.desiredStatus(n, old, now) }
 	wrote, err := nodestatus.WriteStatus(ctx, c.client.CoreV1().Nodes(), cur, due, desired, apiTime(now), 2)
 	if wrote {
-		n.mu.Lock()
-		n.lastReport = now
-		n.mu.Unlock()
+		n.beat.Reported(now)
 	}
 	return err
 }

@@ -9,11 +9,9 @@ import (
 	"sync"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"skiff.dev/skiff/internal/agent/nodestatus"
 	"skiff.dev/skiff/internal/agent/runtime"
@@ -36,10 +34,9 @@ type nodeAgent struct {
 	// kick asks for a status update now.
 	kick chan struct{}
 
+	beat nodestatus.Beat
+
 	mu             sync.Mutex
-	uid            types.UID
-	lease          *coordinationv1.Lease
-	lastReport     time.Time
 	rt             runtime.Runtime
 	runtimeVersion string
 	runtimeErr     error
@@ -181,10 +178,7 @@ func (n *nodeAgent) tryRegister(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.mu.Lock()
-	n.uid = got.UID
-	n.lastReport = now
-	n.mu.Unlock()
+	n.beat.Registered(got, now)
 	return n.renewLease(ctx)
 }
 
@@ -216,18 +210,7 @@ func (n *nodeAgent) adopt(ctx context.Context, want *corev1.Node, now time.Time)
 
 // renewLease renews, or creates, the node's Lease.
 func (n *nodeAgent) renewLease(ctx context.Context) error {
-	now := n.cfg.Clock.Now()
-	n.mu.Lock()
-	prev, uid := n.lease, n.uid
-	n.mu.Unlock()
-	lease, err := nodestatus.RenewLease(ctx, n.cfg.Client, prev, n.cfg.NodeName, uid, n.cfg.LeaseDuration, now)
-	if err != nil {
-		return err
-	}
-	n.mu.Lock()
-	n.lease = lease
-	n.mu.Unlock()
-	return nil
+	return n.beat.RenewLease(ctx, n.cfg.Client, n.cfg.NodeName, n.cfg.LeaseDuration, n.cfg.Clock.Now())
 }
 
 // syncStatus writes the node status when it changed or is due.
@@ -242,15 +225,11 @@ func (n *nodeAgent) syncStatus(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.mu.Lock()
-	due := now.Sub(n.lastReport) >= n.cfg.NodeStatusReportFrequency
-	n.mu.Unlock()
+	due := n.beat.Due(now, n.cfg.NodeStatusReportFrequency)
 	desired := func(old *corev1.NodeStatus) corev1.NodeStatus { return n.desiredStatus(old, now) }
 	wrote, err := nodestatus.WriteStatus(ctx, nodes, cur, due, desired, apiTime(now), 3)
 	if wrote {
-		n.mu.Lock()
-		n.lastReport = now
-		n.mu.Unlock()
+		n.beat.Reported(now)
 	}
 	return err
 }

@@ -25,6 +25,17 @@ type Owners[O metav1.Object] struct {
 	Selector func(O) *metav1.LabelSelector
 }
 
+// NewOwners is the Owners of kind whose controllers namespaced lists (a
+// lister's per-namespace accessor, e.g. a DeploymentLister's Deployments)
+// and selector selects by.
+func NewOwners[O metav1.Object, L Lister[O]](kind schema.GroupVersionKind, namespaced func(namespace string) L, selector func(O) *metav1.LabelSelector) Owners[O] {
+	return Owners[O]{
+		Kind:     kind,
+		Lister:   func(namespace string) Lister[O] { return namespaced(namespace) },
+		Selector: selector,
+	}
+}
+
 // Resolve returns the controller that ref (the ControllerRef of an object
 // in namespace; nil for an orphan) names, if ref is of Kind and the cache
 // holds that controller with ref's UID.

@@ -21,12 +21,10 @@ import (
 
 // Options tunes the controller. Zero values mean the defaults.
 type Options struct {
-	// Workers is how many CronJobs are synced at once. Default 5.
-	Workers int
+	// Options are the worker count (default 5) and the logger.
+	queue.Options
 	// Clock decides when schedules are due. Default: the real clock.
 	Clock clock.WithTicker
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
 }
 
 // Controller creates a CronJob's Jobs at its schedule's times and keeps
@@ -46,9 +44,8 @@ type Controller struct {
 // New wires the controller's informer event handlers. It does not start
 // anything; the caller starts the shared informer factory afterwards.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) *Controller {
-	opts.Workers = cmp.Or(opts.Workers, 5)
+	opts.Options = opts.Options.Defaulted(5)
 	opts.Clock = cmp.Or[clock.WithTicker](opts.Clock, clock.RealClock{})
-	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	cronJobs := factory.Batch().V1().CronJobs()
 	jobs := factory.Batch().V1().Jobs()
 	c := &Controller{

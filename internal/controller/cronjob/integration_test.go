@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"skiff.dev/skiff/internal/controller/cronjob"
+	"skiff.dev/skiff/internal/controller/queue"
 	"skiff.dev/skiff/internal/testserver"
 )
 
@@ -65,7 +66,7 @@ func TestHistoryLimitIntegration(t *testing.T) {
 	}
 
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := cronjob.New(client, factory, record.NewFakeRecorder(100), cronjob.Options{Workers: 1})
+	c := cronjob.New(client, factory, record.NewFakeRecorder(100), cronjob.Options{Options: queue.Options{Workers: 1}})
 	factory.Start(ctx.Done())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()

@@ -28,13 +28,11 @@ var controllerKind = appsv1.SchemeGroupVersion.WithKind("Deployment")
 
 // Options tunes the controller. Zero values mean Kubernetes' defaults.
 type Options struct {
-	// Workers is how many keys are synced at once. Zero means 5.
-	Workers int
+	// Options are the worker count (default 5) and the logger.
+	queue.Options
 	// Clock tells the time for conditions and the progress deadline. Nil
 	// means the real clock.
 	Clock clock.PassiveClock
-	// Logger receives the controller's logs. Nil means slog.Default().
-	Logger *slog.Logger
 }
 
 // Controller is the Deployment controller.
@@ -56,9 +54,8 @@ type Controller struct {
 // ReplicaSet and Pod informers of factory. It does not start anything; the
 // caller starts factory and then calls Run.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) *Controller {
-	opts.Workers = cmp.Or(opts.Workers, 5)
+	opts.Options = opts.Options.Defaulted(5)
 	opts.Clock = cmp.Or[clock.PassiveClock](opts.Clock, clock.RealClock{})
-	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	dInformer := factory.Apps().V1().Deployments()
 	rsInformer := factory.Apps().V1().ReplicaSets()
 	podInformer := factory.Core().V1().Pods()
@@ -69,13 +66,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		dLister:  dLister,
 		rsLister: rsInformer.Lister(),
 		pods:     podInformer.Lister(),
-		owners: controllerref.Owners[*appsv1.Deployment]{
-			Kind: controllerKind,
-			Lister: func(namespace string) controllerref.Lister[*appsv1.Deployment] {
-				return dLister.Deployments(namespace)
-			},
-			Selector: func(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector },
-		},
+		owners: controllerref.NewOwners(controllerKind, dLister.Deployments,
+			func(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector }),
 		synced: []cache.InformerSynced{
 			dInformer.Informer().HasSynced, rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced,
 		},

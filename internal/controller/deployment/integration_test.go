@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"skiff.dev/skiff/internal/controller/deployment"
+	"skiff.dev/skiff/internal/controller/queue"
 	"skiff.dev/skiff/internal/controller/replicaset"
 	"skiff.dev/skiff/internal/testserver"
 )
@@ -38,8 +39,8 @@ func startControllers(t *testing.T, client kubernetes.Interface) (informers.Shar
 	factory := informers.NewSharedInformerFactory(client, 0)
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	rsc := replicaset.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "replicaset-controller"}), replicaset.Options{Workers: 2})
-	dc := deployment.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "deployment-controller"}), deployment.Options{Workers: 2})
+	rsc := replicaset.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "replicaset-controller"}), replicaset.Options{Options: queue.Options{Workers: 2}})
+	dc := deployment.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "deployment-controller"}), deployment.Options{Options: queue.Options{Workers: 2}})
 	_, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { markReady(ctx, t, client, obj.(*corev1.Pod)) },
 		UpdateFunc: func(_, obj any) { markReady(ctx, t, client, obj.(*corev1.Pod)) },

@@ -268,44 +268,29 @@ func intAnnotation(rs *appsv1.ReplicaSet, key string) (int32, bool) {
 
 // Replica counts over sets of ReplicaSets (nil entries allowed).
 
-func specReplicas(rss []*appsv1.ReplicaSet) int32 {
+// sumReplicas adds up one count of each ReplicaSet in rss.
+func sumReplicas(rss []*appsv1.ReplicaSet, count func(*appsv1.ReplicaSet) int32) int32 {
 	var n int32
 	for _, rs := range rss {
 		if rs != nil {
-			n += rsReplicas(rs)
+			n += count(rs)
 		}
 	}
 	return n
 }
 
+func specReplicas(rss []*appsv1.ReplicaSet) int32 { return sumReplicas(rss, rsReplicas) }
+
 func statusReplicas(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.Replicas
-		}
-	}
-	return n
+	return sumReplicas(rss, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.Replicas })
 }
 
 func readyReplicas(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.ReadyReplicas
-		}
-	}
-	return n
+	return sumReplicas(rss, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.ReadyReplicas })
 }
 
 func availableReplicas(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.AvailableReplicas
-		}
-	}
-	return n
+	return sumReplicas(rss, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.AvailableReplicas })
 }
 
 func terminatingReplicas(rss []*appsv1.ReplicaSet) *int32 {

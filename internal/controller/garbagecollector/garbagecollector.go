@@ -16,7 +16,6 @@
 package garbagecollector
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,6 +42,8 @@ import (
 // Options tunes the garbage collector; zero values mean Kubernetes'
 // defaults.
 type Options struct {
+	// Options are the worker count (default 20) and the logger.
+	queue.Options
 	// DiscoveryPeriod is how often served resources are rediscovered, to
 	// watch new ones and stop watching removed ones. Defaults to 30s.
 	DiscoveryPeriod time.Duration
@@ -51,11 +52,6 @@ type Options struct {
 	// IgnoredResources are never watched; defaults to the core and
 	// events.k8s.io events, as Kubernetes.
 	IgnoredResources []schema.GroupResource
-	// Workers is how many goroutines run each of the delete and orphan
-	// queues. Defaults to 20.
-	Workers int
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
 }
 
 // Controller is the garbage collector.
@@ -84,8 +80,7 @@ func New(metadataClient metadata.Interface, discoveryClient discovery.DiscoveryI
 	if opts.IgnoredResources == nil {
 		opts.IgnoredResources = []schema.GroupResource{{Group: "", Resource: "events"}, {Group: "events.k8s.io", Resource: "events"}}
 	}
-	opts.Workers = cmp.Or(opts.Workers, 20)
-	opts.Logger = cmp.Or(opts.Logger, slog.Default())
+	opts.Options = opts.Options.Defaulted(20)
 	gc := &Controller{
 		metadata:    metadataClient,
 		discovery:   discoveryClient,

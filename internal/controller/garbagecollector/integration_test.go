@@ -19,6 +19,7 @@ import (
 
 	"skiff.dev/skiff/internal/controller/garbagecollector"
 	"skiff.dev/skiff/internal/controller/namespace"
+	"skiff.dev/skiff/internal/controller/queue"
 	"skiff.dev/skiff/internal/testserver"
 )
 
@@ -54,9 +55,9 @@ func TestGarbageCollectionAndNamespaceDeletion(t *testing.T) {
 	t.Cleanup(cancel)
 
 	md := metadata.NewForConfigOrDie(s.Config)
-	gc := garbagecollector.New(md, s.Client.Discovery(), garbagecollector.Options{DiscoveryPeriod: time.Second, Workers: 2})
+	gc := garbagecollector.New(md, s.Client.Discovery(), garbagecollector.Options{DiscoveryPeriod: time.Second, Options: queue.Options{Workers: 2}})
 	factory := informers.NewSharedInformerFactory(s.Client, 0)
-	nsc := namespace.New(s.Client, md, factory, namespace.Options{FinalizerEstimate: 2 * time.Second, Workers: 1})
+	nsc := namespace.New(s.Client, md, factory, namespace.Options{FinalizerEstimate: 2 * time.Second, Options: queue.Options{Workers: 1}})
 	factory.Start(ctx.Done())
 	done := make(chan struct{}, 2)
 	go func() { gc.Run(ctx); done <- struct{}{} }()

@@ -49,18 +49,15 @@ const maxUncountedPods = 500
 
 // Options tunes the controller. Zero values mean Kubernetes' defaults.
 type Options struct {
+	// Options are the worker count (default 5) and the logger.
+	queue.Options
 	// PodFailureBackOff is the delay before the replacement of a failed pod;
 	// it doubles with every further consecutive failure. Default 10s.
 	PodFailureBackOff time.Duration
 	// MaxPodFailureBackOff caps that delay. Default 6m.
 	MaxPodFailureBackOff time.Duration
-	// Workers is how many Jobs are synced at once (the orphan pods have one
-	// worker of their own). Default 5.
-	Workers int
 	// Clock drives deadlines and back-off. Default: the real clock.
 	Clock clock.WithTicker
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -73,9 +70,8 @@ func (o *Options) setDefaults() {
 	if o.MaxPodFailureBackOff < o.PodFailureBackOff {
 		o.MaxPodFailureBackOff = o.PodFailureBackOff
 	}
-	o.Workers = cmp.Or(o.Workers, 5)
+	o.Options = o.Options.Defaulted(5)
 	o.Clock = cmp.Or[clock.WithTicker](o.Clock, clock.RealClock{})
-	o.Logger = cmp.Or(o.Logger, slog.Default())
 }
 
 // Controller runs Jobs: it creates their pods, counts how they end and

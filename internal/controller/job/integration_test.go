@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"skiff.dev/skiff/internal/controller/job"
+	"skiff.dev/skiff/internal/controller/queue"
 	"skiff.dev/skiff/internal/testserver"
 )
 
@@ -35,7 +36,7 @@ func TestJobIntegration(t *testing.T) {
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "job-controller"})
 
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := job.New(client, factory, recorder, job.Options{PodFailureBackOff: 50 * time.Millisecond, Workers: 2})
+	c := job.New(client, factory, recorder, job.Options{PodFailureBackOff: 50 * time.Millisecond, Options: queue.Options{Workers: 2}})
 	factory.Start(ctx.Done())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()

@@ -42,16 +42,14 @@ import (
 
 // Options tunes the controller; zero values mean Kubernetes' defaults.
 type Options struct {
+	// Options are the worker count (default 10) and the logger.
+	queue.Options
 	// FinalizerEstimate is how long objects held by finalizers are expected
 	// to take to go; the namespace is looked at again after half of it plus
 	// a second. Defaults to 15s, as Kubernetes.
 	FinalizerEstimate time.Duration
-	// Workers is how many namespaces are synced at once. Defaults to 10.
-	Workers int
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
 }
 
 // Controller deletes the content of terminating namespaces.
@@ -73,9 +71,8 @@ func New(client kubernetes.Interface, metadataClient metadata.Interface, factory
 	if opts.FinalizerEstimate <= 0 {
 		opts.FinalizerEstimate = 15 * time.Second
 	}
-	opts.Workers = cmp.Or(opts.Workers, 10)
+	opts.Options = opts.Options.Defaulted(10)
 	opts.Clock = cmp.Or[clock.PassiveClock](opts.Clock, clock.RealClock{})
-	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	informer := factory.Core().V1().Namespaces()
 	c := &Controller{
 		client:    client,

@@ -1,7 +1,6 @@
 package nodeipam
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -33,16 +32,14 @@ const ReasonCIDRNotAvailable = "CIDRNotAvailable"
 
 // Options configure the controller; zero values take the defaults.
 type Options struct {
+	// Options are the worker count (default 10) and the logger.
+	queue.Options
 	// ClusterCIDR is split into the nodes' pod CIDRs; default 10.42.0.0/16.
 	ClusterCIDR netip.Prefix
 	// NodeCIDRMaskSize is the prefix length of a node's pod CIDR; default
 	// 24 for an IPv4 cluster CIDR, 64 for IPv6 (kube-controller-manager's
 	// --node-cidr-mask-size).
 	NodeCIDRMaskSize int
-	// Workers is how many nodes are synced at once; default 10.
-	Workers int
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
 }
 
 // Controller assigns pod CIDRs to nodes.
@@ -72,8 +69,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 			opts.NodeCIDRMaskSize = 64
 		}
 	}
-	opts.Workers = cmp.Or(opts.Workers, 10)
-	opts.Logger = cmp.Or(opts.Logger, slog.Default())
+	opts.Options = opts.Options.Defaulted(10)
 	set, err := newCIDRSet(opts.ClusterCIDR, opts.NodeCIDRMaskSize)
 	if err != nil {
 		return nil, fmt.Errorf("nodeipam: %w", err)

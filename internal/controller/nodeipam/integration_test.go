@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"skiff.dev/skiff/internal/controller/nodeipam"
+	"skiff.dev/skiff/internal/controller/queue"
 	"skiff.dev/skiff/internal/testserver"
 )
 
@@ -35,7 +36,7 @@ func startController(t *testing.T, cs kubernetes.Interface, cluster string) (sto
 	b := record.NewBroadcaster()
 	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
 	c, err := nodeipam.New(cs, factory, b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "node-ipam-controller"}),
-		nodeipam.Options{ClusterCIDR: netip.MustParsePrefix(cluster), Workers: 2})
+		nodeipam.Options{ClusterCIDR: netip.MustParsePrefix(cluster), Options: queue.Options{Workers: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}

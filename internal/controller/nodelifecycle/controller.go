@@ -29,6 +29,8 @@ import (
 // Options are the controller's tunables; zero values take Kubernetes'
 // defaults (kube-controller-manager's flags of the same names).
 type Options struct {
+	// Options are the worker count (default 1) and the logger.
+	queue.Options
 	// NodeMonitorPeriod between checks of every node's health; default 5s.
 	NodeMonitorPeriod time.Duration
 	// NodeMonitorGracePeriod a node may go without a Lease renewal or a
@@ -47,13 +49,8 @@ type Options struct {
 	LargeClusterSizeThreshold int
 	// UnhealthyZoneThreshold; default 0.55.
 	UnhealthyZoneThreshold float32
-	// Workers is how many goroutines run each of the taint and eviction
-	// queues; default 1.
-	Workers int
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -77,9 +74,8 @@ func (o Options) withDefaults() Options {
 	if o.UnhealthyZoneThreshold <= 0 {
 		o.UnhealthyZoneThreshold = 0.55
 	}
-	o.Workers = cmp.Or(o.Workers, 1)
+	o.Options = o.Options.Defaulted(1)
 	o.Clock = cmp.Or[clock.WithTicker](o.Clock, clock.RealClock{})
-	o.Logger = cmp.Or(o.Logger, slog.Default())
 	return o
 }
 

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -73,7 +74,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	rec := record.NewFakeRecorder(100)
 	c := New(client, factory, rec, Options{
 		NodeMonitorGracePeriod: 40 * time.Second, NodeEvictionRate: 1000,
-		Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Clock: clk, Options: queue.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
 	})
 	for _, o := range objs {
 		var err error

@@ -18,6 +18,7 @@ import (
 
 	"skiff.dev/skiff/internal/agent/hollow"
 	"skiff.dev/skiff/internal/controller/nodelifecycle"
+	"skiff.dev/skiff/internal/controller/queue"
 	"skiff.dev/skiff/internal/testserver"
 )
 
@@ -85,7 +86,7 @@ func TestDeadNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 		NodeMonitorPeriod:      200 * time.Millisecond,
 		NodeMonitorGracePeriod: 3 * time.Second,
 		NodeEvictionRate:       100,
-		Workers:                2,
+		Options:                queue.Options{Workers: 2},
 	})
 	factory.Start(ctx.Done())
 	ctrlDone := make(chan struct{})

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,24 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 )
+
+// Options are what every queue-driven controller's Options embed: how many
+// keys it syncs at once and where it logs.
+type Options struct {
+	// Workers is how many keys are synced at once; zero means the
+	// controller's default.
+	Workers int
+	// Logger receives the controller's log; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaulted is o with its zero values filled: workers goroutines and
+// slog.Default().
+func (o Options) Defaulted(workers int) Options {
+	o.Workers = cmp.Or(o.Workers, workers)
+	o.Logger = cmp.Or(o.Logger, slog.Default())
+	return o
+}
 
 // Worker takes keys off one queue and syncs them.
 type Worker[K comparable] struct {

@@ -462,3 +462,21 @@ func TestNew(t *testing.T) {
 		t.Fatalf("Len = %d after the delay passed on the fake clock, want 1", q.Len())
 	}
 }
+
+func TestOptionsDefaulted(t *testing.T) {
+	own := slog.New(slog.DiscardHandler)
+	for _, tt := range []struct {
+		name string
+		in   Options
+		want int
+		log  *slog.Logger
+	}{
+		{"zero", Options{}, 5, slog.Default()},
+		{"set", Options{Workers: 2, Logger: own}, 2, own},
+	} {
+		got := tt.in.Defaulted(5)
+		if got.Workers != tt.want || got.Logger != tt.log {
+			t.Errorf("%s: Defaulted(5) = %+v, want %d workers and logger %p", tt.name, got, tt.want, tt.log)
+		}
+	}
+}

@@ -31,16 +31,14 @@ var controllerKind = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
 
 // Options tunes the controller. Zero values mean Kubernetes' defaults.
 type Options struct {
+	// Options are the worker count (default 5) and the logger.
+	queue.Options
 	// BurstReplicas caps how many pods one sync creates or deletes
 	// (kube-controller-manager's burstReplicas). Zero means 500.
 	BurstReplicas int
-	// Workers is how many keys are synced at once. Zero means 5.
-	Workers int
 	// Clock tells the time for availability (minReadySeconds), deletion
 	// ranking and expectations. Nil means the real clock.
 	Clock clock.PassiveClock
-	// Logger receives the controller's logs. Nil means slog.Default().
-	Logger *slog.Logger
 }
 
 // Controller is the ReplicaSet controller.
@@ -66,9 +64,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	if opts.BurstReplicas <= 0 {
 		opts.BurstReplicas = 500
 	}
-	opts.Workers = cmp.Or(opts.Workers, 5)
+	opts.Options = opts.Options.Defaulted(5)
 	opts.Clock = cmp.Or[clock.PassiveClock](opts.Clock, clock.RealClock{})
-	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	rsInformer := factory.Apps().V1().ReplicaSets()
 	podInformer := factory.Core().V1().Pods()
 	rsLister := rsInformer.Lister()
@@ -77,13 +74,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		recorder: recorder,
 		rsLister: rsLister,
 		pods:     podInformer.Lister(),
-		owners: controllerref.Owners[*appsv1.ReplicaSet]{
-			Kind: controllerKind,
-			Lister: func(namespace string) controllerref.Lister[*appsv1.ReplicaSet] {
-				return rsLister.ReplicaSets(namespace)
-			},
-			Selector: func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector },
-		},
+		owners: controllerref.NewOwners(controllerKind, rsLister.ReplicaSets,
+			func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector }),
 		synced:  []cache.InformerSynced{rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced},
 		queue:   queue.New[string]("replicaset", nil),
 		exp:     expectations.New(opts.Clock),

@@ -18,6 +18,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
 
+	"skiff.dev/skiff/internal/controller/queue"
 	"skiff.dev/skiff/internal/controller/replicaset"
 	"skiff.dev/skiff/internal/testserver"
 )
@@ -29,7 +30,7 @@ func TestReplicaSetKeepsReplicas(t *testing.T) {
 	factory := informers.NewSharedInformerFactory(client, 0)
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	c := replicaset.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "replicaset-controller"}), replicaset.Options{Workers: 2})
+	c := replicaset.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "replicaset-controller"}), replicaset.Options{Options: queue.Options{Workers: 2}})
 	factory.Start(ctx.Done())
 	var wg sync.WaitGroup
 	wg.Go(func() { c.Run(ctx) })

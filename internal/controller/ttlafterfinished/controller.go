@@ -27,12 +27,10 @@ import (
 
 // Options tunes the controller. Zero values mean the defaults.
 type Options struct {
-	// Workers is how many Jobs are looked at once. Default 5.
-	Workers int
+	// Options are the worker count (default 5) and the logger.
+	queue.Options
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
 }
 
 // Controller deletes finished Jobs whose TTL expired.
@@ -48,9 +46,8 @@ type Controller struct {
 
 // New wires the event handlers; the caller starts the informer factory.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options) *Controller {
-	opts.Workers = cmp.Or(opts.Workers, 5)
+	opts.Options = opts.Options.Defaulted(5)
 	opts.Clock = cmp.Or[clock.WithTicker](opts.Clock, clock.RealClock{})
-	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	jobs := factory.Batch().V1().Jobs()
 	c := &Controller{
 		client:    client,
