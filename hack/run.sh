@@ -12,7 +12,10 @@ mkdir -p "$data_dir"
 runtime=${SKIFF_RUNTIME:-auto}
 "$bin/skiff" server --data-dir "$data_dir" --port "$port" --runtime="$runtime" --pause-image "$PWD/build/images/pause.tar" &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
+stop() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
+trap stop EXIT
+# Ctrl-C is how the user ends it: the server stops cleanly and so does this.
+trap 'stop; trap - EXIT; exit 0' INT TERM
 export KUBECONFIG=$data_dir/kubeconfig.yaml
 for _ in $(seq 1 300); do
   if [ -f "$KUBECONFIG" ] && "$bin/kubectl" get --raw /readyz >/dev/null 2>&1; then break; fi
