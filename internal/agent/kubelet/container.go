@@ -120,19 +120,14 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, state
 		Tty:       c.TTY,
 		Linux:     &runtimeapi.LinuxContainerConfig{Resources: containerResources(c)},
 	}
-	id, err := m.rt.CreateContainer(ctx, sc.sandbox.id, cfg, sc.sandboxConfig)
-	m.changed(pod.UID)
+	rt := m.runtimeFor(pod.UID)
+	id, err := rt.CreateContainer(ctx, sc.sandbox.id, cfg, sc.sandboxConfig)
 	if err != nil {
 		return failed(reasonCreateContainer, err)
 	}
 	m.event(pod, ref, corev1.EventTypeNormal, "Created", "Created container: "+c.Name)
-	err = m.rt.StartContainer(ctx, id)
-	if err != nil {
-		_ = m.rt.RemoveContainer(ctx, id)
-	}
-	// A relist during the start may have cached the container as Created.
-	m.changed(pod.UID)
-	if err != nil {
+	if err := rt.StartContainer(ctx, id); err != nil {
+		_ = rt.RemoveContainer(ctx, id)
 		return failed(reasonRunContainer, err)
 	}
 	m.event(pod, ref, corev1.EventTypeNormal, "Started", "Started container "+c.Name)
@@ -160,8 +155,7 @@ func (m *podManager) prune(ctx context.Context, uid types.UID, state *podState, 
 		if ci.id == current || (prev != nil && ci.id == prev.id) || ci.running() {
 			continue
 		}
-		err := m.rt.RemoveContainer(ctx, ci.id)
-		m.changed(uid)
+		err := m.runtimeFor(uid).RemoveContainer(ctx, ci.id)
 		if err != nil {
 			m.log.Warn("removing an old container", "id", ci.id, "err", err)
 		}
@@ -270,8 +264,7 @@ func (m *podManager) killContainer(ctx context.Context, pod *corev1.Pod, c *core
 	if announce {
 		m.event(pod, ref, corev1.EventTypeNormal, "Killing", "Stopping container "+c.Name)
 	}
-	err := m.rt.StopContainer(ctx, ci.id, grace)
-	m.changed(pod.UID)
+	err := m.runtimeFor(pod.UID).StopContainer(ctx, ci.id, grace)
 	if err != nil {
 		m.log.Warn("stopping container", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "err", err)
 	}

@@ -361,9 +361,55 @@ func (m *podManager) podState(ctx context.Context, uid types.UID) (*podState, er
 	return st, nil
 }
 
-// changed records that this kubelet changed the pod in the runtime: its
-// cached state is stale.
-func (m *podManager) changed(uid types.UID) { m.cache.invalidate(uid) }
+// runtimeFor is the runtime as the worker of pod uid changes it: each call
+// that creates, starts, stops or removes one of the pod's sandboxes or
+// containers marks the pod's cached state stale when it returns (a relist
+// during the call may have cached what was there before it finished).
+func (m *podManager) runtimeFor(uid types.UID) podRuntime {
+	return podRuntime{Runtime: m.rt, invalidate: func() { m.cache.invalidate(uid) }}
+}
+
+// podRuntime is a runtime.Runtime whose calls that change a pod's
+// sandboxes and containers call invalidate when they return.
+type podRuntime struct {
+	runtime.Runtime
+	invalidate func()
+}
+
+func (r podRuntime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, handler string) (string, error) {
+	defer r.invalidate()
+	return r.Runtime.RunPodSandbox(ctx, cfg, handler)
+}
+
+func (r podRuntime) StopPodSandbox(ctx context.Context, id string) error {
+	defer r.invalidate()
+	return r.Runtime.StopPodSandbox(ctx, id)
+}
+
+func (r podRuntime) RemovePodSandbox(ctx context.Context, id string) error {
+	defer r.invalidate()
+	return r.Runtime.RemovePodSandbox(ctx, id)
+}
+
+func (r podRuntime) CreateContainer(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig, sandboxCfg *runtimeapi.PodSandboxConfig) (string, error) {
+	defer r.invalidate()
+	return r.Runtime.CreateContainer(ctx, sandboxID, cfg, sandboxCfg)
+}
+
+func (r podRuntime) StartContainer(ctx context.Context, id string) error {
+	defer r.invalidate()
+	return r.Runtime.StartContainer(ctx, id)
+}
+
+func (r podRuntime) StopContainer(ctx context.Context, id string, timeout int64) error {
+	defer r.invalidate()
+	return r.Runtime.StopContainer(ctx, id, timeout)
+}
+
+func (r podRuntime) RemoveContainer(ctx context.Context, id string) error {
+	defer r.invalidate()
+	return r.Runtime.RemoveContainer(ctx, id)
+}
 
 // podFor is the API's pod of a worker, nil when it is gone (or replaced
 // by another pod of the name).

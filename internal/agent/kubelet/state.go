@@ -187,9 +187,10 @@ func buildState(ctx context.Context, rt runtime.Runtime, sbs []*runtimeapi.PodSa
 
 // runtimeCache holds each pod's runtime state as last read: by the relist
 // for the pods whose sandboxes or containers changed, and by a pod's sync
-// when it needs a state newer than the cached one. A sync that changes
-// the pod in the runtime invalidates its entry: reads begun before that
-// are stale, and the next use reads the runtime again.
+// when it needs a state newer than the cached one. Every call through
+// podManager.runtimeFor that changes the pod in the runtime invalidates its
+// entry when it returns: reads begun before that are stale, and the next
+// use reads the runtime again.
 type runtimeCache struct {
 	mu   sync.Mutex
 	gen  uint64 // numbers the reads begun

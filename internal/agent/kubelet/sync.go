@@ -195,8 +195,7 @@ func (m *podManager) replaceSandbox(ctx context.Context, pod *corev1.Pod, state 
 	if !acts.createSandbox {
 		return nil, 0, m.writeStatus(ctx, pod, true)
 	}
-	_, err := m.rt.RunPodSandbox(ctx, m.sandboxConfig(pod, acts.attempt), ptr.Deref(pod.Spec.RuntimeClassName, ""))
-	m.changed(pod.UID)
+	_, err := m.runtimeFor(pod.UID).RunPodSandbox(ctx, m.sandboxConfig(pod, acts.attempt), ptr.Deref(pod.Spec.RuntimeClassName, ""))
 	if err != nil {
 		m.event(pod, "", corev1.EventTypeWarning, "FailedCreatePodSandBox", fmt.Sprintf("Failed to create pod sandbox: %v", err))
 		if serr := m.writeStatus(ctx, pod, false); serr != nil {
@@ -463,24 +462,24 @@ func (m *podManager) stopTerminal(ctx context.Context, pod *corev1.Pod, state *p
 // reports whether all is gone.
 func (m *podManager) cleanup(ctx context.Context, w *podWorker, state *podState) bool {
 	m.probes.stop(w.uid, "")
-	defer m.changed(w.uid)
+	rt := m.runtimeFor(w.uid)
 	ok := true
 	for _, ci := range state.all() {
 		if ci.running() {
-			if err := m.rt.StopContainer(ctx, ci.id, 0); err != nil {
+			if err := rt.StopContainer(ctx, ci.id, 0); err != nil {
 				m.log.Warn("stopping container", "id", ci.id, "err", err)
 			}
 		}
-		if err := m.rt.RemoveContainer(ctx, ci.id); err != nil {
+		if err := rt.RemoveContainer(ctx, ci.id); err != nil {
 			m.log.Warn("removing container", "id", ci.id, "err", err)
 			ok = false
 		}
 	}
 	for _, sb := range state.sandboxes {
-		if err := m.rt.StopPodSandbox(ctx, sb.id); err != nil {
+		if err := rt.StopPodSandbox(ctx, sb.id); err != nil {
 			m.log.Warn("stopping sandbox", "id", sb.id, "err", err)
 		}
-		if err := m.rt.RemovePodSandbox(ctx, sb.id); err != nil {
+		if err := rt.RemovePodSandbox(ctx, sb.id); err != nil {
 			m.log.Warn("removing sandbox", "id", sb.id, "err", err)
 			ok = false
 		}
@@ -532,8 +531,7 @@ func (m *podManager) killContainers(ctx context.Context, pod *corev1.Pod, state 
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					defer m.changed(pod.UID)
-					if err := m.rt.StopContainer(ctx, ci.id, grace); err != nil {
+					if err := m.runtimeFor(pod.UID).StopContainer(ctx, ci.id, grace); err != nil {
 						m.log.Warn("stopping container", "id", ci.id, "err", err)
 					}
 				}()
@@ -572,8 +570,7 @@ func (m *podManager) stopSandboxes(ctx context.Context, uid types.UID, state *po
 		if !sb.ready {
 			continue
 		}
-		err := m.rt.StopPodSandbox(ctx, sb.id)
-		m.changed(uid)
+		err := m.runtimeFor(uid).StopPodSandbox(ctx, sb.id)
 		if err != nil {
 			m.log.Warn("stopping sandbox", "id", sb.id, "err", err)
 		}
@@ -666,8 +663,7 @@ func (m *podManager) removeOldSandboxes(ctx context.Context, uid types.UID, stat
 		if sb.ready || used[sb.id] {
 			continue
 		}
-		err := m.rt.RemovePodSandbox(ctx, sb.id)
-		m.changed(uid)
+		err := m.runtimeFor(uid).RemovePodSandbox(ctx, sb.id)
 		if err != nil {
 			m.log.Warn("removing an old sandbox", "id", sb.id, "err", err)
 		}
