@@ -25,3 +25,24 @@ const (
 	// before they exit (a Go duration such as "30s").
 	SimulateRunTimeAnnotation = "skiff.dev/simulate-run-time"
 )
+
+// Service networking.
+const (
+	// ServiceProxyLabel marks a node that runs skiff's service proxy (the
+	// server's own node and every skiff agent with a real runtime; never a
+	// simulated node), value "true". The built-in LoadBalancer
+	// implementation announces only such nodes' addresses.
+	ServiceProxyLabel = "skiff.dev/service-proxy"
+	// ServiceLBClass is the spec.loadBalancerClass of the built-in
+	// LoadBalancer implementation; a Service with no class is served by it
+	// too, one with another class is left alone.
+	ServiceLBClass = "skiff.dev/servicelb"
+	// ClusterDomain is the default DNS domain of the cluster.
+	ClusterDomain = "cluster.local"
+	// DNSServiceName is the cluster DNS Service in kube-system; its
+	// ClusterIP is the tenth address of the service CIDR (10.43.0.10).
+	DNSServiceName = "kube-dns"
+	// DNSConfigMapName is the ConfigMap in kube-system that holds the
+	// cluster DNS configuration.
+	DNSConfigMapName = "coredns"
+)
