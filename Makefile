@@ -36,6 +36,7 @@ build:
 images:
 	@test -x /bin/busybox || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/pause ./cmd/pause
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/fetch ./cmd/fetch
 	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v1" -o $(IMAGES)/bin/model-server-v1 ./cmd/model-server
 	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v2" -o $(IMAGES)/bin/model-server-v2 ./cmd/model-server
 	$(GO) run ./hack/mkimage --bin-dir $(IMAGES)/bin --busybox /bin/busybox --out $(IMAGES)

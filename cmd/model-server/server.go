@@ -46,6 +46,8 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /{$}", s.info)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		// Which pod answered: clients behind a Service count these.
+		w.Header().Set("X-Served-By", s.hostname)
 		start := s.now()
 		mux.ServeHTTP(rec, r)
 		s.printf("%s %s %d %s %s", r.Method, r.URL.RequestURI(), rec.status, s.now().Sub(start).Round(time.Microsecond), r.RemoteAddr)

@@ -65,6 +65,9 @@ func TestHandlers(t *testing.T) {
 			if rec.Code != tt.wantCode {
 				t.Errorf("status %d, want %d (body %q)", rec.Code, tt.wantCode, rec.Body.String())
 			}
+			if by := rec.Header().Get("X-Served-By"); by != "pod-a" {
+				t.Errorf("X-Served-By %q, want the pod's hostname pod-a", by)
+			}
 			if tt.wantBody != "" && rec.Body.String() != tt.wantBody {
 				t.Errorf("body %q, want %q", rec.Body.String(), tt.wantBody)
 			}

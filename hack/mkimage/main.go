@@ -1,7 +1,8 @@
 // Command mkimage writes skiff's container images from binaries built by
 // `make images`: pause.tar (localhost/skiff/pause:3.10) and
 // model-server-v1.tar, model-server-v2.tar (localhost/skiff/model-server:v1
-// and :v2, with a static busybox for sh, tar, ps and friends), each a
+// and :v2, with a static busybox for sh, tar, ps and friends and fetch, the
+// static HTTP and DNS client of cmd/fetch, at /bin/fetch), each a
 // single-layer docker-archive that containerd imports.
 //
 //	go run ./hack/mkimage --bin-dir build/images/bin --busybox /bin/busybox --out build/images
@@ -53,7 +54,8 @@ func main() {
 
 func run(binDir, busybox, out string) error {
 	pause := filepath.Join(binDir, "pause")
-	for _, bin := range []string{pause, busybox, filepath.Join(binDir, "model-server-v1"), filepath.Join(binDir, "model-server-v2")} {
+	fetch := filepath.Join(binDir, "fetch")
+	for _, bin := range []string{pause, busybox, fetch, filepath.Join(binDir, "model-server-v1"), filepath.Join(binDir, "model-server-v2")} {
 		if err := checkStatic(bin); err != nil {
 			return err
 		}
@@ -69,6 +71,7 @@ func run(binDir, busybox, out string) error {
 		files := map[string]image.File{
 			"/model-server": {Source: filepath.Join(binDir, "model-server-"+v), Mode: 0o755},
 			"/bin/busybox":  {Source: busybox, Mode: 0o755},
+			"/bin/fetch":    {Source: fetch, Mode: 0o755},
 			"/etc/passwd":   {Content: []byte(passwd)},
 			"/etc/group":    {Content: []byte(group)},
 			"/tmp":          image.Dir(0o777 | fs.ModeSticky),

@@ -1,0 +1,177 @@
+// Command fetch is the small static HTTP and DNS client of skiff's images:
+// tests run it inside pods to reach Services by name, by ClusterIP and by
+// NodePort, and to look names up in the cluster DNS. It resolves names with
+// Go's own resolver (from the pod's /etc/resolv.conf), so it needs no libc.
+//
+//	fetch get [-n N] [-timeout D] URL      GET URL N times; with N = 1 print the body,
+//	                                        else one JSON line: {"ok":..,"errors":..,"servedBy":{host:count}}
+//	fetch lookup [-type A|SRV|CNAME] NAME  print the answers one per line; exit 3 on NXDOMAIN
+//
+// The model server names the pod that answered in its X-Served-By header.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+// Exit codes: 1 a request or lookup failed, 2 bad usage, 3 no such name.
+const (
+	exitFailed   = 1
+	exitUsage    = 2
+	exitNotFound = 3
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: fetch get [-n N] URL | fetch lookup [-type A|SRV|CNAME] NAME")
+		return exitUsage
+	}
+	switch args[0] {
+	case "get":
+		return get(args[1:], stdout, stderr)
+	case "lookup":
+		return lookup(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "fetch: unknown command %q (want get or lookup)\n", args[0])
+	return exitUsage
+}
+
+// tally is what `get -n N` prints.
+type tally struct {
+	OK       int            `json:"ok"`
+	Errors   int            `json:"errors"`
+	ServedBy map[string]int `json:"servedBy"`
+	LastErr  string         `json:"lastError,omitempty"`
+}
+
+func get(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("get", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("n", 1, "number of requests")
+	timeout := fs.Duration("timeout", 5*time.Second, "timeout of each request")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || *n < 1 {
+		fmt.Fprintln(stderr, "usage: fetch get [-n N] [-timeout D] URL")
+		return exitUsage
+	}
+	url := fs.Arg(0)
+	// A new connection per request, as separate clients would open: the
+	// service proxy balances connections, not requests.
+	client := &http.Client{Timeout: *timeout, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		// The API server's certificate is checked by the test that reads
+		// the answer, not here: the image has no CA bundle.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // see above
+	}}
+	if *n == 1 {
+		resp, err := client.Get(url)
+		if err != nil {
+			fmt.Fprintln(stderr, "fetch:", err)
+			return exitFailed
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(stdout, resp.Body); err != nil {
+			fmt.Fprintln(stderr, "fetch:", err)
+			return exitFailed
+		}
+		if resp.StatusCode >= 400 {
+			fmt.Fprintln(stderr, "fetch:", resp.Status)
+			return exitFailed
+		}
+		return 0
+	}
+	t := tally{ServedBy: map[string]int{}}
+	for range *n {
+		by, err := once(client, url)
+		if err != nil {
+			t.Errors++
+			t.LastErr = err.Error()
+			continue
+		}
+		t.OK++
+		t.ServedBy[by]++
+	}
+	if err := json.NewEncoder(stdout).Encode(t); err != nil {
+		return exitFailed
+	}
+	if t.Errors > 0 {
+		return exitFailed
+	}
+	return 0
+}
+
+// once makes one request and returns who served it.
+func once(client *http.Client, url string) (string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return "", err
+	}
+	if resp.StatusCode >= 400 {
+		return "", errors.New(resp.Status)
+	}
+	return resp.Header.Get("X-Served-By"), nil
+}
+
+func lookup(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("lookup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	typ := fs.String("type", "A", "record type: A (addresses), SRV or CNAME")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: fetch lookup [-type A|SRV|CNAME] NAME")
+		return exitUsage
+	}
+	name := fs.Arg(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r := &net.Resolver{PreferGo: true}
+	var (
+		answers []string
+		err     error
+	)
+	switch *typ {
+	case "A":
+		answers, err = r.LookupHost(ctx, name)
+	case "CNAME":
+		var c string
+		c, err = r.LookupCNAME(ctx, name)
+		answers = []string{c}
+	case "SRV":
+		var srvs []*net.SRV
+		_, srvs, err = r.LookupSRV(ctx, "", "", name)
+		for _, s := range srvs {
+			answers = append(answers, fmt.Sprintf("%s %d %d %d", s.Target, s.Port, s.Priority, s.Weight))
+		}
+	default:
+		fmt.Fprintf(stderr, "fetch: record type %q: want A, SRV or CNAME\n", *typ)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "fetch:", err)
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+			return exitNotFound
+		}
+		return exitFailed
+	}
+	for _, a := range answers {
+		fmt.Fprintln(stdout, a)
+	}
+	return 0
+}
