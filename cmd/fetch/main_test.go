@@ -2,12 +2,22 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestGet(t *testing.T) {
@@ -22,6 +32,16 @@ func TestGet(t *testing.T) {
 		w.Write([]byte("hello"))
 	}))
 	defer srv.Close()
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("secure")) }))
+	defer tlsSrv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	otherCA := filepath.Join(t.TempDir(), "other.crt")
+	if err := os.WriteFile(otherCA, selfSigned(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name     string
@@ -49,6 +69,12 @@ func TestGet(t *testing.T) {
 				t.Errorf("out %q, want 3 errors", out)
 			}
 		}},
+		{"https verified against -cacert", []string{"get", "-cacert", ca, tlsSrv.URL}, 0, func(t *testing.T, out string) {
+			if out != "secure" {
+				t.Errorf("body %q", out)
+			}
+		}},
+		{"https with another CA fails", []string{"get", "-cacert", otherCA, tlsSrv.URL}, exitFailed, nil},
 		{"no URL is a usage error", []string{"get"}, exitUsage, nil},
 		{"unknown command", []string{"put"}, exitUsage, nil},
 		{"unknown record type", []string{"lookup", "-type", "MX", "x"}, exitUsage, nil},
@@ -69,4 +95,22 @@ func TestGet(t *testing.T) {
 			}
 		})
 	}
+}
+
+// selfSigned returns a PEM CA certificate that signed nothing the test
+// servers present (httptest's servers all share one certificate).
+func selfSigned(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other-ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
