@@ -82,7 +82,7 @@ integration:
 # e2e runs the real-runtime suites too: containerd must be there (CI).
 e2e: build images
 	SKIFF_BIN=$(CURDIR)/$(BIN)/skiff KUBECTL_BIN=$(CURDIR)/$(BIN)/kubectl SKIFF_IMAGES=$(CURDIR)/$(IMAGES) \
-	MODEL_SERVER_BIN=$(CURDIR)/$(IMAGES)/bin/model-server-v2 SKIFF_REQUIRE_CONTAINERD=1 \
+	MODEL_SERVER_BIN=$(CURDIR)/$(IMAGES)/bin/model-server-v2 FETCH_BIN=$(CURDIR)/$(IMAGES)/bin/fetch SKIFF_REQUIRE_CONTAINERD=1 \
 	$(GO) test -count=1 -timeout 25m ./test/e2e/...
 
 bench: deps build images

@@ -40,15 +40,22 @@ func imagesDir() string {
 
 func modelServerBin(t *testing.T) string {
 	t.Helper()
-	if b := os.Getenv("MODEL_SERVER_BIN"); b != "" {
+	return staticBin(t, "MODEL_SERVER_BIN", "./cmd/model-server")
+}
+
+// staticBin is the binary the environment variable names (make e2e sets
+// it), else pkg built static into the test's temporary directory.
+func staticBin(t *testing.T, env, pkg string) string {
+	t.Helper()
+	if b := os.Getenv(env); b != "" {
 		return b
 	}
-	b := filepath.Join(t.TempDir(), "model-server")
-	cmd := exec.Command("go", "build", "-o", b, "./cmd/model-server")
+	b := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", b, pkg)
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building model-server: %v\n%s", err, out)
+		t.Fatalf("building %s: %v\n%s", pkg, err, out)
 	}
 	return b
 }
@@ -93,9 +100,12 @@ type nodeSuite struct {
 	model []string
 	// shell is the POSIX shell of a container.
 	shell string
+	// fetch is the path of cmd/fetch in a container: the image's, or the
+	// host binary on the process runtime.
+	fetch string
 }
 
-func startNodeSuite(t *testing.T, rt string) *nodeSuite {
+func startNodeSuite(t *testing.T, rt string, extraArgs ...string) *nodeSuite {
 	t.Helper()
 	requireRoot(t)
 	n := &nodeSuite{t: t, runtime: rt, node: "node-" + rt}
@@ -105,11 +115,13 @@ func startNodeSuite(t *testing.T, rt string) *nodeSuite {
 		requireContainerd(t)
 		args = append(args, "--pause-image", filepath.Join(imagesDir(), "pause.tar"))
 		n.shell = "/bin/sh"
+		n.fetch = "/bin/fetch"
 	default:
 		n.model = []string{modelServerBin(t)}
 		n.shell = "/bin/sh"
+		n.fetch = staticBin(t, "FETCH_BIN", "./cmd/fetch")
 	}
-	n.s = startServer(t, args...)
+	n.s = startServer(t, append(args, extraArgs...)...)
 	c := n.s.client()
 	eventually(t, 90*time.Second, "node "+n.node+" Ready", func() bool {
 		node, err := c.CoreV1().Nodes().Get(context.Background(), n.node, metav1.GetOptions{})
