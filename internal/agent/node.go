@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -165,8 +166,26 @@ func pauseImage(flag string) string {
 }
 
 // localAddressTowards returns the local IP address the kernel would use to
-// reach the server's host: the node's address as the server sees it.
+// reach the server's host: the node's address as the server sees it. A
+// server on loopback (the server's own node, agents on the same machine)
+// would make that 127.0.0.1, which a pod cannot reach (it is the pod's own
+// loopback): the node then takes the address of the host's default-route
+// interface, as the kubelet does without --node-ip, and loopback only when
+// the host has no such interface.
 func localAddressTowards(server string) (string, error) {
+	addr, err := dialAddress(server)
+	if err != nil || !net.ParseIP(addr).IsLoopback() {
+		return addr, err
+	}
+	if ip, err := utilnet.ChooseHostInterface(); err == nil {
+		return ip.String(), nil
+	}
+	return addr, nil
+}
+
+// dialAddress is the local address of a UDP socket connected to the
+// server's host.
+func dialAddress(server string) (string, error) {
 	u, err := url.Parse(server)
 	if err != nil {
 		return "", fmt.Errorf("--server %q: %w", server, err)
