@@ -34,9 +34,12 @@ func main() {
 	clients := flag.Int("clients", 32, "concurrent clients for creates")
 	pods := flag.Int("pods", 10000, "pods to list")
 	watchers := flag.Int("watchers", 100, "concurrent watchers")
-	scenario := flag.String("scenario", "api", "api (the API server), controlplane (scheduler and controllers on hollow nodes) or node (pod startup on the process and cri runtimes)")
+	scenario := flag.String("scenario", "api", "api (the API server), controlplane (scheduler and controllers on hollow nodes), node (pod startup on the process and cri runtimes) or services (the Service data path, cluster DNS and the service proxy)")
 	images := flag.String("images", "build/images", "folder of `make images`' tarballs (node scenario)")
 	startupPods := flag.Int("startup-pods", 100, "pods whose startup latency is measured (node scenario)")
+	modelServer := flag.String("model-server", "build/images/bin/model-server-v2", "static model-server binary the process runtime runs (services scenario)")
+	conns := flag.Int("conns", 16, "concurrent keep-alive connections of the load (services scenario)")
+	loadFor := flag.Duration("load-duration", 5*time.Second, "how long each load runs (services scenario)")
 	flag.Parse()
 	var err error
 	switch *scenario {
@@ -46,6 +49,8 @@ func main() {
 		err = runControlPlane(*skiff, *clients)
 	case "node":
 		err = runNode(*skiff, *images, *startupPods)
+	case "services":
+		err = runServices(*skiff, *modelServer, *conns, *loadFor)
 	default:
 		err = fmt.Errorf("unknown scenario %q", *scenario)
 	}
