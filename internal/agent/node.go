@@ -83,7 +83,7 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 			p, err = process.New(ctx, process.Config{
 				StateDir:   filepath.Join(cfg.DataDir, "process"),
 				PodCIDR:    podCIDR,
-				BridgeName: bridgeName("skp", cfg.NodeName),
+				BridgeName: bridgeName("skp", cfg.NodeName, cfg.DataDir),
 				NodeIP:     nodeAddr,
 				Logger:     log,
 			})
@@ -97,7 +97,7 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 				StateDir:   filepath.Join(cfg.DataDir, "containerd"),
 				CNIConfDir: filepath.Join(cfg.DataDir, "cni", "net.d"),
 				PodCIDR:    podCIDR,
-				BridgeName: bridgeName("skc", cfg.NodeName),
+				BridgeName: bridgeName("skc", cfg.NodeName, cfg.DataDir),
 				PauseImage: pauseImage(cfg.PauseImage),
 				Endpoint:   cfg.CRISocket,
 				Logger:     log,
@@ -202,9 +202,10 @@ func dialAddress(server string) (string, error) {
 	return conn.LocalAddr().(*net.UDPAddr).IP.String(), nil
 }
 
-// bridgeName names the node's pod bridge after the node, so that several
-// agents on one machine (tests, demos) keep their networks apart; Linux
-// allows 15 characters.
-func bridgeName(prefix, node string) string {
-	return fmt.Sprintf("%s%08x", prefix, nameHash(node))
+// bridgeName names the node's pod bridge after the node and its data dir,
+// so that several agents on one machine (tests, demos, two clusters with a
+// node of the same name) keep their networks apart; Linux allows 15
+// characters.
+func bridgeName(prefix, node, dataDir string) string {
+	return fmt.Sprintf("%s%08x", prefix, nameHash(node+"\x00"+filepath.Clean(dataDir)))
 }

@@ -41,3 +41,27 @@ func TestLocalAddressTowards(t *testing.T) {
 		t.Error("a bad server URL gave no error")
 	}
 }
+
+func TestBridgeName(t *testing.T) {
+	a := bridgeName("skp", "node-a", "/var/lib/skiff/agent")
+	tests := []struct {
+		name          string
+		node, dataDir string
+		same          bool
+	}{
+		{"same node and data dir", "node-a", "/var/lib/skiff/agent/", true},
+		{"another data dir", "node-a", "/tmp/other/agent", false},
+		{"another node", "node-b", "/var/lib/skiff/agent", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := bridgeName("skp", tc.node, tc.dataDir)
+			if (a == b) != tc.same {
+				t.Errorf("bridgeName(%s, %s) = %s vs %s, want same=%v", tc.node, tc.dataDir, b, a, tc.same)
+			}
+			if len(b) > 15 {
+				t.Errorf("%q is longer than Linux's 15 characters", b)
+			}
+		})
+	}
+}
