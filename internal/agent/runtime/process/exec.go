@@ -28,6 +28,7 @@ type execTarget struct {
 	netns  string
 	cgroup string
 	ownMnt bool // the container has its own mount namespace
+	podMnt *os.File
 }
 
 func (r *Runtime) execTarget(containerID string) (execTarget, error) {
@@ -51,6 +52,9 @@ func (r *Runtime) execTarget(containerID string) (execTarget, error) {
 	if s.net != nil {
 		t.netns = s.net.Netns
 	}
+	if s.mnt != nil {
+		t.podMnt = s.mnt.file
+	}
 	return t, nil
 }
 
@@ -64,13 +68,12 @@ func (r *Runtime) execIn(ctx context.Context, containerID string, cmd []string, 
 	if err != nil {
 		return err
 	}
-	bin, err := lookPath(cmd[0], t.env)
-	if err != nil {
-		return err
-	}
-	c := &exec.Cmd{Path: bin, Args: cmd, Env: t.env, Dir: t.dir, SysProcAttr: &syscall.SysProcAttr{}}
+	c := &exec.Cmd{Args: cmd, Env: t.env, Dir: t.dir, SysProcAttr: &syscall.SysProcAttr{}}
 	// A container in its own network namespace also has its own UTS one.
-	spec := spawnSpec{cmd: c, netns: t.netns, joinPid: t.pid, joinMnt: t.ownMnt, joinUTS: t.netns != ""}
+	// The command joins the container's own mount namespace, or else the
+	// pod's.
+	spec := spawnSpec{cmd: c, netns: t.netns, joinPid: t.pid, joinMnt: t.ownMnt, joinUTS: t.netns != "",
+		podMnt: t.podMnt, prepare: prepareCommand(c, t.env)}
 	if t.cgroup != "" {
 		// On cgroup v1 the command is moved into the container's cgroup
 		// right after it started, not through the starting thread: that
