@@ -20,7 +20,16 @@ import (
 // resolv.conf and hosts, and leave nothing on the host or in the state
 // directory once removed.
 func TestPodFilesystem(t *testing.T) {
-	e := newTestRuntime(t)
+	for _, technique := range []string{"overlayfs", "tmpfs"} {
+		t.Run(technique, func(t *testing.T) {
+			e := newTestRuntime(t)
+			e.r.layers.noOverlay = technique == "tmpfs"
+			testPodFilesystem(t, e)
+		})
+	}
+}
+
+func testPodFilesystem(t *testing.T, e *testEnv) {
 	ctx := context.Background()
 	suffix := randHex(4)
 	etcDir := "/etc/model-" + suffix            // below an existing directory
