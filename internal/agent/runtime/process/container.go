@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -247,9 +248,19 @@ func (r *Runtime) start(c *container, s *sandbox, env []string) error {
 	}
 
 	spec := spawnSpec{cmd: cmd, mounts: cfg.Mounts, layers: r.layers, prepare: prepareCommand(cmd, env)}
-	if s.mnt != nil {
-		spec.podMnt, spec.podRoot = s.mnt.file, s.mnt.ownRoot
+	r.mu.Lock()
+	spec.podMnt, err = s.dupMountNSLocked()
+	spec.podRoot = s.mnt != nil && s.mnt.ownRoot
+	r.mu.Unlock()
+	if err != nil {
+		closeAll()
+		return err
 	}
+	defer func() {
+		if spec.podMnt >= 0 {
+			_ = unix.Close(spec.podMnt)
+		}
+	}()
 	if s.net != nil {
 		spec.netns = s.net.Netns
 		spec.hostname = s.config.GetHostname()

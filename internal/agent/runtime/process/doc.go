@@ -55,8 +55,10 @@
 //     the directory and whose upper layer lives in a tmpfs, or, where
 //     overlayfs fails (a file system it cannot stack on, too deep a stack),
 //     a tmpfs holding a bind mount of each entry of the directory. Mounts
-//     below the directory are bound again on top. The technique used is
-//     logged once. Two pods, or two containers, mounting different sources
+//     below the directory are bound again on top. A write to an existing
+//     file of a layered directory stays in the layer (overlayfs copies the
+//     file up) or reaches the host's file (the tmpfs technique binds it).
+//     The technique used is logged once. Two pods, or two containers, mounting different sources
 //     at one path each see their own; the host never has the path. When the
 //     host does not permit mount namespaces (logged once), pods see the
 //     host's files and mounts cannot be made.

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -214,6 +215,19 @@ func podName(config *runtimeapi.PodSandboxConfig) string {
 	return m.GetNamespace() + "/" + m.GetName()
 }
 
+// dupMountNSLocked returns a new descriptor of the pod's mount namespace
+// (-1 when it has none), which the caller closes; r.mu must be held.
+func (s *sandbox) dupMountNSLocked() (int, error) {
+	if s.mnt == nil {
+		return -1, nil
+	}
+	fd, err := unix.FcntlInt(s.mnt.file.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open the pod's mount namespace: %w", err)
+	}
+	return fd, nil
+}
+
 // podDir is where the runtime keeps a pod's files (its root directory's
 // mount point); the host sees nothing else of the pod's file system.
 func (r *Runtime) podDir(id string) string {
@@ -249,9 +263,12 @@ func (r *Runtime) setupMountNamespace(s *sandbox) error {
 // of s.
 func (r *Runtime) releaseSandbox(s *sandbox) error {
 	var errs []error
-	if s.mnt != nil {
-		_ = s.mnt.file.Close()
-		s.mnt = nil
+	r.mu.Lock()
+	mnt := s.mnt
+	s.mnt = nil
+	r.mu.Unlock()
+	if mnt != nil {
+		_ = mnt.file.Close()
 	}
 	if err := os.RemoveAll(r.podDir(s.id)); err != nil {
 		errs = append(errs, fmt.Errorf("remove pod directory: %w", err))

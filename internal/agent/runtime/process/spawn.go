@@ -20,9 +20,10 @@ type spawnSpec struct {
 	cmd *exec.Cmd
 
 	netns string // network namespace file to join; "" = the host's
-	// podMnt is the pod's mount namespace to join (nil: the host's); a
-	// container's own one (joinMnt) is joined instead when set.
-	podMnt *os.File
+	// podMnt is a descriptor of the pod's mount namespace to join (-1: the
+	// host's), owned by the caller; a container's own one (joinMnt) is
+	// joined instead when set.
+	podMnt int
 	// podRoot: the pod's / is its own tmpfs, where new entries may be made.
 	podRoot  bool
 	joinPid  int    // exec: the container process whose namespaces to join
@@ -108,12 +109,8 @@ func spawnLocked(spec spawnSpec) error {
 		if mntFD, err = open(fmt.Sprintf("/proc/%d/ns/mnt", spec.joinPid), unix.O_RDONLY); err != nil {
 			return fmt.Errorf("open mount namespace of the container: %w", err)
 		}
-	case spec.podMnt != nil:
-		// A duplicate, so a pod removed meanwhile cannot close it under us.
-		if mntFD, err = unix.FcntlInt(spec.podMnt.Fd(), unix.F_DUPFD_CLOEXEC, 0); err != nil {
-			return fmt.Errorf("open the pod's mount namespace: %w", err)
-		}
-		fds = append(fds, mntFD)
+	case spec.podMnt >= 0:
+		mntFD = spec.podMnt
 	}
 	if spec.joinPid > 0 && spec.joinUTS {
 		if utsFD, err = open(fmt.Sprintf("/proc/%d/ns/uts", spec.joinPid), unix.O_RDONLY); err != nil {
