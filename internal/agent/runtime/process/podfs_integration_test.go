@@ -181,6 +181,23 @@ func TestPodFilesystemDefaults(t *testing.T) {
 		t.Errorf("resolv.conf without a DNS config: %q, %v; want the host's %q", out, err, hostResolv)
 	}
 
+	// A hosts file the kubelet mounts wins over the runtime's.
+	own := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(own, []byte("10.1.2.3 mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cc := containerConfig("mounted", "exec "+busybox+" sleep 100")
+	cc.Mounts = []*runtimeapi.Mount{{HostPath: own, ContainerPath: "/etc/hosts"}}
+	mid := e.run(t, sid, sc, cc)
+	out, _, err = e.r.ExecSync(ctx, mid, []string{busybox, "cat", "/etc/hosts"}, 5*time.Second)
+	if err != nil || string(out) != "10.1.2.3 mine\n" {
+		t.Errorf("hosts mounted by the kubelet: %q, %v", out, err)
+	}
+	out, _, err = e.r.ExecSync(ctx, id, []string{busybox, "cat", "/etc/hosts"}, 5*time.Second)
+	if err != nil || !strings.Contains(string(out), "\tplain\n") {
+		t.Errorf("hosts of a pod in its own network: %q, %v", out, err)
+	}
+
 	cfg := &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: "hostnet", Namespace: "default", Uid: randHex(8)},
 		LogDirectory: t.TempDir(),
