@@ -24,7 +24,7 @@ type layers struct {
 	// noOverlay skips overlayfs (tests of the tmpfs technique).
 	noOverlay bool
 
-	overlayOnce, tmpfsOnce, overlayFailOnce sync.Once
+	overlayOnce, tmpfsOnce, overlayFailOnce, noRootOnce sync.Once
 }
 
 // threadFD is the path through which this thread reaches its open file fd
@@ -275,7 +275,9 @@ func (l *layers) buildPodNamespace(ns *podNamespace, rootDir string, files map[s
 		return fmt.Errorf("make the mount namespace a slave of the host's: %w", err)
 	}
 	if err := pivotToOwnRoot(rootDir); err != nil {
-		l.log.Warn("process runtime: pods cannot have a root directory of their own here; mount targets directly in / cannot be made", "err", err)
+		l.noRootOnce.Do(func() {
+			l.log.Warn("process runtime: pods cannot have a root directory of their own here; mount targets directly in / cannot be made", "err", err)
+		})
 	} else {
 		ns.ownRoot = true
 	}

@@ -238,3 +238,33 @@ func TestMountMadeAfterThePod(t *testing.T) {
 		t.Errorf("container did not see the host's later mount:\n%s", log)
 	}
 }
+
+// A target that is a dangling link is replaced in the layer, not followed
+// onto the host.
+func TestMountOverDanglingLink(t *testing.T) {
+	e := newTestRuntime(t)
+	sid, sc := e.sandbox(t, "link")
+	dir := t.TempDir()
+	nowhere := filepath.Join(t.TempDir(), "nowhere", "file")
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(nowhere, link); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.WriteFile(src, []byte("through-the-link"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cc := containerConfig("c", "cat "+link)
+	cc.Mounts = []*runtimeapi.Mount{{HostPath: src, ContainerPath: link}}
+	id := e.run(t, sid, sc, cc)
+	st := e.waitExited(t, id, 10*time.Second)
+	if log := readLog(t, st.LogPath); !strings.Contains(log, "stdout F through-the-link") {
+		t.Errorf("container did not see the mount at a dangling link:\n%s", log)
+	}
+	if target, err := os.Readlink(link); err != nil || target != nowhere {
+		t.Errorf("the host's link changed: %q, %v", target, err)
+	}
+	if _, err := os.Lstat(filepath.Dir(nowhere)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the link's target was made on the host: %v", err)
+	}
+}
