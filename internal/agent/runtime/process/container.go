@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -148,18 +149,12 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 func (r *Runtime) start(c *container, s *sandbox, env []string) error {
 	cfg := c.config
 	argv := append(append([]string(nil), cfg.Command...), cfg.Args...)
-	bin, err := lookPath(argv[0], env)
-	if err != nil {
-		return err
-	}
 	dir := cfg.WorkingDir
 	if dir == "" {
 		dir = "/"
 	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return fmt.Errorf("working directory %q does not exist on this host", dir)
-	}
-	cmd := &exec.Cmd{Path: bin, Args: argv, Env: env, Dir: dir, SysProcAttr: &syscall.SysProcAttr{}}
+	cmd := &exec.Cmd{Args: argv, Env: env, Dir: dir, SysProcAttr: &syscall.SysProcAttr{}}
+	var err error
 
 	var log *criLog
 	if c.logPath != "" {
@@ -252,7 +247,20 @@ func (r *Runtime) start(c *container, s *sandbox, env []string) error {
 		}
 	}
 
-	spec := spawnSpec{cmd: cmd, mounts: cfg.Mounts}
+	spec := spawnSpec{cmd: cmd, mounts: cfg.Mounts, layers: r.layers, prepare: prepareCommand(cmd, env)}
+	r.mu.Lock()
+	spec.podMnt, err = s.dupMountNSLocked()
+	spec.podRoot = s.mnt != nil && s.mnt.ownRoot
+	r.mu.Unlock()
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer func() {
+		if spec.podMnt >= 0 {
+			_ = unix.Close(spec.podMnt)
+		}
+	}()
 	if s.net != nil {
 		spec.netns = s.net.Netns
 		spec.hostname = s.config.GetHostname()
@@ -321,6 +329,22 @@ func (r *Runtime) start(c *container, s *sandbox, env []string) error {
 	}
 	go r.reap(c, cmd, useCgroup, oomBefore, outputs, &copying, log)
 	return nil
+}
+
+// prepareCommand returns what looks up cmd's executable and checks its
+// working directory in the namespaces it is about to start in.
+func prepareCommand(cmd *exec.Cmd, env []string) func() error {
+	return func() error {
+		bin, err := lookPath(cmd.Args[0], env)
+		if err != nil {
+			return err
+		}
+		cmd.Path = bin
+		if fi, err := os.Stat(cmd.Dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("working directory %q does not exist in the container", cmd.Dir)
+		}
+		return nil
+	}
 }
 
 type nopCloser struct{ io.Writer }

@@ -28,11 +28,40 @@
 //     A container is OOMKilled when the memory controller counted an OOM
 //     kill while it ran. Cgroups are best effort: when they cannot be made,
 //     this is logged once and containers run without limits.
-//   - Mounts: a container with mounts (volumes) runs in a private mount
-//     namespace in which each Mount.HostPath is bind-mounted at
-//     Mount.ContainerPath on the host's filesystem tree (read-only when
-//     asked). A missing target is created (an empty file or directory) only
-//     when its parent directory exists; otherwise StartContainer fails.
+//   - Files: its own mount namespace, made by RunPodSandbox and held open
+//     by the runtime until RemovePodSandbox; every container and exec'd
+//     command joins it. It is a copy of the host's mounts that receives the
+//     host's later mounts (slave propagation) but sends none back, without
+//     the host's bind mounts of namespaces (other pods' network namespaces
+//     would otherwise live as long as this pod). Its / is
+//     a tmpfs of the pod's own (mounted on <StateDir>/pods/<id>/root, then
+//     pivot_root) holding a bind mount of each entry of the host's / (links
+//     copied), so a container sees and writes the host's files as before,
+//     while a new entry of / stays in the pod. When the kubelet gives a DNS
+//     config, /etc/resolv.conf shows it (search, nameserver and options
+//     lines, as container runtimes write it); otherwise the host's file. A
+//     pod in its own network namespace gets an /etc/hosts with localhost
+//     and its address and hostname, as the kubelet's managed hosts file; a
+//     host-network pod sees the host's. Those files live in a layer over
+//     /etc (below), never in the host's /etc.
+//   - Mounts: a container with mounts (volumes) runs in a mount namespace
+//     of its own, a child of the pod's, where each Mount.HostPath (as the
+//     host sees it when the container starts, through open_tree) is mounted
+//     at Mount.ContainerPath (read-only when asked); exec'd commands join
+//     it. A missing target (a file or directory) is made without changing
+//     the host's files: directly in the pod's / when its parent is /,
+//     otherwise in a writable layer put over its nearest existing parent
+//     directory in that namespace only — an overlayfs whose lower layer is
+//     the directory and whose upper layer lives in a tmpfs, or, where
+//     overlayfs fails (a file system it cannot stack on, too deep a stack),
+//     a tmpfs holding a bind mount of each entry of the directory. Mounts
+//     below the directory are bound again on top. A write to an existing
+//     file of a layered directory stays in the layer (overlayfs copies the
+//     file up) or reaches the host's file (the tmpfs technique binds it).
+//     The technique used is logged once. Two pods, or two containers, mounting different sources
+//     at one path each see their own; the host never has the path. When the
+//     host does not permit mount namespaces (logged once), pods see the
+//     host's files and mounts cannot be made.
 //   - Hostname: a container in its own network namespace also gets its own
 //     UTS namespace with the pod's hostname.
 //
@@ -49,6 +78,9 @@
 //
 // The runtime keeps its pods in memory only. Close (and New, for what a
 // crashed agent left behind under the state directory) kills every process
-// and removes the namespaces, veths, bridge and cgroups it made, so after an
-// agent restart the kubelet starts all pods again.
+// and removes the namespaces, veths, bridge, cgroups and pod directories it
+// made, so after an agent restart the kubelet starts all pods again. A
+// pod's mount namespace, with every layer and file in it, ends with its
+// last process and the runtime's handle on it; nothing of it is on the
+// host's file system.
 package process

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	remotecommandserver "k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	utilexec "k8s.io/utils/exec"
@@ -28,8 +29,18 @@ type execTarget struct {
 	netns  string
 	cgroup string
 	ownMnt bool // the container has its own mount namespace
+	podMnt int  // the pod's mount namespace (-1: none), closed by the user
 }
 
+// release closes what t holds open.
+func (t execTarget) release() {
+	if t.podMnt >= 0 {
+		_ = unix.Close(t.podMnt)
+	}
+}
+
+// execTarget returns what a command needs to run in a container; the
+// caller releases it.
 func (r *Runtime) execTarget(containerID string) (execTarget, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -51,6 +62,14 @@ func (r *Runtime) execTarget(containerID string) (execTarget, error) {
 	if s.net != nil {
 		t.netns = s.net.Netns
 	}
+	t.podMnt = -1
+	if !t.ownMnt {
+		fd, err := s.dupMountNSLocked()
+		if err != nil {
+			return execTarget{}, err
+		}
+		t.podMnt = fd
+	}
 	return t, nil
 }
 
@@ -64,13 +83,13 @@ func (r *Runtime) execIn(ctx context.Context, containerID string, cmd []string, 
 	if err != nil {
 		return err
 	}
-	bin, err := lookPath(cmd[0], t.env)
-	if err != nil {
-		return err
-	}
-	c := &exec.Cmd{Path: bin, Args: cmd, Env: t.env, Dir: t.dir, SysProcAttr: &syscall.SysProcAttr{}}
+	defer t.release()
+	c := &exec.Cmd{Args: cmd, Env: t.env, Dir: t.dir, SysProcAttr: &syscall.SysProcAttr{}}
 	// A container in its own network namespace also has its own UTS one.
-	spec := spawnSpec{cmd: c, netns: t.netns, joinPid: t.pid, joinMnt: t.ownMnt, joinUTS: t.netns != ""}
+	// The command joins the container's own mount namespace, or else the
+	// pod's.
+	spec := spawnSpec{cmd: c, netns: t.netns, joinPid: t.pid, joinMnt: t.ownMnt, joinUTS: t.netns != "",
+		podMnt: t.podMnt, prepare: prepareCommand(c, t.env)}
 	if t.cgroup != "" {
 		// On cgroup v1 the command is moved into the container's cgroup
 		// right after it started, not through the starting thread: that
@@ -239,18 +258,22 @@ func (r *Runtime) ExecSync(ctx context.Context, containerID string, cmd []string
 
 // Exec returns the URL on the streaming server that runs req.
 func (r *Runtime) Exec(ctx context.Context, req *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error) {
-	if _, err := r.execTarget(req.GetContainerId()); err != nil {
+	t, err := r.execTarget(req.GetContainerId())
+	if err != nil {
 		return nil, err
 	}
+	t.release()
 	return r.stream.GetExec(req)
 }
 
 // Attach returns the URL on the streaming server that attaches to a
 // container.
 func (r *Runtime) Attach(ctx context.Context, req *runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error) {
-	if _, err := r.execTarget(req.GetContainerId()); err != nil {
+	t, err := r.execTarget(req.GetContainerId())
+	if err != nil {
 		return nil, err
 	}
+	t.release()
 	return r.stream.GetAttach(req)
 }
 

@@ -80,6 +80,8 @@ type Runtime struct {
 	httpServer *http.Server
 
 	hostNetOnce sync.Once
+	hostMntOnce sync.Once
+	layers      *layers
 
 	mu         sync.Mutex
 	sandboxes  map[string]*sandbox
@@ -129,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		cg:         newCgroups(cfg.CgroupRoot, cfg.Logger),
+		layers:     &layers{log: cfg.Logger},
 		sandboxes:  map[string]*sandbox{},
 		containers: map[string]*container{},
 	}

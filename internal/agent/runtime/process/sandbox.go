@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -25,7 +26,8 @@ type sandbox struct {
 	state     runtimeapi.PodSandboxState
 	net       *podNetwork // nil: the host network
 	ip        string
-	cgroup    string // pod cgroup, relative; "" when cgroups are not used
+	cgroup    string        // pod cgroup, relative; "" when cgroups are not used
+	mnt       *podNamespace // nil: the host's mount namespace
 }
 
 // record is what is kept on disk about a sandbox, so a runtime that starts
@@ -110,6 +112,9 @@ func (r *Runtime) cleanupLeftovers(ctx context.Context) {
 		}
 		_ = os.Remove(f)
 	}
+	// A pod's namespace ended with the runtime that held it: only the
+	// empty mount points of its root are left.
+	_ = os.RemoveAll(filepath.Join(r.cfg.StateDir, "pods"))
 }
 
 // procStart returns the start time (in clock ticks since boot) of pid, or 0.
@@ -175,6 +180,10 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, config *runtimeapi.PodSandb
 			}
 		}
 	}
+	if err := r.setupMountNamespace(s); err != nil {
+		r.releaseSandbox(s)
+		return "", fmt.Errorf("run pod sandbox %s: %w", podName(config), err)
+	}
 	rel := config.GetLinux().GetCgroupParent()
 	if rel == "" {
 		rel = "/skiff/pod-" + id
@@ -206,9 +215,64 @@ func podName(config *runtimeapi.PodSandboxConfig) string {
 	return m.GetNamespace() + "/" + m.GetName()
 }
 
-// releaseSandbox removes the network and the cgroup of s.
+// dupMountNSLocked returns a new descriptor of the pod's mount namespace
+// (-1 when it has none), which the caller closes; r.mu must be held.
+func (s *sandbox) dupMountNSLocked() (int, error) {
+	if s.mnt == nil {
+		return -1, nil
+	}
+	fd, err := unix.FcntlInt(s.mnt.file.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open the pod's mount namespace: %w", err)
+	}
+	return fd, nil
+}
+
+// podDir is where the runtime keeps a pod's files (its root directory's
+// mount point); the host sees nothing else of the pod's file system.
+func (r *Runtime) podDir(id string) string {
+	return filepath.Join(r.cfg.StateDir, "pods", id)
+}
+
+// setupMountNamespace gives s its mount namespace, with its /etc/hosts
+// and /etc/resolv.conf. Where the host does not permit mount namespaces
+// the pod uses the host's, which is logged once.
+func (r *Runtime) setupMountNamespace(s *sandbox) error {
+	root := filepath.Join(r.podDir(s.id), "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("pod directory: %w", err)
+	}
+	files := planPodFiles(s.config, s.net != nil, s.ip).files()
+	ns, err := r.layers.newPodNamespace(root, files)
+	switch {
+	case err != nil && notPermitted(err):
+		r.hostMntOnce.Do(func() {
+			r.log.Warn("process runtime: cannot create mount namespaces here, pods see the host's files", "err", err)
+		})
+		_ = os.RemoveAll(r.podDir(s.id))
+		return nil
+	case err != nil:
+		_ = os.RemoveAll(r.podDir(s.id))
+		return fmt.Errorf("mount namespace: %w", err)
+	}
+	s.mnt = ns
+	return nil
+}
+
+// releaseSandbox removes the network, the cgroup and the mount namespace
+// of s.
 func (r *Runtime) releaseSandbox(s *sandbox) error {
 	var errs []error
+	r.mu.Lock()
+	mnt := s.mnt
+	s.mnt = nil
+	r.mu.Unlock()
+	if mnt != nil {
+		_ = mnt.file.Close()
+	}
+	if err := os.RemoveAll(r.podDir(s.id)); err != nil {
+		errs = append(errs, fmt.Errorf("remove pod directory: %w", err))
+	}
 	if s.net != nil && r.net != nil {
 		if err := r.net.teardown(s.net); err != nil {
 			errs = append(errs, err)

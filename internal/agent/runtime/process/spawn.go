@@ -3,6 +3,7 @@ package process
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,14 +19,23 @@ import (
 type spawnSpec struct {
 	cmd *exec.Cmd
 
-	netns    string // network namespace file to join; "" = the host's
+	netns string // network namespace file to join; "" = the host's
+	// podMnt is a descriptor of the pod's mount namespace to join (-1: the
+	// host's), owned by the caller; a container's own one (joinMnt) is
+	// joined instead when set.
+	podMnt int
+	// podRoot: the pod's / is its own tmpfs, where new entries may be made.
+	podRoot  bool
 	joinPid  int    // exec: the container process whose namespaces to join
 	joinMnt  bool   // join joinPid's mount namespace
 	joinUTS  bool   // join joinPid's UTS namespace
 	hostname string // a new UTS namespace with this hostname ("" = none)
-	mounts   []*runtimeapi.Mount
-	// newMountNS makes a private mount namespace even without mounts.
-	newMountNS bool
+	// mounts are made in a new mount namespace, a child of the pod's.
+	mounts []*runtimeapi.Mount
+	layers *layers
+	// prepare runs in the process's namespaces right before it starts
+	// (to look up its executable and working directory as it sees them).
+	prepare func() error
 	// cgroupTasks are cgroup v1 "tasks" files the starting thread joins, so
 	// the child is born in the cgroup.
 	cgroupTasks []string
@@ -72,40 +82,63 @@ func onThrowawayThread(fn func()) {
 }
 
 func spawnLocked(spec spawnSpec) error {
-	// Open every namespace file before changing the mount namespace.
-	var netFD, mntFD, utsFD = -1, -1, -1
+	// Open every namespace, cgroup and mount source in the host's view,
+	// before changing the mount namespace.
+	var fds []int
 	defer func() {
-		for _, fd := range []int{netFD, mntFD, utsFD} {
-			if fd >= 0 {
-				unix.Close(fd)
-			}
+		for _, fd := range fds {
+			unix.Close(fd)
 		}
 	}()
+	open := func(path string, flags int) (int, error) {
+		fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
+		if err == nil {
+			fds = append(fds, fd)
+		}
+		return fd, err
+	}
+	var netFD, mntFD, utsFD = -1, -1, -1
 	var err error
 	if spec.netns != "" {
-		if netFD, err = unix.Open(spec.netns, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		if netFD, err = open(spec.netns, unix.O_RDONLY); err != nil {
 			return fmt.Errorf("open network namespace %s: %w", spec.netns, err)
 		}
 	}
-	if spec.joinPid > 0 && spec.joinMnt {
-		if mntFD, err = unix.Open(fmt.Sprintf("/proc/%d/ns/mnt", spec.joinPid), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+	switch {
+	case spec.joinPid > 0 && spec.joinMnt:
+		if mntFD, err = open(fmt.Sprintf("/proc/%d/ns/mnt", spec.joinPid), unix.O_RDONLY); err != nil {
 			return fmt.Errorf("open mount namespace of the container: %w", err)
 		}
+	case spec.podMnt >= 0:
+		mntFD = spec.podMnt
 	}
 	if spec.joinPid > 0 && spec.joinUTS {
-		if utsFD, err = unix.Open(fmt.Sprintf("/proc/%d/ns/uts", spec.joinPid), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		if utsFD, err = open(fmt.Sprintf("/proc/%d/ns/uts", spec.joinPid), unix.O_RDONLY); err != nil {
 			return fmt.Errorf("open UTS namespace of the container: %w", err)
+		}
+	}
+	sources, err := openMountSources(spec.mounts, &fds)
+	if err != nil {
+		return err
+	}
+	var taskFDs, restoreFDs []int
+	for _, f := range spec.cgroupTasks {
+		fd, err := open(f, unix.O_WRONLY)
+		if err != nil {
+			taskFDs = nil
+			break
+		}
+		taskFDs = append(taskFDs, fd)
+	}
+	for _, f := range spec.restoreTasks {
+		if fd, err := open(f, unix.O_WRONLY); err == nil {
+			restoreFDs = append(restoreFDs, fd)
 		}
 	}
 
 	if mntFD >= 0 {
-		// A thread shares its file-system attributes with the process;
-		// setns into a mount namespace needs them private.
-		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			return fmt.Errorf("unshare file-system attributes: %w", err)
-		}
-		if err := unix.Setns(mntFD, unix.CLONE_NEWNS); err != nil {
-			return fmt.Errorf("join the container's mount namespace: %w", err)
+		if err := enterNamespace(mntFD); err != nil {
+			return err
 		}
 	}
 	if utsFD >= 0 {
@@ -113,15 +146,19 @@ func spawnLocked(spec spawnSpec) error {
 			return fmt.Errorf("join the container's UTS namespace: %w", err)
 		}
 	}
-	if len(spec.mounts) > 0 || spec.newMountNS {
+	if len(spec.mounts) > 0 {
 		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 			return fmt.Errorf("create a mount namespace: %w", err)
 		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			return fmt.Errorf("make the mount namespace private: %w", err)
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+			return fmt.Errorf("make the mount namespace a slave: %w", err)
 		}
-		for _, m := range spec.mounts {
-			if err := bindMount(m); err != nil {
+		l := spec.layers
+		if l == nil {
+			l = &layers{log: slog.Default()}
+		}
+		for i, m := range spec.mounts {
+			if err := l.bindMount(m, sources[i], spec.podRoot); err != nil {
 				return err
 			}
 		}
@@ -139,19 +176,27 @@ func spawnLocked(spec spawnSpec) error {
 			return fmt.Errorf("join the pod's network namespace: %w", err)
 		}
 	}
+	if spec.prepare != nil {
+		if err := spec.prepare(); err != nil {
+			return err
+		}
+	}
 	var cgErr error
 	tid := []byte(strconv.Itoa(unix.Gettid()))
-	for _, f := range spec.cgroupTasks {
-		if err := os.WriteFile(f, tid, 0o644); err != nil {
+	if len(spec.cgroupTasks) > 0 && len(taskFDs) == 0 {
+		cgErr = fmt.Errorf("%w: cannot open the cgroup's tasks files", errThreadCgroup)
+	}
+	for _, fd := range taskFDs {
+		if _, err := unix.Write(fd, tid); err != nil {
 			cgErr = fmt.Errorf("%w: %w", errThreadCgroup, err)
 			break
 		}
 	}
 	err = spec.cmd.Start()
 	// Leave the container's cgroup at once (the thread ends soon anyway).
-	if len(spec.cgroupTasks) > 0 {
-		for _, f := range spec.restoreTasks {
-			_ = os.WriteFile(f, tid, 0o644)
+	if len(taskFDs) > 0 {
+		for _, fd := range restoreFDs {
+			_, _ = unix.Write(fd, tid)
 		}
 	}
 	if err != nil {
@@ -160,40 +205,56 @@ func spawnLocked(spec spawnSpec) error {
 	return cgErr
 }
 
-// bindMount bind-mounts m.HostPath at m.ContainerPath in the current mount
-// namespace, creating the target when its parent directory exists.
-func bindMount(m *runtimeapi.Mount) error {
-	src, dst := m.HostPath, m.ContainerPath
+// mountSource is a mount's source, opened in the host's view.
+type mountSource struct {
+	// tree is a detached copy of the source's mounts (open_tree), or -1
+	// where the kernel has none: the source path is bound instead.
+	tree int
+	dir  bool
+}
+
+// openMountSources opens each mount's source before the thread leaves the
+// host's mount namespace, so a mount made on the host after the pod's
+// namespace (a memory-backed emptyDir) is what the container sees. The
+// files opened are added to fds.
+func openMountSources(mounts []*runtimeapi.Mount, fds *[]int) ([]mountSource, error) {
+	out := make([]mountSource, len(mounts))
+	for i, m := range mounts {
+		fi, err := os.Stat(m.HostPath)
+		if err != nil {
+			return nil, fmt.Errorf("mount %s at %s: %w", m.HostPath, m.ContainerPath, err)
+		}
+		out[i] = mountSource{tree: -1, dir: fi.IsDir()}
+		fd, err := unix.OpenTree(unix.AT_FDCWD, m.HostPath, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+		if err == nil {
+			out[i].tree = fd
+			*fds = append(*fds, fd)
+		}
+	}
+	return out, nil
+}
+
+// bindMount mounts m's source (src) at m.ContainerPath in the current
+// mount namespace, first making the target where it does not exist (see
+// ensureTarget).
+func (l *layers) bindMount(m *runtimeapi.Mount, src mountSource, podRoot bool) error {
+	dst := m.ContainerPath
 	if !filepath.IsAbs(dst) {
-		return fmt.Errorf("mount %s: container path %q is not absolute", src, dst)
+		return fmt.Errorf("mount %s: container path %q is not absolute", m.HostPath, dst)
 	}
-	fi, err := os.Stat(src)
-	if err != nil {
-		return fmt.Errorf("mount %s at %s: %w", src, dst, err)
+	if err := l.ensureTarget(dst, src.dir, podRoot); err != nil {
+		return fmt.Errorf("mount %s at %s: %w", m.HostPath, dst, err)
 	}
-	if _, err := os.Lstat(dst); errors.Is(err, os.ErrNotExist) {
-		parent := filepath.Dir(dst)
-		if _, err := os.Stat(parent); err != nil {
-			return fmt.Errorf("mount %s at %s: the process runtime uses the host's file system and %s does not exist on this host", src, dst, parent)
+	if src.tree >= 0 {
+		if err := unix.MoveMount(src.tree, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("mount %s at %s: %w", m.HostPath, dst, err)
 		}
-		if fi.IsDir() {
-			err = os.Mkdir(dst, 0o755)
-		} else {
-			var f *os.File
-			if f, err = os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-				err = f.Close()
-			}
-		}
-		if err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("mount %s at %s: create the target: %w", src, dst, err)
-		}
-	}
-	if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("mount %s at %s: %w", src, dst, err)
+	} else if err := unix.Mount(m.HostPath, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("mount %s at %s: %w", m.HostPath, dst, err)
 	}
 	if m.Readonly {
 		if err := unix.Mount("", dst, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
-			return fmt.Errorf("mount %s at %s read-only: %w", src, dst, err)
+			return fmt.Errorf("mount %s at %s read-only: %w", m.HostPath, dst, err)
 		}
 	}
 	return nil

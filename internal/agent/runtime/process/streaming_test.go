@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -160,6 +161,9 @@ func TestCleanupAfterCrash(t *testing.T) {
 	}
 	if _, err := os.Stat(netnsPath); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("netns %s survived", netnsPath)
+	}
+	if _, err := os.Stat(filepath.Join(e.r.cfg.StateDir, "pods")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pod directories survived: %v", err)
 	}
 	if n, err := strconv.Atoi(pid); err != nil || n <= 0 {
 		t.Errorf("bad pid %q", pid)
