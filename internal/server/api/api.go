@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -53,6 +54,9 @@ type Config struct {
 	// are how long new pods stay on a not-ready or unreachable node (300).
 	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
 	Logger                                                                *slog.Logger
+	// ProxyTransport reaches Service endpoints and pods for services/proxy
+	// and pods/proxy; nil is the default (tests point it at loopback).
+	ProxyTransport http.RoundTripper
 }
 
 // KubeletClientCommonName is the CommonName of the API server's client
@@ -150,7 +154,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		BindAddress: cfg.BindAddress, SecurePort: cfg.Port, Listener: cfg.Listener,
 		CertFile: files.servingChain, KeyFile: files.servingKey, ClientCAFile: files.ca.CertFile, JoinToken: &files.token, CA: files.ca,
 		EtcdServers: endpoints, Allocations: alloc, Logger: log,
-		KubeletClientCertFile: files.kubeletCert, KubeletClientKeyFile: files.kubeletKey,
+		KubeletClientCertFile: files.kubeletCert, KubeletClientKeyFile: files.kubeletKey, ProxyTransport: cfg.ProxyTransport,
 		DefaultNotReadyTolerationSeconds:    cfg.DefaultNotReadyTolerationSeconds,
 		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds,
 	})
