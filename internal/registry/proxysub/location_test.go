@@ -8,7 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-func first(int) int { return 0 }
+func first(int) int  { return 0 }
 func last(n int) int { return n - 1 }
 
 func TestServiceLocation(t *testing.T) {
