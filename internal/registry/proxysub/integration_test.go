@@ -155,12 +155,24 @@ func TestServiceAndPodProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	ensurePod(t, srv, "local", "127.0.0.1")
+	// An Endpoints object naming a pod that is gone is stale: not proxied to.
+	if _, err := core.Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "stale"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.Endpoints(ns).Create(ctx, &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "stale"}, Subsets: []corev1.EndpointSubset{{
+		Addresses: []corev1.EndpointAddress{{IP: "10.244.0.5", TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: "gone"}}},
+		Ports:     []corev1.EndpointPort{{Port: 8000}},
+	}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, path string
 		code       int
 		msg        string
 	}{
 		{name: "no endpoints", path: "/api/v1/namespaces/default/services/empty/proxy/", code: 503, msg: `no endpoints available for service "empty"`},
+		{name: "stale endpoint (its pod is gone)", path: "/api/v1/namespaces/default/services/stale:80/proxy/", code: 503, msg: `no endpoints available for service "stale"`},
 		{name: "unknown port number", path: "/api/v1/namespaces/default/services/web:81/proxy/", code: 503, msg: `no service port 81 found for service "web"`},
 		{name: "unknown port name", path: "/api/v1/namespaces/default/services/web:grpc/proxy/", code: 503, msg: `no endpoints available for service "web"`},
 		{name: "no such service", path: "/api/v1/namespaces/default/services/nope/proxy/", code: 404, msg: `services "nope" not found`},
