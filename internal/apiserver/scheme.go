@@ -27,6 +27,7 @@ import (
 	"skiff.dev/skiff/internal/registry/events"
 	"skiff.dev/skiff/internal/registry/networking"
 	"skiff.dev/skiff/internal/registry/podsub"
+	"skiff.dev/skiff/internal/registry/proxysub"
 	"skiff.dev/skiff/internal/registry/store"
 )
 
@@ -95,6 +96,9 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	coordination.RegisterDefaults(scheme)
 	events.RegisterDefaults(scheme)
 	if err := podsub.RegisterConversions(scheme); err != nil {
+		return nil, serializer.CodecFactory{}, err
+	}
+	if err := proxysub.RegisterConversions(scheme); err != nil {
 		return nil, serializer.CodecFactory{}, err
 	}
 	if err := autoscaling.RegisterConversions(scheme); err != nil {

@@ -38,6 +38,7 @@ import (
 	"skiff.dev/skiff/internal/join"
 	"skiff.dev/skiff/internal/pki"
 	"skiff.dev/skiff/internal/registry/podsub"
+	"skiff.dev/skiff/internal/registry/proxysub"
 	"skiff.dev/skiff/internal/registry/store"
 )
 
@@ -76,6 +77,9 @@ type Config struct {
 	// node agents' kubelet servers for pods/log, exec, attach and
 	// portforward; without them those answer 503.
 	KubeletClientCertFile, KubeletClientKeyFile string
+	// ProxyTransport reaches Service endpoints and pods for
+	// services/proxy and pods/proxy; nil means proxysub.DefaultTransport().
+	ProxyTransport http.RoundTripper
 }
 
 // ServiceAllocations is the part of the Service registry that hands out
@@ -232,6 +236,9 @@ func New(cfg Config) (*Server, error) {
 				for path, s := range podSubresources(resources["pods"], resources["nodes"], kubeletTransport) {
 					m[path] = s
 				}
+				for path, s := range proxySubresources(resources, kubeletTransport, cfg.ProxyTransport) {
+					m[path] = s
+				}
 			}
 			info.VersionedResourcesStorageMap[v.Version] = m
 		}
@@ -283,4 +290,18 @@ func podSubresources(pods, nodes *store.Storage, kubeletTransport http.RoundTrip
 		cfg.Nodes = nodes.Store
 	}
 	return podsub.Storage(cfg)
+}
+
+// proxySubresources serves services/proxy, pods/proxy and nodes/proxy over
+// the core group's stores.
+func proxySubresources(resources map[string]*store.Storage, kubeletTransport, transport http.RoundTripper) map[string]rest.Storage {
+	cfg := proxysub.Config{Transport: transport, KubeletTransport: kubeletTransport}
+	getter := func(resource string) rest.Getter {
+		if st := resources[resource]; st != nil {
+			return st.Store
+		}
+		return nil
+	}
+	cfg.Services, cfg.Endpoints, cfg.Pods, cfg.Nodes = getter("services"), getter("endpoints"), getter("pods"), getter("nodes")
+	return proxysub.Storage(cfg)
 }

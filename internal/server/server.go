@@ -12,6 +12,7 @@ import (
 
 	"skiff.dev/skiff/internal/agent"
 	"skiff.dev/skiff/internal/agent/hollow"
+	"skiff.dev/skiff/internal/controller/nodeipam"
 	"skiff.dev/skiff/internal/controllermanager"
 	"skiff.dev/skiff/internal/server/api"
 )
@@ -53,6 +54,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log = slog.Default()
 	}
 	cfg.Logger = log
+	warnPodCIDRShortage(log, cfg)
 	srv, err := api.Start(ctx, cfg.Config)
 	if err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -77,4 +79,26 @@ func Run(ctx context.Context, cfg Config) error {
 	stopComponents()
 	components.Wait()
 	return srv.Shutdown()
+}
+
+// warnPodCIDRShortage warns when the cluster CIDR cannot give a pod CIDR to
+// each node the server is asked to run (its own and the hollow ones): the
+// nodes left over would take no pods.
+func warnPodCIDRShortage(log *slog.Logger, cfg Config) {
+	if cfg.NoControllers {
+		return
+	}
+	nodes := cfg.Hollow.Count
+	if !cfg.DisableAgent {
+		nodes++
+	}
+	ipam := cfg.ControllerManager.NodeIPAM
+	msg, err := nodeipam.ShortageWarning(ipam.ClusterCIDR, ipam.NodeCIDRMaskSize, nodes)
+	if err != nil {
+		log.Warn("cluster CIDR", "err", err)
+		return
+	}
+	if msg != "" {
+		log.Warn(msg, "clusterCIDR", ipam.ClusterCIDR, "nodeCIDRMaskSize", ipam.NodeCIDRMaskSize, "nodes", nodes)
+	}
 }

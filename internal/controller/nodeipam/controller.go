@@ -60,15 +60,7 @@ type Controller struct {
 // New wires the controller's event handlers on the factory's node informer;
 // it starts nothing. It fails when the CIDR options do not fit.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, opts Options) (*Controller, error) {
-	if !opts.ClusterCIDR.IsValid() {
-		opts.ClusterCIDR = DefaultClusterCIDR
-	}
-	if opts.NodeCIDRMaskSize == 0 {
-		opts.NodeCIDRMaskSize = 24
-		if opts.ClusterCIDR.Addr().Is6() {
-			opts.NodeCIDRMaskSize = 64
-		}
-	}
+	opts.ClusterCIDR, opts.NodeCIDRMaskSize = defaults(opts.ClusterCIDR, opts.NodeCIDRMaskSize)
 	opts.Options = opts.Options.Defaulted(10)
 	set, err := newCIDRSet(opts.ClusterCIDR, opts.NodeCIDRMaskSize)
 	if err != nil {
@@ -161,11 +153,11 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := podCIDR(node); ok {
+	if cidr, ok := podCIDR(node); ok {
 		c.mu.Lock()
 		c.recordLocked(node)
 		c.mu.Unlock()
-		return nil
+		return c.setNetworkCondition(ctx, node, "", cidr)
 	}
 	c.mu.Lock()
 	cidr, ok := c.byNode[name]
@@ -175,11 +167,17 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 			c.byNode[name] = cidr
 		}
 	}
+	exhausted := exhaustedMessage(c.set.cluster, c.set.bits, c.set.count)
 	c.mu.Unlock()
 	if err != nil {
+		// As kube-controller-manager: a Normal event with its words.
 		c.recorder.Eventf(&corev1.ObjectReference{Kind: "Node", Name: node.Name, UID: node.UID},
 			corev1.EventTypeNormal, ReasonCIDRNotAvailable, "Node %s status is now: %s", node.Name, ReasonCIDRNotAvailable)
-		// The event says it; retrying is ordinary until a node goes.
+		// NetworkUnavailable keeps pods off the node (the node lifecycle
+		// controller taints it); retrying is ordinary until a node goes.
+		if cerr := c.setNetworkCondition(ctx, node, exhausted, netip.Prefix{}); cerr != nil {
+			return cerr
+		}
 		return queue.Retry(fmt.Errorf("pod CIDR for node %s: %w", name, err))
 	}
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"podCIDR": cidr.String(), "podCIDRs": []string{cidr.String()}}})
@@ -197,6 +195,28 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return fmt.Errorf("set pod CIDR %s on node %s: %w", cidr, name, err)
 	}
 	c.log.Info("pod CIDR assigned", "node", name, "podCIDR", cidr)
+	return nil
+}
+
+// setNetworkCondition writes the node's NetworkUnavailable condition when
+// networkCondition says it must change.
+func (c *Controller) setNetworkCondition(ctx context.Context, node *corev1.Node, exhausted string, cidr netip.Prefix) error {
+	cond, write := networkCondition(node, exhausted, cidr, metav1.Now())
+	if !write {
+		return nil
+	}
+	_, err := c.client.CoreV1().Nodes().UpdateStatus(ctx, withCondition(node, cond), metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("set condition %s=%s on node %s: %w", cond.Type, cond.Status, node.Name, err)
+	}
+	if cond.Status == corev1.ConditionTrue {
+		c.log.Warn("no pod CIDR left for node: marked NetworkUnavailable", "node", node.Name, "message", cond.Message)
+	} else {
+		c.log.Info("node has a pod CIDR: network available", "node", node.Name, "reason", cond.Reason)
+	}
 	return nil
 }
 

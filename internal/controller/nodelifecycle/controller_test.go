@@ -213,6 +213,17 @@ func TestSyncTaints(t *testing.T) {
 			n.Status.Conditions[1].Status = corev1.ConditionTrue
 			return n
 		}(), want: []corev1.Taint{{Key: corev1.TaintNodeMemoryPressure, Effect: corev1.TaintEffectNoSchedule}, {Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}}},
+		{name: "network unavailable (no pod CIDR): kept off", node: func() *corev1.Node {
+			n := testNode("a", corev1.ConditionTrue, t0)
+			n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodeNetworkUnavailable, Status: corev1.ConditionTrue, Reason: "NoCIDRAvailable"})
+			return n
+		}(), want: []corev1.Taint{{Key: corev1.TaintNodeNetworkUnavailable, Effect: corev1.TaintEffectNoSchedule}}},
+		{name: "network available again: taint goes", node: func() *corev1.Node {
+			n := testNode("a", corev1.ConditionTrue, t0)
+			n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodeNetworkUnavailable, Status: corev1.ConditionFalse, Reason: "CIDRAssigned"})
+			n.Spec.Taints = []corev1.Taint{{Key: corev1.TaintNodeNetworkUnavailable, Effect: corev1.TaintEffectNoSchedule, TimeAdded: &old}}
+			return n
+		}(), want: nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,13 +40,21 @@ func (l locator) pod(ctx context.Context, name string) (*corev1.Pod, error) {
 	return pod, nil
 }
 
-// kubeletHost returns host:port of the kubelet server of the node: its
-// InternalIP, else its Hostname address, and its advertised kubelet port.
+// kubeletHost returns host:port of the kubelet server of the node (see
+// KubeletHost).
 func (l locator) kubeletHost(ctx context.Context, nodeName string) (string, error) {
-	if l.nodes == nil {
+	return KubeletHost(ctx, l.nodes, nodeName)
+}
+
+// KubeletHost returns host:port of the kubelet server of the node read
+// through nodes: its InternalIP, else its Hostname address, and its
+// advertised kubelet port (DefaultKubeletPort when it advertises none). A
+// simulated (hollow) node has no kubelet server: 400.
+func KubeletHost(ctx context.Context, nodes rest.Getter, nodeName string) (string, error) {
+	if nodes == nil {
 		return "", apierrors.NewServiceUnavailable("nodes are not served")
 	}
-	obj, err := l.nodes.Get(genericapirequest.WithNamespace(ctx, metav1.NamespaceNone), nodeName, &metav1.GetOptions{})
+	obj, err := nodes.Get(genericapirequest.WithNamespace(ctx, metav1.NamespaceNone), nodeName, &metav1.GetOptions{})
 	if err != nil {
 		return "", err
 	}

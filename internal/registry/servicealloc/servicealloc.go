@@ -1,7 +1,11 @@
 // Package servicealloc hands out Service ClusterIPs and NodePorts. Each
 // allocated address or port is one etcd key created with a compare-and-swap,
 // so several API servers on one etcd never hand out the same value twice,
-// even under concurrent creates.
+// even under concurrent creates. A key's value names the Service that holds
+// it by namespace, name and UID; a repair loop (RunRepair, as
+// kube-apiserver's) releases keys no Service uses and writes back the keys
+// of Services whose record was lost, so a crash at any point of a create,
+// update or delete heals.
 package servicealloc
 
 import (
@@ -80,7 +84,27 @@ func (a *Allocator) FirstIP() string {
 	return a.cfg.ServiceCIDR.Masked().Addr().Next().String()
 }
 
-func owner(svc *corev1.Service) string { return svc.Namespace + "/" + svc.Name }
+// owner is the value of the allocation records a Service holds:
+// namespace/name/uid. The UID tells a Service from a later one of the same
+// name, so that the repair loop knows a record whose Service is gone. A
+// record of namespace/name alone is a reservation made before the Service
+// exists (ReserveIP); the Service of that name takes it over.
+func owner(svc *corev1.Service) string {
+	if svc.UID == "" {
+		return svc.Namespace + "/" + svc.Name
+	}
+	return svc.Namespace + "/" + svc.Name + "/" + string(svc.UID)
+}
+
+// parseOwner splits a record's value into namespace/name and UID ("" for a
+// reservation by name).
+func parseOwner(v string) (name, uid string) {
+	parts := strings.SplitN(v, "/", 3)
+	if len(parts) == 3 {
+		return parts[0] + "/" + parts[1], parts[2]
+	}
+	return v, ""
+}
 
 func (a *Allocator) ipKey(ip string) string { return a.cfg.Prefix + "/clusterips/" + ip }
 func (a *Allocator) portKey(port int32) string {
@@ -296,9 +320,10 @@ func (a *Allocator) reserveIP(ctx context.Context, t *transaction, svc *corev1.S
 	return "", invalid(svc, path, "", "failed to allocate IP: range is full")
 }
 
-// ReserveIP reserves a specific address for owner (namespace/name), as the
-// server does for its own "kubernetes" Service; reserving what the owner
-// already holds succeeds.
+// ReserveIP reserves a specific address for owner (namespace/name) before
+// its Service exists; the Service of that name takes the reservation over
+// when it is created. Reserving what the owner already holds succeeds. The
+// repair loop keeps such reservations.
 func (a *Allocator) ReserveIP(ctx context.Context, ip, owner string) error {
 	_, err := a.reserve(ctx, a.ipKey(ip), owner)
 	return err
@@ -367,7 +392,27 @@ func (a *Allocator) reserve(ctx context.Context, key, owner string) (bool, error
 		return true, nil
 	}
 	kvs := resp.Responses[0].GetResponseRange().GetKvs()
-	return len(kvs) == 1 && string(kvs[0].Value) == owner, nil
+	if len(kvs) != 1 {
+		return false, nil
+	}
+	held := string(kvs[0].Value)
+	if held == owner {
+		return true, nil
+	}
+	// A reservation by name is taken over by the Service of that name.
+	heldName, heldUID := parseOwner(held)
+	name, uid := parseOwner(owner)
+	if heldUID != "" || uid == "" || heldName != name {
+		return false, nil
+	}
+	resp, err = a.cfg.Client.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", kvs[0].ModRevision)).
+		Then(clientv3.OpPut(key, owner)).
+		Commit()
+	if err != nil {
+		return false, apierrors.NewInternalError(fmt.Errorf("reserve %s: %w", key, err))
+	}
+	return resp.Succeeded, nil
 }
 
 func (a *Allocator) release(ctx context.Context, key, owner string) {

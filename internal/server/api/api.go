@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"skiff.dev/skiff/internal/apiserver"
@@ -53,6 +55,13 @@ type Config struct {
 	// are how long new pods stay on a not-ready or unreachable node (300).
 	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
 	Logger                                                                *slog.Logger
+	// ServiceRepairInterval and ServiceRepairGrace configure the repair loop
+	// of the ClusterIP and NodePort records (servicealloc.RepairOptions;
+	// zero means 3 minutes and 1 minute).
+	ServiceRepairInterval, ServiceRepairGrace time.Duration
+	// ProxyTransport reaches Service endpoints and pods for services/proxy
+	// and pods/proxy; nil is the default (tests point it at loopback).
+	ProxyTransport http.RoundTripper
 }
 
 // KubeletClientCommonName is the CommonName of the API server's client
@@ -150,7 +159,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		BindAddress: cfg.BindAddress, SecurePort: cfg.Port, Listener: cfg.Listener,
 		CertFile: files.servingChain, KeyFile: files.servingKey, ClientCAFile: files.ca.CertFile, JoinToken: &files.token, CA: files.ca,
 		EtcdServers: endpoints, Allocations: alloc, Logger: log,
-		KubeletClientCertFile: files.kubeletCert, KubeletClientKeyFile: files.kubeletKey,
+		KubeletClientCertFile: files.kubeletCert, KubeletClientKeyFile: files.kubeletKey, ProxyTransport: cfg.ProxyTransport,
 		DefaultNotReadyTolerationSeconds:    cfg.DefaultNotReadyTolerationSeconds,
 		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds,
 	})
@@ -188,12 +197,31 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := bootstrap(readyCtx, srv, alloc); err != nil {
 		log.Error("bootstrap objects", "err", err)
 	}
+	if err := s.startRepair(srvCtx, srv, alloc, cfg); err != nil {
+		return nil, err
+	}
 	log.Info("skiff server ready", "address", net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
 		"kubeconfig", s.Kubeconfig, "elapsed", time.Since(start).Round(time.Millisecond))
 	log.Info("kubectl reaches the cluster with export KUBECONFIG="+s.Kubeconfig, "kubeconfig", s.Kubeconfig)
 	log.Info("agents join with the token in "+join.TokenPath(cfg.DataDir),
 		"command", "skiff agent --server "+s.URL+" --token "+s.Token)
 	return s, nil
+}
+
+// startRepair runs the repair loop of the Service address records until
+// ctx ends; Shutdown waits for it.
+func (s *Server) startRepair(ctx context.Context, srv *apiserver.Server, alloc *servicealloc.Allocator, cfg Config) error {
+	client, err := kubernetes.NewForConfig(srv.Loopback)
+	if err != nil {
+		return fmt.Errorf("repair client: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		alloc.RunRepair(ctx, client.CoreV1().Services(""), servicealloc.RepairOptions{Interval: cfg.ServiceRepairInterval, Grace: cfg.ServiceRepairGrace})
+	}()
+	s.release = append(s.release, func() { <-done })
+	return nil
 }
 
 // Done is closed when the API server has stopped.
