@@ -98,14 +98,15 @@ func Desired(svc *corev1.Service, pods []*corev1.Pod, nodes map[string]*corev1.N
 	}
 	slices.Sort(keys)
 	for _, key := range keys {
-		planGroup(&plan, svc, labels, owner, groups[key], byGroup[key])
+		planGroup(&plan, svc, labels, owner, groups[key], byGroup[key], &unmatched)
 	}
 	if len(groups) == 0 {
-		// The placeholder: one slice with no ports and no endpoints.
+		// The placeholder: one slice with no ports and no endpoints, an
+		// existing slice of the address type emptied when there is one.
 		g := &group{addressType: addressTypes(svc)[0]}
 		var old *discoveryv1.EndpointSlice
 		for i, s := range unmatched {
-			if s.AddressType == g.addressType && len(s.Ports) == 0 && len(s.Endpoints) == 0 {
+			if s.AddressType == g.addressType {
 				old = s
 				unmatched = slices.Delete(unmatched, i, i+1)
 				break
@@ -124,8 +125,10 @@ func Desired(svc *corev1.Service, pods []*corev1.Pod, nodes map[string]*corev1.N
 }
 
 // planGroup places one group's endpoints into its existing slices and new
-// ones.
-func planGroup(plan *Plan, svc *corev1.Service, labels map[string]string, owner metav1.OwnerReference, g *group, existing []*discoveryv1.EndpointSlice) {
+// ones; a new one is, when there is one of the group's address type, a
+// spare slice (one whose ports no group has any more, such as the
+// placeholder) updated in place rather than deleted and created.
+func planGroup(plan *Plan, svc *corev1.Service, labels map[string]string, owner metav1.OwnerReference, g *group, existing []*discoveryv1.EndpointSlice, spare *[]*discoveryv1.EndpointSlice) {
 	type fill struct {
 		old       *discoveryv1.EndpointSlice
 		endpoints []discoveryv1.Endpoint
@@ -172,6 +175,13 @@ func planGroup(plan *Plan, svc *corev1.Service, labels map[string]string, owner 
 	for len(rest) > 0 {
 		n := min(MaxEndpointsPerSlice, len(rest))
 		f := &fill{}
+		for i, s := range *spare {
+			if s.AddressType == g.addressType {
+				f.old = s
+				*spare = slices.Delete(*spare, i, i+1)
+				break
+			}
+		}
 		for _, k := range rest[:n] {
 			f.endpoints = append(f.endpoints, g.endpoints[k])
 		}

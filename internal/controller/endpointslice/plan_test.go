@@ -229,3 +229,22 @@ func TestDesiredPacksAndReuses(t *testing.T) {
 		t.Fatalf("placeholder is not stable: %+v", plan)
 	}
 }
+
+func TestDesiredReusesPlaceholder(t *testing.T) {
+	svc := service()
+	next := 0
+	state := applied(nil, Desired(svc, nil, nodes, nil), &next)
+	if len(state) != 1 || len(state[0].Endpoints)+len(state[0].Ports) != 0 {
+		t.Fatalf("no pods: %d slices, want one placeholder", len(state))
+	}
+	pods := []*corev1.Pod{pod("a", "10.42.0.2")}
+	plan := Desired(svc, pods, nodes, state)
+	if len(plan.Update) != 1 || len(plan.Create)+len(plan.Delete) != 0 || plan.Update[0].Name != state[0].Name {
+		t.Fatalf("first pod: %d creates %d updates %d deletes, want the placeholder updated", len(plan.Create), len(plan.Update), len(plan.Delete))
+	}
+	state = applied(state, plan, &next)
+	plan = Desired(svc, nil, nodes, state)
+	if len(plan.Update) != 1 || len(plan.Create)+len(plan.Delete) != 0 {
+		t.Fatalf("pod gone: %d creates %d updates %d deletes, want the slice emptied in place", len(plan.Create), len(plan.Update), len(plan.Delete))
+	}
+}
