@@ -191,15 +191,16 @@ func signature(m map[addrKey]bool) string {
 // kube-controller-manager does: when the ready addresses alone exceed it,
 // only ready addresses are kept; otherwise all ready ones and as many not
 // ready ones as fit; each subset keeps its share in proportion to its size.
-// It reports whether anything was cut.
-func Truncate(subsets []corev1.EndpointSubset) bool {
+// A subset left with no address is dropped. It returns the subsets and
+// whether anything was cut.
+func Truncate(subsets []corev1.EndpointSubset) ([]corev1.EndpointSubset, bool) {
 	var ready, notReady int
 	for _, s := range subsets {
 		ready += len(s.Addresses)
 		notReady += len(s.NotReadyAddresses)
 	}
 	if ready+notReady <= MaxCapacity {
-		return false
+		return subsets, false
 	}
 	truncReady := ready > MaxCapacity
 	budget, total := MaxCapacity-ready, notReady
@@ -222,15 +223,15 @@ func Truncate(subsets []corev1.EndpointSubset) bool {
 			s.NotReadyAddresses = s.NotReadyAddresses[:min(allowed, len(s.NotReadyAddresses))]
 		}
 	}
-	return true
+	subsets = slices.DeleteFunc(subsets, func(s corev1.EndpointSubset) bool { return len(s.Addresses)+len(s.NotReadyAddresses) == 0 })
+	return subsets, true
 }
 
 // Desired is the Endpoints object of svc given its pods, built on current
 // (the stored one; nil when there is none), and whether it differs from
 // current.
 func Desired(svc *corev1.Service, pods []*corev1.Pod, current *corev1.Endpoints) (*corev1.Endpoints, bool) {
-	subsets := Subsets(svc, pods)
-	truncated := Truncate(subsets)
+	subsets, truncated := Truncate(Subsets(svc, pods))
 	var ep *corev1.Endpoints
 	if current != nil {
 		ep = current.DeepCopy()

@@ -127,11 +127,22 @@ func TestTruncate(t *testing.T) {
 		{1200, 50, 1000, 0, true},
 	}
 	for _, tt := range tests {
-		s := mk(tt.ready, tt.notReady)
-		cut := Truncate(s)
+		s, cut := Truncate(mk(tt.ready, tt.notReady))
 		if cut != tt.cut || len(s[0].Addresses) != tt.wantReady || len(s[0].NotReadyAddresses) != tt.wantNotReady {
 			t.Errorf("%d+%d: cut %v to %d+%d, want %v %d+%d", tt.ready, tt.notReady, cut, len(s[0].Addresses), len(s[0].NotReadyAddresses), tt.cut, tt.wantReady, tt.wantNotReady)
 		}
+	}
+}
+
+func TestTruncateDropsEmptiedSubsets(t *testing.T) {
+	var big, small corev1.EndpointSubset
+	for i := range 1100 {
+		big.Addresses = append(big.Addresses, corev1.EndpointAddress{IP: fmt.Sprintf("10.1.%d.%d", i/250, i%250)})
+	}
+	small.NotReadyAddresses = []corev1.EndpointAddress{{IP: "10.9.9.9"}}
+	got, cut := Truncate([]corev1.EndpointSubset{big, small})
+	if !cut || len(got) != 1 || len(got[0].Addresses) != MaxCapacity {
+		t.Errorf("cut %v to %d subsets", cut, len(got))
 	}
 }
 
