@@ -131,6 +131,24 @@ func TestEndpointSlicesFollowPods(t *testing.T) {
 		}
 		return nil
 	})
+	// A pod being deleted (its node has not confirmed yet) stays, terminating.
+	if err := client.CoreV1().Pods("default").Delete(ctx, "b", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.Poll(t, 30*time.Second, "pod b terminating", func() error {
+		l, err := client.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=web"})
+		if err != nil {
+			return err
+		}
+		for _, s := range l.Items {
+			for _, e := range s.Endpoints {
+				if e.TargetRef.Name == "b" && *e.Conditions.Terminating && !*e.Conditions.Ready {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("no terminating endpoint for b in %+v", l.Items)
+	})
 	// A targetPort name no container has: the endpoints carry no port.
 	testserver.Poll(t, 30*time.Second, "grpc service without ports", func() error {
 		l, err := client.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=grpc"})
