@@ -1,6 +1,7 @@
 // Package controller holds, one sub-package per controller, the control loops
 // that `skiff server` runs (replicaset, deployment, garbagecollector,
-// namespace, job, cronjob, nodelifecycle, ...). They talk to the API server
+// namespace, job, cronjob, nodelifecycle, endpoints, endpointslice,
+// endpointslicemirroring, servicelb, ...). They talk to the API server
 // only through client-go, exactly as kube-controller-manager does.
 //
 // Every controller package follows one shape, so that the controller

@@ -9,6 +9,9 @@ import (
 
 	"skiff.dev/skiff/internal/controller/cronjob"
 	"skiff.dev/skiff/internal/controller/deployment"
+	"skiff.dev/skiff/internal/controller/endpoints"
+	"skiff.dev/skiff/internal/controller/endpointslice"
+	"skiff.dev/skiff/internal/controller/endpointslicemirroring"
 	"skiff.dev/skiff/internal/controller/garbagecollector"
 	"skiff.dev/skiff/internal/controller/job"
 	"skiff.dev/skiff/internal/controller/namespace"
@@ -17,6 +20,7 @@ import (
 	"skiff.dev/skiff/internal/controller/podgc"
 	"skiff.dev/skiff/internal/controller/queue"
 	"skiff.dev/skiff/internal/controller/replicaset"
+	"skiff.dev/skiff/internal/controller/servicelb"
 	"skiff.dev/skiff/internal/controller/ttlafterfinished"
 	"skiff.dev/skiff/internal/scheduler"
 )
@@ -42,6 +46,9 @@ func runControllers(ctx context.Context, d deps) {
 	lifecycleOpts.Logger, podGCOpts.Logger, ipamOpts.Logger = log, log, log
 	nodes := nodelifecycle.New(d.client, factory, d.events.For("node-controller"), lifecycleOpts)
 	podGC := podgc.New(d.client, factory, podGCOpts)
+	eps := endpoints.New(d.client, factory, endpoints.Options{Options: base})
+	slices := endpointslice.New(d.client, factory, endpointslice.Options{Options: base})
+	mirroring := endpointslicemirroring.New(d.client, factory, endpointslicemirroring.Options{Options: base})
 	fns := []func(ctx context.Context){
 		gc.Run,
 		ns.Run,
@@ -52,6 +59,12 @@ func runControllers(ctx context.Context, d deps) {
 		ttl.Run,
 		nodes.Run,
 		podGC.Run,
+		eps.Run,
+		slices.Run,
+		mirroring.Run,
+	}
+	if !d.cfg.DisableServiceLB {
+		fns = append(fns, servicelb.New(d.client, factory, servicelb.Options{Options: base}).Run)
 	}
 	ipam, err := nodeipam.New(d.client, factory, d.events.For("node-ipam-controller"), ipamOpts)
 	if err != nil {

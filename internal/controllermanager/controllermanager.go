@@ -56,7 +56,10 @@ type Config struct {
 	NodeLifecycle nodelifecycle.Options
 	PodGC         podgc.Options
 	NodeIPAM      nodeipam.Options
-	Logger        *slog.Logger
+	// DisableServiceLB turns off the built-in LoadBalancer implementation
+	// (internal/controller/servicelb; `skiff server --disable-servicelb`).
+	DisableServiceLB bool
+	Logger           *slog.Logger
 }
 
 // Run runs the controller manager and the scheduler until ctx ends.

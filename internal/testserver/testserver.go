@@ -31,6 +31,10 @@ type Server struct {
 	Client kubernetes.Interface
 	// DataDir is the server's data directory.
 	DataDir string
+	// EndpointAddress and Port are where the kubernetes Service's endpoints
+	// point (api.Server's fields of those names).
+	EndpointAddress netip.Addr
+	Port            int
 }
 
 // Start runs a fresh API server for the test (no controllers, no node: tests
@@ -91,7 +95,7 @@ func Start(t testing.TB, mutate func(*api.Config)) *Server {
 	if err != nil {
 		t.Fatal(fmt.Errorf("clientset: %w", err))
 	}
-	return &Server{Config: restCfg, Client: client, DataDir: cfg.DataDir}
+	return &Server{Config: restCfg, Client: client, DataDir: cfg.DataDir, EndpointAddress: srv.EndpointAddress, Port: srv.Port}
 }
 
 // Poll calls check every 50 ms until it returns nil, and fails the test

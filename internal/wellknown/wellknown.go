@@ -46,3 +46,25 @@ const (
 	// cluster DNS configuration.
 	DNSConfigMapName = "coredns"
 )
+
+// Managers of Endpoints and EndpointSlices: the values of
+// discoveryv1.LabelManagedBy and EndpointsManagedByLabel that
+// kube-controller-manager's controllers write, so that each touches only its
+// own objects.
+const (
+	// EndpointSliceControllerName manages the EndpointSlices of Services
+	// with a selector.
+	EndpointSliceControllerName = "endpointslice-controller.k8s.io"
+	// EndpointSliceMirroringControllerName manages the EndpointSlices that
+	// mirror the hand-written Endpoints of Services without a selector.
+	EndpointSliceMirroringControllerName = "endpointslicemirroring-controller.k8s.io"
+	// EndpointsManagedByLabel marks the Endpoints the endpoints controller
+	// writes (value EndpointsControllerName).
+	EndpointsManagedByLabel = "endpoints.kubernetes.io/managed-by"
+	// EndpointsControllerName is the endpoints controller's value of
+	// EndpointsManagedByLabel.
+	EndpointsControllerName = "endpoint-controller"
+	// KubernetesServiceName is the Service in default that points at the
+	// API servers.
+	KubernetesServiceName = "kubernetes"
+)

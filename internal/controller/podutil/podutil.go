@@ -4,9 +4,12 @@
 package podutil
 
 import (
+	"cmp"
+	"net/netip"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // ReadyCondition returns the pod's Ready condition, or nil when it has none.
@@ -70,3 +73,72 @@ func MaxRestarts(pod *corev1.Pod) int32 {
 // Key returns the pod's namespace/name key, as the informers' caches and
 // work queues name it.
 func Key(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
+
+// InEndpoints reports whether the pod may back a Service's endpoints: it has
+// an IP, has not finished, and, unless includeTerminating, is not being
+// deleted (kube-controller-manager's ShouldPodBeInEndpoints).
+func InEndpoints(pod *corev1.Pod, includeTerminating bool) bool {
+	if IsTerminal(pod) || (pod.Status.PodIP == "" && len(pod.Status.PodIPs) == 0) {
+		return false
+	}
+	return includeTerminating || pod.DeletionTimestamp == nil
+}
+
+// FindPort resolves a Service port's targetPort on the pod: a number is
+// itself (the Service's port when unset), a name is the port of the
+// container port (of a container or a restartable init container) with that
+// name and the Service port's protocol. It reports false when no container
+// has the name.
+func FindPort(pod *corev1.Pod, port *corev1.ServicePort) (int32, bool) {
+	switch {
+	case port.TargetPort.Type == intstr.String && port.TargetPort.StrVal != "":
+		proto := cmp.Or(port.Protocol, corev1.ProtocolTCP)
+		for i := range pod.Spec.Containers {
+			if p, ok := namedPort(&pod.Spec.Containers[i], port.TargetPort.StrVal, proto); ok {
+				return p, true
+			}
+		}
+		for i := range pod.Spec.InitContainers {
+			c := &pod.Spec.InitContainers[i]
+			if c.RestartPolicy == nil || *c.RestartPolicy != corev1.ContainerRestartPolicyAlways {
+				continue // an ordinary init container serves nothing
+			}
+			if p, ok := namedPort(c, port.TargetPort.StrVal, proto); ok {
+				return p, true
+			}
+		}
+		return 0, false
+	case port.TargetPort.Type == intstr.Int && port.TargetPort.IntVal != 0:
+		return port.TargetPort.IntVal, true
+	default:
+		return port.Port, true
+	}
+}
+
+func namedPort(c *corev1.Container, name string, proto corev1.Protocol) (int32, bool) {
+	for _, p := range c.Ports {
+		if p.Name == name && cmp.Or(p.Protocol, corev1.ProtocolTCP) == proto {
+			return p.ContainerPort, true
+		}
+	}
+	return 0, false
+}
+
+// IPOf returns the pod's IP of the family (its first IP when family is
+// empty), or "" when it has none.
+func IPOf(pod *corev1.Pod, family corev1.IPFamily) string {
+	ips := []string{pod.Status.PodIP}
+	for _, p := range pod.Status.PodIPs {
+		ips = append(ips, p.IP)
+	}
+	for _, s := range ips {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			continue
+		}
+		if family == "" || (family == corev1.IPv4Protocol && a.Is4()) || (family == corev1.IPv6Protocol && a.Is6() && !a.Is4In6()) {
+			return s
+		}
+	}
+	return ""
+}

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -83,11 +84,18 @@ type Server struct {
 	Token string
 	// Kubeconfig is the path of the admin kubeconfig.
 	Kubeconfig string
+	// EndpointAddress is the address pods reach the API server at, which
+	// the kubernetes Service's endpoints point to (see EndpointAddress);
+	// invalid when none could be chosen.
+	EndpointAddress netip.Addr
+	// Port is the port the API is served on.
+	Port int
 
 	stop    context.CancelFunc
 	done    chan struct{}
 	err     error
 	release []func()
+	loops   sync.WaitGroup
 }
 
 // Start starts the API server and returns once it answers /readyz and the
@@ -121,6 +129,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		URL:        "https://" + net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
 		Token:      files.token.String(),
 		Kubeconfig: KubeconfigPath(cfg.DataDir),
+		Port:       cfg.Port,
 		done:       make(chan struct{}),
 	}
 	defer func() {
@@ -194,11 +203,18 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		return nil, errors.New("the API server stopped before it was ready")
 	}
-	if err := bootstrap(readyCtx, srv, alloc); err != nil {
+	if err := bootstrap(readyCtx, srv, alloc, int32(cfg.Port)); err != nil {
 		log.Error("bootstrap objects", "err", err)
 	}
 	if err := s.startRepair(srvCtx, srv, alloc, cfg); err != nil {
 		return nil, err
+	}
+	if s.EndpointAddress, err = EndpointAddress(cfg.AdvertiseAddress); err != nil {
+		log.Error("the kubernetes service gets no endpoints", "err", err)
+	} else if client, err := kubernetes.NewForConfig(srv.Loopback); err != nil {
+		log.Error("the kubernetes service gets no endpoints", "err", err)
+	} else {
+		s.loops.Go(func() { runEndpointReconciler(srvCtx, client, s.EndpointAddress, int32(cfg.Port), log) })
 	}
 	log.Info("skiff server ready", "address", net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
 		"kubeconfig", s.Kubeconfig, "elapsed", time.Since(start).Round(time.Millisecond))
@@ -215,12 +231,9 @@ func (s *Server) startRepair(ctx context.Context, srv *apiserver.Server, alloc *
 	if err != nil {
 		return fmt.Errorf("repair client: %w", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	s.loops.Go(func() {
 		alloc.RunRepair(ctx, client.CoreV1().Services(""), servicealloc.RepairOptions{Interval: cfg.ServiceRepairInterval, Grace: cfg.ServiceRepairGrace})
-	}()
-	s.release = append(s.release, func() { <-done })
+	})
 	return nil
 }
 
@@ -237,6 +250,7 @@ func (s *Server) Shutdown() error {
 func (s *Server) closeAll() {
 	if s.stop != nil {
 		s.stop()
+		s.loops.Wait()
 		<-s.done
 	}
 	for i := len(s.release) - 1; i >= 0; i-- {

@@ -15,6 +15,7 @@ import (
 
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/registry/servicealloc"
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // waitReady polls /readyz through the loopback client.
@@ -31,8 +32,9 @@ func waitReady(ctx context.Context, srv *apiserver.Server) error {
 }
 
 // bootstrap creates the objects every cluster has: the system namespaces
-// and the "kubernetes" Service in default.
-func bootstrap(ctx context.Context, srv *apiserver.Server, alloc *servicealloc.Allocator) error {
+// and the "kubernetes" Service in default, whose port 443 targets port
+// (the port the API is served on).
+func bootstrap(ctx context.Context, srv *apiserver.Server, alloc *servicealloc.Allocator, port int32) error {
 	client, err := kubernetes.NewForConfig(srv.Loopback)
 	if err != nil {
 		return err
@@ -45,10 +47,10 @@ func bootstrap(ctx context.Context, srv *apiserver.Server, alloc *servicealloc.A
 	}
 	ip := alloc.FirstIP()
 	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
+		ObjectMeta: metav1.ObjectMeta{Name: wellknown.KubernetesServiceName, Namespace: metav1.NamespaceDefault, Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
 		Spec: corev1.ServiceSpec{
 			ClusterIP: ip,
-			Ports:     []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(6443)}},
+			Ports:     []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(port)}},
 		},
 	}
 	_, err = client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
