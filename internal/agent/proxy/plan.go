@@ -96,7 +96,7 @@ func chainName(prefix string, sp *servicePort) string {
 
 func endpointChainName(sp *servicePort, e endpoint) string {
 	ap := netip.AddrPortFrom(e.IP, uint16(e.Port))
-	return "ep-" + hashName(sp.Key.String()+"|"+ap.String()) + "-" + e.IP.String() + "/" + fmt.Sprint(e.Port)
+	return "ep-" + hashName(sp.Key.String()+"|"+ap.String()) + "-" + sp.Key.String() + "__" + e.IP.String() + "/" + fmt.Sprint(e.Port)
 }
 
 func affinitySetName(sp *servicePort, e endpoint) string {
@@ -274,6 +274,9 @@ func planBase(table string, n netInfo) []knftables.Object {
 		&knftables.Rule{Chain: chainMasquerading, Rule: "mark set mark xor " + masqMark},
 		&knftables.Rule{Chain: chainMasquerading, Rule: "masquerade fully-random"},
 		&knftables.Chain{Name: chainReject},
+		// TCP gets a reset (not rate-limited as ICMP errors are, so every
+		// connection fails at once), the others an ICMP port unreachable.
+		&knftables.Rule{Chain: chainReject, Rule: "meta l4proto tcp reject with tcp reset"},
 		&knftables.Rule{Chain: chainReject, Rule: "reject"},
 		&knftables.Set{Name: setNodePortIPs, Type: "ipv4_addr"},
 		&knftables.Map{Name: mapServiceIPs, Type: ipPortProtoType},
@@ -289,8 +292,16 @@ func planBase(table string, n netInfo) []knftables.Object {
 	}
 	for _, h := range []knftables.BaseChainHook{knftables.InputHook, knftables.ForwardHook, knftables.OutputHook} {
 		name := "filter-" + string(h)
-		objs = append(objs, base(name, knftables.FilterType, h, knftables.FilterPriority),
-			&knftables.Rule{Chain: name, Rule: "ct state new jump " + chainEndpointCheck})
+		objs = append(objs, base(name, knftables.FilterType, h, knftables.FilterPriority))
+		if h == knftables.OutputHook {
+			// A pod reaching a Service whose endpoint is on its own bridge
+			// is routed back out the interface it came in by; the kernel
+			// would then tell the pod, by an ICMP redirect, to send the
+			// Service's traffic straight to that endpoint, which is not
+			// the Service's address: the next connections would hang.
+			objs = append(objs, &knftables.Rule{Chain: name, Rule: "icmp type redirect ct status dnat drop"})
+		}
+		objs = append(objs, &knftables.Rule{Chain: name, Rule: "ct state new jump " + chainEndpointCheck})
 	}
 	objs = append(objs,
 		base("nat-prerouting", knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority),
