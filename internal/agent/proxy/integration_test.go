@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -25,7 +24,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
 )
 
@@ -37,15 +35,6 @@ type testNetwork struct {
 	nodeIP           netip.Addr
 	podCIDR          netip.Prefix
 	ipA, ipB         netip.Addr
-}
-
-func sh(t testing.TB, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 func newTestNetwork(t testing.TB, brNetfilter bool) *testNetwork {
@@ -171,21 +160,6 @@ func ask(ns, addr string) (name, seen string, err error) {
 	return f[0], f[1], nil
 }
 
-// nftIn makes knftables run nft in the namespace: a wrapper first in PATH.
-func nftIn(t testing.TB, ns string) {
-	t.Helper()
-	dir := t.TempDir()
-	nft, err := exec.LookPath("nft")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := fmt.Sprintf("#!/bin/sh\nexec ip netns exec %s %s \"$@\"\n", ns, nft)
-	if err := os.WriteFile(filepath.Join(dir, "nft"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
-}
-
 type runningProxy struct {
 	p      *Proxy
 	cancel context.CancelFunc
@@ -231,22 +205,6 @@ func (rp *runningProxy) stop(t testing.TB) {
 	if err := <-rp.done; err != nil {
 		t.Errorf("proxy: %v", err)
 	}
-}
-
-func testService(name, ip string, port, nodePort int32, affinity bool) *corev1.Service {
-	s := svc(name, func(s *corev1.Service) {
-		s.Spec.ClusterIP = ip
-		s.Spec.Ports[0].Port = port
-		if nodePort != 0 {
-			s.Spec.Type = corev1.ServiceTypeNodePort
-			s.Spec.Ports[0].NodePort = nodePort
-		}
-		if affinity {
-			s.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
-			s.Spec.SessionAffinityConfig = &corev1.SessionAffinityConfig{ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptr.To[int32](60)}}
-		}
-	})
-	return s
 }
 
 func nftJSON(t testing.TB, ns, table string) map[string]int {

@@ -134,6 +134,10 @@ type Proxy struct {
 	services corelisters.ServiceLister
 	slices   cache.Indexer
 
+	// afterSync, when set (tests, benchmarks), is told which Services a
+	// sync wrote, once they are in the kernel.
+	afterSync func(keys []serviceKey)
+
 	mu     sync.Mutex
 	dirty  map[serviceKey]bool
 	wake   chan struct{}
@@ -366,6 +370,13 @@ func (p *Proxy) syncOnce(ctx context.Context, dirty map[serviceKey]bool, full, f
 		}
 		if err := p.app.update(ctx, changes); err != nil {
 			return err
+		}
+		if p.afterSync != nil {
+			keys := make([]serviceKey, 0, len(changes))
+			for k := range changes {
+				keys = append(keys, k)
+			}
+			p.afterSync(keys)
 		}
 	}
 	want := map[serviceKey]healthCheck{}
