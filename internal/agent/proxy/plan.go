@@ -146,24 +146,38 @@ func planPort(p *servicePlan, sp *servicePort, n netInfo) {
 			p.Chains = append(p.Chains, chainPlan{Name: name, Rules: rules})
 		}
 	}
-	addEndpoints(clusterEPs)
-	addEndpoints(localEPs)
 
 	// Dispatch chains: all usable endpoints (svc-) and local ones (local-).
+	// Without session affinity, and when the pod CIDR's reflection rule
+	// already masquerades hairpin traffic, the chain DNATs by itself: no
+	// chain per endpoint, which keeps the table (and every nft run, which
+	// reads the table's chains) small.
+	direct := sp.AffinitySeconds == 0 && n.PodCIDR.IsValid()
 	dispatch := func(name string, eps []endpoint) {
 		var rules []string
-		if sp.AffinitySeconds > 0 {
-			for _, e := range eps {
-				rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", affinitySetName(sp, e),
-					epChains[netip.AddrPortFrom(e.IP, uint16(e.Port))]))
-			}
-		}
-		switch len(eps) {
-		case 0:
+		switch {
+		case len(eps) == 0:
 			rules = append(rules, "drop")
-		case 1:
-			rules = append(rules, "goto "+epChains[netip.AddrPortFrom(eps[0].IP, uint16(eps[0].Port))])
+		case direct && len(eps) == 1:
+			rules = append(rules, fmt.Sprintf("meta l4proto %s dnat to %s", proto, netip.AddrPortFrom(eps[0].IP, uint16(eps[0].Port))))
+		case direct:
+			var m []string
+			for i, e := range eps {
+				m = append(m, fmt.Sprintf("%d : %s . %d", i, e.IP, e.Port))
+			}
+			rules = append(rules, fmt.Sprintf("meta l4proto %s dnat to numgen random mod %d map { %s }", proto, len(eps), strings.Join(m, " , ")))
 		default:
+			addEndpoints(eps)
+			if sp.AffinitySeconds > 0 {
+				for _, e := range eps {
+					rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", affinitySetName(sp, e),
+						epChains[netip.AddrPortFrom(e.IP, uint16(e.Port))]))
+				}
+			}
+			if len(eps) == 1 {
+				rules = append(rules, "goto "+epChains[netip.AddrPortFrom(eps[0].IP, uint16(eps[0].Port))])
+				break
+			}
 			var vm []string
 			for i, e := range eps {
 				vm = append(vm, fmt.Sprintf("%d : goto %s", i, epChains[netip.AddrPortFrom(e.IP, uint16(e.Port))]))
