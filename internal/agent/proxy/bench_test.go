@@ -38,7 +38,7 @@ func nftIn(t testing.TB, ns string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := fmt.Sprintf("#!/bin/sh\nexec ip netns exec %s %s \"$@\"\n", ns, nft)
+	script := fmt.Sprintf("#!/bin/sh\nexec nsenter --net=/run/netns/%s %s \"$@\"\n", ns, nft)
 	if err := os.WriteFile(filepath.Join(dir, "nft"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
