@@ -35,6 +35,9 @@ func (ph *phases) run(tx *knftables.Transaction) {
 }
 
 func elementObj(e elemPlan) *knftables.Element {
+	if e.Value == "" {
+		return &knftables.Element{Set: e.Map, Key: e.Key}
+	}
 	return &knftables.Element{Map: e.Map, Key: e.Key, Value: []string{e.Value}}
 }
 

@@ -23,6 +23,7 @@ const (
 	mapNoEndpointIPs   = "no-endpoint-services"
 	mapNoEndpointPorts = "no-endpoint-nodeports"
 	setNodePortIPs     = "nodeport-ips"
+	setClusterIPs      = "cluster-ips"
 
 	// masqMark is the packet mark bit that asks the masquerading chain to
 	// SNAT, as kube-proxy's 0x4000.
@@ -51,7 +52,8 @@ type chainPlan struct {
 	Rules []string
 }
 
-// elemPlan is one element of one of the shared maps.
+// elemPlan is one element of one of the shared maps, or of a shared set
+// when Value is empty.
 type elemPlan struct {
 	Map   string
 	Key   []string
@@ -215,13 +217,11 @@ func planPort(p *servicePlan, sp *servicePort, n netInfo) {
 		}
 		p.Elements = append(p.Elements, elemPlan{Map: mapNoEndpointIPs, Key: cipKey, Value: verdict})
 	} else {
-		cluChain := chainName("clu", sp)
-		masq := "jump " + chainMarkMasq
-		if n.MasqCIDR.IsValid() {
-			masq = fmt.Sprintf("ip saddr != %s jump %s", n.MasqCIDR, chainMarkMasq)
-		}
-		p.Chains = append(p.Chains, chainPlan{Name: cluChain, Rules: []string{masq, "goto " + target(sp.InternalLocal)}})
-		p.Elements = append(p.Elements, elemPlan{Map: mapServiceIPs, Key: cipKey, Value: "goto " + cluChain})
+		// The services chain masquerades what reaches a ClusterIP from
+		// outside the pod network (setClusterIPs), then dispatches.
+		p.Elements = append(p.Elements,
+			elemPlan{Map: setClusterIPs, Key: cipKey},
+			elemPlan{Map: mapServiceIPs, Key: cipKey, Value: "goto " + target(sp.InternalLocal)})
 	}
 
 	if !sp.hasExternal() {
@@ -272,6 +272,16 @@ func planPort(p *servicePlan, sp *servicePort, n netInfo) {
 	}
 }
 
+// clusterMasq is the services chain's rule that masquerades traffic to a
+// ClusterIP from outside the pod network (all of it when that is unknown).
+func clusterMasq(n netInfo) string {
+	r := "ip daddr . meta l4proto . th dport @" + setClusterIPs
+	if n.MasqCIDR.IsValid() {
+		r += fmt.Sprintf(" ip saddr != %s", n.MasqCIDR)
+	}
+	return r + " jump " + chainMarkMasq
+}
+
 // planBase computes the table's shared chains, maps and sets, in the order
 // they must be created.
 func planBase(table string, n netInfo) []knftables.Object {
@@ -297,7 +307,9 @@ func planBase(table string, n netInfo) []knftables.Object {
 		&knftables.Map{Name: mapNodePorts, Type: protoPortType},
 		&knftables.Map{Name: mapNoEndpointIPs, Type: ipPortProtoType},
 		&knftables.Map{Name: mapNoEndpointPorts, Type: protoPortType},
+		&knftables.Set{Name: setClusterIPs, Type: "ipv4_addr . inet_proto . inet_service"},
 		&knftables.Chain{Name: chainServices},
+		&knftables.Rule{Chain: chainServices, Rule: clusterMasq(n)},
 		&knftables.Rule{Chain: chainServices, Rule: "ip daddr . meta l4proto . th dport vmap @" + mapServiceIPs},
 		&knftables.Rule{Chain: chainServices, Rule: fmt.Sprintf("ip daddr @%s meta l4proto . th dport vmap @%s", setNodePortIPs, mapNodePorts)},
 		&knftables.Chain{Name: chainEndpointCheck},
