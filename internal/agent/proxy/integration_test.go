@@ -25,6 +25,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/knftables"
+
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // testNetwork is a "node" network namespace with a bridge and two "pod"
@@ -181,7 +183,7 @@ func startProxy(t testing.TB, n *testNetwork, client *fake.Clientset, table stri
 	}
 	p, err := New(Config{
 		Client: client, NodeName: "node-a", NodeIPs: []netip.Addr{n.nodeIP},
-		PodCIDR: n.podCIDR, TableName: table, NFT: nft, KeepRules: keep,
+		PodCIDR: n.podCIDR, TableName: table, NFT: nft, KeepRules: keep, LabelNode: true,
 		SetSysctl: sysctl, ReadSysctl: readSysctl,
 	})
 	if err != nil {
@@ -267,7 +269,14 @@ func testProxyInNetns(t *testing.T, brNetfilter bool) {
 	nftIn(t, n.node)
 	ctx := context.Background()
 	table := TableName("node-a", t.TempDir())
-	client := fake.NewSimpleClientset()
+	client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}})
+	nodeLabel := func() string {
+		node, err := client.CoreV1().Nodes().Get(ctx, "node-a", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return node.Labels[wellknown.ServiceProxyLabel]
+	}
 	both := func(name string) *discoveryv1.EndpointSlice {
 		return slice(name, readyLocal(n.ipA.String()), readyLocal(n.ipB.String()))
 	}
@@ -286,6 +295,7 @@ func testProxyInNetns(t *testing.T, brNetfilter bool) {
 	create(testService("empty", "10.96.0.12", 80, 30082, false), slice("empty"))
 
 	rp := startProxy(t, n, client, table, true)
+	poll(t, "node labelled", func() (bool, error) { return nodeLabel() == "true", nil })
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "exec", n.node, "nft", "delete", "table", "ip", table).Run() })
 
 	spread := func(t *testing.T, from, addr string, wantSeen func(backend, seen string) error) {
@@ -423,5 +433,8 @@ func testProxyInNetns(t *testing.T, brNetfilter bool) {
 	rp.stop(t)
 	if got := tablesNamed(t, n.node, table); got != 0 {
 		t.Errorf("after stop: %d tables, want none", got)
+	}
+	if v := nodeLabel(); v != "" {
+		t.Errorf("after stop the node is still labelled %s=%q", wellknown.ServiceProxyLabel, v)
 	}
 }
