@@ -319,14 +319,6 @@ func planBase(table string, n netInfo) []knftables.Object {
 	for _, h := range []knftables.BaseChainHook{knftables.InputHook, knftables.ForwardHook, knftables.OutputHook} {
 		name := "filter-" + string(h)
 		objs = append(objs, base(name, knftables.FilterType, h, knftables.FilterPriority))
-		if h == knftables.OutputHook {
-			// A pod reaching a Service whose endpoint is on its own bridge
-			// is routed back out the interface it came in by; the kernel
-			// would then tell the pod, by an ICMP redirect, to send the
-			// Service's traffic straight to that endpoint, which is not
-			// the Service's address: the next connections would hang.
-			objs = append(objs, &knftables.Rule{Chain: name, Rule: "icmp type redirect ct status dnat drop"})
-		}
 		objs = append(objs, &knftables.Rule{Chain: name, Rule: "ct state new jump " + chainEndpointCheck})
 	}
 	objs = append(objs,
