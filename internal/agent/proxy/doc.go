@@ -22,4 +22,21 @@
 // around conntrack, unless br_netfilter is loaded; with it the rule is
 // harmless), and NodePort traffic to 127.0.0.1, for which the proxy sets
 // net.ipv4.conf.all.route_localnet=1 when it is not already set.
+//
+// Object layout (as kube-proxy's nftables mode, smaller): the services
+// chain looks the destination up in the service-ips verdict map (ClusterIPs,
+// externalIPs, load balancer IPs) and, for the node's addresses, in
+// service-nodeports; each Service port has a dispatch chain (svc-, and
+// local- for the traffic policies Local) that DNATs by numgen to its
+// endpoints, an ext- chain for outside traffic, and, only with session
+// affinity (or without a pod CIDR), one chain and one timeout set per
+// endpoint. Services without usable endpoints are in the no-endpoint maps,
+// looked up by filter chains that answer TCP with a reset and others with
+// ICMP port unreachable. Every nft run reads the table, so fewer chains
+// means faster updates.
+//
+// With br_netfilter loaded, a pod reaching itself through a Service is
+// bridged back out the port it came in by: the pod's bridge port needs
+// hairpin mode (the CNI bridge plugin's hairpinMode), which the runtime
+// sets, not the proxy.
 package proxy
