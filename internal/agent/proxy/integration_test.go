@@ -95,6 +95,8 @@ func newTestNetwork(t testing.TB, brNetfilter bool) *testNetwork {
 	}
 	serve(t, n.podA, "a", netip.AddrPortFrom(n.ipA, 8080))
 	serve(t, n.podB, "b", netip.AddrPortFrom(n.ipB, 8080))
+	serveUDP(t, n.podA, "a", netip.AddrPortFrom(n.ipA, 8080))
+	serveUDP(t, n.podB, "b", netip.AddrPortFrom(n.ipB, 8080))
 	return n
 }
 
@@ -137,6 +139,43 @@ func serve(t testing.TB, ns, name string, addr netip.AddrPort) {
 			c.Close()
 		}
 	}()
+}
+
+// serveUDP answers every datagram with the pod's name.
+func serveUDP(t testing.TB, ns, name string, addr netip.AddrPort) {
+	t.Helper()
+	var pc net.PacketConn
+	if err := inNetns(ns, func() (err error) { pc, err = net.ListenPacket("udp", addr.String()); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			_, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc.WriteTo([]byte(name), from)
+		}
+	}()
+}
+
+// askUDP sends one datagram from namespace ns to addr and returns the
+// answer.
+func askUDP(ns, addr string) (string, error) {
+	var c net.Conn
+	if err := inNetns(ns, func() (err error) { c, err = net.Dial("udp", addr); return err }); err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("?")); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 64)
+	k, err := c.Read(buf)
+	return string(buf[:k]), err
 }
 
 // ask connects from namespace ns to addr and returns the answer: the
@@ -293,6 +332,11 @@ func testProxyInNetns(t *testing.T, brNetfilter bool) {
 	create(testService("web", "10.96.0.10", 80, 30080, false), both("web"))
 	create(testService("sticky", "10.96.0.11", 80, 0, true), both("sticky"))
 	create(testService("empty", "10.96.0.12", 80, 30082, false), slice("empty"))
+	udpSvc := testService("udp", "10.96.0.13", 53, 0, false)
+	udpSvc.Spec.Ports[0].Protocol = corev1.ProtocolUDP
+	udpSlice := both("udp")
+	udpSlice.Ports[0].Protocol = &udpSvc.Spec.Ports[0].Protocol
+	create(udpSvc, udpSlice)
 
 	rp := startProxy(t, n, client, table, true)
 	poll(t, "node labelled", func() (bool, error) { return nodeLabel() == "true", nil })
@@ -334,6 +378,19 @@ func testProxyInNetns(t *testing.T, brNetfilter bool) {
 	t.Run("NodePort on the node's address and 127.0.0.1", func(t *testing.T) {
 		spread(t, n.node, n.nodeIP.String()+":30080", nil)
 		spread(t, n.node, "127.0.0.1:30080", nil)
+	})
+	t.Run("UDP", func(t *testing.T) {
+		got := map[string]int{}
+		for i := 0; i < 30; i++ {
+			name, err := askUDP(n.podB, "10.96.0.13:53")
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			got[name]++
+		}
+		if got["a"] == 0 || got["b"] == 0 {
+			t.Errorf("answers %v, want both backends", got)
+		}
 	})
 	t.Run("session affinity keeps one client on one backend", func(t *testing.T) {
 		first, _, err := ask(n.podA, "10.96.0.11:80")
