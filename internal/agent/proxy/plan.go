@@ -284,7 +284,7 @@ func clusterMasq(n netInfo) string {
 
 // planBase computes the table's shared chains, maps and sets, in the order
 // they must be created.
-func planBase(table string, n netInfo) []knftables.Object {
+func planBase(n netInfo) []knftables.Object {
 	ptr := knftables.PtrTo[string]
 	base := func(name string, t knftables.BaseChainType, h knftables.BaseChainHook, prio knftables.BaseChainPriority) *knftables.Chain {
 		return &knftables.Chain{Name: name, Type: &t, Hook: &h, Priority: &prio}

@@ -262,7 +262,7 @@ func TestUpdateTouchesOnlyTheChangedService(t *testing.T) {
 	ctx := context.Background()
 	fake := knftables.NewFake(knftables.IPv4Family, "skiff-test")
 	n := testNet()
-	a := newApplier(fake, planBase("skiff-test", n))
+	a := newApplier(fake, planBase(n))
 	plan := func(s *corev1.Service, sl *discoveryv1.EndpointSlice) servicePlan {
 		return planService(servicePortsFor(s, []*discoveryv1.EndpointSlice{sl}, testNode), n)
 	}

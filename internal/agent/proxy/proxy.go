@@ -160,7 +160,7 @@ func New(cfg Config) (*Proxy, error) {
 	n := c.netInfo()
 	return &Proxy{
 		cfg: c, net: n, log: c.Logger.With("component", "service-proxy", "table", c.TableName), nft: nft,
-		app:    newApplier(nft, planBase(c.TableName, n)),
+		app:    newApplier(nft, planBase(n)),
 		health: newHealthServers(n.NodePortIPs, c.Logger),
 		dirty:  map[serviceKey]bool{}, wake: make(chan struct{}, 1), synced: make(chan struct{}),
 	}, nil
