@@ -47,7 +47,7 @@ run: deps build images
 # deps installs what the tests need from Debian's packages when missing:
 # etcd (external-etcd tests), containerd with runc and the CNI plugins (the
 # cri runtime), iptables (CNI portmap/masquerade), busybox-static (images).
-DEB_DEPS := etcd:etcd-server containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables /bin/busybox:busybox-static
+DEB_DEPS := etcd:etcd-server containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables /bin/busybox:busybox-static nft:nftables
 deps:
 	@missing=""; for d in $(DEB_DEPS); do cmd=$${d%%:*}; pkg=$${d#*:}; \
 	  if [ "$${cmd#/}" != "$$cmd" ]; then [ -e "$$cmd" ] || missing="$$missing $$pkg"; \

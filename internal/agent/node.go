@@ -110,6 +110,10 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 		if err != nil {
 			return nil, fmt.Errorf("%s runtime: %w", kind, err)
 		}
+		// The service proxy starts with the pod network: it needs the
+		// node's pod CIDR (the agent does not know the cluster CIDR). It
+		// stops, removing its rules, when the runtime's closers run.
+		closers = append(closers, startServiceProxy(ctx, client, cfg, nodeIP, podCIDR))
 		return rt, nil
 	}
 	return kubelet.Run(ctx, kubelet.Config{

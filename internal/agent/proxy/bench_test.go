@@ -1,0 +1,215 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/knftables"
+)
+
+func sh(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// nftIn makes knftables run nft in the namespace: a wrapper first in PATH.
+func nftIn(t testing.TB, ns string) {
+	t.Helper()
+	dir := t.TempDir()
+	nft, err := exec.LookPath("nft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf("#!/bin/sh\nexec nsenter --net=/run/netns/%s %s \"$@\"\n", ns, nft)
+	if err := os.WriteFile(filepath.Join(dir, "nft"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+}
+
+// benchService is Service i of the benchmark: a NodePort Service with ten
+// endpoints spread over ten nodes (one of them this one).
+func benchService(i int) (*corev1.Service, *discoveryv1.EndpointSlice) {
+	name := fmt.Sprintf("svc-%04d", i)
+	s := testService(name, fmt.Sprintf("10.96.%d.%d", i/250, i%250+1), 80, int32(30000+i), false)
+	var eps []epSpec
+	for j := 0; j < 10; j++ {
+		eps = append(eps, epSpec{ip: fmt.Sprintf("10.244.%d.%d", j, i%250+2), node: fmt.Sprintf("node-%d", j), ready: true, serving: true})
+	}
+	sl := slice(name, eps...)
+	sl.Name = name + "-abc"
+	return s, sl
+}
+
+func testService(name, ip string, port, nodePort int32, affinity bool) *corev1.Service {
+	return svc(name, func(s *corev1.Service) {
+		s.Spec.ClusterIP = ip
+		s.Spec.Ports[0].Port = port
+		if nodePort != 0 {
+			s.Spec.Type = corev1.ServiceTypeNodePort
+			s.Spec.Ports[0].NodePort = nodePort
+		}
+		if affinity {
+			s.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
+			s.Spec.SessionAffinityConfig = &corev1.SessionAffinityConfig{ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptr.To[int32](60)}}
+		}
+	})
+}
+
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			f := strings.Fields(l)
+			kb, _ := strconv.Atoi(f[1])
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkEndpointChangeToKernel runs a proxy (informers on a fake
+// clientset, nft in a network namespace of its own) with 1,000 Services and
+// 10,000 endpoints, and measures the time from an EndpointSlice update to
+// the Service's rules being in the kernel, the time of a full resync, and
+// the process RSS.
+func BenchmarkEndpointChangeToKernel(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		b.Skip("needs nft")
+	}
+	ns := fmt.Sprintf("skpx-bench%d", time.Now().UnixNano()%1e6)
+	sh(b, "ip", "netns", "add", ns)
+	b.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	nftIn(b, ns)
+	ctx := context.Background()
+	client := fake.NewSimpleClientset()
+	const services = 1000
+	var slices []*discoveryv1.EndpointSlice
+	for i := 0; i < services; i++ {
+		s, sl := benchService(i)
+		if _, err := client.CoreV1().Services("ns").Create(ctx, s, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := client.DiscoveryV1().EndpointSlices("ns").Create(ctx, sl, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		slices = append(slices, sl)
+	}
+	table := TableName("bench", ns)
+	nft, err := knftables.New(knftables.IPv4Family, table)
+	if err != nil {
+		b.Fatal(err)
+	}
+	noSysctl := func(string, string) error { return nil }
+	p, err := New(Config{
+		Client: client, NodeName: "node-0", NodeIPs: []netip.Addr{netip.MustParseAddr("192.168.77.1")},
+		PodCIDR: netip.MustParsePrefix("10.244.0.0/24"), TableName: table, NFT: nft,
+		SetSysctl: noSysctl, ReadSysctl: func(string) (string, error) { return "1", nil },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	written := make(chan []serviceKey, 16)
+	p.afterSync = func(keys []serviceKey) { written <- keys }
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- p.Run(rctx) }()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	})
+	select {
+	case <-p.Synced():
+	case err := <-done:
+		b.Fatal(err)
+	}
+	firstSync := time.Since(start)
+
+	// A periodic full resync (in place) of all 1,000 Services.
+	plans, err := p.allPlans()
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := p.app.sync(ctx, plans); err != nil {
+		b.Fatal(err)
+	}
+	resync := time.Since(t0)
+
+	// CPU time, which unlike latency says little of how busy the machine
+	// is: nft's (children) and the test process's, per change.
+	var self0, kids0 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids0)
+	b.ResetTimer()
+	var lat []time.Duration
+	for i := 0; i < b.N; i++ {
+		sl := slices[i%services].DeepCopy()
+		j := i % 10
+		sl.Endpoints[j].Conditions.Ready = ptr.To(i/services%2 == 1)
+		slices[i%services] = sl
+		key := serviceKey{Namespace: "ns", Name: sl.Labels[discoveryv1.LabelServiceName]}
+		t0 := time.Now()
+		if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(ctx, sl, metav1.UpdateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	wait:
+		for {
+			select {
+			case keys := <-written:
+				for _, k := range keys {
+					if k == key {
+						break wait
+					}
+				}
+			case <-time.After(10 * time.Second):
+				b.Fatal("change not written")
+			}
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	var self1, kids1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids1)
+	cpu := func(a, b syscall.Rusage) time.Duration {
+		return time.Duration(b.Utime.Nano() + b.Stime.Nano() - a.Utime.Nano() - a.Stime.Nano())
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+	b.ReportMetric(ms(resync), "resync-ms")
+	b.ReportMetric(ms(firstSync), "start-sync-ms")
+	b.ReportMetric(rssMB(), "rss-MB")
+	b.ReportMetric(ms(cpu(kids0, kids1))/float64(b.N), "nft-cpu-ms/op")
+	b.ReportMetric(ms(cpu(self0, self1))/float64(b.N), "go-cpu-ms/op")
+}
