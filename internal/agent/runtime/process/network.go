@@ -190,6 +190,11 @@ func (n *network) build(pn *podNetwork) error {
 	if err := netlink.LinkSetMaster(host, br); err != nil {
 		return fmt.Errorf("attach veth %s to %s: %w", pn.Veth, n.bridge, err)
 	}
+	// Hairpin, as the CNI bridge plugin's hairpinMode: a pod that reaches
+	// itself through a Service gets the reply back out of its own port.
+	if err := netlink.LinkSetHairpin(host, true); err != nil {
+		return fmt.Errorf("hairpin on veth %s: %w", pn.Veth, err)
+	}
 	if err := netlink.LinkSetUp(host); err != nil {
 		return fmt.Errorf("bring up veth %s: %w", pn.Veth, err)
 	}
