@@ -34,6 +34,9 @@ type Config struct {
 	// outside the cluster domain (default DefaultResolvConf). Nameservers
 	// that are this server itself are skipped.
 	ResolvConf string
+	// Upstreams, when set, are the upstream servers (host:port) instead of
+	// ResolvConf's.
+	Upstreams []string
 	// TTL of the records, in seconds (default DefaultTTL).
 	TTL uint32
 	// ForwardTimeout bounds one upstream exchange (default 2s).
@@ -130,9 +133,12 @@ func (s *Server) Close() {
 func (s *Server) Run(ctx context.Context) error {
 	defer s.Close()
 	log := s.cfg.Logger
-	upstreams, err := readUpstreams(s.cfg.ResolvConf, s.addr)
-	if err != nil {
-		log.Warn("cluster DNS: no upstream servers, names outside the cluster domain fail", "resolvConf", s.cfg.ResolvConf, "err", err)
+	upstreams := s.cfg.Upstreams
+	if len(upstreams) == 0 {
+		var err error
+		if upstreams, err = readUpstreams(s.cfg.ResolvConf, s.addr); err != nil {
+			log.Warn("cluster DNS: no upstream servers, names outside the cluster domain fail", "resolvConf", s.cfg.ResolvConf, "err", err)
+		}
 	}
 	factory := informers.NewSharedInformerFactory(s.cfg.Client, 0)
 	svcInf := factory.Core().V1().Services().Informer()

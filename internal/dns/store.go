@@ -18,10 +18,9 @@ const (
 )
 
 // ServiceIndexers are the indexers the Services cache of an IndexerStore
-// needs: by namespace and by ClusterIP.
+// needs beside the namespace index client-go's informers have: by ClusterIP.
 func ServiceIndexers() cache.Indexers {
 	return cache.Indexers{
-		cache.NamespaceIndex: cache.MetaNamespaceIndexFunc,
 		indexClusterIP: func(obj any) ([]string, error) {
 			svc, ok := obj.(*corev1.Service)
 			if !ok {
@@ -130,8 +129,10 @@ func slicesOf(objs []any, err error) []*discoveryv1.EndpointSlice {
 // NewIndexerStore returns a store over fresh caches holding objs (Services
 // and EndpointSlices); for tests and tools that have objects, not informers.
 func NewIndexerStore(objs ...any) (IndexerStore, error) {
+	svcIndexers := ServiceIndexers()
+	svcIndexers[cache.NamespaceIndex] = cache.MetaNamespaceIndexFunc
 	s := IndexerStore{
-		ServiceCache: cache.NewIndexer(cache.MetaNamespaceKeyFunc, ServiceIndexers()),
+		ServiceCache: cache.NewIndexer(cache.MetaNamespaceKeyFunc, svcIndexers),
 		SliceCache:   cache.NewIndexer(cache.MetaNamespaceKeyFunc, EndpointSliceIndexers()),
 	}
 	for _, o := range objs {
