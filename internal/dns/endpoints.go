@@ -19,22 +19,12 @@ import (
 	"skiff.dev/skiff/internal/wellknown"
 )
 
-// ServiceLabels are the labels of the cluster DNS Service and its
-// Endpoints.
-func ServiceLabels() map[string]string {
-	return map[string]string{
-		wellknown.DNSAppLabel:         wellknown.DNSAppName,
-		wellknown.ServiceNameLabel:    wellknown.DNSImplementationName,
-		wellknown.ClusterServiceLabel: "true",
-	}
-}
-
 // DesiredEndpoints is the Endpoints kube-system/kube-dns for a DNS server
 // at addr: one address, the "dns" (UDP) and "dns-tcp" (TCP) ports.
 func DesiredEndpoints(addr netip.AddrPort) *corev1.Endpoints {
 	port := int32(addr.Port())
 	return &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Name: wellknown.DNSServiceName, Namespace: metav1.NamespaceSystem, Labels: ServiceLabels()},
+		ObjectMeta: metav1.ObjectMeta{Name: wellknown.DNSServiceName, Namespace: metav1.NamespaceSystem, Labels: wellknown.DNSServiceLabels()},
 		Subsets: []corev1.EndpointSubset{{
 			Addresses: []corev1.EndpointAddress{{IP: addr.Addr().String()}},
 			Ports: []corev1.EndpointPort{

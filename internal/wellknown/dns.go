@@ -24,3 +24,14 @@ const (
 	DNSTCPPortName = "dns-tcp"
 	DNSPort        = 53
 )
+
+// DNSServiceLabels are the labels of the cluster DNS Service and its
+// Endpoints: k8s-app=kube-dns, kubernetes.io/name=CoreDNS,
+// kubernetes.io/cluster-service=true.
+func DNSServiceLabels() map[string]string {
+	return map[string]string{
+		DNSAppLabel:         DNSAppName,
+		ServiceNameLabel:    DNSImplementationName,
+		ClusterServiceLabel: "true",
+	}
+}
