@@ -118,7 +118,9 @@ func TestServer(t *testing.T) {
 	}
 	s := startServer(t, []string{upUDP, upTCP},
 		service("prod", "model", func(s *corev1.Service) { s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.43.0.20", []string{"10.43.0.20"} }),
-		service("prod", "ext", func(s *corev1.Service) { s.Spec.Type, s.Spec.ExternalName = corev1.ServiceTypeExternalName, "www.example.com" }),
+		service("prod", "ext", func(s *corev1.Service) {
+			s.Spec.Type, s.Spec.ExternalName = corev1.ServiceTypeExternalName, "www.example.com"
+		}),
 		service("prod", "big", headless), bigSlice,
 	)
 	addr := s.Addr().String()
