@@ -69,6 +69,10 @@ func dnsListenAddress(cfg Config, log *slog.Logger) string {
 func startDNS(ctx context.Context, cfg Config, loopback *rest.Config, log *slog.Logger, running *sync.WaitGroup) {
 	restCfg := rest.CopyConfig(loopback)
 	restCfg.ContentType = "application/vnd.kubernetes.protobuf"
+	// The kube-dns Endpoints are core/v1 Endpoints on purpose (the
+	// mirroring controller makes their EndpointSlices): no deprecation
+	// warning in the log for each write.
+	restCfg.WarningHandler = rest.NoWarnings{}
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		log.Error("cluster DNS client", "err", err)
@@ -87,5 +91,11 @@ func startDNS(ctx context.Context, cfg Config, loopback *rest.Config, log *slog.
 			log.Error("cluster DNS stopped", "err", err)
 		}
 	})
+	if srv.Addr().Addr().IsLoopback() {
+		// Endpoints may not hold loopback addresses, and pods could not
+		// reach one.
+		log.Warn("cluster DNS listens on a loopback address: kube-dns gets no endpoints, pods resolve nothing through it", "address", srv.Addr().String())
+		return
+	}
 	running.Go(func() { dns.KeepEndpoints(ctx, client, srv.Addr(), 0, log) })
 }
