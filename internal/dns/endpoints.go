@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,53 +20,79 @@ import (
 	"skiff.dev/skiff/internal/wellknown"
 )
 
-// DesiredEndpoints is the Endpoints kube-system/kube-dns for a DNS server
-// at addr: one address, the "dns" (UDP) and "dns-tcp" (TCP) ports.
-func DesiredEndpoints(addr netip.AddrPort) *corev1.Endpoints {
-	port := int32(addr.Port())
-	return &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Name: wellknown.DNSServiceName, Namespace: metav1.NamespaceSystem, Labels: wellknown.DNSServiceLabels()},
-		Subsets: []corev1.EndpointSubset{{
-			Addresses: []corev1.EndpointAddress{{IP: addr.Addr().String()}},
-			Ports: []corev1.EndpointPort{
-				{Name: wellknown.DNSPortName, Port: port, Protocol: corev1.ProtocolUDP},
-				{Name: wellknown.DNSTCPPortName, Port: port, Protocol: corev1.ProtocolTCP},
-			},
-		}},
+// ports are the kube-dns Endpoints ports of a DNS server on port.
+func ports(port uint16) []corev1.EndpointPort {
+	return []corev1.EndpointPort{
+		{Name: wellknown.DNSPortName, Port: int32(port), Protocol: corev1.ProtocolUDP},
+		{Name: wellknown.DNSTCPPortName, Port: int32(port), Protocol: corev1.ProtocolTCP},
 	}
 }
 
-// endpointsAction is what keeping the Endpoints needs: nothing, a create or
-// an update of existing (to want's subsets and labels).
-type endpointsAction int
-
-const (
-	endpointsOK endpointsAction = iota
-	endpointsCreate
-	endpointsUpdate
-)
-
-// decideEndpoints compares the existing Endpoints (nil: none) with want.
-func decideEndpoints(existing, want *corev1.Endpoints) endpointsAction {
+// DesiredEndpoints is the Endpoints kube-system/kube-dns with addr, a
+// server's address, in them: existing (nil: none yet) with addr added under
+// its ports, the same IP left out of other ports (the server moved to
+// another port), other servers' addresses kept. The bool says whether that
+// differs from existing.
+func DesiredEndpoints(existing *corev1.Endpoints, addr netip.AddrPort) (*corev1.Endpoints, bool) {
+	var want *corev1.Endpoints
 	if existing == nil {
-		return endpointsCreate
+		want = &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: wellknown.DNSServiceName, Namespace: metav1.NamespaceSystem}}
+	} else {
+		want = existing.DeepCopy()
 	}
-	if !apiequality.Semantic.DeepEqual(existing.Subsets, want.Subsets) {
-		return endpointsUpdate
+	if want.Labels == nil {
+		want.Labels = map[string]string{}
 	}
-	for k, v := range want.Labels {
-		if existing.Labels[k] != v {
-			return endpointsUpdate
-		}
+	for k, v := range wellknown.DNSServiceLabels() {
+		want.Labels[k] = v
 	}
-	return endpointsOK
+	ip, own := addr.Addr().String(), ports(addr.Port())
+	samePorts := func(ss corev1.EndpointSubset) bool { return apiequality.Semantic.DeepEqual(ss.Ports, own) }
+	want.Subsets = withoutIP(want.Subsets, ip, func(ss corev1.EndpointSubset) bool { return !samePorts(ss) })
+	i := slices.IndexFunc(want.Subsets, samePorts)
+	if i < 0 {
+		want.Subsets = append(want.Subsets, corev1.EndpointSubset{Ports: own})
+		i = len(want.Subsets) - 1
+	}
+	ss := &want.Subsets[i]
+	ss.NotReadyAddresses = slices.DeleteFunc(ss.NotReadyAddresses, func(a corev1.EndpointAddress) bool { return a.IP == ip })
+	if len(ss.NotReadyAddresses) == 0 {
+		ss.NotReadyAddresses = nil
+	}
+	if !slices.ContainsFunc(ss.Addresses, func(a corev1.EndpointAddress) bool { return a.IP == ip }) {
+		ss.Addresses = append(ss.Addresses, corev1.EndpointAddress{IP: ip})
+	}
+	changed := existing == nil || !apiequality.Semantic.DeepEqual(existing.Subsets, want.Subsets) ||
+		!apiequality.Semantic.DeepEqual(existing.Labels, want.Labels)
+	return want, changed
 }
 
-// KeepEndpoints keeps kube-system/kube-dns Endpoints pointing at addr until
-// ctx ends: it writes them at once, again whenever they change or are
-// deleted, and checks every period (default 30s). The EndpointSlice
-// mirroring controller turns them into the selector-less Service's slices.
-// One writer is assumed: with several servers the last one wins.
+// withoutIP removes ip from the subsets match selects and drops the
+// subsets left without addresses; subsets is not modified.
+func withoutIP(subsets []corev1.EndpointSubset, ip string, match func(corev1.EndpointSubset) bool) []corev1.EndpointSubset {
+	var out []corev1.EndpointSubset
+	isIP := func(a corev1.EndpointAddress) bool { return a.IP == ip }
+	for _, ss := range subsets {
+		if match(ss) && (slices.ContainsFunc(ss.Addresses, isIP) || slices.ContainsFunc(ss.NotReadyAddresses, isIP)) {
+			ss.Addresses = slices.DeleteFunc(slices.Clone(ss.Addresses), isIP)
+			ss.NotReadyAddresses = slices.DeleteFunc(slices.Clone(ss.NotReadyAddresses), isIP)
+			if len(ss.Addresses)+len(ss.NotReadyAddresses) == 0 {
+				continue
+			}
+		}
+		out = append(out, ss)
+	}
+	return out
+}
+
+// KeepEndpoints keeps addr, the address of a running DNS server, in the
+// kube-system/kube-dns Endpoints until ctx ends, then takes it out: it
+// writes it at once, again whenever the Endpoints change or are deleted, and
+// checks every period (default 30s). Other servers' addresses stay, so that
+// several skiff servers share the Service; the address of one that crashed
+// stays until it is removed by hand or the server comes back on it. The
+// EndpointSlice mirroring controller turns the Endpoints into the
+// selector-less Service's slices.
 func KeepEndpoints(ctx context.Context, client kubernetes.Interface, addr netip.AddrPort, period time.Duration, log *slog.Logger) {
 	if period <= 0 {
 		period = 30 * time.Second
@@ -73,7 +100,6 @@ func KeepEndpoints(ctx context.Context, client kubernetes.Interface, addr netip.
 	if log == nil {
 		log = slog.Default()
 	}
-	want := DesiredEndpoints(addr)
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithNamespace(metav1.NamespaceSystem),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -100,18 +126,19 @@ func KeepEndpoints(ctx context.Context, client kubernetes.Interface, addr netip.
 	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
 		return
 	}
+	defer removeAddress(context.WithoutCancel(ctx), client, addr, log)
 	ticker := time.NewTicker(period)
 	defer ticker.Stop()
 	backoff := time.Duration(0)
 	for {
 		existing, err := inf.Lister().Endpoints(metav1.NamespaceSystem).Get(wellknown.DNSServiceName)
-		if err != nil && !apierrors.IsNotFound(err) {
-			log.Error("cluster DNS endpoints", "err", err)
-		}
 		if err != nil {
 			existing = nil
 		}
-		if err := syncEndpoints(ctx, client, existing, want); err != nil {
+		if err := syncEndpoints(ctx, client, existing, addr); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
 			log.Warn("cluster DNS endpoints", "err", err)
 			backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
 			select {
@@ -131,30 +158,53 @@ func KeepEndpoints(ctx context.Context, client kubernetes.Interface, addr netip.
 	}
 }
 
-// syncEndpoints carries out decideEndpoints.
-func syncEndpoints(ctx context.Context, client kubernetes.Interface, existing, want *corev1.Endpoints) error {
+// syncEndpoints writes DesiredEndpoints when they differ from existing.
+func syncEndpoints(ctx context.Context, client kubernetes.Interface, existing *corev1.Endpoints, addr netip.AddrPort) error {
+	want, changed := DesiredEndpoints(existing, addr)
+	if !changed {
+		return nil
+	}
 	eps := client.CoreV1().Endpoints(metav1.NamespaceSystem)
-	switch decideEndpoints(existing, want) {
-	case endpointsCreate:
-		_, err := eps.Create(ctx, want, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create endpoints %s/%s: %w (the cache is behind; again)", want.Namespace, want.Name, err)
-		}
-		if err != nil {
+	if existing == nil {
+		if _, err := eps.Create(ctx, want, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create endpoints %s/%s: %w", want.Namespace, want.Name, err)
 		}
-	case endpointsUpdate:
-		upd := existing.DeepCopy()
-		upd.Subsets = want.Subsets
-		if upd.Labels == nil {
-			upd.Labels = map[string]string{}
-		}
-		for k, v := range want.Labels {
-			upd.Labels[k] = v
-		}
-		if _, err := eps.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("update endpoints %s/%s: %w", want.Namespace, want.Name, err)
-		}
+		return nil
+	}
+	if _, err := eps.Update(ctx, want, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("update endpoints %s/%s: %w", want.Namespace, want.Name, err)
 	}
 	return nil
+}
+
+// removeAddress takes addr out of the Endpoints, for a server that stops.
+func removeAddress(ctx context.Context, client kubernetes.Interface, addr netip.AddrPort, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	eps := client.CoreV1().Endpoints(metav1.NamespaceSystem)
+	own := ports(addr.Port())
+	for range 3 {
+		cur, err := eps.Get(ctx, wellknown.DNSServiceName, metav1.GetOptions{})
+		if err != nil {
+			if !apierrors.IsNotFound(err) {
+				log.Warn("cluster DNS endpoints: removing this server's address", "err", err)
+			}
+			return
+		}
+		subsets := withoutIP(cur.Subsets, addr.Addr().String(), func(ss corev1.EndpointSubset) bool {
+			return apiequality.Semantic.DeepEqual(ss.Ports, own)
+		})
+		if apiequality.Semantic.DeepEqual(subsets, cur.Subsets) {
+			return
+		}
+		cur.Subsets = subsets
+		_, err = eps.Update(ctx, cur, metav1.UpdateOptions{})
+		if err == nil {
+			return
+		}
+		if !apierrors.IsConflict(err) {
+			log.Warn("cluster DNS endpoints: removing this server's address", "err", err)
+			return
+		}
+	}
 }

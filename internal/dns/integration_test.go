@@ -127,12 +127,12 @@ func TestServerAgainstAPI(t *testing.T) {
 	ask("udp", "late.prod.svc.cluster.local.", dns.TypeA, dns.RcodeNameError)
 }
 
-// TestKeepEndpoints: the kube-dns Endpoints point at the DNS server, and
-// come back after a delete or a change.
+// TestKeepEndpoints: the kube-dns Endpoints hold the DNS server's address,
+// get it back after a delete or a change, keep another server's, and lose
+// it when the server stops.
 func TestKeepEndpoints(t *testing.T) {
 	api := testserver.Start(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	client := api.Client
 	addr := netip.MustParseAddrPort("192.0.2.10:5353")
 	done := make(chan struct{})
@@ -140,38 +140,66 @@ func TestKeepEndpoints(t *testing.T) {
 		defer close(done)
 		KeepEndpoints(ctx, client, addr, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
-	defer func() { cancel(); <-done }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			cancel()
+			<-done
+		}
+	}()
 
-	want := DesiredEndpoints(addr)
-	correct := func() error {
-		eps, err := client.CoreV1().Endpoints(metav1.NamespaceSystem).Get(ctx, wellknown.DNSServiceName, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if decideEndpoints(eps, want) != endpointsOK {
-			return fmt.Errorf("endpoints %v, want %v", eps.Subsets, want.Subsets)
-		}
-		if eps.Subsets[0].Addresses[0].IP != "192.0.2.10" || eps.Subsets[0].Ports[0].Port != 5353 {
-			return fmt.Errorf("endpoints %v do not point at %s", eps.Subsets, addr)
-		}
-		return nil
+	get := func() (*corev1.Endpoints, error) {
+		return client.CoreV1().Endpoints(metav1.NamespaceSystem).Get(context.Background(), wellknown.DNSServiceName, metav1.GetOptions{})
 	}
-	testserver.Poll(t, 20*time.Second, "endpoints written", correct)
+	ips := func() ([]string, error) {
+		eps, err := get()
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, ss := range eps.Subsets {
+			for _, a := range ss.Addresses {
+				out = append(out, fmt.Sprintf("%s:%d", a.IP, ss.Ports[0].Port))
+			}
+		}
+		return out, nil
+	}
+	expectIPs := func(what string, want ...string) {
+		t.Helper()
+		testserver.Poll(t, 20*time.Second, what, func() error {
+			got, err := ips()
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(got, want) {
+				return fmt.Errorf("addresses %q, want %q", got, want)
+			}
+			return nil
+		})
+	}
+	expectIPs("endpoints written", "192.0.2.10:5353")
 
 	if err := client.CoreV1().Endpoints(metav1.NamespaceSystem).Delete(ctx, wellknown.DNSServiceName, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	testserver.Poll(t, 20*time.Second, "endpoints written again after a delete", correct)
+	expectIPs("endpoints written again after a delete", "192.0.2.10:5353")
 
-	eps, err := client.CoreV1().Endpoints(metav1.NamespaceSystem).Get(ctx, wellknown.DNSServiceName, metav1.GetOptions{})
+	// Another server's address (same ports) is kept beside this one's.
+	eps, err := get()
 	if err != nil {
 		t.Fatal(err)
 	}
-	eps.Subsets[0].Addresses[0].IP = "192.0.2.99"
+	eps.Subsets[0].Addresses = []corev1.EndpointAddress{{IP: "192.0.2.99"}}
 	if _, err := client.CoreV1().Endpoints(metav1.NamespaceSystem).Update(ctx, eps, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	testserver.Poll(t, 20*time.Second, "endpoints restored after a change", correct)
+	expectIPs("this server's address back beside another's", "192.0.2.99:5353", "192.0.2.10:5353")
+
+	// Stopping takes this server's address out.
+	cancel()
+	<-done
+	stopped = true
+	expectIPs("this server's address removed at stop", "192.0.2.99:5353")
 }
 
 // The kube-dns Service the API server creates at start has the cluster DNS
@@ -200,4 +228,3 @@ func TestBootstrapDNSService(t *testing.T) {
 		t.Error("a second Service took 10.43.0.10")
 	}
 }
-
