@@ -212,7 +212,8 @@ func (r *Resolver) serviceRecords(owner string, svc *corev1.Service, qtype uint1
 		}
 		return Result{Answer: r.addressRecords(owner, addrs, qtype)}
 	default:
-		return Result{Answer: r.addressRecords(owner, clusterIPs(svc), qtype)}
+		var buf [2]netip.Addr // a ClusterIP per IP family: no allocation
+		return Result{Answer: r.addressRecords(owner, appendClusterIPs(buf[:0], svc), qtype)}
 	}
 }
 
@@ -362,17 +363,23 @@ func isHeadless(svc *corev1.Service) bool {
 
 // clusterIPs returns the parsed ClusterIPs of svc.
 func clusterIPs(svc *corev1.Service) []netip.Addr {
-	ips := svc.Spec.ClusterIPs
-	if len(ips) == 0 && svc.Spec.ClusterIP != "" {
-		ips = []string{svc.Spec.ClusterIP}
+	return appendClusterIPs(nil, svc)
+}
+
+// appendClusterIPs appends the parsed ClusterIPs of svc to dst.
+func appendClusterIPs(dst []netip.Addr, svc *corev1.Service) []netip.Addr {
+	if len(svc.Spec.ClusterIPs) == 0 {
+		if a, err := netip.ParseAddr(svc.Spec.ClusterIP); err == nil {
+			dst = append(dst, a.Unmap())
+		}
+		return dst
 	}
-	out := make([]netip.Addr, 0, len(ips))
-	for _, s := range ips {
+	for _, s := range svc.Spec.ClusterIPs {
 		if a, err := netip.ParseAddr(s); err == nil {
-			out = append(out, a.Unmap())
+			dst = append(dst, a.Unmap())
 		}
 	}
-	return out
+	return dst
 }
 
 func protocolLabel(p corev1.Protocol) string {
