@@ -1,6 +1,7 @@
 package kubelet
 
 import (
+	"log/slog"
 	"os"
 
 	corev1 "k8s.io/api/core/v1"
@@ -43,4 +44,27 @@ func (m *podManager) podDNS(pod *corev1.Pod) *runtimeapi.DNSConfig {
 func (m *podManager) podDNSEvents(pod *corev1.Pod) []poddns.Event {
 	_, events := m.podDNSConfig(pod)
 	return events
+}
+
+// defaultResolvConf is the node's resolv.conf for pods: /etc/resolv.conf,
+// unless it names only loopback servers (a local stub that pods, in their
+// own network namespaces, cannot reach) and systemd-resolved's list of the
+// real servers exists.
+func defaultResolvConf(log *slog.Logger) string {
+	const etc = "/etc/resolv.conf"
+	f, err := os.Open(etc)
+	if err != nil {
+		return etc
+	}
+	host, err := poddns.ParseResolvConf(f)
+	f.Close()
+	if err != nil || !host.OnlyLoopback() {
+		return etc
+	}
+	if _, err := os.Stat(poddns.SystemdResolvConf); err == nil {
+		log.Info("pods get systemd-resolved's upstream servers: /etc/resolv.conf names only loopback ones", "resolvConf", poddns.SystemdResolvConf)
+		return poddns.SystemdResolvConf
+	}
+	log.Warn("/etc/resolv.conf names only loopback nameservers: pods with dnsPolicy Default cannot reach them", "nameservers", host.Nameservers)
+	return etc
 }

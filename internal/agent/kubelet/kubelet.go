@@ -76,7 +76,8 @@ type Config struct {
 	// the base of a ClusterFirst pod's search line.
 	ClusterDomain string
 	// ResolvConf is the node's resolv.conf, what dnsPolicy Default pods
-	// get (default /etc/resolv.conf).
+	// get (default /etc/resolv.conf, or systemd-resolved's list of the real
+	// servers when that one names only its loopback stub, as k3s does).
 	ResolvConf string
 }
 
@@ -128,7 +129,7 @@ func (c *Config) setDefaults() error {
 		c.ClusterDomain = wellknown.ClusterDomain
 	}
 	if c.ResolvConf == "" {
-		c.ResolvConf = "/etc/resolv.conf"
+		c.ResolvConf = defaultResolvConf(c.Logger)
 	}
 	return nil
 }

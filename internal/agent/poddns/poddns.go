@@ -76,6 +76,26 @@ func ParseResolvConf(r io.Reader) (Host, error) {
 	return h, nil
 }
 
+// SystemdResolvConf is where systemd-resolved keeps the resolv.conf of the
+// real upstream servers, when /etc/resolv.conf points at its loopback stub.
+const SystemdResolvConf = "/run/systemd/resolve/resolv.conf"
+
+// OnlyLoopback says whether every nameserver of h is a loopback address
+// (a local stub such as systemd-resolved's 127.0.0.53), which a pod in its
+// own network namespace cannot reach; false when h has none.
+func (h Host) OnlyLoopback() bool {
+	if len(h.Nameservers) == 0 {
+		return false
+	}
+	for _, ns := range h.Nameservers {
+		a, err := netip.ParseAddr(ns)
+		if err != nil || !a.IsLoopback() {
+			return false
+		}
+	}
+	return true
+}
+
 // Cluster is the node's view of the cluster DNS.
 type Cluster struct {
 	// DNS are the cluster DNS servers (none: the node has no cluster DNS).

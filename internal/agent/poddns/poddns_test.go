@@ -133,3 +133,20 @@ func TestForPodUnknownPolicy(t *testing.T) {
 		t.Error("unknown dnsPolicy: no error")
 	}
 }
+
+func TestOnlyLoopback(t *testing.T) {
+	tests := []struct {
+		servers []string
+		want    bool
+	}{
+		{[]string{"127.0.0.53"}, true},
+		{[]string{"127.0.0.1", "::1"}, true},
+		{[]string{"127.0.0.53", "192.168.1.1"}, false},
+		{nil, false},
+	}
+	for _, tt := range tests {
+		if got := (Host{Nameservers: tt.servers}).OnlyLoopback(); got != tt.want {
+			t.Errorf("OnlyLoopback(%v) = %v, want %v", tt.servers, got, tt.want)
+		}
+	}
+}
