@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 )
 
 // The flag values below parse at flag time, so that the command's config is
@@ -70,5 +71,40 @@ func (v portRangeValue) Set(s string) error {
 		return errors.New("want MIN-MAX")
 	}
 	*v.min, *v.max = lo, hi
+	return nil
+}
+
+// addrsValue is a flag of comma-separated IP addresses.
+type addrsValue struct{ addrs *[]netip.Addr }
+
+func newAddrsValue(addrs *[]netip.Addr, def ...string) addrsValue {
+	*addrs = nil
+	for _, d := range def {
+		*addrs = append(*addrs, netip.MustParseAddr(d))
+	}
+	return addrsValue{addrs}
+}
+
+func (v addrsValue) Type() string { return "strings" }
+func (v addrsValue) String() string {
+	if v.addrs == nil {
+		return ""
+	}
+	s := make([]string, len(*v.addrs))
+	for i, a := range *v.addrs {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}
+func (v addrsValue) Set(s string) error {
+	var out []netip.Addr
+	for f := range strings.SplitSeq(s, ",") {
+		a, err := netip.ParseAddr(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address", f)
+		}
+		out = append(out, a)
+	}
+	*v.addrs = out
 	return nil
 }

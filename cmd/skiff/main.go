@@ -23,6 +23,7 @@ import (
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/controller/podgc"
 	"skiff.dev/skiff/internal/server"
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 func main() {
@@ -59,6 +60,10 @@ func newServerCommand(log *slog.Logger, run func(context.Context, server.Config)
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = log
+			if !cmd.Flags().Changed("cluster-dns") && !cfg.ServiceCIDR.Contains(cfg.Node.ClusterDNS[0]) {
+				// The default follows --service-cidr: its tenth address.
+				cfg.Node.ClusterDNS = nil
+			}
 			return run(cmd.Context(), cfg)
 		},
 	}
@@ -84,6 +89,8 @@ func newServerCommand(log *slog.Logger, run func(context.Context, server.Config)
 	f.BoolVar(&cfg.ControllerManager.DisableServiceLB, "disable-servicelb", false, "run no built-in LoadBalancer implementation (LoadBalancer Services of no class stay pending unless another implementation serves them)")
 	f.BoolVar(&cfg.NoControllers, "no-controllers", false, "run the API server alone, without controllers and scheduler (API benchmarks)")
 	f.Int64Var(&cfg.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", 300, "seconds pods tolerate a not-ready node before they are evicted (added to pods that do not say)")
+	f.IntVar(&cfg.DNS.Port, "cluster-dns-port", 53, "port the cluster DNS server listens on (UDP and TCP) at the node's address (--node-ip, else the default route's interface); the kube-dns Service's targetPort")
+	f.BoolVar(&cfg.DNS.Disable, "disable-dns", false, "run no cluster DNS server (pods with dnsPolicy ClusterFirst then resolve nothing through --cluster-dns)")
 	f.Int64Var(&cfg.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "seconds pods tolerate an unreachable node before they are evicted (added to pods that do not say)")
 	return cmd
 }
@@ -116,13 +123,15 @@ func newAgentCommand(log *slog.Logger, run func(context.Context, agent.Config) e
 	return cmd
 }
 
-// addNodeFlags adds the flags of a node's runtime and kubelet port, shared
-// by `skiff server` (its own node) and `skiff agent`.
+// addNodeFlags adds the flags of a node's runtime, kubelet port and cluster
+// DNS, shared by `skiff server` (its own node) and `skiff agent`.
 func addNodeFlags(f *pflag.FlagSet, cfg *agent.Config) {
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "the node's InternalIP, where the API server reaches its kubelet port (default: the local address that routes to the server)")
 	f.IntVar(&cfg.KubeletPort, "kubelet-port", agent.DefaultKubeletPort, "HTTPS port of the node's logs, exec, attach and port-forward server")
 	f.StringVar(&cfg.CRISocket, "cri-socket", "", "endpoint of a running CRI runtime, e.g. unix:///run/containerd/containerd.sock (default with --runtime=cri: start containerd under --data-dir)")
 	f.StringVar(&cfg.PauseImage, "pause-image", "", "docker-archive tarball of the sandbox (pause) image imported into containerd (default: build/images/pause.tar beside the binary)")
+	f.Var(newAddrsValue(&cfg.ClusterDNS, "10.43.0.10"), "cluster-dns", "cluster DNS addresses, the nameservers of pods with dnsPolicy ClusterFirst (on the server: the kube-dns Service's ClusterIP, in --service-cidr)")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", wellknown.ClusterDomain, "cluster DNS domain")
 }
 
 // taintsValue is the --register-with-taints flag: comma-separated taints.

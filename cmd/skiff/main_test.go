@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -63,12 +64,26 @@ func TestServerFlags(t *testing.T) {
 			{"grace period", cfg.ControllerManager.NodeLifecycle.NodeMonitorGracePeriod, 40 * time.Second},
 			{"pod GC threshold", cfg.ControllerManager.PodGC.TerminatedPodThreshold, podgc.DefaultTerminatedPodThreshold},
 			{"hollow nodes", cfg.Hollow.Count, 0},
+			{"cluster DNS", fmt.Sprint(cfg.Node.ClusterDNS), "[10.43.0.10]"},
+			{"cluster domain", cfg.Node.ClusterDomain, "cluster.local"},
+			{"cluster DNS port", cfg.DNS.Port, 53},
+			{"DNS disabled", cfg.DNS.Disable, false},
 		})
+	})
+	t.Run("cluster DNS default follows the service CIDR", func(t *testing.T) {
+		cfg, err := serverConfig(t, "--service-cidr", "10.96.0.0/12")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.Node.ClusterDNS) != 0 {
+			t.Errorf("cluster DNS %v, want none (the server takes the tenth address of the range)", cfg.Node.ClusterDNS)
+		}
 	})
 	t.Run("given", func(t *testing.T) {
 		cfg, err := serverConfig(t, "--bind-address", "127.0.0.1", "--service-cidr", "10.96.0.0/12", "--cluster-cidr", "10.244.0.0/16",
 			"--service-node-port-range", "31000-31010", "--runtime", "fake", "--node-monitor-grace-period", "3s",
-			"--terminated-pod-gc-threshold", "0", "--hollow-nodes", "4", "--node-name", "srv", "--kubelet-port", "20250")
+			"--terminated-pod-gc-threshold", "0", "--hollow-nodes", "4", "--node-name", "srv", "--kubelet-port", "20250",
+			"--cluster-dns", "10.96.0.10,fd00::a", "--cluster-domain", "corp.internal", "--cluster-dns-port", "5353", "--disable-dns")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,6 +98,10 @@ func TestServerFlags(t *testing.T) {
 			{"grace period", cfg.ControllerManager.NodeLifecycle.NodeMonitorGracePeriod, 3 * time.Second},
 			{"pod GC threshold", cfg.ControllerManager.PodGC.TerminatedPodThreshold, 0},
 			{"hollow nodes", cfg.Hollow.Count, 4},
+			{"cluster DNS", fmt.Sprint(cfg.Node.ClusterDNS), "[10.96.0.10 fd00::a]"},
+			{"cluster domain", cfg.Node.ClusterDomain, "corp.internal"},
+			{"cluster DNS port", cfg.DNS.Port, 5353},
+			{"DNS disabled", cfg.DNS.Disable, true},
 		})
 	})
 	for _, tt := range []struct {
@@ -94,6 +113,7 @@ func TestServerFlags(t *testing.T) {
 		{[]string{"--service-cidr", "10.43.0.0"}, "--service-cidr"},
 		{[]string{"--cluster-cidr", "x"}, "--cluster-cidr"},
 		{[]string{"--service-node-port-range", "32767-30000"}, "want MIN-MAX"},
+		{[]string{"--cluster-dns", "10.43.0.300"}, "not an IP address"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			if _, err := serverConfig(t, tt.args...); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -115,7 +135,18 @@ func TestAgentFlags(t *testing.T) {
 		cmd.SetErr(io.Discard)
 		return got, cmd.ExecuteContext(context.Background())
 	}
-	cfg, err := run("--server", "https://s:6443", "--token", "t", "--runtime", "process",
+	cfg, err := run("--server", "https://s:6443", "--token", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(cfg.ClusterDNS) != "[10.43.0.10]" || cfg.ClusterDomain != "cluster.local" {
+		t.Errorf("cluster DNS %v, domain %q; want [10.43.0.10], cluster.local", cfg.ClusterDNS, cfg.ClusterDomain)
+	}
+	cfg, err = run("--server", "https://s:6443", "--token", "t", "--cluster-dns", "10.0.0.10", "--cluster-domain", "k8s.internal")
+	if err != nil || fmt.Sprint(cfg.ClusterDNS) != "[10.0.0.10]" || cfg.ClusterDomain != "k8s.internal" {
+		t.Errorf("given cluster DNS: %v, %q, %v", cfg.ClusterDNS, cfg.ClusterDomain, err)
+	}
+	cfg, err = run("--server", "https://s:6443", "--token", "t", "--runtime", "process",
 		"--register-with-taints", "a=b:NoSchedule,c:NoExecute", "--register-with-taints", "d=e:PreferNoSchedule")
 	if err != nil {
 		t.Fatal(err)

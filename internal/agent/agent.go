@@ -52,7 +52,12 @@ type Config struct {
 	// agent imports into the containerd it starts; default: pause.tar in
 	// the images folder beside the binary (build/images) if there is one.
 	PauseImage string
-	Logger     *slog.Logger
+	// ClusterDNS are the cluster DNS servers the node's ClusterFirst pods
+	// use (--cluster-dns, default 10.43.0.10); ClusterDomain is the
+	// cluster's DNS domain (--cluster-domain, default cluster.local).
+	ClusterDNS    []netip.Addr
+	ClusterDomain string
+	Logger        *slog.Logger
 }
 
 // Run joins the cluster and runs the node until ctx ends.

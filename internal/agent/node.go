@@ -128,6 +128,9 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 		NewRuntime:  newRuntime,
 		ClientCA:    caPool,
 		Logger:      log,
+
+		ClusterDNS:    cfg.ClusterDNS,
+		ClusterDomain: cfg.ClusterDomain,
 	})
 }
 

@@ -18,7 +18,7 @@ import (
 
 // startComponents starts what runs beside the API server once it is ready:
 // the controllers and the scheduler, the server's own node and the hollow
-// nodes, over the loopback client configuration; they stop when ctx ends.
+// nodes and the cluster DNS server, over the loopback client configuration; they stop when ctx ends.
 // running counts the controller manager until it has released its Leases
 // and the server's own agent until it has stopped its pods.
 func startComponents(ctx context.Context, cfg Config, srv *api.Server, log *slog.Logger, running *sync.WaitGroup) {
@@ -31,6 +31,9 @@ func startComponents(ctx context.Context, cfg Config, srv *api.Server, log *slog
 				log.Error("controller manager", "err", err)
 			}
 		})
+	}
+	if !cfg.NoControllers && !cfg.DNS.Disable {
+		startDNS(ctx, cfg, loopback, log.With("component", "dns"), running)
 	}
 	var simulated []string
 	switch {

@@ -40,8 +40,27 @@ type Config struct {
 	// Logger are set by Run.
 	Hollow hollow.Options
 
+	// DNS is the cluster DNS server run beside the API server.
+	DNS DNSConfig
+
 	// Ready, when set, is called once the API server answers /readyz.
 	Ready func()
+}
+
+// DNSConfig configures the cluster DNS server of `skiff server`. Its
+// domain is Node.ClusterDomain; the kube-dns Service's ClusterIP is the
+// first of Node.ClusterDNS.
+type DNSConfig struct {
+	// Disable runs no DNS server (nor does it keep kube-dns' Endpoints).
+	Disable bool
+	// Port is where it listens, UDP and TCP; 0 picks a free port (tests).
+	Port int
+	// Address is the address it listens on, reachable from pods (default:
+	// Node.NodeIP, else the address of the interface of the default route).
+	Address string
+	// ResolvConf holds the upstream servers for names outside the cluster
+	// domain (default /etc/resolv.conf).
+	ResolvConf string
 }
 
 // KubeconfigPath is where the admin kubeconfig is written in a data dir.
@@ -54,6 +73,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log = slog.Default()
 	}
 	cfg.Logger = log
+	setDNSDefaults(&cfg)
 	warnPodCIDRShortage(log, cfg)
 	srv, err := api.Start(ctx, cfg.Config)
 	if err != nil {

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -98,6 +100,9 @@ func TestRun(t *testing.T) {
 		ControllerManager: controllermanager.Config{Identity: "test-server"},
 		Node:              agent.Config{NodeName: "own", Runtime: agent.RuntimeFake},
 		Hollow:            hollow.Options{Count: 2},
+		// The DNS server on the default route's interface (Endpoints take
+		// no loopback address), on a free port.
+		DNS: DNSConfig{Port: 0},
 	}
 	if testing.Verbose() {
 		cfg.Logger = slog.Default()
@@ -134,6 +139,7 @@ func TestRun(t *testing.T) {
 			return nil
 		})
 	}
+	checkClusterDNS(t, client)
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v, want nil once its context ended", err)
 	}
@@ -150,5 +156,52 @@ func TestRun(t *testing.T) {
 		if h := l.Spec.HolderIdentity; h != nil && *h != "" {
 			t.Errorf("lease %s still held by %q after the server stopped", lease, *h)
 		}
+	}
+}
+
+// checkClusterDNS: the kube-dns Service has the cluster DNS address, its
+// Endpoints point at the server's DNS server, and that answers.
+func checkClusterDNS(t *testing.T, client kubernetes.Interface) {
+	t.Helper()
+	ctx := context.Background()
+	svc, err := client.CoreV1().Services("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Spec.ClusterIP != "10.43.0.10" {
+		t.Errorf("kube-dns ClusterIP %s, want 10.43.0.10", svc.Spec.ClusterIP)
+	}
+	want, err := utilnet.ChooseHostInterface()
+	if err != nil {
+		t.Fatalf("no default route interface for the DNS server: %v", err)
+	}
+	var addr string
+	poll(t, "kube-dns endpoints", func() error {
+		eps, err := client.CoreV1().Endpoints("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(eps.Subsets) != 1 || len(eps.Subsets[0].Addresses) != 1 || len(eps.Subsets[0].Ports) != 2 {
+			return fmt.Errorf("subsets %v", eps.Subsets)
+		}
+		ss := eps.Subsets[0]
+		if ss.Addresses[0].IP != want.String() || ss.Ports[0].Port == 0 {
+			return fmt.Errorf("subsets %v, want %s and the DNS port", eps.Subsets, want)
+		}
+		addr = net.JoinHostPort(ss.Addresses[0].IP, fmt.Sprint(ss.Ports[0].Port))
+		return nil
+	})
+	for _, network := range []string{"udp", "tcp"} {
+		c := &dns.Client{Net: network, Timeout: time.Second}
+		poll(t, "kubernetes.default over "+network, func() error {
+			r, _, err := c.Exchange(new(dns.Msg).SetQuestion("kubernetes.default.svc.cluster.local.", dns.TypeA), addr)
+			if err != nil {
+				return err
+			}
+			if len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "10.43.0.1" {
+				return fmt.Errorf("answer %v", r.Answer)
+			}
+			return nil
+		})
 	}
 }

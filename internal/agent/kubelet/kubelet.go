@@ -67,6 +67,18 @@ type Config struct {
 	BackOffBase, BackOffMax time.Duration
 	// MaxPods is the node's pod capacity (default 110).
 	MaxPods int
+
+	// ClusterDNS are the cluster DNS servers pods with dnsPolicy
+	// ClusterFirst get as nameservers; none: such pods get the node's
+	// resolv.conf (and a MissingClusterDNS event).
+	ClusterDNS []netip.Addr
+	// ClusterDomain is the cluster's DNS domain (default cluster.local),
+	// the base of a ClusterFirst pod's search line.
+	ClusterDomain string
+	// ResolvConf is the node's resolv.conf, what dnsPolicy Default pods
+	// get (default /etc/resolv.conf, or systemd-resolved's list of the real
+	// servers when that one names only its loopback stub, as k3s does).
+	ResolvConf string
 }
 
 const (
@@ -112,6 +124,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxPods <= 0 {
 		c.MaxPods = 110
+	}
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = wellknown.ClusterDomain
+	}
+	if c.ResolvConf == "" {
+		c.ResolvConf = defaultResolvConf(c.Logger)
 	}
 	return nil
 }

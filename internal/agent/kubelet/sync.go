@@ -195,7 +195,11 @@ func (m *podManager) replaceSandbox(ctx context.Context, pod *corev1.Pod, state 
 	if !acts.createSandbox {
 		return nil, 0, m.writeStatus(ctx, pod, true)
 	}
-	_, err := m.runtimeFor(pod.UID).RunPodSandbox(ctx, m.sandboxConfig(pod, acts.attempt), ptr.Deref(pod.Spec.RuntimeClassName, ""))
+	sbConfig := m.sandboxConfig(pod, acts.attempt)
+	for _, e := range m.podDNSEvents(pod) {
+		m.event(pod, "", corev1.EventTypeWarning, e.Reason, e.Message)
+	}
+	_, err := m.runtimeFor(pod.UID).RunPodSandbox(ctx, sbConfig, ptr.Deref(pod.Spec.RuntimeClassName, ""))
 	if err != nil {
 		m.event(pod, "", corev1.EventTypeWarning, "FailedCreatePodSandBox", fmt.Sprintf("Failed to create pod sandbox: %v", err))
 		if serr := m.writeStatus(ctx, pod, false); serr != nil {
@@ -635,6 +639,7 @@ func (m *podManager) sandboxConfig(pod *corev1.Pod, attempt uint32) *runtimeapi.
 		PortMappings: ports,
 		Labels:       labels,
 		Annotations:  annotations,
+		DnsConfig:    m.podDNS(pod),
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
 			CgroupParent: "/skiff/pod" + string(pod.UID),
 			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{

@@ -294,9 +294,11 @@ func (a *Allocator) reserveIP(ctx context.Context, t *transaction, svc *corev1.S
 	size := a.rangeSize()
 	first := a.cfg.ServiceCIDR.Masked().Addr()
 	// The first address is the API server's own Service; the last is the
-	// broadcast address. Try a few random addresses, then scan.
+	// broadcast address. Try a few random addresses above the static band
+	// (where the cluster DNS address, the tenth, lies), then scan all.
+	band := staticBand(size)
 	for attempt := 0; attempt < 16; attempt++ {
-		ip := nth(first, 2+rand.Int64N(size-3)).String()
+		ip := nth(first, band+rand.Int64N(size-1-band)).String()
 		ok, err := a.reserve(ctx, a.ipKey(ip), t.owner)
 		if err != nil {
 			return "", err
@@ -327,6 +329,19 @@ func (a *Allocator) reserveIP(ctx context.Context, t *transaction, svc *corev1.S
 func (a *Allocator) ReserveIP(ctx context.Context, ip, owner string) error {
 	_, err := a.reserve(ctx, a.ipKey(ip), owner)
 	return err
+}
+
+// staticBand is where random allocation starts in a range of size
+// addresses: as Kubernetes' (KEP-3070), the lower size/16 addresses (at
+// least 16, at most 256) are left to Services that ask for an address — the
+// cluster DNS Service among them — unless the rest is full; in a range too
+// small for a band, after the network and the first address.
+func staticBand(size int64) int64 {
+	band := min(max(size/16, 16), 256)
+	if band >= size-2 {
+		return 2
+	}
+	return band
 }
 
 func (a *Allocator) rangeSize() int64 {

@@ -87,6 +87,31 @@ func TestConcurrentCreatesGetDistinctValues(t *testing.T) {
 	}
 }
 
+// Random ClusterIPs stay out of the static band (the first 16 addresses
+// of a /24, where the cluster DNS address lies) while the rest has room.
+func TestRandomClusterIPsAboveStaticBand(t *testing.T) {
+	a := newAllocator(t, "10.43.0.0/24", 30000, 30099)
+	for i := range 50 {
+		svc := service(fmt.Sprintf("svc-%d", i), corev1.ServiceTypeClusterIP)
+		finish, err := a.beginCreate(context.Background(), svc, &metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		finish(context.Background(), true)
+		if ip := netip.MustParseAddr(svc.Spec.ClusterIP); ip.As4()[3] < 16 {
+			t.Errorf("%s got %s, in the static band", svc.Name, ip)
+		}
+	}
+}
+
+func TestStaticBand(t *testing.T) {
+	for size, want := range map[int64]int64{1 << 16: 256, 1 << 20: 256, 256: 16, 64: 16, 16: 2, 4: 2} {
+		if got := staticBand(size); got != want {
+			t.Errorf("staticBand(%d) = %d, want %d", size, got, want)
+		}
+	}
+}
+
 func TestRequestedValues(t *testing.T) {
 	a := newAllocator(t, "10.43.0.0/16", 30000, 32767)
 	ctx := context.Background()

@@ -50,6 +50,12 @@ type Config struct {
 	ServiceCIDR netip.Prefix
 	// NodePortMin and NodePortMax bound the NodePorts.
 	NodePortMin, NodePortMax int
+	// ClusterDNS is the ClusterIP of the cluster DNS Service kube-system/
+	// kube-dns, created at start (default: the tenth address of
+	// ServiceCIDR, 10.43.0.10). ClusterDNSPort is its targetPort, the port
+	// the DNS server listens on (default 53).
+	ClusterDNS     netip.Addr
+	ClusterDNSPort int
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
 	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds
@@ -203,7 +209,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		return nil, errors.New("the API server stopped before it was ready")
 	}
-	if err := bootstrap(readyCtx, srv, alloc, int32(cfg.Port)); err != nil {
+	if err := bootstrap(readyCtx, srv, alloc, int32(cfg.Port), clusterDNSService(cfg)); err != nil {
 		log.Error("bootstrap objects", "err", err)
 	}
 	if err := s.startRepair(srvCtx, srv, alloc, cfg); err != nil {

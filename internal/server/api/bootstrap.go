@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,10 +32,11 @@ func waitReady(ctx context.Context, srv *apiserver.Server) error {
 	})
 }
 
-// bootstrap creates the objects every cluster has: the system namespaces
-// and the "kubernetes" Service in default, whose port 443 targets port
-// (the port the API is served on).
-func bootstrap(ctx context.Context, srv *apiserver.Server, alloc *servicealloc.Allocator, port int32) error {
+// bootstrap creates the objects every cluster has: the system namespaces,
+// the "kubernetes" Service in default, whose port 443 targets port (the
+// port the API is served on), and the cluster DNS Service dnsSvc (right
+// after, so that no other Service takes its address first).
+func bootstrap(ctx context.Context, srv *apiserver.Server, alloc *servicealloc.Allocator, port int32, dnsSvc *corev1.Service) error {
 	client, err := kubernetes.NewForConfig(srv.Loopback)
 	if err != nil {
 		return err
@@ -57,5 +59,51 @@ func bootstrap(ctx context.Context, srv *apiserver.Server, alloc *servicealloc.A
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create kubernetes service: %w", err)
 	}
+	_, err = client.CoreV1().Services(dnsSvc.Namespace).Create(ctx, dnsSvc, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create service %s/%s: %w", dnsSvc.Namespace, dnsSvc.Name, err)
+	}
 	return nil
+}
+
+// clusterDNSService is the cluster DNS Service kube-system/kube-dns: the
+// ClusterIP cfg.ClusterDNS, ports dns 53/UDP and dns-tcp 53/TCP to
+// cfg.ClusterDNSPort, and no selector: the server keeps its Endpoints.
+func clusterDNSService(cfg Config) *corev1.Service {
+	ip := cfg.ClusterDNS
+	if !ip.IsValid() {
+		ip = DefaultClusterDNS(cfg.ServiceCIDR)
+	}
+	target := cfg.ClusterDNSPort
+	if target <= 0 {
+		target = wellknown.DNSPort
+	}
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: wellknown.DNSServiceName, Namespace: metav1.NamespaceSystem,
+			Labels: wellknown.DNSServiceLabels(),
+		},
+		Spec: corev1.ServiceSpec{
+			Type:      corev1.ServiceTypeClusterIP,
+			ClusterIP: ip.String(),
+			Ports: []corev1.ServicePort{
+				{Name: wellknown.DNSPortName, Port: wellknown.DNSPort, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt(target)},
+				{Name: wellknown.DNSTCPPortName, Port: wellknown.DNSPort, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt(target)},
+			},
+		},
+	}
+}
+
+// DefaultClusterDNS is the default cluster DNS address of a service range:
+// its tenth address (10.43.0.10 in 10.43.0.0/16, the default range when
+// cidr is not valid).
+func DefaultClusterDNS(cidr netip.Prefix) netip.Addr {
+	if !cidr.IsValid() {
+		cidr = netip.MustParsePrefix("10.43.0.0/16")
+	}
+	a := cidr.Masked().Addr()
+	for range 10 {
+		a = a.Next()
+	}
+	return a
 }
