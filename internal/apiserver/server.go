@@ -6,6 +6,8 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	apiserverapi "k8s.io/apiserver/pkg/apis/apiserver"
+	"k8s.io/apiserver/pkg/authentication/request/anonymous"
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	authunion "k8s.io/apiserver/pkg/authentication/request/union"
 	"log/slog"
@@ -138,8 +140,15 @@ func New(cfg Config) (*Server, error) {
 	if err := c.Authentication.ApplyClientCert(clientCA, c.SecureServing); err != nil {
 		return nil, fmt.Errorf("client certificate authentication: %w", err)
 	}
-	c.Authentication.Authenticator = x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion)
-	// Every authenticated user may do everything; unauthenticated requests get 401.
+	// Client certificates, and anonymous requests to the public-information
+	// paths only (as kube-apiserver with anonymous conditions, and what
+	// system:public-info-viewer allows): a pod reaches /version through
+	// the kubernetes Service without credentials; anything else
+	// unauthenticated gets 401.
+	c.Authentication.Authenticator = authunion.New(
+		x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion),
+		anonymous.NewAuthenticator(publicInfoPaths()))
+	// Every authenticated user may do everything.
 	c.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
 	if cfg.JoinToken != nil {
 		// A join token authenticates as a bootstrap user that may only
@@ -304,4 +313,14 @@ func proxySubresources(resources map[string]*store.Storage, kubeletTransport, tr
 	}
 	cfg.Services, cfg.Endpoints, cfg.Pods, cfg.Nodes = getter("services"), getter("endpoints"), getter("pods"), getter("nodes")
 	return proxysub.Storage(cfg)
+}
+
+// publicInfoPaths are the paths anyone may read without credentials, as
+// Kubernetes' system:public-info-viewer role grants.
+func publicInfoPaths() []apiserverapi.AnonymousAuthCondition {
+	var conds []apiserverapi.AnonymousAuthCondition
+	for _, p := range []string{"/version", "/version/", "/healthz", "/livez", "/readyz"} {
+		conds = append(conds, apiserverapi.AnonymousAuthCondition{Path: p})
+	}
+	return conds
 }

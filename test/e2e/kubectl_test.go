@@ -24,6 +24,12 @@ func seedWorkflow(t *testing.T, s *server) {
 	if code := s.anonymousGet("/api/v1/namespaces"); code != 401 {
 		t.Errorf("anonymous request: status %d, want 401", code)
 	}
+	// What system:public-info-viewer lets anyone read.
+	for _, path := range []string{"/version", "/healthz", "/readyz", "/livez"} {
+		if code := s.anonymousGet(path); code != 200 {
+			t.Errorf("anonymous GET %s: status %d, want 200", path, code)
+		}
+	}
 	out := s.ok("create", "namespace", "production")
 	if strings.TrimSpace(out) != "namespace/production created" {
 		t.Errorf("create namespace printed %q", out)
