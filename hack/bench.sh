@@ -6,11 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(api controlplane node unit)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(api controlplane node services unit)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 machine="$(date -u +%Y-%m-%d), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, ${cpu}, $(go version | cut -d' ' -f3)"
 mkdir -p build/bench
-declare -A titles=([api]="API server" [controlplane]="Scheduler and controllers on hollow nodes" [node]="Pod startup on real runtimes" [unit]="The unit test tier")
+declare -A titles=([api]="API server" [controlplane]="Scheduler and controllers on hollow nodes" [node]="Pod startup on real runtimes" [services]="Services: data path, cluster DNS, service proxy" [unit]="The unit test tier")
 for s in "${scenarios[@]}"; do
   if [ "$s" = unit ]; then
     # Twice: the first run builds what the cache lacks; the second is the
@@ -38,6 +38,18 @@ for s in "${scenarios[@]}"; do
     echo "| what | measured | goal |"
     echo "|---|---|---|"
     go run ./test/bench --scenario "$s" --skiff build/bin/skiff
+    if [ "$s" = services ]; then
+      # The cluster DNS server alone, and one node's service proxy driven
+      # through a real API server (internal/testserver), nft in a network
+      # namespace of its own.
+      go test -run '^$' -bench 'BenchmarkServeUDP$' -benchtime 3s ./internal/dns/ |
+        awk '/queries\/s/{for(i=1;i<=NF;i++) if($(i+1)=="queries/s") printf "| cluster DNS (`go test -bench BenchmarkServeUDP ./internal/dns/`): A queries for a service name over UDP, 1000 Services, 32 clients | %.0f queries/s | >= 20000/s |\n", $i}'
+      go test -tags integration -run '^$' -bench 'BenchmarkEndpointChangeToKernel$' -benchtime 300x ./internal/agent/proxy/ |
+        awk '/p99-ms/{for(i=1;i<=NF;i++){v[$(i+1)]=$i}
+          printf "| service proxy (`go test -tags integration -bench BenchmarkEndpointChangeToKernel ./internal/agent/proxy/`): 1000 Services, 10000 endpoints created through the API; EndpointSlice update → rules in the kernel, 300 changes | p50 %.1f ms, p99 %.1f ms (nft CPU %.1f ms per change) | p99 < 100 ms |\n", v["p50-ms"], v["p99-ms"], v["nft-cpu-ms/op"]
+          printf "| service proxy: first sync of 1000 Services / full resync in place | %.0f ms / %.0f ms | |\n", v["start-sync-ms"], v["resync-ms"]
+          printf "| service proxy: RSS of the benchmark process (proxy, informers, no API server) with 1000 Services | %.0f MB | |\n", v["rss-MB"]}'
+    fi
     if [ "$s" = controlplane ]; then
       # The scheduler alone (fake clientset, no API server): what it can bind
       # when pod creation is not the limit.
@@ -53,7 +65,7 @@ done
   echo
   echo "Produced by \`make bench\` (\`hack/bench.sh\`): each scenario runs \`go run ./test/bench\` against"
   echo "\`build/bin/skiff server\` processes on fresh data dirs, fsync on. Goals are targets, not test assertions."
-  for s in api controlplane node unit; do
+  for s in api controlplane node services unit; do
     echo
     if [ -f "build/bench/$s.md" ]; then
       cat "build/bench/$s.md"

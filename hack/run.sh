@@ -42,6 +42,19 @@ rewrite < examples/ml-model/k8s/deployment.yaml | "$bin/kubectl" apply -f -
 k rollout status deployment/ml-model -n production --timeout=120s
 k get deployments,services,hpa -n production
 k get pods -n production -o wide
+# The Service's LoadBalancer address (the node's, from the built-in
+# LoadBalancer) answers on port 80, as a cloud's load balancer would.
+lb=""
+for _ in $(seq 1 100); do
+  lb=$("$bin/kubectl" get svc ml-model-service -n production -o jsonpath='{.status.loadBalancer.ingress[0].ip}' 2>/dev/null || true)
+  [ -n "$lb" ] && break
+  sleep 0.2
+done
+if [ -n "$lb" ]; then
+  echo "+ curl http://$lb/predict?input=hello" >&2
+  curl -sS --max-time 5 "http://$lb/predict?input=hello" || true
+  echo
+fi
 echo
 echo "skiff server is running; in another shell: export KUBECONFIG=$KUBECONFIG"
 echo "Ctrl-C stops it."

@@ -64,43 +64,12 @@ func podStartup(skiff, images, rt string, nPods int, interval time.Duration) (ru
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	token, err := os.ReadFile(filepath.Join(p.dataDir, "token"))
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	agentDir, err := os.MkdirTemp("", "skiff-bench-agent")
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	defer os.RemoveAll(agentDir)
-	kport, err := freePort()
-	if err != nil {
-		return nil, nil, 0, err
-	}
 	node := "bench-" + rt
-	agent := exec.Command(skiff, "agent", "--server", p.cfg.Host, "--token", strings.TrimSpace(string(token)),
-		"--data-dir", agentDir, "--node-name", node, "--runtime", rt, "--kubelet-port", strconv.Itoa(kport),
-		"--pause-image", filepath.Join(images, "pause.tar"))
-	logFile, err := os.Create(filepath.Join(agentDir, "agent.log"))
+	agent, err := startAgent(p, skiff, rt, node, "--pause-image", filepath.Join(images, "pause.tar"))
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	defer logFile.Close()
-	agent.Stdout, agent.Stderr = logFile, logFile
-	if err := agent.Start(); err != nil {
-		return nil, nil, 0, err
-	}
-	defer func() {
-		_ = agent.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = agent.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
-			_ = agent.Process.Kill()
-			<-done
-		}
-	}()
+	defer agent.stop()
 	ctx := context.Background()
 	if err := waitNodes(ctx, client, 1); err != nil {
 		return nil, nil, 0, err
@@ -128,9 +97,9 @@ func podStartup(skiff, images, rt string, nPods int, interval time.Duration) (ru
 		time.Sleep(interval)
 	}
 	if err := times.wait(nPods, 5*time.Minute); err != nil {
-		return nil, nil, 0, fmt.Errorf("%w (agent log %s)", err, logFile.Name())
+		return nil, nil, 0, fmt.Errorf("%w (agent log %s)", err, agent.log)
 	}
-	rssMB, err = rss(agent.Process.Pid)
+	rssMB, err = rss(agent.cmd.Process.Pid)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -225,4 +194,55 @@ func runtimesToBench() []string {
 		return strings.Split(v, ",")
 	}
 	return []string{"process", "cri"}
+}
+
+// benchAgent is a `skiff agent` process joined to a benchmark's server.
+type benchAgent struct {
+	cmd     *exec.Cmd
+	dataDir string
+	log     string // path of its output
+}
+
+// startAgent joins a `skiff agent` with runtime rt as node to p's server.
+func startAgent(p *proc, skiff, rt, node string, extraArgs ...string) (*benchAgent, error) {
+	token, err := os.ReadFile(filepath.Join(p.dataDir, "token"))
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "skiff-bench-agent")
+	if err != nil {
+		return nil, err
+	}
+	kport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(skiff, append([]string{"agent", "--server", p.cfg.Host, "--token", strings.TrimSpace(string(token)),
+		"--data-dir", dir, "--node-name", node, "--runtime", rt, "--kubelet-port", strconv.Itoa(kport)}, extraArgs...)...)
+	logPath := filepath.Join(dir, "agent.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &benchAgent{cmd: cmd, dataDir: dir, log: logPath}, nil
+}
+
+// stop ends the agent with SIGTERM (SIGKILL after a minute) and removes its
+// data dir.
+func (a *benchAgent) stop() {
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = a.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = a.cmd.Process.Kill()
+		<-done
+	}
+	_ = os.RemoveAll(a.dataDir)
 }

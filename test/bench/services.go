@@ -7,16 +7,23 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"skiff.dev/skiff/internal/agent/proxy"
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // runServices measures the data path of Services on a server whose own node
@@ -77,7 +84,107 @@ func runServices(skiff, modelServer string, conns int, dur time.Duration) error 
 		}
 		fmt.Printf("| model server GET /predict %s, %d keep-alive connections, %s | %s | %s |\n", tg.what, conns, dur, measured, goal)
 	}
+	idle, loaded, err := proxyRSS(ctx, p, client, skiff, 1000, 10)
+	if err != nil {
+		return fmt.Errorf("proxy RSS: %w", err)
+	}
+	fmt.Printf("| a second node's `skiff agent` (process runtime: kubelet and service proxy) RSS, no Services / 1000 Services with 10000 endpoints in its kernel rules | %.0f MB / %.0f MB | |\n", idle, loaded)
 	return nil
+}
+
+// proxyRSS joins a second node with the process runtime, measures its
+// agent's RSS, creates services Services without a selector, each with an
+// EndpointSlice of perService endpoints, through the API, waits until the
+// node's service proxy has the last one in its nftables table, and measures
+// the RSS again.
+func proxyRSS(ctx context.Context, p *proc, client kubernetes.Interface, skiff string, services, perService int) (idle, loaded float64, err error) {
+	const node = "bench-proxy"
+	agent, err := startAgent(p, skiff, "process", node)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer agent.stop()
+	table := proxy.TableName(node, agent.dataDir)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		n, err := client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err == nil && n.Labels[wellknown.ServiceProxyLabel] == "true" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("node %s's service proxy did not start in 2 minutes (agent log %s)", node, agent.log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if idle, err = rss(agent.cmd.Process.Pid); err != nil {
+		return 0, 0, err
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		last  string
+	)
+	work := make(chan int)
+	for range 16 {
+		wg.Go(func() {
+			for i := range work {
+				ip, err := createSelectorless(ctx, client, i, perService)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				if i == services-1 {
+					last = ip
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range services {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if first != nil {
+		return 0, 0, first
+	}
+	for {
+		out, err := exec.Command("nft", "list", "table", "ip", table).Output()
+		if err == nil && strings.Contains(string(out), last) {
+			break
+		}
+		if time.Now().After(deadline.Add(3 * time.Minute)) {
+			return 0, 0, fmt.Errorf("ClusterIP %s of the last Service not in table %s", last, table)
+		}
+		time.Sleep(time.Second)
+	}
+	loaded, err = rss(agent.cmd.Process.Pid)
+	return idle, loaded, err
+}
+
+// createSelectorless creates Service proxy-bench-i without a selector and an
+// EndpointSlice of n ready endpoints for it; it returns the ClusterIP.
+func createSelectorless(ctx context.Context, client kubernetes.Interface, i, n int) (string, error) {
+	name := fmt.Sprintf("proxy-bench-%04d", i)
+	svc, err := client.CoreV1().Services("default").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8000)}}}}, metav1.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	sl := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8000), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}
+	for j := range n {
+		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.99.%d.%d", i/25, (i%25)*10+j%10+1)},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
+	}
+	if _, err := client.DiscoveryV1().EndpointSlices("default").Create(ctx, sl, metav1.CreateOptions{}); err != nil {
+		return "", err
+	}
+	return svc.Spec.ClusterIP, nil
 }
 
 // deployModel runs one model server pod behind a NodePort Service and
