@@ -66,8 +66,11 @@ type proc struct {
 	cfg     *rest.Config
 }
 
+// freePort is a port free on every address: nodes listen on the host's
+// address (their kubelet port), not only on loopback, so a port free on
+// 127.0.0.1 alone may be taken.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", ":0")
 	if err != nil {
 		return 0, err
 	}

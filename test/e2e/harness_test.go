@@ -89,9 +89,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// freePort is a port free on every address: nodes listen on the host's
+// address (their kubelet port), not only on loopback, so a port free on
+// 127.0.0.1 alone may be taken.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", ":0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -217,7 +217,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	if s.EndpointAddress, err = EndpointAddress(cfg.AdvertiseAddress); err != nil {
 		log.Error("the kubernetes service gets no endpoints", "err", err)
-	} else if client, err := kubernetes.NewForConfig(srv.Loopback); err != nil {
+	} else if client, err := kubernetes.NewForConfig(quietEndpoints(srv.Loopback)); err != nil {
 		log.Error("the kubernetes service gets no endpoints", "err", err)
 	} else {
 		s.loops.Go(func() { runEndpointReconciler(srvCtx, client, s.EndpointAddress, int32(cfg.Port), log) })
@@ -350,4 +350,13 @@ func servingLeaf(cfg Config) pki.Leaf {
 		leaf.IPs = append(leaf.IPs, net.ParseIP("10.43.0.1"))
 	}
 	return leaf
+}
+
+// quietEndpoints is the loopback configuration for the kubernetes Service's
+// core/v1 Endpoints, which kube-apiserver keeps too: without the deprecation
+// warning every request to them would put in the log.
+func quietEndpoints(loopback *rest.Config) *rest.Config {
+	cfg := rest.CopyConfig(loopback)
+	cfg.WarningHandler = rest.NoWarnings{}
+	return cfg
 }
