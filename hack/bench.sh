@@ -47,8 +47,7 @@ for s in "${scenarios[@]}"; do
       go test -tags integration -run '^$' -bench 'BenchmarkEndpointChangeToKernel$' -benchtime 300x ./internal/agent/proxy/ |
         awk '/p99-ms/{for(i=1;i<=NF;i++){v[$(i+1)]=$i}
           printf "| service proxy (`go test -tags integration -bench BenchmarkEndpointChangeToKernel ./internal/agent/proxy/`): 1000 Services, 10000 endpoints created through the API; EndpointSlice update → rules in the kernel, 300 changes | p50 %.1f ms, p99 %.1f ms (nft CPU %.1f ms per change) | p99 < 100 ms |\n", v["p50-ms"], v["p99-ms"], v["nft-cpu-ms/op"]
-          printf "| service proxy: first sync of 1000 Services / full resync in place | %.0f ms / %.0f ms | |\n", v["start-sync-ms"], v["resync-ms"]
-          printf "| service proxy: RSS of the benchmark process (proxy, informers, no API server) with 1000 Services | %.0f MB | |\n", v["rss-MB"]}'
+          printf "| service proxy: first sync of 1000 Services / full resync in place | %.0f ms / %.0f ms | |\n", v["start-sync-ms"], v["resync-ms"]}'
     fi
     if [ "$s" = controlplane ]; then
       # The scheduler alone (fake clientset, no API server): what it can bind

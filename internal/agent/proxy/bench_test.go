@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,27 +79,12 @@ func testService(name, ip string, port, nodePort int32, affinity bool) *corev1.S
 	})
 }
 
-func rssMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			f := strings.Fields(l)
-			kb, _ := strconv.Atoi(f[1])
-			return float64(kb) / 1024
-		}
-	}
-	return 0
-}
-
 // BenchmarkEndpointChangeToKernel runs a proxy (informers on a real API
 // server from internal/testserver, nft in a network namespace of its own)
 // with 1,000 Services and 10,000 endpoints created through the API, and
 // measures the time from an EndpointSlice update to
-// the Service's rules being in the kernel, the time of a full resync, and
-// the process RSS.
+// the Service's rules being in the kernel and the time of a full resync
+// (the proxy's memory is measured by make bench on a real agent).
 func BenchmarkEndpointChangeToKernel(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
@@ -220,7 +204,6 @@ func BenchmarkEndpointChangeToKernel(b *testing.B) {
 	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
 	b.ReportMetric(ms(resync), "resync-ms")
 	b.ReportMetric(ms(firstSync), "start-sync-ms")
-	b.ReportMetric(rssMB(), "rss-MB")
 	b.ReportMetric(ms(cpu(kids0, kids1))/float64(b.N), "nft-cpu-ms/op")
 	b.ReportMetric(ms(cpu(self0, self1))/float64(b.N), "go-cpu-ms/op")
 }
