@@ -64,11 +64,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		log:       opts.Logger.With("controller", "endpoints"),
 	}
 	enqueue := func(obj any) { queue.Enqueue(c.queue, obj) }
-	_, _ = svcs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, obj any) { enqueue(obj) },
-		DeleteFunc: enqueue,
-	})
+	_, _ = svcs.Informer().AddEventHandler(queue.OnEvery(enqueue))
 	_, _ = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.podChanged,
 		UpdateFunc: func(old, obj any) {
@@ -84,11 +80,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 			enqueue(obj)
 		}
 	}
-	_, _ = eps.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    ours,
-		UpdateFunc: func(_, obj any) { ours(obj) },
-		DeleteFunc: ours,
-	})
+	_, _ = eps.Informer().AddEventHandler(queue.OnEvery(ours))
 	return c
 }
 

@@ -75,11 +75,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		workers:  opts.Workers,
 		log:      opts.Logger.With("controller", "endpointslice"),
 	}
-	_, _ = svcs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { queue.Enqueue(c.queue, obj) },
-		UpdateFunc: func(_, obj any) { queue.Enqueue(c.queue, obj) },
-		DeleteFunc: func(obj any) { queue.Enqueue(c.queue, obj) },
-	})
+	_, _ = svcs.Informer().AddEventHandler(queue.OnEvery(func(obj any) { queue.Enqueue(c.queue, obj) }))
 	_, _ = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.podChanged,
 		UpdateFunc: func(old, obj any) {

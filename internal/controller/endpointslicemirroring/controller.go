@@ -70,11 +70,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	}
 	enqueue := func(obj any) { queue.Enqueue(c.queue, obj) }
 	for _, inf := range []cache.SharedIndexInformer{svcs.Informer(), eps.Informer()} {
-		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    enqueue,
-			UpdateFunc: func(_, obj any) { enqueue(obj) },
-			DeleteFunc: enqueue,
-		})
+		_, _ = inf.AddEventHandler(queue.OnEvery(enqueue))
 	}
 	_, _ = slices.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {

@@ -207,6 +207,16 @@ func Enqueue(q workqueue.TypedInterface[string], obj any) {
 	}
 }
 
+// OnEvery is an event handler that calls fn with the object of every add,
+// update (the new object) and delete (possibly a tombstone) event.
+func OnEvery(fn func(obj any)) cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    fn,
+		UpdateFunc: func(_, obj any) { fn(obj) },
+		DeleteFunc: fn,
+	}
+}
+
 // EnqueueAfter adds the namespace/name key of obj to q once after has
 // passed. An object without a key is ignored.
 func EnqueueAfter(q workqueue.TypedDelayingInterface[string], obj any, after time.Duration) {

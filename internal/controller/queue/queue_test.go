@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -478,5 +479,16 @@ func TestOptionsDefaulted(t *testing.T) {
 		if got.Workers != tt.want || got.Logger != tt.log {
 			t.Errorf("%s: Defaulted(5) = %+v, want %d workers and logger %p", tt.name, got, tt.want, tt.log)
 		}
+	}
+}
+
+func TestOnEvery(t *testing.T) {
+	var got []any
+	h := OnEvery(func(obj any) { got = append(got, obj) })
+	h.OnAdd("added", false)
+	h.OnUpdate("old", "new")
+	h.OnDelete("deleted")
+	if want := []any{"added", "new", "deleted"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("OnEvery called fn with %v, want %v", got, want)
 	}
 }
