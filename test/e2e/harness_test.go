@@ -111,6 +111,11 @@ func startServer(t *testing.T, extraArgs ...string) *server {
 	if !slices.ContainsFunc(extraArgs, func(a string) bool { return strings.HasPrefix(a, "--runtime") }) {
 		extraArgs = append([]string{"--disable-agent"}, extraArgs...)
 	}
+	// Tests run servers side by side on one host: each cluster DNS takes a
+	// port of its own (its kube-dns Endpoints carry it), not all port 53.
+	if !slices.ContainsFunc(extraArgs, func(a string) bool { return strings.HasPrefix(a, "--cluster-dns-port") }) {
+		extraArgs = append([]string{"--cluster-dns-port", "0"}, extraArgs...)
+	}
 	s := &server{t: t, dataDir: t.TempDir(), port: freePort(t), args: extraArgs}
 	s.start()
 	t.Cleanup(s.stop)
