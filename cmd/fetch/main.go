@@ -21,7 +21,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -124,11 +126,19 @@ func get(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// once makes one request and returns who served it.
+// once makes one request and returns who served it. A failed request's
+// error names the phase it stopped in (lookup, connect or response), so a
+// test that sees one knows where to look.
 func once(client *http.Client, url string) (string, error) {
-	resp, err := client.Get(url)
+	var ph phases
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), ph.trace()), http.MethodGet, url, nil)
 	if err != nil {
 		return "", err
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%s after %s: %w", ph.at(), time.Since(start).Round(time.Millisecond), err)
 	}
 	defer resp.Body.Close()
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
@@ -138,6 +148,39 @@ func once(client *http.Client, url string) (string, error) {
 		return "", errors.New(resp.Status)
 	}
 	return resp.Header.Get("X-Served-By"), nil
+}
+
+// phases records how far one request got.
+type phases struct {
+	mu    sync.Mutex
+	stage string
+}
+
+func (p *phases) set(stage string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stage = stage
+}
+
+func (p *phases) trace() *httptrace.ClientTrace {
+	p.set("getting a connection")
+	return &httptrace.ClientTrace{
+		DNSStart:     func(httptrace.DNSStartInfo) { p.set("looking the name up") },
+		ConnectStart: func(_, _ string) { p.set("connecting") },
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil {
+				p.set("writing the request")
+			}
+		},
+		WroteRequest: func(httptrace.WroteRequestInfo) { p.set("awaiting the response") },
+	}
+}
+
+// at names the phase a request stopped in.
+func (p *phases) at() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stage
 }
 
 func lookup(args []string, stdout, stderr io.Writer) int {

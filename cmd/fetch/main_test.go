@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +25,10 @@ func TestGet(t *testing.T) {
 	var calls atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := calls.Add(1)
+		if r.URL.Path == "/hang" {
+			<-r.Context().Done()
+			return
+		}
 		if r.URL.Path == "/fail" {
 			http.Error(w, "no", http.StatusServiceUnavailable)
 			return
@@ -69,6 +74,16 @@ func TestGet(t *testing.T) {
 				t.Errorf("out %q, want 3 errors", out)
 			}
 		}},
+		{"a request that times out names its phase", []string{"get", "-n", "2", "-timeout", "100ms", srv.URL + "/hang"}, exitFailed, func(t *testing.T, out string) {
+			if !strings.Contains(out, `"errors":2`) || !strings.Contains(out, "awaiting the response after") {
+				t.Errorf("out %q, want 2 errors awaiting the response", out)
+			}
+		}},
+		{"a refused connection names its phase", []string{"get", "-n", "2", "http://" + closedAddr(t) + "/x"}, exitFailed, func(t *testing.T, out string) {
+			if !strings.Contains(out, "connecting after") {
+				t.Errorf("out %q, want an error while connecting", out)
+			}
+		}},
 		{"https verified against -cacert", []string{"get", "-cacert", ca, tlsSrv.URL}, 0, func(t *testing.T, out string) {
 			if out != "secure" {
 				t.Errorf("body %q", out)
@@ -95,6 +110,18 @@ func TestGet(t *testing.T) {
 			}
 		})
 	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
 
 // selfSigned returns a PEM CA certificate that signed nothing the test
