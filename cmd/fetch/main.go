@@ -65,7 +65,9 @@ func get(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("get", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	n := fs.Int("n", 1, "number of requests")
-	timeout := fs.Duration("timeout", 5*time.Second, "timeout of each request")
+	// Longer than a resolver's 5 s wait before it asks again: one lost DNS
+	// datagram makes a request slow, as it would for any client, not a failure.
+	timeout := fs.Duration("timeout", 15*time.Second, "timeout of each request")
 	caFile := fs.String("cacert", "", "verify https servers against the CA certificates of this PEM file (default: no verification, the image has no CA bundle)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || *n < 1 {
 		fmt.Fprintln(stderr, "usage: fetch get [-n N] [-timeout D] URL")

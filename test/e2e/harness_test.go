@@ -102,6 +102,20 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// freeDNSPort is a port free for both TCP and UDP on every address.
+func freeDNSPort(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		port := freePort(t)
+		if pc, err := net.ListenPacket("udp", fmt.Sprintf(":%d", port)); err == nil {
+			pc.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both TCP and UDP")
+	return 0
+}
+
 // startServer starts skiff server on a fresh data dir (or dataDir when the
 // test restarts one) and waits until it is ready. It is stopped when the test
 // ends. Unless the test chooses a --runtime, the server runs no node of its
@@ -113,8 +127,10 @@ func startServer(t *testing.T, extraArgs ...string) *server {
 	}
 	// Tests run servers side by side on one host: each cluster DNS takes a
 	// port of its own (its kube-dns Endpoints carry it), not all port 53.
+	// The port is chosen here, not by the server, so that a restarted
+	// server keeps it, as port 53 stays 53.
 	if !slices.ContainsFunc(extraArgs, func(a string) bool { return strings.HasPrefix(a, "--cluster-dns-port") }) {
-		extraArgs = append([]string{"--cluster-dns-port", "0"}, extraArgs...)
+		extraArgs = append([]string{"--cluster-dns-port", fmt.Sprint(freeDNSPort(t))}, extraArgs...)
 	}
 	s := &server{t: t, dataDir: t.TempDir(), port: freePort(t), args: extraArgs}
 	s.start()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,7 +33,7 @@ func TestLeaderFailover(t *testing.T) {
 
 	// The second server shares the cluster's CA (and so its kubeconfig and
 	// join token) and brings the nodes.
-	second := &server{t: t, dataDir: t.TempDir(), port: freePort(t), args: []string{"--disable-agent", "--etcd-endpoints", etcd, "--hollow-nodes", "3"}}
+	second := &server{t: t, dataDir: t.TempDir(), port: freePort(t), args: []string{"--disable-agent", "--etcd-endpoints", etcd, "--hollow-nodes", "3", "--cluster-dns-port", fmt.Sprint(freeDNSPort(t))}}
 	copyDir(t, filepath.Join(first.dataDir, "tls"), filepath.Join(second.dataDir, "tls"), "ca.crt", "ca.key")
 	second.start()
 	t.Cleanup(second.stop)
