@@ -136,7 +136,7 @@ func TestCompute(t *testing.T) {
 			policies: []*networkingv1.NetworkPolicy{denyAll},
 			want: Plan{
 				Chains: map[string][]string{
-					in(denyAll): {},
+					in(denyAll):                        {},
 					podsChain(dirIngress, in(denyAll)): {"jump " + in(denyAll), "drop"},
 				},
 				IngressPods: map[string]string{
@@ -165,7 +165,7 @@ func TestCompute(t *testing.T) {
 			policies: []*networkingv1.NetworkPolicy{fromProdNS},
 			want: Plan{
 				Chains: map[string][]string{
-					in(fromProdNS): {"ip saddr @" + in(fromProdNS) + "-0-pods accept"},
+					in(fromProdNS):                        {"ip saddr @" + in(fromProdNS) + "-0-pods accept"},
 					podsChain(dirIngress, in(fromProdNS)): {"jump " + in(fromProdNS), "drop"},
 				},
 				Sets:        map[string]Set{in(fromProdNS) + "-0-pods": {Elements: []string{"10.0.1.3"}}},
@@ -177,7 +177,7 @@ func TestCompute(t *testing.T) {
 			policies: []*networkingv1.NetworkPolicy{clientsOfAnyNS},
 			want: Plan{
 				Chains: map[string][]string{
-					in(clientsOfAnyNS): {"ip saddr @" + in(clientsOfAnyNS) + "-0-pods accept"},
+					in(clientsOfAnyNS):                        {"ip saddr @" + in(clientsOfAnyNS) + "-0-pods accept"},
 					podsChain(dirIngress, in(clientsOfAnyNS)): {"jump " + in(clientsOfAnyNS), "drop"},
 				},
 				Sets:        map[string]Set{in(clientsOfAnyNS) + "-0-pods": {Elements: []string{"10.0.0.3", "10.0.1.3"}}},
@@ -189,7 +189,7 @@ func TestCompute(t *testing.T) {
 			policies: []*networkingv1.NetworkPolicy{block},
 			want: Plan{
 				Chains: map[string][]string{
-					in(block): {"ip saddr @" + in(block) + "-0-cidrs meta l4proto udp th dport 9000-9100 accept"},
+					in(block):                        {"ip saddr @" + in(block) + "-0-cidrs meta l4proto udp th dport 9000-9100 accept"},
 					podsChain(dirIngress, in(block)): {"jump " + in(block), "drop"},
 				},
 				Sets:        map[string]Set{in(block) + "-0-cidrs": {Interval: true, Elements: []string{"172.16.0.0-172.16.255.255", "172.18.0.0-172.31.255.255"}}},
@@ -201,7 +201,7 @@ func TestCompute(t *testing.T) {
 			policies: []*networkingv1.NetworkPolicy{named},
 			want: Plan{
 				Chains: map[string][]string{
-					in(named): {"ip daddr { 10.0.0.2 } meta l4proto tcp th dport 8000 accept"},
+					in(named):                        {"ip daddr { 10.0.0.2 } meta l4proto tcp th dport 8000 accept"},
 					podsChain(dirIngress, in(named)): {"jump " + in(named), "drop"},
 				},
 				IngressPods: map[string]string{"10.0.0.2": "jump " + podsChain(dirIngress, in(named))},

@@ -62,7 +62,9 @@ func TestNetworkPolicyDefaults(t *testing.T) {
 func TestValidateNetworkPolicy(t *testing.T) {
 	kind := kindNamed(t, "NetworkPolicy")
 	const p = "spec.ingress[0]"
-	port := func(np *networkingv1.NetworkPolicy) *networkingv1.NetworkPolicyPort { return &np.Spec.Ingress[0].Ports[0] }
+	port := func(np *networkingv1.NetworkPolicy) *networkingv1.NetworkPolicyPort {
+		return &np.Spec.Ingress[0].Ports[0]
+	}
 	ipBlock := func(np *networkingv1.NetworkPolicy, b networkingv1.IPBlock) {
 		np.Spec.Ingress[0].From = []networkingv1.NetworkPolicyPeer{{IPBlock: &b}}
 	}
@@ -139,8 +141,10 @@ func TestValidateNetworkPolicy(t *testing.T) {
 			want: []string{p + ".from[0]: Forbidden: may not specify both ipBlock and another peer"},
 		},
 		{
-			name:   "ipBlock with except",
-			mutate: func(np *networkingv1.NetworkPolicy) { ipBlock(np, networkingv1.IPBlock{CIDR: "10.0.0.0/8", Except: []string{"10.1.0.0/16"}}) },
+			name: "ipBlock with except",
+			mutate: func(np *networkingv1.NetworkPolicy) {
+				ipBlock(np, networkingv1.IPBlock{CIDR: "10.0.0.0/8", Except: []string{"10.1.0.0/16"}})
+			},
 		},
 		{
 			name:   "ipBlock without cidr",
