@@ -66,7 +66,8 @@ spec:
 )
 
 func runNetworkPolicySuite(t *testing.T, rt string) {
-	n := startNodeSuite(t, rt)
+	// The API server on every address, as in the Services suite.
+	n := startNodeSuite(t, rt, "--bind-address", "0.0.0.0")
 	s, c := n.s, n.s.client()
 	ctx := context.Background()
 
@@ -108,7 +109,16 @@ func runNetworkPolicySuite(t *testing.T, rt string) {
 	direct := fmt.Sprintf("http://%s:8000/predict", modelPod.Status.PodIP)
 	answers := func(pod, url string) bool { return from(pod, "get", "-timeout", "1s", url).Code == 0 }
 	for _, pod := range []string{"client", "other"} {
-		waitAnswers(t, func(args ...string) result { return from(pod, args...) }, "http://model/predict")
+		for _, url := range []string{byIP, "http://model/predict"} {
+			var last result
+			eventually(t, 60*time.Second, pod+" reaching "+url+" (see the last try below)", func() bool {
+				last = from(pod, "get", "-timeout", "2s", url)
+				if last.Code != 0 {
+					t.Logf("%s: GET %s: exit %d %s", pod, url, last.Code, last.Stderr)
+				}
+				return last.Code == 0
+			})
+		}
 	}
 
 	// Only role=client reaches the model, through the Service and directly.

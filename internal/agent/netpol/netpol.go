@@ -93,9 +93,9 @@ type Controller struct {
 
 	wake   chan struct{}
 	synced chan struct{}
-	// afterSync, when set (tests, benchmarks), is called after each sync
-	// that reached the kernel.
-	afterSync func()
+	// afterSync, when set (tests, benchmarks), is given each plan once it
+	// is in the kernel.
+	afterSync func(Plan)
 }
 
 // New checks the configuration and that nftables works.
@@ -222,7 +222,7 @@ func (c *Controller) loop(ctx context.Context) {
 			first = false
 		}
 		if c.afterSync != nil {
-			c.afterSync()
+			c.afterSync(plan)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package netpol
 
 import (
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
@@ -103,7 +104,7 @@ func Compute(policies []*networkingv1.NetworkPolicy, pods []*corev1.Pod, namespa
 				continue
 			}
 			chain := policyChain(np, dir)
-			p.Chains[chain] = p.policyRules(np, dir, chain, local, all, byNS, nsLabels)
+			p.Chains[chain] = p.policyRules(np, dir, local, all, byNS, nsLabels)
 			for _, pi := range local {
 				selected[dir.short][pi.ip] = append(selected[dir.short][pi.ip], chain)
 			}
@@ -178,7 +179,7 @@ func hashOf(s string) string {
 // policyRules are the rules of one policy's chain for one direction; every
 // rule accepts what one of the policy's rules allows. The chain returns
 // what none allows to the pods' chain, which drops it.
-func (p *Plan) policyRules(np *networkingv1.NetworkPolicy, dir direction, chain string, local, all []podInfo, byNS map[string][]podInfo, nsLabels map[string]labels.Set) []string {
+func (p *Plan) policyRules(np *networkingv1.NetworkPolicy, dir direction, local, all []podInfo, byNS map[string][]podInfo, nsLabels map[string]labels.Set) []string {
 	type rule struct {
 		peers []networkingv1.NetworkPolicyPeer
 		ports []networkingv1.NetworkPolicyPort
@@ -194,8 +195,9 @@ func (p *Plan) policyRules(np *networkingv1.NetworkPolicy, dir direction, chain 
 		}
 	}
 	out := []string{}
-	for i, r := range rules {
-		// The peers: any address, or a set of pods and a set of CIDRs.
+	for _, r := range rules {
+		// The peers: any address, or a set of pods and a set of CIDRs,
+		// shared by the rules that name the same peers.
 		var matches []string
 		var peerPods []podInfo
 		if len(r.peers) == 0 {
@@ -204,16 +206,18 @@ func (p *Plan) policyRules(np *networkingv1.NetworkPolicy, dir direction, chain 
 		} else {
 			peerPods = selectPeers(np.Namespace, r.peers, all, byNS, nsLabels)
 			if len(peerPods) > 0 {
-				name := fmt.Sprintf("%s-%d-pods", chain, i)
-				ips := make([]string, 0, len(peerPods))
-				for _, pi := range peerPods {
-					ips = append(ips, pi.ip)
+				name := podSetName(np.Namespace, r.peers)
+				if _, done := p.Sets[name]; !done {
+					ips := make([]string, 0, len(peerPods))
+					for _, pi := range peerPods {
+						ips = append(ips, pi.ip)
+					}
+					p.Sets[name] = Set{Elements: dedupSorted(ips)}
 				}
-				p.Sets[name] = Set{Elements: dedupSorted(ips)}
 				matches = append(matches, fmt.Sprintf("%s @%s ", dir.peerAddr, name))
 			}
 			if ranges := blockRanges(r.peers); len(ranges) > 0 {
-				name := fmt.Sprintf("%s-%d-cidrs", chain, i)
+				name := cidrSetName(r.peers)
 				p.Sets[name] = Set{Interval: true, Elements: ranges}
 				matches = append(matches, fmt.Sprintf("%s @%s ", dir.peerAddr, name))
 			}
@@ -275,6 +279,31 @@ func portRules(peer string, port networkingv1.NetworkPolicyPort, dir direction, 
 		rules = append(rules, fmt.Sprintf("%sip daddr { %s } %sth dport %d accept", peer, strings.Join(dedupSorted(byPort[n]), ", "), l4, n))
 	}
 	return rules
+}
+
+// podSetName names the set of the pods that peers select for a policy of
+// namespace ns: policies naming the same peers share it.
+func podSetName(ns string, peers []networkingv1.NetworkPolicyPeer) string {
+	var sels []networkingv1.NetworkPolicyPeer
+	for _, p := range peers {
+		if p.IPBlock == nil {
+			sels = append(sels, p)
+		}
+	}
+	b, _ := json.Marshal(sels)
+	return "pods-" + hashOf(ns+"\x00"+string(b))
+}
+
+// cidrSetName names the set of the peers' ipBlocks.
+func cidrSetName(peers []networkingv1.NetworkPolicyPeer) string {
+	var blocks []*networkingv1.IPBlock
+	for _, p := range peers {
+		if p.IPBlock != nil {
+			blocks = append(blocks, p.IPBlock)
+		}
+	}
+	b, _ := json.Marshal(blocks)
+	return "cidrs-" + hashOf(string(b))
 }
 
 func namedPort(pod *corev1.Pod, name string, proto corev1.Protocol) (int32, bool) {

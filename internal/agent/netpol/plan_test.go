@@ -152,11 +152,11 @@ func TestCompute(t *testing.T) {
 			want: Plan{
 				Chains: map[string][]string{
 					in(denyModel):   {},
-					in(onlyClients): {"ip saddr @" + in(onlyClients) + "-0-pods meta l4proto tcp th dport 8000 accept"},
+					in(onlyClients): {"ip saddr @" + podSetName("prod", onlyClients.Spec.Ingress[0].From) + " meta l4proto tcp th dport 8000 accept"},
 					// Sorted by namespace/name: clients before deny.
 					podsChain(dirIngress, in(onlyClients), in(denyModel)): {"jump " + in(onlyClients), "jump " + in(denyModel), "drop"},
 				},
-				Sets:        map[string]Set{in(onlyClients) + "-0-pods": {Elements: []string{"10.0.0.3"}}},
+				Sets:        map[string]Set{podSetName("prod", onlyClients.Spec.Ingress[0].From): {Elements: []string{"10.0.0.3"}}},
 				IngressPods: map[string]string{"10.0.0.2": "jump " + podsChain(dirIngress, in(onlyClients), in(denyModel))},
 			},
 		},
@@ -165,10 +165,10 @@ func TestCompute(t *testing.T) {
 			policies: []*networkingv1.NetworkPolicy{fromProdNS},
 			want: Plan{
 				Chains: map[string][]string{
-					in(fromProdNS):                        {"ip saddr @" + in(fromProdNS) + "-0-pods accept"},
+					in(fromProdNS):                        {"ip saddr @" + podSetName("prod", fromProdNS.Spec.Ingress[0].From) + " accept"},
 					podsChain(dirIngress, in(fromProdNS)): {"jump " + in(fromProdNS), "drop"},
 				},
-				Sets:        map[string]Set{in(fromProdNS) + "-0-pods": {Elements: []string{"10.0.1.3"}}},
+				Sets:        map[string]Set{podSetName("prod", fromProdNS.Spec.Ingress[0].From): {Elements: []string{"10.0.1.3"}}},
 				IngressPods: map[string]string{"10.0.0.2": "jump " + podsChain(dirIngress, in(fromProdNS))},
 			},
 		},
@@ -177,10 +177,10 @@ func TestCompute(t *testing.T) {
 			policies: []*networkingv1.NetworkPolicy{clientsOfAnyNS},
 			want: Plan{
 				Chains: map[string][]string{
-					in(clientsOfAnyNS):                        {"ip saddr @" + in(clientsOfAnyNS) + "-0-pods accept"},
+					in(clientsOfAnyNS):                        {"ip saddr @" + podSetName("prod", clientsOfAnyNS.Spec.Ingress[0].From) + " accept"},
 					podsChain(dirIngress, in(clientsOfAnyNS)): {"jump " + in(clientsOfAnyNS), "drop"},
 				},
-				Sets:        map[string]Set{in(clientsOfAnyNS) + "-0-pods": {Elements: []string{"10.0.0.3", "10.0.1.3"}}},
+				Sets:        map[string]Set{podSetName("prod", clientsOfAnyNS.Spec.Ingress[0].From): {Elements: []string{"10.0.0.3", "10.0.1.3"}}},
 				IngressPods: map[string]string{"10.0.0.2": "jump " + podsChain(dirIngress, in(clientsOfAnyNS))},
 			},
 		},
@@ -189,10 +189,10 @@ func TestCompute(t *testing.T) {
 			policies: []*networkingv1.NetworkPolicy{block},
 			want: Plan{
 				Chains: map[string][]string{
-					in(block):                        {"ip saddr @" + in(block) + "-0-cidrs meta l4proto udp th dport 9000-9100 accept"},
+					in(block):                        {"ip saddr @" + cidrSetName(block.Spec.Ingress[0].From) + " meta l4proto udp th dport 9000-9100 accept"},
 					podsChain(dirIngress, in(block)): {"jump " + in(block), "drop"},
 				},
-				Sets:        map[string]Set{in(block) + "-0-cidrs": {Interval: true, Elements: []string{"172.16.0.0-172.16.255.255", "172.18.0.0-172.31.255.255"}}},
+				Sets:        map[string]Set{cidrSetName(block.Spec.Ingress[0].From): {Interval: true, Elements: []string{"172.16.0.0-172.16.255.255", "172.18.0.0-172.31.255.255"}}},
 				IngressPods: map[string]string{"10.0.0.2": "jump " + podsChain(dirIngress, in(block))},
 			},
 		},
@@ -215,12 +215,12 @@ func TestCompute(t *testing.T) {
 					eg(dns): {
 						"meta l4proto udp th dport 53 accept",
 						"meta l4proto udp ct status dnat ct original proto-dst 53 accept",
-						"ip daddr @" + eg(dns) + "-1-pods ip daddr { 10.0.0.2 } meta l4proto tcp th dport 8000 accept",
-						"ip daddr @" + eg(dns) + "-1-pods ip daddr { 10.0.1.2 } meta l4proto tcp th dport 8080 accept",
+						"ip daddr @" + podSetName("prod", dns.Spec.Egress[1].To) + " ip daddr { 10.0.0.2 } meta l4proto tcp th dport 8000 accept",
+						"ip daddr @" + podSetName("prod", dns.Spec.Egress[1].To) + " ip daddr { 10.0.1.2 } meta l4proto tcp th dport 8080 accept",
 					},
 					podsChain(dirEgress, eg(dns)): {"jump " + eg(dns), "drop"},
 				},
-				Sets:       map[string]Set{eg(dns) + "-1-pods": {Elements: []string{"10.0.0.2", "10.0.1.2"}}},
+				Sets:       map[string]Set{podSetName("prod", dns.Spec.Egress[1].To): {Elements: []string{"10.0.0.2", "10.0.1.2"}}},
 				EgressPods: map[string]string{"10.0.0.3": "jump " + podsChain(dirEgress, eg(dns))},
 			},
 		},
