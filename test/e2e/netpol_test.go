@@ -66,7 +66,10 @@ spec:
 )
 
 func runNetworkPolicySuite(t *testing.T, rt string) {
-	n := startNodeSuite(t, rt)
+	// Pod and Service ranges of its own: a test server beside it on this
+	// host (other suites run at once) with the same pod CIDR would share
+	// its routes and ClusterIPs.
+	n := startNodeSuite(t, rt, "--cluster-cidr", "10.152.0.0/16", "--service-cidr", "10.153.0.0/16", "--cluster-dns", "10.153.0.10")
 	s, c := n.s, n.s.client()
 	ctx := context.Background()
 
