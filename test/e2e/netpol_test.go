@@ -17,12 +17,12 @@ import (
 
 // The NetworkPolicy suite (issue 10, Done-when 3): the model behind a
 // Deployment and a Service; a policy lets only role=client pods reach it;
-// an egress default deny blocks DNS until port 53 is allowed. It runs on
-// the process runtime; runNetworkPolicySuite takes the runtime so that a CRI
-// variant is one line once a pod reaches a ClusterIP on CRI here (it did
-// not, with or without this enforcement, when the suite was written).
+// an egress default deny blocks DNS until port 53 is allowed. It runs once
+// per runtime.
 
 func TestNetworkPolicyProcess(t *testing.T) { runNetworkPolicySuite(t, "process") }
+
+func TestNetworkPolicyCRI(t *testing.T) { runNetworkPolicySuite(t, "cri") }
 
 const (
 	netpolNS = "netpol"
