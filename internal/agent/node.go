@@ -112,8 +112,10 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 		}
 		// The service proxy starts with the pod network: it needs the
 		// node's pod CIDR (the agent does not know the cluster CIDR). It
-		// stops, removing its rules, when the runtime's closers run.
+		// stops, removing its rules, when the runtime's closers run; so
+		// does the NetworkPolicy enforcement.
 		closers = append(closers, startServiceProxy(ctx, client, cfg, nodeIP, podCIDR))
+		closers = append(closers, startNetworkPolicy(ctx, client, cfg))
 		return rt, nil
 	}
 	return kubelet.Run(ctx, kubelet.Config{

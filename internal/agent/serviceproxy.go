@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"skiff.dev/skiff/internal/agent/netpol"
 	"skiff.dev/skiff/internal/agent/proxy"
 )
 
@@ -50,6 +51,27 @@ func startServiceProxy(ctx context.Context, client kubernetes.Interface, cfg Con
 		}
 		if err != nil {
 			log.Error("service proxy", "err", err)
+		}
+	}()
+	return proxyCloser{cancel: cancel, done: done}
+}
+
+// startNetworkPolicy enforces NetworkPolicies for this node's pods until
+// the returned closer is closed (which removes the rules). As with the
+// service proxy, an error (nft missing, no permission) is logged, not
+// fatal.
+func startNetworkPolicy(ctx context.Context, client kubernetes.Interface, cfg Config) proxyCloser {
+	log := cfg.Logger
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := netpol.New(netpol.Config{Client: client, NodeName: cfg.NodeName, DataDir: cfg.DataDir, Logger: log})
+		if err == nil {
+			err = c.Run(pctx)
+		}
+		if err != nil {
+			log.Error("network policy", "err", err)
 		}
 	}()
 	return proxyCloser{cancel: cancel, done: done}

@@ -1,5 +1,5 @@
-// Package networking serves the networking.k8s.io API group: Ingress and
-// IngressClass, with Kubernetes' defaulting, validation (field paths and
+// Package networking serves the networking.k8s.io API group: Ingress,
+// IngressClass and NetworkPolicy, with Kubernetes' defaulting, validation (field paths and
 // messages) and kubectl table columns.
 package networking
 
@@ -28,13 +28,13 @@ const IngressClassAnnotation = "kubernetes.io/ingress.class"
 
 // Kinds returns the kinds this group serves, in the order they should be installed.
 func Kinds() []*store.Kind {
-	return []*store.Kind{ingressClassKind(), ingressKind()}
+	return []*store.Kind{ingressClassKind(), ingressKind(), networkPolicyKind()}
 }
 
 // RegisterDefaults registers the defaulting functions of this group's types
 // with the scheme. Ingress has none in networking.k8s.io/v1 (pathType is
 // required, not defaulted); an IngressClass's parameters default to the
-// Cluster scope.
+// Cluster scope; NetworkPolicy defaults policyTypes and port protocols.
 func RegisterDefaults(scheme *runtime.Scheme) {
 	scheme.AddTypeDefaultingFunc(&networkingv1.IngressClass{}, func(o interface{}) {
 		setDefaultsIngressClass(o.(*networkingv1.IngressClass))
@@ -43,6 +43,15 @@ func RegisterDefaults(scheme *runtime.Scheme) {
 		l := o.(*networkingv1.IngressClassList)
 		for i := range l.Items {
 			setDefaultsIngressClass(&l.Items[i])
+		}
+	})
+	scheme.AddTypeDefaultingFunc(&networkingv1.NetworkPolicy{}, func(o interface{}) {
+		setDefaultsNetworkPolicy(o.(*networkingv1.NetworkPolicy))
+	})
+	scheme.AddTypeDefaultingFunc(&networkingv1.NetworkPolicyList{}, func(o interface{}) {
+		l := o.(*networkingv1.NetworkPolicyList)
+		for i := range l.Items {
+			setDefaultsNetworkPolicy(&l.Items[i])
 		}
 	})
 }
