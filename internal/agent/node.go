@@ -102,13 +102,14 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 		default:
 			var c *containerd.Runtime
 			c, err = containerd.New(ctx, containerd.Config{
-				StateDir:   filepath.Join(cfg.DataDir, "containerd"),
-				CNIConfDir: filepath.Join(cfg.DataDir, "cni", "net.d"),
-				PodCIDR:    podCIDR,
-				BridgeName: bridgeName("skc", cfg.NodeName, cfg.DataDir),
-				PauseImage: pauseImage(cfg.PauseImage),
-				Endpoint:   cfg.CRISocket,
-				Logger:     log,
+				StateDir:    filepath.Join(cfg.DataDir, "containerd"),
+				CNIConfDir:  filepath.Join(cfg.DataDir, "cni", "net.d"),
+				PodCIDR:     podCIDR,
+				ClusterCIDR: clusterCIDR,
+				BridgeName:  bridgeName("skc", cfg.NodeName, cfg.DataDir),
+				PauseImage:  pauseImage(cfg.PauseImage),
+				Endpoint:    cfg.CRISocket,
+				Logger:      log,
 			})
 			if c != nil {
 				rt = c
