@@ -71,6 +71,13 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 			}
 		}
 	}()
+	clusterCIDR, err := clusterCIDR(ctx, client)
+	if err != nil {
+		return err
+	}
+	if !clusterCIDR.IsValid() {
+		log.Warn("the server published no cluster CIDR (kube-system/skiff-cluster-network): traffic to pods on other nodes is masqueraded")
+	}
 	newRuntime := func(ctx context.Context, podCIDR netip.Prefix) (runtime.Runtime, error) {
 		var (
 			rt  runtime.Runtime
@@ -81,11 +88,12 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 			var p *process.Runtime
 			nodeAddr, _ := netip.ParseAddr(nodeIP)
 			p, err = process.New(ctx, process.Config{
-				StateDir:   filepath.Join(cfg.DataDir, "process"),
-				PodCIDR:    podCIDR,
-				BridgeName: bridgeName("skp", cfg.NodeName, cfg.DataDir),
-				NodeIP:     nodeAddr,
-				Logger:     log,
+				StateDir:    filepath.Join(cfg.DataDir, "process"),
+				PodCIDR:     podCIDR,
+				ClusterCIDR: clusterCIDR,
+				BridgeName:  bridgeName("skp", cfg.NodeName, cfg.DataDir),
+				NodeIP:      nodeAddr,
+				Logger:      log,
 			})
 			if p != nil {
 				rt = p
@@ -94,13 +102,14 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 		default:
 			var c *containerd.Runtime
 			c, err = containerd.New(ctx, containerd.Config{
-				StateDir:   filepath.Join(cfg.DataDir, "containerd"),
-				CNIConfDir: filepath.Join(cfg.DataDir, "cni", "net.d"),
-				PodCIDR:    podCIDR,
-				BridgeName: bridgeName("skc", cfg.NodeName, cfg.DataDir),
-				PauseImage: pauseImage(cfg.PauseImage),
-				Endpoint:   cfg.CRISocket,
-				Logger:     log,
+				StateDir:    filepath.Join(cfg.DataDir, "containerd"),
+				CNIConfDir:  filepath.Join(cfg.DataDir, "cni", "net.d"),
+				PodCIDR:     podCIDR,
+				ClusterCIDR: clusterCIDR,
+				BridgeName:  bridgeName("skc", cfg.NodeName, cfg.DataDir),
+				PauseImage:  pauseImage(cfg.PauseImage),
+				Endpoint:    cfg.CRISocket,
+				Logger:      log,
 			})
 			if c != nil {
 				rt = c
@@ -110,12 +119,12 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 		if err != nil {
 			return nil, fmt.Errorf("%s runtime: %w", kind, err)
 		}
-		// The service proxy starts with the pod network: it needs the
-		// node's pod CIDR (the agent does not know the cluster CIDR). It
-		// stops, removing its rules, when the runtime's closers run; so
-		// does the NetworkPolicy enforcement.
-		closers = append(closers, startServiceProxy(ctx, client, cfg, nodeIP, podCIDR))
+		// The service proxy, the NetworkPolicy enforcement and the routes
+		// to other nodes start with the pod network. They stop, removing
+		// their rules and routes, when the runtime's closers run.
+		closers = append(closers, startServiceProxy(ctx, client, cfg, nodeIP, podCIDR, clusterCIDR))
 		closers = append(closers, startNetworkPolicy(ctx, client, cfg))
+		closers = append(closers, startRoutes(ctx, client, cfg, nodeIP))
 		return rt, nil
 	}
 	return kubelet.Run(ctx, kubelet.Config{

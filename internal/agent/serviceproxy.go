@@ -10,8 +10,8 @@ import (
 	"skiff.dev/skiff/internal/agent/proxy"
 )
 
-// proxyCloser stops the node's service proxy and waits for it to remove
-// its rules.
+// proxyCloser stops a node component (the service proxy, the routes) and
+// waits for it to remove its rules.
 type proxyCloser struct {
 	cancel context.CancelFunc
 	done   <-chan struct{}
@@ -28,11 +28,12 @@ func (p proxyCloser) Close(ctx context.Context) error {
 }
 
 // startServiceProxy runs the node's service proxy until the returned
-// closer is closed. Masquerading is decided by the node's pod CIDR:
-// traffic to a Service from outside it is masqueraded. An error of the
+// closer is closed. Masquerading is decided by the cluster CIDR (the
+// node's pod CIDR when the server published none): traffic to a Service
+// from outside it is masqueraded, traffic between pods is not. An error of the
 // proxy (nft missing, no permission) is logged, not fatal: pods still run,
 // and the node is simply not labelled as serving Services.
-func startServiceProxy(ctx context.Context, client kubernetes.Interface, cfg Config, nodeIP string, podCIDR netip.Prefix) proxyCloser {
+func startServiceProxy(ctx context.Context, client kubernetes.Interface, cfg Config, nodeIP string, podCIDR, clusterCIDR netip.Prefix) proxyCloser {
 	log := cfg.Logger
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
@@ -43,7 +44,7 @@ func startServiceProxy(ctx context.Context, client kubernetes.Interface, cfg Con
 	go func() {
 		defer close(done)
 		p, err := proxy.New(proxy.Config{
-			Client: client, NodeName: cfg.NodeName, NodeIPs: ips, PodCIDR: podCIDR,
+			Client: client, NodeName: cfg.NodeName, NodeIPs: ips, PodCIDR: podCIDR, ClusterCIDR: clusterCIDR,
 			DataDir: cfg.DataDir, LabelNode: true, Logger: log,
 		})
 		if err == nil {

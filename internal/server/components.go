@@ -23,6 +23,11 @@ import (
 // and the server's own agent until it has stopped its pods.
 func startComponents(ctx context.Context, cfg Config, srv *api.Server, log *slog.Logger, running *sync.WaitGroup) {
 	loopback := srv.Loopback
+	// Every node reads the cluster's address ranges from the API server:
+	// publish them before this server's own node starts.
+	if err := publishClusterNetwork(ctx, loopback, cfg); err != nil {
+		log.Error("publishing the cluster network", "err", err)
+	}
 	if !cfg.NoControllers {
 		cm := cfg.ControllerManager
 		cm.RestConfig, cm.Logger = loopback, log

@@ -68,3 +68,18 @@ const (
 	// API servers.
 	KubernetesServiceName = "kubernetes"
 )
+
+// Cluster networking every node needs to know.
+const (
+	// ClusterNetworkConfigMapName is the ConfigMap in kube-system where
+	// `skiff server` publishes the cluster's address ranges, so that every
+	// node (the server's own and each agent) learns them through the API
+	// server: pod-to-pod traffic inside the cluster CIDR is never
+	// masqueraded.
+	ClusterNetworkConfigMapName = "skiff-cluster-network"
+	// ClusterCIDRKey holds the cluster CIDR (--cluster-cidr), the range
+	// every node's spec.podCIDR is taken from.
+	ClusterCIDRKey = "clusterCIDR"
+	// ServiceCIDRKey holds the Service ClusterIP range (--service-cidr).
+	ServiceCIDRKey = "serviceCIDR"
+)

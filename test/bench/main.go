@@ -34,12 +34,13 @@ func main() {
 	clients := flag.Int("clients", 32, "concurrent clients for creates")
 	pods := flag.Int("pods", 10000, "pods to list")
 	watchers := flag.Int("watchers", 100, "concurrent watchers")
-	scenario := flag.String("scenario", "api", "api (the API server), controlplane (scheduler and controllers on hollow nodes), node (pod startup on the process and cri runtimes) or services (the Service data path, cluster DNS and the service proxy)")
+	scenario := flag.String("scenario", "api", "api (the API server), controlplane (scheduler and controllers on hollow nodes), node (pod startup on the process and cri runtimes) services (the Service data path, cluster DNS and the service proxy) or multinode (pod to pod across nodes against one node)")
 	images := flag.String("images", "build/images", "folder of `make images`' tarballs (node scenario)")
 	startupPods := flag.Int("startup-pods", 100, "pods whose startup latency is measured (node scenario)")
 	modelServer := flag.String("model-server", "build/images/bin/model-server-v2", "static model-server binary the process runtime runs (services scenario)")
 	conns := flag.Int("conns", 16, "concurrent keep-alive connections of the load (services scenario)")
-	loadFor := flag.Duration("load-duration", 5*time.Second, "how long each load runs (services scenario)")
+	loadFor := flag.Duration("load-duration", 5*time.Second, "how long each load runs (services and multinode scenarios)")
+	url := flag.String("url", "", "target of the load and wait-answer scenarios (run by multinode inside a pod's network namespace)")
 	flag.Parse()
 	var err error
 	switch *scenario {
@@ -51,6 +52,12 @@ func main() {
 		err = runNode(*skiff, *images, *startupPods)
 	case "services":
 		err = runServices(*skiff, *modelServer, *conns, *loadFor)
+	case "multinode":
+		err = runMultiNode(*skiff, *modelServer, *conns, *loadFor)
+	case "load":
+		err = loadHere(*url, *conns, *loadFor)
+	case "wait-answer":
+		err = waitAnswer(*url, time.Minute)
 	default:
 		err = fmt.Errorf("unknown scenario %q", *scenario)
 	}

@@ -47,6 +47,11 @@ type Config struct {
 	CNIConfDir string
 	// PodCIDR is the range pod IPs are allocated from on this node.
 	PodCIDR netip.Prefix
+	// ClusterCIDR is the range of every node's pod CIDR: traffic from this
+	// node's pods to it keeps its source address (a rule ahead of the CNI
+	// bridge plugin's masquerade). Optional; without it traffic to pods on
+	// other nodes is masqueraded.
+	ClusterCIDR netip.Prefix
 	// BridgeName is the pod network's bridge; default DefaultBridgeName.
 	// It also names the CNI network, so two runtimes on one machine need
 	// different bridges.

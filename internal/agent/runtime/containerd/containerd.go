@@ -89,6 +89,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err := cfg.writeConfigs(); err != nil {
 		return nil, err
 	}
+	if err := ensurePodToPod(&cfg); err != nil {
+		r.log.Warn("pod-to-pod traffic to other nodes will be masqueraded", "err", err)
+	}
 	start := time.Now()
 	d, err := startDaemon(&cfg, r.log)
 	if err != nil {

@@ -12,7 +12,8 @@
 //     Addresses are recorded under <StateDir>/ipam.json. IP forwarding is
 //     turned on (as the CNI bridge plugin's gateway mode does) so traffic to
 //     Services can come back into the bridge. Traffic from the pod CIDR to
-//     anywhere outside it is masqueraded to the node's address (one nat
+//     anywhere outside the cluster CIDR (Config.ClusterCIDR, else the pod
+//     CIDR) is masqueraded to the node's address (one nat
 //     POSTROUTING rule commented "skiff process runtime <bridge>", as the CNI
 //     bridge plugin's ipMasq; removed by Close; without iptables pods reach
 //     only the node and other pods, and this is logged). When the host does

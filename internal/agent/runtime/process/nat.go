@@ -7,15 +7,15 @@ import (
 	"strings"
 )
 
-// Pods reach addresses outside the pod CIDR (other hosts, the internet)
-// with the node's address, as the CNI bridge plugin's ipMasq option does:
-// one nat POSTROUTING rule per runtime, marked with the bridge's name so
-// Close removes exactly it.
+// Pods reach addresses outside the cluster CIDR (other hosts, the
+// internet) with the node's address, as the CNI bridge plugin's ipMasq
+// option does, while pods on other nodes see their own address: one nat
+// POSTROUTING rule per runtime, marked with the bridge's name so Close
+// removes exactly it.
 
 // masqueradeRule is the rule's match and target, without the chain.
 func (n *network) masqueradeRule() []string {
-	cidr := n.ipam.prefix.Masked().String()
-	return []string{"-s", cidr, "!", "-d", cidr,
+	return []string{"-s", n.ipam.prefix.Masked().String(), "!", "-d", n.noMasq.String(),
 		"-m", "comment", "--comment", "skiff process runtime " + n.bridge, "-j", "MASQUERADE"}
 }
 

@@ -26,6 +26,9 @@ const netnsDir = "/run/netns"
 type network struct {
 	bridge string
 	ipam   *ipam
+	// noMasq is where pod traffic keeps its source address: the cluster
+	// CIDR, else the pod CIDR.
+	noMasq netip.Prefix
 	log    *slog.Logger
 
 	mu            sync.Mutex
@@ -43,12 +46,16 @@ type podNetwork struct {
 	IP    netip.Addr `json:"ip"`
 }
 
-func newNetwork(stateDir, bridge string, cidr netip.Prefix, log *slog.Logger) (*network, error) {
+func newNetwork(stateDir, bridge string, cidr, clusterCIDR netip.Prefix, log *slog.Logger) (*network, error) {
 	a, err := newIPAM(filepath.Join(stateDir, "ipam.json"), cidr)
 	if err != nil {
 		return nil, err
 	}
-	return &network{bridge: bridge, ipam: a, log: log}, nil
+	noMasq := cidr.Masked()
+	if clusterCIDR.IsValid() && clusterCIDR.Addr().Is4() == cidr.Addr().Is4() {
+		noMasq = clusterCIDR.Masked()
+	}
+	return &network{bridge: bridge, ipam: a, noMasq: noMasq, log: log}, nil
 }
 
 // notPermitted reports whether err means the host does not let us make

@@ -31,6 +31,10 @@ type Config struct {
 	// PodCIDR is the node's spec.podCIDR. Pods get addresses from it; when
 	// it is not valid, every pod uses the host network.
 	PodCIDR netip.Prefix
+	// ClusterCIDR is the range of every node's pod CIDR: traffic from this
+	// node's pods to it (pods on other nodes) is not masqueraded. Optional;
+	// without it only traffic to PodCIDR is exempt.
+	ClusterCIDR netip.Prefix
 	// BridgeName is the Linux bridge pods are attached to (default "skiff0").
 	BridgeName string
 	// CgroupRoot is where the cgroup file systems are mounted (default
@@ -136,7 +140,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		containers: map[string]*container{},
 	}
 	if cfg.PodCIDR.IsValid() {
-		n, err := newNetwork(cfg.StateDir, cfg.BridgeName, cfg.PodCIDR, cfg.Logger)
+		n, err := newNetwork(cfg.StateDir, cfg.BridgeName, cfg.PodCIDR, cfg.ClusterCIDR, cfg.Logger)
 		if err != nil {
 			return nil, fmt.Errorf("process runtime: %w", err)
 		}
