@@ -131,6 +131,8 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 
 		ClusterDNS:    cfg.ClusterDNS,
 		ClusterDomain: cfg.ClusterDomain,
+
+		DisableDrainWait: cfg.DisableDrainWait,
 	})
 }
 

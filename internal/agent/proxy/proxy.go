@@ -56,8 +56,12 @@ type Config struct {
 	// DataDir makes the default table name unique per agent.
 	DataDir string
 	// LabelNode labels the Node wellknown.ServiceProxyLabel=true once the
-	// rules are in the kernel, and removes the label on a clean stop.
-	LabelNode bool
+	// rules are in the kernel, keeps its
+	// wellknown.ServiceProxySyncedAnnotation (the EndpointSlice revision in
+	// the kernel, written at most once per AckInterval, default
+	// DefaultAckInterval), and removes both on a clean stop.
+	LabelNode   bool
+	AckInterval time.Duration
 	// KeepRules leaves the table in the kernel when Run returns.
 	KeepRules bool
 	// MinSyncInterval coalesces changes (default 10ms); FullSyncInterval
@@ -90,6 +94,9 @@ func (c *Config) defaulted() Config {
 	}
 	if d.FullSyncInterval == 0 {
 		d.FullSyncInterval = DefaultFullSyncInterval
+	}
+	if d.AckInterval == 0 {
+		d.AckInterval = DefaultAckInterval
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -138,8 +145,14 @@ type Proxy struct {
 	// sync wrote, once they are in the kernel.
 	afterSync func(keys []serviceKey)
 
-	mu     sync.Mutex
-	dirty  map[serviceKey]bool
+	// ack publishes the programmed EndpointSlice revision (LabelNode).
+	ack *acker
+
+	mu    sync.Mutex
+	dirty map[serviceKey]bool
+	// seenRV is the newest EndpointSlice resourceVersion the informer
+	// delivered.
+	seenRV int64
 	wake   chan struct{}
 	synced chan struct{}
 }
@@ -158,12 +171,16 @@ func New(cfg Config) (*Proxy, error) {
 		}
 	}
 	n := c.netInfo()
-	return &Proxy{
+	p := &Proxy{
 		cfg: c, net: n, log: c.Logger.With("component", "service-proxy", "table", c.TableName), nft: nft,
 		app:    newApplier(nft, planBase(n)),
 		health: newHealthServers(n.NodePortIPs, c.Logger),
 		dirty:  map[serviceKey]bool{}, wake: make(chan struct{}, 1), synced: make(chan struct{}),
-	}, nil
+	}
+	if c.LabelNode {
+		p.ack = newAcker(c.Client, c.NodeName, c.AckInterval, p.log)
+	}
+	return p, nil
 }
 
 // Synced is closed once the rules of every Service are in the kernel.
@@ -193,7 +210,11 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 	if _, err := sliceInf.AddEventHandler(p.handler(func(obj any) (serviceKey, bool) {
 		s, ok := obj.(*discoveryv1.EndpointSlice)
-		if !ok || s.Labels[discoveryv1.LabelServiceName] == "" {
+		if !ok {
+			return serviceKey{}, false
+		}
+		p.sawRevision(sliceRevision(s))
+		if s.Labels[discoveryv1.LabelServiceName] == "" {
 			return serviceKey{}, false
 		}
 		return serviceKey{Namespace: s.Namespace, Name: s.Labels[discoveryv1.LabelServiceName]}, true
@@ -202,6 +223,15 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
+	if p.ack != nil {
+		actx, stop := context.WithCancel(ctx)
+		acked := make(chan struct{})
+		go func() {
+			defer close(acked)
+			p.ack.run(actx)
+		}()
+		defer func() { stop(); <-acked }()
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), svcInf.Informer().HasSynced, sliceInf.HasSynced) {
 		return p.cleanup(ctx)
 	}
@@ -218,6 +248,24 @@ func sliceService(obj any) ([]string, error) {
 		return nil, nil
 	}
 	return []string{s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]}, nil
+}
+
+// sawRevision notes an EndpointSlice revision the informer delivered and
+// wakes the loop, which acknowledges it once the sync after it is done
+// (even when it changed no rule).
+func (p *Proxy) sawRevision(rv int64) {
+	p.mu.Lock()
+	grew := rv > p.seenRV
+	if grew {
+		p.seenRV = rv
+	}
+	p.mu.Unlock()
+	if grew && p.ack != nil {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (p *Proxy) handler(keyOf func(any) (serviceKey, bool)) cache.ResourceEventHandler {
@@ -316,7 +364,7 @@ func (p *Proxy) loop(ctx context.Context) error {
 			}
 		}
 		p.mu.Lock()
-		dirty := p.dirty
+		dirty, seen := p.dirty, p.seenRV
 		p.dirty = map[serviceKey]bool{}
 		p.mu.Unlock()
 		last = time.Now()
@@ -342,6 +390,9 @@ func (p *Proxy) loop(ctx context.Context) error {
 			if p.cfg.LabelNode {
 				go p.labelNode(ctx)
 			}
+		}
+		if p.ack != nil {
+			p.ack.set(seen)
 		}
 		full, fresh = false, false
 	}
@@ -438,7 +489,7 @@ func (p *Proxy) cleanup(ctx context.Context) error {
 		err = deleteTable(cctx, p.nft)
 	}
 	if p.cfg.LabelNode {
-		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:null}}}`, wellknown.ServiceProxyLabel)
+		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:null},"annotations":{%q:null}}}`, wellknown.ServiceProxyLabel, wellknown.ServiceProxySyncedAnnotation)
 		if _, perr := p.cfg.Client.CoreV1().Nodes().Patch(cctx, p.cfg.NodeName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); perr != nil && !apierrors.IsNotFound(perr) {
 			p.log.Warn("removing the node label", "label", wellknown.ServiceProxyLabel, "err", perr)
 		}
