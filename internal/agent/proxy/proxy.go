@@ -210,11 +210,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 	if _, err := sliceInf.AddEventHandler(p.handler(func(obj any) (serviceKey, bool) {
 		s, ok := obj.(*discoveryv1.EndpointSlice)
-		if !ok {
-			return serviceKey{}, false
-		}
-		p.sawRevision(sliceRevision(s))
-		if s.Labels[discoveryv1.LabelServiceName] == "" {
+		if !ok || s.Labels[discoveryv1.LabelServiceName] == "" {
 			return serviceKey{}, false
 		}
 		return serviceKey{Namespace: s.Namespace, Name: s.Labels[discoveryv1.LabelServiceName]}, true
@@ -250,33 +246,30 @@ func sliceService(obj any) ([]string, error) {
 	return []string{s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]}, nil
 }
 
-// sawRevision notes an EndpointSlice revision the informer delivered and
-// wakes the loop, which acknowledges it once the sync after it is done
-// (even when it changed no rule).
-func (p *Proxy) sawRevision(rv int64) {
-	p.mu.Lock()
-	grew := rv > p.seenRV
-	if grew {
-		p.seenRV = rv
-	}
-	p.mu.Unlock()
-	if grew && p.ack != nil {
-		select {
-		case p.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
 func (p *Proxy) handler(keyOf func(any) (serviceKey, bool)) cache.ResourceEventHandler {
 	mark := func(obj any) {
 		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = t.Obj
 		}
-		if k, ok := keyOf(obj); ok {
-			p.mu.Lock()
+		k, ok := keyOf(obj)
+		// A slice's revision is noted with its Service marked dirty, in
+		// one step: the loop acknowledges a revision only with the changes
+		// up to it (and wakes for a revision alone, even when it changes no
+		// rule, so that it is acknowledged).
+		var rv int64
+		if sl, isSlice := obj.(*discoveryv1.EndpointSlice); isSlice {
+			rv = sliceRevision(sl)
+		}
+		p.mu.Lock()
+		if ok {
 			p.dirty[k] = true
-			p.mu.Unlock()
+		}
+		grew := rv > p.seenRV
+		if grew {
+			p.seenRV = rv
+		}
+		p.mu.Unlock()
+		if ok || (grew && p.ack != nil) {
 			select {
 			case p.wake <- struct{}{}:
 			default:
