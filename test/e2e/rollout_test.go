@@ -52,10 +52,18 @@ func (r loadReport) failed() int {
 }
 
 func runRolloutSuite(t *testing.T, rt string) {
-	n := startNodeSuite(t, rt)
+	// Ranges of its own: other suites' nodes on this host do not take its
+	// pod network's route or its ClusterIPs.
+	n := startNodeSuite(t, rt, "--cluster-cidr", "10.142.0.0/16", "--service-cidr", "10.143.0.0/16")
 	s, c := n.s, n.s.client()
 	loadgen := staticBin(t, "LOADGEN_BIN", "./cmd/loadgen")
 	applySeed(t, n)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("pods, ReplicaSets and EndpointSlices:\n%s", s.kubectl("", nil, "get", "pods,rs,endpointslices", "-n", seedNS, "-o", "wide").Stdout)
+			_ = os.WriteFile("/tmp/drain-debug-"+rt+".log", []byte(s.log.String()), 0o644) // DEBUG
+		}
+	})
 	settled := func(what string, replicas int) {
 		t.Helper()
 		eventually(t, 120*time.Second, what, func() bool { return settledPods(t, c, replicas) })
@@ -95,8 +103,15 @@ func runRolloutSuite(t *testing.T, rt string) {
 			t.Errorf("%s: %d requests failed, want none", what, rep.failed())
 		}
 	}
+	// kubectl runs a command that must succeed; its warnings are
+	// kubectl's own (rollout undo warns about last-applied-configuration,
+	// as against any cluster).
 	kubectl := func(args ...string) func() {
-		return func() { s.ok(append(args, "-n", seedNS)...) }
+		return func() {
+			if r := s.kubectl("", nil, append(args, "-n", seedNS)...); r.Code != 0 {
+				t.Fatalf("kubectl %s: exit %d: %s", strings.Join(args, " "), r.Code, r.Stderr)
+			}
+		}
 	}
 
 	noneFailed("set image", kubectl("set", "image", "deployment/ml-model", "ml-model=localhost/skiff/model-server:v1"),
