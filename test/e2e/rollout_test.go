@@ -61,7 +61,6 @@ func runRolloutSuite(t *testing.T, rt string) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("pods, ReplicaSets and EndpointSlices:\n%s", s.kubectl("", nil, "get", "pods,rs,endpointslices", "-n", seedNS, "-o", "wide").Stdout)
-			_ = os.WriteFile("/tmp/drain-debug-"+rt+".log", []byte(s.log.String()), 0o644) // DEBUG
 		}
 	})
 	settled := func(what string, replicas int) {
@@ -91,16 +90,19 @@ func runRolloutSuite(t *testing.T, rt string) {
 		}
 		for _, u := range rep.Results {
 			t.Logf("%s: %s: %d ok, %d failed %v %s", what, u.URL, u.OK, u.Failed, u.Failures, u.LastError)
-			if u.OK == 0 {
-				t.Errorf("%s: no request to %s succeeded", what, u.URL)
-			}
 		}
 		return rep
 	}
 	noneFailed := func(what string, action func(), done func() bool) {
 		t.Helper()
-		if rep := during(what, action, done); rep.failed() > 0 {
+		rep := during(what, action, done)
+		if rep.failed() > 0 {
 			t.Errorf("%s: %d requests failed, want none", what, rep.failed())
+		}
+		for _, u := range rep.Results {
+			if u.OK == 0 {
+				t.Errorf("%s: no request to %s succeeded", what, u.URL)
+			}
 		}
 	}
 	// kubectl runs a command that must succeed; its warnings are
