@@ -429,7 +429,7 @@ func mergeForeignConditions(ours, fresh []corev1.PodCondition) []corev1.PodCondi
 }
 
 // syncDeleted terminates a pod being deleted: once no service proxy
-// routes new connections to it (waitDrained), preStop hooks, containers
+// routes new connections to it (drainStep), preStop hooks, containers
 // stopped within the grace period (sidecars last), the sandbox stopped,
 // volumes torn down, the final status written, then the pod deleted for
 // good. While it waits it returns when to look again.
