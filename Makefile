@@ -21,7 +21,7 @@ help:
 	@echo "make integration - every test without -short (-race): also those against a real API server"
 	@echo "                   (internal/testserver), as root and with containerd"
 	@echo "make e2e         - e2e tests only (upstream kubectl against a real skiff server)"
-	@echo "make build       - build skiff, kubectl and model-server into $(BIN)"
+	@echo "make build       - build skiff, kubectl, model-server and loadgen into $(BIN)"
 	@echo "make images      - build the pause and model-server images into $(IMAGES)/*.tar (for --runtime=cri)"
 	@echo "make openapi     - regenerate internal/apiserver/openapi (after a k8s.io/api update)"
 	@echo "make bench       - benchmarks; figures go to BENCHMARKS.md"
@@ -30,6 +30,7 @@ build:
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/skiff ./cmd/skiff
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/kubectl ./cmd/kubectl
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(BIN)/model-server ./cmd/model-server
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(BIN)/loadgen ./cmd/loadgen
 
 # images writes pause.tar and model-server-v1/-v2.tar (docker-archive) from
 # static binaries and Debian's static busybox.
@@ -83,7 +84,7 @@ integration:
 e2e: build images
 	SKIFF_BIN=$(CURDIR)/$(BIN)/skiff KUBECTL_BIN=$(CURDIR)/$(BIN)/kubectl SKIFF_IMAGES=$(CURDIR)/$(IMAGES) \
 	MODEL_SERVER_BIN=$(CURDIR)/$(IMAGES)/bin/model-server-v2 FETCH_BIN=$(CURDIR)/$(IMAGES)/bin/fetch SKIFF_REQUIRE_CONTAINERD=1 \
-	$(GO) test -count=1 -timeout 25m ./test/e2e/...
+	LOADGEN_BIN=$(CURDIR)/$(BIN)/loadgen $(GO) test -count=1 -timeout 25m ./test/e2e/...
 
 bench: deps build images
 	./hack/bench.sh

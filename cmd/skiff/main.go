@@ -132,6 +132,7 @@ func addNodeFlags(f *pflag.FlagSet, cfg *agent.Config) {
 	f.StringVar(&cfg.PauseImage, "pause-image", "", "docker-archive tarball of the sandbox (pause) image imported into containerd (default: build/images/pause.tar beside the binary)")
 	f.Var(newAddrsValue(&cfg.ClusterDNS, "10.43.0.10"), "cluster-dns", "cluster DNS addresses, the nameservers of pods with dnsPolicy ClusterFirst (on the server: the kube-dns Service's ClusterIP, in --service-cidr)")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", wellknown.ClusterDomain, "cluster DNS domain")
+	f.BoolVar(&cfg.DisableDrainWait, "disable-drain-wait", false, "stop a deleted pod's containers at once, as Kubernetes does, instead of first waiting (at most min(grace period - 2s, 20s)) until no node's service proxy routes new connections to the pod")
 }
 
 // taintsValue is the --register-with-taints flag: comma-separated taints.

@@ -57,7 +57,12 @@ type Config struct {
 	// cluster's DNS domain (--cluster-domain, default cluster.local).
 	ClusterDNS    []netip.Addr
 	ClusterDomain string
-	Logger        *slog.Logger
+	// DisableDrainWait (--disable-drain-wait) makes the kubelet stop a
+	// deleted pod's containers at once instead of first waiting, at most
+	// min(grace-2s, 20s), until no node's service proxy routes new
+	// connections to the pod.
+	DisableDrainWait bool
+	Logger           *slog.Logger
 }
 
 // Run joins the cluster and runs the node until ctx ends.

@@ -142,6 +142,8 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 
 		ClusterDNS:    cfg.ClusterDNS,
 		ClusterDomain: cfg.ClusterDomain,
+
+		DisableDrainWait: cfg.DisableDrainWait,
 	})
 }
 

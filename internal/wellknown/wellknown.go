@@ -33,6 +33,16 @@ const (
 	// simulated node), value "true". The built-in LoadBalancer
 	// implementation announces only such nodes' addresses.
 	ServiceProxyLabel = "skiff.dev/service-proxy"
+	// ServiceProxySyncedAnnotation is set on a node by its service proxy
+	// after each sync that reached the kernel: the highest EndpointSlice
+	// resourceVersion its informer had delivered before that sync, in
+	// decimal. skiff's API server stores in etcd, so resourceVersions are
+	// etcd revisions, comparable as integers, and one watch delivers them
+	// in increasing order: a node whose value is at least R programmed every
+	// EndpointSlice change up to R. Kubelets read it to hold a deleted pod's
+	// containers until no proxy routes new connections to it (this is an
+	// internal contract of skiff's components, not a Kubernetes API).
+	ServiceProxySyncedAnnotation = "skiff.dev/service-proxy-synced-revision"
 	// ServiceLBClass is the spec.loadBalancerClass of the built-in
 	// LoadBalancer implementation; a Service with no class is served by it
 	// too, one with another class is left alone.

@@ -75,6 +75,11 @@ type Config struct {
 	// ClusterDomain is the cluster's DNS domain (default cluster.local),
 	// the base of a ClusterFirst pod's search line.
 	ClusterDomain string
+	// DisableDrainWait stops a deleted pod's containers at once, as the
+	// kubelet does, instead of first waiting (at most min(grace-2s, 20s))
+	// until no node's service proxy routes new connections to the pod.
+	DisableDrainWait bool
+
 	// ResolvConf is the node's resolv.conf, what dnsPolicy Default pods
 	// get (default /etc/resolv.conf, or systemd-resolved's list of the real
 	// servers when that one names only its loopback stub, as k3s does).

@@ -22,6 +22,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"skiff.dev/skiff/internal/agent/devices"
+	"skiff.dev/skiff/internal/agent/drain"
 	"skiff.dev/skiff/internal/agent/runtime"
 )
 
@@ -51,6 +52,10 @@ type podManager struct {
 	waiting    *waitingReasons
 	admissions *admissions
 	notes      *instanceNotes
+	// drain holds deleted pods until no service proxy routes to them
+	// (nil: Config.DisableDrainWait); drainStarts is when each began.
+	drain       drainDecider
+	drainStarts *drainStarts
 }
 
 func newPodManager(cfg *Config, rt runtime.Runtime, d *deps, n *nodeAgent, log *slog.Logger) *podManager {
@@ -61,6 +66,8 @@ func newPodManager(cfg *Config, rt runtime.Runtime, d *deps, n *nodeAgent, log *
 		cache:   newRuntimeCache(),
 		waiting: newWaitingReasons(),
 		notes:   newInstanceNotes(),
+
+		drainStarts: newDrainStarts(),
 	}
 	m.admissions = newAdmissions(m.releaseDevices)
 	m.probes = newProbeManager(d.probe, cfg.Clock, m.workers.kick, m.unhealthy)
@@ -146,6 +153,11 @@ func (m *podManager) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pod informer: %w", err)
 	}
+	if !m.cfg.DisableDrainWait && m.drain == nil {
+		w := drain.NewWatcher(m.cfg.Client)
+		w.Start(ctx)
+		m.drain = w
+	}
 	svc := svcFactory.Core().V1().Services()
 	m.services, m.svcSynced = svc.Lister(), svc.Informer().HasSynced
 	factory.Start(ctx.Done())
@@ -199,6 +211,7 @@ func (m *podManager) work(ctx context.Context, w *podWorker) {
 		if done {
 			m.waiting.forget(w.uid)
 			m.admissions.forget(w.uid)
+			m.drainStarts.forget(w.uid)
 			m.cache.invalidate(w.uid)
 			// A new event may have come for the UID meanwhile; it only
 			// matters if the pod is back, which the informer will say.

@@ -37,7 +37,8 @@ func (m *podManager) syncPod(ctx context.Context, w *podWorker) (time.Duration, 
 	acts := m.computeActions(pod, state)
 	switch acts.why {
 	case podDeleted:
-		return 0, false, m.syncDeleted(ctx, pod, state, acts)
+		after, err := m.syncDeleted(ctx, pod, state, acts)
+		return after, false, err
 	case podFinished:
 		m.releaseAdmission(pod.UID)
 		return 0, false, m.stopTerminal(ctx, pod, state, acts)
@@ -427,13 +428,18 @@ func mergeForeignConditions(ours, fresh []corev1.PodCondition) []corev1.PodCondi
 	return out
 }
 
-// syncDeleted terminates a pod being deleted: preStop hooks, containers
+// syncDeleted terminates a pod being deleted: once no service proxy
+// routes new connections to it (drainStep), preStop hooks, containers
 // stopped within the grace period (sidecars last), the sandbox stopped,
 // volumes torn down, the final status written, then the pod deleted for
-// good.
-func (m *podManager) syncDeleted(ctx context.Context, pod *corev1.Pod, state *podState, acts podActions) error {
+// good. While it waits it returns when to look again.
+func (m *podManager) syncDeleted(ctx context.Context, pod *corev1.Pod, state *podState, acts podActions) (time.Duration, error) {
 	m.probes.stop(pod.UID, "")
-	m.killContainers(ctx, pod, state, acts.grace, acts.preStop)
+	step := m.drainStep(pod, acts.grace)
+	if step.wait > 0 {
+		return step.wait, nil
+	}
+	m.killContainers(ctx, pod, state, step.grace, acts.preStop)
 	m.stopSandboxes(ctx, pod.UID, state)
 	if err := m.deps.volumes.Teardown(ctx, pod.UID); err != nil {
 		m.log.Warn("tearing down volumes", "pod", pod.Namespace+"/"+pod.Name, "err", err)
@@ -441,7 +447,7 @@ func (m *podManager) syncDeleted(ctx context.Context, pod *corev1.Pod, state *po
 	m.releaseAdmission(pod.UID)
 	if !isTerminal(pod.Status.Phase) {
 		if err := m.writeStatus(ctx, pod, true); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	err := m.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
@@ -449,9 +455,32 @@ func (m *podManager) syncDeleted(ctx context.Context, pod *corev1.Pod, state *po
 		Preconditions:      &metav1.Preconditions{UID: ptr.To(pod.UID)},
 	})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return fmt.Errorf("delete pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		return 0, fmt.Errorf("delete pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	return nil
+	return 0, nil
+}
+
+// drainStep decides whether the deleted pod still waits for the service
+// proxies (not when the wait is off or the pod runs nothing), and with
+// how much of its grace period its containers are stopped.
+func (m *podManager) drainStep(pod *corev1.Pod, grace int64) drainStep {
+	if m.drain == nil {
+		return drainStep{grace: grace}
+	}
+	waited, first := m.drainStarts.since(pod.UID, m.cfg.Clock.Now())
+	step := decideDrain(grace, waited, m.drain.Decide(pod))
+	log := m.log.With("pod", pod.Namespace+"/"+pod.Name)
+	switch {
+	case step.wait > 0 && first:
+		log.Info("waiting for the service proxies to stop routing to the pod before stopping it", "max", drainBudget(grace))
+	case step.wait == 0 && waited > 0:
+		if d := m.drain.Decide(pod); d.Wait {
+			log.Warn("stopping the pod although service proxies may still route to it: its wait is over", "waited", waited, "reason", d.Reason)
+		} else {
+			log.Info("no service proxy routes to the pod any more; stopping it", "waited", waited, "grace", step.grace)
+		}
+	}
+	return step
 }
 
 // stopTerminal makes sure nothing of a finished pod runs.

@@ -56,8 +56,12 @@ type Config struct {
 	// DataDir makes the default table name unique per agent.
 	DataDir string
 	// LabelNode labels the Node wellknown.ServiceProxyLabel=true once the
-	// rules are in the kernel, and removes the label on a clean stop.
-	LabelNode bool
+	// rules are in the kernel, keeps its
+	// wellknown.ServiceProxySyncedAnnotation (the EndpointSlice revision in
+	// the kernel, written at most once per AckInterval, default
+	// DefaultAckInterval), and removes both on a clean stop.
+	LabelNode   bool
+	AckInterval time.Duration
 	// KeepRules leaves the table in the kernel when Run returns.
 	KeepRules bool
 	// MinSyncInterval coalesces changes (default 10ms); FullSyncInterval
@@ -90,6 +94,9 @@ func (c *Config) defaulted() Config {
 	}
 	if d.FullSyncInterval == 0 {
 		d.FullSyncInterval = DefaultFullSyncInterval
+	}
+	if d.AckInterval == 0 {
+		d.AckInterval = DefaultAckInterval
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -138,8 +145,14 @@ type Proxy struct {
 	// sync wrote, once they are in the kernel.
 	afterSync func(keys []serviceKey)
 
-	mu     sync.Mutex
-	dirty  map[serviceKey]bool
+	// ack publishes the programmed EndpointSlice revision (LabelNode).
+	ack *acker
+
+	mu    sync.Mutex
+	dirty map[serviceKey]bool
+	// seenRV is the newest EndpointSlice resourceVersion the informer
+	// delivered.
+	seenRV int64
 	wake   chan struct{}
 	synced chan struct{}
 }
@@ -158,12 +171,16 @@ func New(cfg Config) (*Proxy, error) {
 		}
 	}
 	n := c.netInfo()
-	return &Proxy{
+	p := &Proxy{
 		cfg: c, net: n, log: c.Logger.With("component", "service-proxy", "table", c.TableName), nft: nft,
 		app:    newApplier(nft, planBase(n)),
 		health: newHealthServers(n.NodePortIPs, c.Logger),
 		dirty:  map[serviceKey]bool{}, wake: make(chan struct{}, 1), synced: make(chan struct{}),
-	}, nil
+	}
+	if c.LabelNode {
+		p.ack = newAcker(c.Client, c.NodeName, c.AckInterval, p.log)
+	}
+	return p, nil
 }
 
 // Synced is closed once the rules of every Service are in the kernel.
@@ -202,6 +219,15 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
+	if p.ack != nil {
+		actx, stop := context.WithCancel(ctx)
+		acked := make(chan struct{})
+		go func() {
+			defer close(acked)
+			p.ack.run(actx)
+		}()
+		defer func() { stop(); <-acked }()
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), svcInf.Informer().HasSynced, sliceInf.HasSynced) {
 		return p.cleanup(ctx)
 	}
@@ -225,10 +251,25 @@ func (p *Proxy) handler(keyOf func(any) (serviceKey, bool)) cache.ResourceEventH
 		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = t.Obj
 		}
-		if k, ok := keyOf(obj); ok {
-			p.mu.Lock()
+		k, ok := keyOf(obj)
+		// A slice's revision is noted with its Service marked dirty, in
+		// one step: the loop acknowledges a revision only with the changes
+		// up to it (and wakes for a revision alone, even when it changes no
+		// rule, so that it is acknowledged).
+		var rv int64
+		if sl, isSlice := obj.(*discoveryv1.EndpointSlice); isSlice {
+			rv = sliceRevision(sl)
+		}
+		p.mu.Lock()
+		if ok {
 			p.dirty[k] = true
-			p.mu.Unlock()
+		}
+		grew := rv > p.seenRV
+		if grew {
+			p.seenRV = rv
+		}
+		p.mu.Unlock()
+		if ok || (grew && p.ack != nil) {
 			select {
 			case p.wake <- struct{}{}:
 			default:
@@ -316,7 +357,7 @@ func (p *Proxy) loop(ctx context.Context) error {
 			}
 		}
 		p.mu.Lock()
-		dirty := p.dirty
+		dirty, seen := p.dirty, p.seenRV
 		p.dirty = map[serviceKey]bool{}
 		p.mu.Unlock()
 		last = time.Now()
@@ -342,6 +383,9 @@ func (p *Proxy) loop(ctx context.Context) error {
 			if p.cfg.LabelNode {
 				go p.labelNode(ctx)
 			}
+		}
+		if p.ack != nil {
+			p.ack.set(seen)
 		}
 		full, fresh = false, false
 	}
@@ -438,7 +482,7 @@ func (p *Proxy) cleanup(ctx context.Context) error {
 		err = deleteTable(cctx, p.nft)
 	}
 	if p.cfg.LabelNode {
-		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:null}}}`, wellknown.ServiceProxyLabel)
+		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:null},"annotations":{%q:null}}}`, wellknown.ServiceProxyLabel, wellknown.ServiceProxySyncedAnnotation)
 		if _, perr := p.cfg.Client.CoreV1().Nodes().Patch(cctx, p.cfg.NodeName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); perr != nil && !apierrors.IsNotFound(perr) {
 			p.log.Warn("removing the node label", "label", wellknown.ServiceProxyLabel, "err", perr)
 		}
