@@ -14,9 +14,10 @@
 // rules. Only IPv4 Services are programmed.
 //
 // Masquerade: traffic to a Service from outside the cluster CIDR is
-// masqueraded (Config.ClusterCIDR; the agent, which does not know the
-// cluster CIDR, gives the node's pod CIDR instead, so traffic from pods on
-// other nodes is masqueraded too), as is hairpin traffic (a pod reaching
+// masqueraded (Config.ClusterCIDR, which the agent reads from the cluster
+// network ConfigMap the server publishes; against a server that publishes
+// none the node's pod CIDR stands in, and traffic from pods on other nodes
+// is masqueraded too), as is hairpin traffic (a pod reaching
 // itself), traffic whose DNAT sends it back to the pod network it came
 // from (pods on one bridge would otherwise answer each other over L2,
 // around conntrack, unless br_netfilter is loaded; with it the rule is
