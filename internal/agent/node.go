@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"skiff.dev/skiff/internal/agent/kubelet"
+	"skiff.dev/skiff/internal/agent/localname"
 	"skiff.dev/skiff/internal/agent/runtime"
 	"skiff.dev/skiff/internal/agent/runtime/containerd"
 	"skiff.dev/skiff/internal/agent/runtime/process"
@@ -227,5 +228,5 @@ func dialAddress(server string) (string, error) {
 // node of the same name) keep their networks apart; Linux allows 15
 // characters.
 func bridgeName(prefix, node, dataDir string) string {
-	return fmt.Sprintf("%s%08x", prefix, nameHash(node+"\x00"+filepath.Clean(dataDir)))
+	return localname.For(prefix, node, filepath.Clean(dataDir))
 }

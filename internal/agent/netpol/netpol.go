@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"os"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/knftables"
+
+	"skiff.dev/skiff/internal/agent/localname"
 )
 
 // Defaults of Config's timing knobs.
@@ -50,9 +51,7 @@ type Config struct {
 // TableName is the table of the policy enforcement of node nodeName whose
 // agent keeps its state in dataDir.
 func TableName(nodeName, dataDir string) string {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(nodeName + "\x00" + dataDir))
-	return fmt.Sprintf("skiff-netpol-%08x", h.Sum32())
+	return localname.For("skiff-netpol-", nodeName, dataDir)
 }
 
 func (c *Config) defaulted() Config {

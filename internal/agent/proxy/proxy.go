@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/knftables"
 
+	"skiff.dev/skiff/internal/agent/localname"
 	"skiff.dev/skiff/internal/wellknown"
 )
 
@@ -79,9 +79,7 @@ type Config struct {
 // TableName is the table of the proxy of node nodeName whose agent keeps
 // its state in dataDir: several agents on one host never share a table.
 func TableName(nodeName, dataDir string) string {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(nodeName + "\x00" + dataDir))
-	return fmt.Sprintf("skiff-%08x", h.Sum32())
+	return localname.For("skiff-", nodeName, dataDir)
 }
 
 func (c *Config) defaulted() Config {

@@ -3,7 +3,6 @@ package routes
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"maps"
 	"net/netip"
@@ -18,6 +17,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
+	"skiff.dev/skiff/internal/agent/localname"
 	"skiff.dev/skiff/internal/controller/queue"
 	"skiff.dev/skiff/internal/wellknown"
 )
@@ -52,9 +52,7 @@ type Config struct {
 // DeviceName names the vxlan device of the agent of node nodeName whose
 // state is in dataDir (Linux allows 15 characters).
 func DeviceName(nodeName, dataDir string) string {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(nodeName + "\x00" + dataDir))
-	return fmt.Sprintf("skv%08x", h.Sum32())
+	return localname.For("skv", nodeName, dataDir)
 }
 
 // Run routes the other nodes' pod CIDRs until ctx ends, then removes the
