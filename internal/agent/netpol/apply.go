@@ -3,8 +3,8 @@ package netpol
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 
 	"sigs.k8s.io/knftables"
 )
@@ -77,19 +77,19 @@ func writeDiff(tx *knftables.Transaction, old, plan Plan) {
 		name     string
 		old, new map[string]string
 	}{{ingressPodsMap, old.IngressPods, plan.IngressPods}, {egressPodsMap, old.EgressPods, plan.EgressPods}} {
-		for _, k := range sortedKeys(m.old) {
+		for _, k := range slices.Sorted(maps.Keys(m.old)) {
 			if v, ok := m.new[k]; !ok || v != m.old[k] {
 				tx.Delete(&knftables.Element{Map: m.name, Key: []string{k}})
 			}
 		}
 	}
 	// New chains and sets.
-	for _, name := range sortedKeys(plan.Chains) {
+	for _, name := range slices.Sorted(maps.Keys(plan.Chains)) {
 		if _, ok := old.Chains[name]; !ok {
 			tx.Add(&knftables.Chain{Name: name})
 		}
 	}
-	for _, name := range sortedKeys(plan.Sets) {
+	for _, name := range slices.Sorted(maps.Keys(plan.Sets)) {
 		s := plan.Sets[name]
 		o, ok := old.Sets[name] // a name's Interval never changes (plan.go)
 		if !ok {
@@ -120,7 +120,7 @@ func writeDiff(tx *knftables.Transaction, old, plan Plan) {
 		}
 	}
 	// Rules of new and changed chains.
-	for _, name := range sortedKeys(plan.Chains) {
+	for _, name := range slices.Sorted(maps.Keys(plan.Chains)) {
 		rules, existed := old.Chains[name]
 		if existed && slices.Equal(rules, plan.Chains[name]) {
 			continue
@@ -137,7 +137,7 @@ func writeDiff(tx *knftables.Transaction, old, plan Plan) {
 		name     string
 		old, new map[string]string
 	}{{ingressPodsMap, old.IngressPods, plan.IngressPods}, {egressPodsMap, old.EgressPods, plan.EgressPods}} {
-		for _, k := range sortedKeys(m.new) {
+		for _, k := range slices.Sorted(maps.Keys(m.new)) {
 			if v, ok := m.old[k]; !ok || v != m.new[k] {
 				tx.Add(&knftables.Element{Map: m.name, Key: []string{k}, Value: []string{m.new[k]}})
 			}
@@ -146,7 +146,7 @@ func writeDiff(tx *knftables.Transaction, old, plan Plan) {
 	// Chains and sets no longer wanted: empty the chains first (they may
 	// jump to each other), then delete.
 	var gone []string
-	for _, name := range sortedKeys(old.Chains) {
+	for _, name := range slices.Sorted(maps.Keys(old.Chains)) {
 		if _, ok := plan.Chains[name]; !ok {
 			gone = append(gone, name)
 			tx.Flush(&knftables.Chain{Name: name})
@@ -155,7 +155,7 @@ func writeDiff(tx *knftables.Transaction, old, plan Plan) {
 	for _, name := range gone {
 		tx.Delete(&knftables.Chain{Name: name})
 	}
-	for _, name := range sortedKeys(old.Sets) {
+	for _, name := range slices.Sorted(maps.Keys(old.Sets)) {
 		if _, ok := plan.Sets[name]; !ok {
 			tx.Delete(&knftables.Set{Name: name})
 		}
@@ -171,13 +171,4 @@ func deleteTable(ctx context.Context, nft knftables.Interface) error {
 		return fmt.Errorf("deleting the nftables table: %w", err)
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
