@@ -57,7 +57,7 @@ func runRolloutSuite(t *testing.T, rt string) {
 	n := startNodeSuite(t, rt, "--cluster-cidr", "10.142.0.0/16", "--service-cidr", "10.143.0.0/16")
 	s, c := n.s, n.s.client()
 	loadgen := staticBin(t, "LOADGEN_BIN", "./cmd/loadgen")
-	applySeed(t, n)
+	applySeed(t, n, "deployment.yaml", "service.yaml")
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("pods, ReplicaSets and EndpointSlices:\n%s", s.kubectl("", nil, "get", "pods,rs,endpointslices", "-n", seedNS, "-o", "wide").Stdout)
@@ -165,14 +165,15 @@ func runRolloutSuite(t *testing.T, rt string) {
 	}
 }
 
-// applySeed creates the seed's namespace, secret, Deployment and Service,
-// the image switched to the in-repo model server.
-func applySeed(t *testing.T, n *nodeSuite) {
+// applySeed creates the seed's namespace and secret and applies its
+// manifests files (deployment.yaml, service.yaml ...), the image switched
+// to the in-repo model server.
+func applySeed(t *testing.T, n *nodeSuite, files ...string) {
 	t.Helper()
 	s := n.s
 	s.ok("create", "namespace", seedNS)
 	s.ok("create", "secret", "generic", "gcp-credentials", "--from-literal=project_id=demo", "-n", seedNS)
-	for _, f := range []string{"deployment.yaml", "service.yaml"} {
+	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(manifests(), f))
 		if err != nil {
 			t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -44,22 +43,7 @@ func runServicesSuite(t *testing.T, rt string) {
 	s, c := n.s, n.s.client()
 	ctx := context.Background()
 
-	s.ok("create", "namespace", seedNS)
-	s.ok("create", "secret", "generic", "gcp-credentials", "--from-literal=project_id=demo", "-n", seedNS)
-	for _, f := range []string{"deployment.yaml", "service.yaml", "hpa.yaml"} {
-		b, err := os.ReadFile(filepath.Join(manifests(), f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := strings.ReplaceAll(string(b), "gcr.io/my-project/ml-model:v2", "localhost/skiff/model-server:v2")
-		if n.model != nil {
-			m = strings.Replace(m, "        image: localhost/skiff/model-server:v2\n",
-				"        image: localhost/skiff/model-server:v2\n        command: [\""+n.model[0]+"\"]\n", 1)
-		}
-		if r := s.kubectl(m, nil, "apply", "-f", "-"); r.Code != 0 {
-			t.Fatalf("apply %s: %s", f, r.Stderr)
-		}
-	}
+	applySeed(t, n, "deployment.yaml", "service.yaml", "hpa.yaml")
 	eventually(t, 120*time.Second, "3 ml-model pods Running and Ready", func() bool { return readyRunning(t, c, seedNS, "app=ml-model", 3) })
 	pods := livePods(t, c, seedNS, "app=ml-model")
 	podNames := map[string]bool{}
