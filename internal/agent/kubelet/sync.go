@@ -468,13 +468,14 @@ func (m *podManager) drainStep(pod *corev1.Pod, grace int64) drainStep {
 		return drainStep{grace: grace}
 	}
 	waited, first := m.drainStarts.since(pod.UID, m.cfg.Clock.Now())
-	step := decideDrain(grace, waited, m.drain.Decide(pod))
+	d := m.drain.Decide(pod)
+	step := decideDrain(grace, waited, d)
 	log := m.log.With("pod", pod.Namespace+"/"+pod.Name)
 	switch {
 	case step.wait > 0 && first:
 		log.Info("waiting for the service proxies to stop routing to the pod before stopping it", "max", drainBudget(grace))
 	case step.wait == 0 && waited > 0:
-		if d := m.drain.Decide(pod); d.Wait {
+		if d.Wait {
 			log.Warn("stopping the pod although service proxies may still route to it: its wait is over", "waited", waited, "reason", d.Reason)
 		} else {
 			log.Info("no service proxy routes to the pod any more; stopping it", "waited", waited, "grace", step.grace)
