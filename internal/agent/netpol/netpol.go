@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"skiff.dev/skiff/internal/agent/localname"
+	"skiff.dev/skiff/internal/controller/queue"
 )
 
 // Defaults of Config's timing knobs.
@@ -127,11 +128,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	podInf := factory.Core().V1().Pods()
 	nsInf := factory.Core().V1().Namespaces()
 	c.policies, c.pods, c.namespaces = npInf.Lister(), podInf.Lister(), nsInf.Lister()
-	h := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { c.poke() },
-		UpdateFunc: func(any, any) { c.poke() },
-		DeleteFunc: func(any) { c.poke() },
-	}
+	h := queue.OnEvery(func(any) { c.poke() })
 	for _, inf := range []cache.SharedIndexInformer{npInf.Informer(), podInf.Informer(), nsInf.Informer()} {
 		if _, err := inf.AddEventHandler(h); err != nil {
 			return fmt.Errorf("network policy: %w", err)
