@@ -2,6 +2,7 @@ package drain
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,12 +71,7 @@ func routableIn(pod *corev1.Pod, nsSlices []*discoveryv1.EndpointSlice) (string,
 			s.podFallback = s.podFallback || (serving && terminating)
 		}
 	}
-	names := make([]string, 0, len(byService))
-	for n := range byService {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(byService)) {
 		s := byService[n]
 		if s.podReady || (!s.anyReady && s.podFallback) {
 			return n, true
