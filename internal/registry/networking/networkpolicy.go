@@ -88,22 +88,10 @@ func validateNetworkPolicySpec(spec *networkingv1.NetworkPolicySpec, fldPath *fi
 	opts := metav1validation.LabelSelectorValidationOptions{}
 	errs := metav1validation.ValidateLabelSelector(&spec.PodSelector, opts, fldPath.Child("podSelector"))
 	for i, rule := range spec.Ingress {
-		p := fldPath.Child("ingress").Index(i)
-		for j := range rule.Ports {
-			errs = append(errs, validateNetworkPolicyPort(&rule.Ports[j], p.Child("ports").Index(j))...)
-		}
-		for j := range rule.From {
-			errs = append(errs, validateNetworkPolicyPeer(&rule.From[j], opts, p.Child("from").Index(j))...)
-		}
+		errs = append(errs, validateNetworkPolicyRule(rule.Ports, rule.From, opts, fldPath.Child("ingress").Index(i), "from")...)
 	}
 	for i, rule := range spec.Egress {
-		p := fldPath.Child("egress").Index(i)
-		for j := range rule.Ports {
-			errs = append(errs, validateNetworkPolicyPort(&rule.Ports[j], p.Child("ports").Index(j))...)
-		}
-		for j := range rule.To {
-			errs = append(errs, validateNetworkPolicyPeer(&rule.To[j], opts, p.Child("to").Index(j))...)
-		}
+		errs = append(errs, validateNetworkPolicyRule(rule.Ports, rule.To, opts, fldPath.Child("egress").Index(i), "to")...)
 	}
 	for i, t := range spec.PolicyTypes {
 		if t != networkingv1.PolicyTypeIngress && t != networkingv1.PolicyTypeEgress {
@@ -112,6 +100,19 @@ func validateNetworkPolicySpec(spec *networkingv1.NetworkPolicySpec, fldPath *fi
 	}
 	if len(spec.PolicyTypes) > 2 {
 		errs = append(errs, field.Invalid(fldPath.Child("policyTypes"), spec.PolicyTypes, "may not specify more than two policyTypes"))
+	}
+	return errs
+}
+
+// validateNetworkPolicyRule validates one ingress or egress rule at fldPath:
+// its ports, and its peers under peerField ("from" or "to").
+func validateNetworkPolicyRule(ports []networkingv1.NetworkPolicyPort, peers []networkingv1.NetworkPolicyPeer, opts metav1validation.LabelSelectorValidationOptions, fldPath *field.Path, peerField string) field.ErrorList {
+	var errs field.ErrorList
+	for j := range ports {
+		errs = append(errs, validateNetworkPolicyPort(&ports[j], fldPath.Child("ports").Index(j))...)
+	}
+	for j := range peers {
+		errs = append(errs, validateNetworkPolicyPeer(&peers[j], opts, fldPath.Child(peerField).Index(j))...)
 	}
 	return errs
 }
