@@ -316,13 +316,20 @@ func startAgent(t *testing.T, s *server, name string, extraArgs ...string) *agen
 	t.Helper()
 	args := append([]string{"agent", "--server", fmt.Sprintf("https://127.0.0.1:%d", s.port), "--token", s.joinToken(),
 		"--data-dir", t.TempDir(), "--node-name", name}, extraArgs...)
-	a := &agent{t: t, cmd: exec.Command(skiffBin, args...), log: &syncBuffer{}}
+	return runAgent(t, name, exec.Command(skiffBin, args...), (*agent).kill)
+}
+
+// runAgent starts cmd, a `skiff agent` of node name; when the test ends,
+// stop ends it and, if the test failed, its log is shown.
+func runAgent(t *testing.T, name string, cmd *exec.Cmd, stop func(*agent)) *agent {
+	t.Helper()
+	a := &agent{t: t, cmd: cmd, log: &syncBuffer{}}
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		a.kill()
+		stop(a)
 		if t.Failed() {
 			t.Logf("skiff agent %s log:\n%s", name, tail(a.log.String(), 3000))
 		}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -81,25 +80,7 @@ func startAgentIn(t *testing.T, s *server, ns, serverIP, name, nodeIP string, ex
 	args := append([]string{"--net=/run/netns/" + ns, "--", skiffBin, "agent",
 		"--server", fmt.Sprintf("https://%s:%d", serverIP, s.port), "--token", s.joinToken(),
 		"--data-dir", t.TempDir(), "--node-name", name, "--node-ip", nodeIP}, extraArgs...)
-	a := &agent{t: t, cmd: exec.Command("nsenter", args...), log: &syncBuffer{}}
-	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = a.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = a.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			a.kill()
-		}
-		if t.Failed() {
-			t.Logf("skiff agent %s log:\n%s", name, tail(a.log.String(), 3000))
-		}
-	})
-	return a
+	return runAgent(t, name, exec.Command("nsenter", args...), (*agent).stopGracefully)
 }
 
 // TestMultiNode: a server (with a node of its own) and two agents, each in
