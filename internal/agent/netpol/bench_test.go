@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,24 +19,9 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
 
+	"skiff.dev/skiff/internal/agent/nfttest"
 	"skiff.dev/skiff/internal/testserver"
 )
-
-// nftIn makes knftables run nft in the network namespace ns: a wrapper
-// first in PATH.
-func nftIn(t testing.TB, ns string) {
-	t.Helper()
-	dir := t.TempDir()
-	nft, err := exec.LookPath("nft")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := fmt.Sprintf("#!/bin/sh\nexec nsenter --net=/run/netns/%s %s \"$@\"\n", ns, nft)
-	if err := os.WriteFile(filepath.Join(dir, "nft"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
-}
 
 // BenchmarkPolicyChangeToKernel runs the enforcement of one node (informers
 // on a real API server from internal/testserver, nft in a network
@@ -58,7 +40,7 @@ func BenchmarkPolicyChangeToKernel(b *testing.B) {
 		b.Fatalf("ip netns add: %v\n%s", err, out)
 	}
 	b.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	nftIn(b, ns)
+	nfttest.NftIn(b, ns)
 	ctx := context.Background()
 	client := testserver.Start(b, nil).Client
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}, metav1.CreateOptions{}); err != nil {
@@ -127,15 +109,12 @@ func BenchmarkPolicyChangeToKernel(b *testing.B) {
 		b.Fatal(err)
 	}
 	firstSync := time.Since(start)
-	if n := strings.Count(sh(b, "nsenter", "--net=/run/netns/"+ns, "nft", "list", "map", "ip", table, ingressPodsMap), "jump"); n != pods {
+	if n := strings.Count(nfttest.Sh(b, "nsenter", "--net=/run/netns/"+ns, "nft", "list", "map", "ip", table, ingressPodsMap), "jump"); n != pods {
 		b.Fatalf("%d pods isolated in the kernel, want %d", n, pods)
 	}
 
-	var self0, kids0 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
-	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids0)
+	meter := nfttest.StartMeter()
 	b.ResetTimer()
-	var lat []time.Duration
 	for i := 0; i < b.N; i++ {
 		np := policies[i%apps].DeepCopy()
 		port := int32(9000 + i)
@@ -159,31 +138,11 @@ func BenchmarkPolicyChangeToKernel(b *testing.B) {
 				b.Fatal("change not written")
 			}
 		}
-		lat = append(lat, time.Since(t0))
+		meter.Add(time.Since(t0))
 	}
 	b.StopTimer()
-	var self1, kids1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
-	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids1)
-	cpu := func(a, b syscall.Rusage) time.Duration {
-		return time.Duration(b.Utime.Nano() + b.Stime.Nano() - a.Utime.Nano() - a.Stime.Nano())
-	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
-	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
-	b.ReportMetric(ms(firstSync), "start-sync-ms")
-	b.ReportMetric(ms(cpu(kids0, kids1))/float64(b.N), "nft-cpu-ms/op")
-	b.ReportMetric(ms(cpu(self0, self1))/float64(b.N), "go-cpu-ms/op")
-}
-
-func sh(t testing.TB, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	meter.Report(b)
+	b.ReportMetric(nfttest.MS(firstSync), "start-sync-ms")
 }
 
 // BenchmarkCompute is the plan alone for the same cluster: 1,000 pods,

@@ -8,10 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"sort"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,32 +17,9 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
 
+	"skiff.dev/skiff/internal/agent/nfttest"
 	"skiff.dev/skiff/internal/testserver"
 )
-
-func sh(t testing.TB, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// nftIn makes knftables run nft in the namespace: a wrapper first in PATH.
-func nftIn(t testing.TB, ns string) {
-	t.Helper()
-	dir := t.TempDir()
-	nft, err := exec.LookPath("nft")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := fmt.Sprintf("#!/bin/sh\nexec nsenter --net=/run/netns/%s %s \"$@\"\n", ns, nft)
-	if err := os.WriteFile(filepath.Join(dir, "nft"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
-}
 
 // benchService is Service i of the benchmark: a NodePort Service with ten
 // endpoints spread over ten nodes (one of them this one).
@@ -93,9 +66,9 @@ func BenchmarkEndpointChangeToKernel(b *testing.B) {
 		b.Skip("needs nft")
 	}
 	ns := fmt.Sprintf("skpx-bench%d", time.Now().UnixNano()%1e6)
-	sh(b, "ip", "netns", "add", ns)
+	nfttest.Sh(b, "ip", "netns", "add", ns)
 	b.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	nftIn(b, ns)
+	nfttest.NftIn(b, ns)
 	ctx := context.Background()
 	client := testserver.Start(b, nil).Client
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}, metav1.CreateOptions{}); err != nil {
@@ -158,13 +131,8 @@ func BenchmarkEndpointChangeToKernel(b *testing.B) {
 	}
 	resync := time.Since(t0)
 
-	// CPU time, which unlike latency says little of how busy the machine
-	// is: nft's (children) and the test process's, per change.
-	var self0, kids0 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
-	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids0)
+	meter := nfttest.StartMeter()
 	b.ResetTimer()
-	var lat []time.Duration
 	for i := 0; i < b.N; i++ {
 		sl := slices[i%services].DeepCopy()
 		j := i % 10
@@ -189,21 +157,10 @@ func BenchmarkEndpointChangeToKernel(b *testing.B) {
 				b.Fatal("change not written")
 			}
 		}
-		lat = append(lat, time.Since(t0))
+		meter.Add(time.Since(t0))
 	}
 	b.StopTimer()
-	var self1, kids1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
-	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids1)
-	cpu := func(a, b syscall.Rusage) time.Duration {
-		return time.Duration(b.Utime.Nano() + b.Stime.Nano() - a.Utime.Nano() - a.Stime.Nano())
-	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
-	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
-	b.ReportMetric(ms(resync), "resync-ms")
-	b.ReportMetric(ms(firstSync), "start-sync-ms")
-	b.ReportMetric(ms(cpu(kids0, kids1))/float64(b.N), "nft-cpu-ms/op")
-	b.ReportMetric(ms(cpu(self0, self1))/float64(b.N), "go-cpu-ms/op")
+	meter.Report(b)
+	b.ReportMetric(nfttest.MS(resync), "resync-ms")
+	b.ReportMetric(nfttest.MS(firstSync), "start-sync-ms")
 }

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/knftables"
 
+	"skiff.dev/skiff/internal/agent/nfttest"
 	"skiff.dev/skiff/internal/wellknown"
 )
 
@@ -55,11 +56,11 @@ func newTestNetwork(t testing.TB, brNetfilter bool) *testNetwork {
 		ipA:     netip.MustParseAddr("10.244.1.10"), ipB: netip.MustParseAddr("10.244.1.11"),
 	}
 	for _, ns := range []string{n.node, n.podA, n.podB} {
-		sh(t, "ip", "netns", "add", ns)
+		nfttest.Sh(t, "ip", "netns", "add", ns)
 		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+		nfttest.Sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
 	}
-	in := func(args ...string) { sh(t, append([]string{"ip", "netns", "exec", n.node}, args...)...) }
+	in := func(args ...string) { nfttest.Sh(t, append([]string{"ip", "netns", "exec", n.node}, args...)...) }
 	in("sysctl", "-qw", "net.ipv4.ip_forward=1")
 	if _, err := os.Stat("/proc/sys/net/bridge"); err == nil {
 		v := "0"
@@ -89,9 +90,9 @@ func newTestNetwork(t testing.TB, brNetfilter bool) *testNetwork {
 		// As the CNI bridge plugin's hairpinMode: with br_netfilter, a pod's
 		// packet DNATed back to itself is bridged out the port it came in.
 		in("ip", "link", "set", host, "type", "bridge_slave", "hairpin", "on")
-		sh(t, "ip", "-n", p.ns, "addr", "add", p.ip.String()+"/24", "dev", "eth0")
-		sh(t, "ip", "-n", p.ns, "link", "set", "eth0", "up")
-		sh(t, "ip", "-n", p.ns, "route", "add", "default", "via", "10.244.1.1")
+		nfttest.Sh(t, "ip", "-n", p.ns, "addr", "add", p.ip.String()+"/24", "dev", "eth0")
+		nfttest.Sh(t, "ip", "-n", p.ns, "link", "set", "eth0", "up")
+		nfttest.Sh(t, "ip", "-n", p.ns, "route", "add", "default", "via", "10.244.1.1")
 	}
 	serve(t, n.podA, "a", netip.AddrPortFrom(n.ipA, 8080))
 	serve(t, n.podB, "b", netip.AddrPortFrom(n.ipB, 8080))
@@ -250,7 +251,7 @@ func (rp *runningProxy) stop(t testing.TB) {
 
 func nftJSON(t testing.TB, ns, table string) map[string]int {
 	t.Helper()
-	out := sh(t, "ip", "netns", "exec", ns, "nft", "-j", "list", "table", "ip", table)
+	out := nfttest.Sh(t, "ip", "netns", "exec", ns, "nft", "-j", "list", "table", "ip", table)
 	var doc struct {
 		Nftables []map[string]json.RawMessage `json:"nftables"`
 	}
@@ -277,7 +278,7 @@ func nftJSON(t testing.TB, ns, table string) map[string]int {
 }
 
 func tablesNamed(t testing.TB, ns, table string) int {
-	out := sh(t, "ip", "netns", "exec", ns, "nft", "list", "tables")
+	out := nfttest.Sh(t, "ip", "netns", "exec", ns, "nft", "list", "tables")
 	return strings.Count(out, "table ip "+table+"\n")
 }
 
@@ -305,7 +306,7 @@ func TestProxyInNetns(t *testing.T) {
 
 func testProxyInNetns(t *testing.T, brNetfilter bool) {
 	n := newTestNetwork(t, brNetfilter)
-	nftIn(t, n.node)
+	nfttest.NftIn(t, n.node)
 	ctx := context.Background()
 	table := TableName("node-a", t.TempDir())
 	client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}})
@@ -479,7 +480,7 @@ func testProxyInNetns(t *testing.T, brNetfilter bool) {
 		if got := tablesNamed(t, n.node, table); got != 1 {
 			t.Errorf("%d tables named %s", got, table)
 		}
-		out := sh(t, "ip", "netns", "exec", n.node, "nft", "list", "chain", "ip", table, chainServices)
+		out := nfttest.Sh(t, "ip", "netns", "exec", n.node, "nft", "list", "chain", "ip", table, chainServices)
 		if c := strings.Count(out, "vmap"); c != 2 {
 			t.Errorf("services chain has %d rules, want 2:\n%s", c, out)
 		}
