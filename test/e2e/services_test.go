@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -338,7 +339,9 @@ func resolvLines(conf string) []string {
 	return lines
 }
 
-// skiffTables lists the nftables tables skiff's service proxies own.
+// skiffTables lists the nftables tables skiff's node components (service
+// proxy, NetworkPolicy) own, sorted: the kernel lists them in the order
+// they were made, and the components start side by side.
 func skiffTables(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("nft", "list", "tables").CombinedOutput()
@@ -351,6 +354,7 @@ func skiffTables(t *testing.T) string {
 			tables = append(tables, strings.TrimSpace(l))
 		}
 	}
+	slices.Sort(tables)
 	return strings.Join(tables, ", ")
 }
 
