@@ -40,6 +40,7 @@ func main() {
 	modelServer := flag.String("model-server", "build/images/bin/model-server-v2", "static model-server binary the process runtime runs (services scenario)")
 	conns := flag.Int("conns", 16, "concurrent keep-alive connections of the load (services scenario)")
 	loadFor := flag.Duration("load-duration", 5*time.Second, "how long each load runs (services and multinode scenarios)")
+	rounds := flag.Int("rounds", 7, "paired rounds of the multinode scenario, whose medians are reported")
 	url := flag.String("url", "", "target of the load and wait-answer scenarios (run by multinode inside a pod's network namespace)")
 	flag.Parse()
 	var err error
@@ -53,7 +54,7 @@ func main() {
 	case "services":
 		err = runServices(*skiff, *modelServer, *conns, *loadFor)
 	case "multinode":
-		err = runMultiNode(*skiff, *modelServer, *conns, *loadFor)
+		err = runMultiNode(*skiff, *modelServer, *conns, *rounds, *loadFor)
 	case "load":
 		err = loadHere(*url, *conns, *loadFor)
 	case "wait-answer":
