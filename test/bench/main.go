@@ -34,7 +34,7 @@ func main() {
 	clients := flag.Int("clients", 32, "concurrent clients for creates")
 	pods := flag.Int("pods", 10000, "pods to list")
 	watchers := flag.Int("watchers", 100, "concurrent watchers")
-	scenario := flag.String("scenario", "api", "api (the API server), controlplane (scheduler and controllers on hollow nodes), node (pod startup on the process and cri runtimes) services (the Service data path, cluster DNS and the service proxy) or multinode (pod to pod across nodes against one node)")
+	scenario := flag.String("scenario", "api", "api (the API server), controlplane (scheduler and controllers on hollow nodes), node (pod startup on the process and cri runtimes) services (the Service data path, cluster DNS and the service proxy) multinode (pod to pod across nodes against one node) or autoscale (the HorizontalPodAutoscaler's reaction and cost)")
 	images := flag.String("images", "build/images", "folder of `make images`' tarballs (node scenario)")
 	startupPods := flag.Int("startup-pods", 100, "pods whose startup latency is measured (node scenario)")
 	modelServer := flag.String("model-server", "build/images/bin/model-server-v2", "static model-server binary the process runtime runs (services scenario)")
@@ -55,6 +55,8 @@ func main() {
 		err = runServices(*skiff, *modelServer, *conns, *loadFor)
 	case "multinode":
 		err = runMultiNode(*skiff, *modelServer, *conns, *rounds, *loadFor)
+	case "autoscale":
+		err = runAutoscale(*skiff, *modelServer)
 	case "load":
 		err = loadHere(*url, *conns, *loadFor)
 	case "wait-answer":

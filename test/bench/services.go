@@ -188,8 +188,9 @@ func createSelectorless(ctx context.Context, client kubernetes.Interface, i, n i
 }
 
 // deployModel runs one model server pod behind a NodePort Service and
-// returns the pod's IP, the ClusterIP and the node address:NodePort.
-func deployModel(ctx context.Context, client kubernetes.Interface, modelServer string) (podIP, clusterIP, nodeAddr string, err error) {
+// returns the pod's IP, the ClusterIP and the node address:NodePort;
+// mutate changes its container first.
+func deployModel(ctx context.Context, client kubernetes.Interface, modelServer string, mutate ...func(*corev1.Container)) (podIP, clusterIP, nodeAddr string, err error) {
 	labels := map[string]string{"app": "bench-model"}
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "bench-model"}, Spec: appsv1.DeploymentSpec{
 		Replicas: new(int32(1)),
@@ -201,6 +202,9 @@ func deployModel(ctx context.Context, client kubernetes.Interface, modelServer s
 					PeriodSeconds: 1}}},
 		}},
 	}}
+	for _, m := range mutate {
+		m(&dep.Spec.Template.Spec.Containers[0])
+	}
 	if _, err := client.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		return "", "", "", err
 	}

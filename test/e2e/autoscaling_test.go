@@ -1,0 +1,418 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// The autoscaling suite (issue 11): the seed's deployment, service and
+// hpa.yaml on a real runtime, CPU load through the Service, the
+// HorizontalPodAutoscaler scaling up and back; kubectl top against the
+// cgroups; and (process runtime) an HPA on the Pods metric
+// http_requests_per_second scraped from the model server's /metrics, with
+// no Prometheus and no adapter.
+
+func TestAutoscalingProcess(t *testing.T) { runAutoscalingSuite(t, "process") }
+
+func TestAutoscalingCRI(t *testing.T) { runAutoscalingSuite(t, "cri") }
+
+// autoscalingArgs shorten the HPA's sync period, its downscale
+// stabilization and the metrics' resolution, as the issue allows.
+var autoscalingArgs = []string{
+	"--horizontal-pod-autoscaler-sync-period=2s",
+	"--horizontal-pod-autoscaler-downscale-stabilization=20s",
+	"--metric-resolution=2s",
+}
+
+func runAutoscalingSuite(t *testing.T, rt string) {
+	n := startNodeSuite(t, rt, append([]string{"--cluster-cidr", "10.152.0.0/16", "--service-cidr", "10.153.0.0/16"}, autoscalingArgs...)...)
+	s, c := n.s, n.s.client()
+	loadgen := staticBin(t, "LOADGEN_BIN", "./cmd/loadgen")
+	applySeed(t, n, "deployment.yaml", "service.yaml", "hpa.yaml")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("hpa, pods:\n%s\n%s", s.kubectl("", nil, "describe", "hpa", "-n", seedNS).Stdout,
+				s.kubectl("", nil, "get", "pods", "-n", seedNS, "-o", "wide").Stdout)
+		}
+	})
+
+	// Idle, the HPA brings the seed's 3 replicas down to its minReplicas 2
+	// once the stabilization window has passed, and shows what it measured.
+	eventually(t, 150*time.Second, "the HPA scales the idle ml-model to 2 and shows its CPU utilization", func() bool {
+		return deploymentReplicas(t, c, "ml-model") == 2 && hpaUtilization(s, "ml-model-hpa") >= 0
+	})
+	eventually(t, 90*time.Second, "2 ml-model pods Ready", func() bool { return settledPods(t, c, 2) })
+
+	// kubectl top: every pod with CPU and memory within 10 % of what its
+	// cgroup says (a pod held at 200m by its CPU limit, so the CPU is
+	// steady); the node.
+	busy := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "busy", Labels: map[string]string{"app": "busy"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{n.shellContainer("busy", "while :; do :; done")}}}
+	busy.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")}
+	n.createPod(seedNS, busy)
+	eventually(t, 60*time.Second, "pod busy Running", func() bool { return readyRunning(t, c, seedNS, "app=busy", 1) })
+	for _, sel := range []string{"app=ml-model", "app=busy"} {
+		eventually(t, 60*time.Second, "kubectl top pods -l "+sel+" matches the pods' cgroups", func() bool {
+			return topMatchesCgroups(t, s, c, sel)
+		})
+	}
+	s.ok("delete", "pod", "busy", "-n", seedNS)
+	if out := s.ok("top", "nodes"); !regexp.MustCompile(`(?m)^` + n.node + `\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%`).MatchString(out) {
+		t.Errorf("kubectl top nodes does not show %s with its usage:\n%s", n.node, out)
+	}
+
+	// CPU load through the ClusterIP: /burn spends CPU in the pods.
+	svc, err := c.CoreV1().Services(seedNS).Get(context.Background(), "ml-model-service", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	burn := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/burn?ms=25"
+	stop := startLoad(t, loadgen, 40, burn)
+	start := time.Now()
+	eventually(t, 60*time.Second, "the HPA raises ml-model above 2 replicas under CPU load", func() bool {
+		return deploymentReplicas(t, c, "ml-model") > 2
+	})
+	t.Logf("ml-model scaled to %d replicas %s after the load started; kubectl get hpa:\n%s",
+		deploymentReplicas(t, c, "ml-model"), time.Since(start).Round(time.Second), s.ok("get", "hpa", "-n", seedNS))
+	if u := hpaUtilization(s, "ml-model-hpa"); u <= 70 {
+		// The utilization that made it scale may already have been spread
+		// over the new pods; the event names the reason.
+		if !strings.Contains(s.ok("describe", "hpa", "ml-model-hpa", "-n", seedNS), "cpu resource utilization (percentage of request) above target") {
+			t.Errorf("kubectl get hpa shows %d%% and describe has no SuccessfulRescale above target", u)
+		}
+	}
+	stop()
+
+	// Load stopped: back to minReplicas once the window has passed.
+	eventually(t, 120*time.Second, "the HPA scales ml-model back to 2 after the load stopped", func() bool {
+		return deploymentReplicas(t, c, "ml-model") == 2
+	})
+	desc := s.ok("describe", "hpa", "ml-model-hpa", "-n", seedNS)
+	for _, want := range []string{"SuccessfulRescale", "AbleToScale", "ScalingActive", "ScalingLimited", "Min replicas:", "2"} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("kubectl describe hpa lacks %q:\n%s", want, desc)
+		}
+	}
+	if rt == "process" {
+		requestsPerSecond(t, n, loadgen)
+	}
+}
+
+// requestsPerSecond: a model server annotated for scraping, an HPA on the
+// Pods metric http_requests_per_second (averageValue 10): 50 requests/s
+// take it from 1 to at least 3 replicas, and back to 1 when they stop.
+func requestsPerSecond(t *testing.T, n *nodeSuite, loadgen string) {
+	s, c := n.s, n.s.client()
+	manifest := fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: rps-model, namespace: %[1]s}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: rps-model}}
+  template:
+    metadata:
+      labels: {app: rps-model}
+      annotations: {prometheus.io/scrape: "true", prometheus.io/port: "8000", prometheus.io/path: /metrics}
+    spec:
+      containers:
+      - name: model
+        image: localhost/skiff/model-server:v2
+        command: [%[2]q]
+        ports: [{containerPort: 8000}]
+        resources: {requests: {cpu: 10m, memory: 32Mi}}
+        readinessProbe: {httpGet: {path: /health, port: 8000}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: rps-model, namespace: %[1]s}
+spec:
+  selector: {app: rps-model}
+  ports: [{port: 80, targetPort: 8000}]
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: rps-model, namespace: %[1]s}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: rps-model}
+  minReplicas: 1
+  maxReplicas: 5
+  metrics:
+  - type: Pods
+    pods:
+      metric: {name: http_requests_per_second}
+      target: {type: AverageValue, averageValue: "10"}
+`, seedNS, n.model[0])
+	if r := s.kubectl(manifest, nil, "apply", "-f", "-"); r.Code != 0 {
+		t.Fatalf("apply rps-model: %s", r.Stderr)
+	}
+	eventually(t, 90*time.Second, "the HPA on http_requests_per_second finds its metric", func() bool {
+		return strings.Contains(s.ok("get", "hpa", "rps-model", "-n", seedNS), "/10")
+	})
+	svc, err := c.CoreV1().Services(seedNS).Get(context.Background(), "rps-model", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startLoad(t, loadgen, 50, "http://"+net.JoinHostPort(svc.Spec.ClusterIP, "80")+"/predict?input=rps")
+	eventually(t, 90*time.Second, "the HPA raises rps-model to 3 or more replicas under 50 requests/s", func() bool {
+		return deploymentReplicas(t, c, "rps-model") >= 3
+	})
+	t.Logf("kubectl get hpa rps-model:\n%s", s.ok("get", "hpa", "rps-model", "-n", seedNS))
+	stop()
+	eventually(t, 120*time.Second, "the HPA scales rps-model back to 1 after the requests stopped", func() bool {
+		return deploymentReplicas(t, c, "rps-model") == 1
+	})
+}
+
+// startLoad runs cmd/loadgen at rate requests/s on url until the returned
+// function is called (or the test ends).
+func startLoad(t *testing.T, loadgen string, rate int, url string) func() {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command(loadgen, "-rate", strconv.Itoa(rate), "-timeout", "5s", url)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		t.Logf("load on %s: %s", url, strings.TrimSpace(out.String()))
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func deploymentReplicas(t *testing.T, c kubernetes.Interface, name string) int32 {
+	t.Helper()
+	return deploymentReplicasIn(c, seedNS, name)
+}
+
+func replicasOf(d *appsv1.Deployment) int32 {
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return *d.Spec.Replicas
+}
+
+// hpaUtilization is the CPU utilization kubectl get hpa shows for name
+// (TARGETS "cpu: 34%/70%"), or -1 while it shows none.
+func hpaUtilization(s *server, name string) int {
+	m := regexp.MustCompile(`cpu: (\d+)%/70%`).FindStringSubmatch(s.kubectl("", nil, "get", "hpa", name, "-n", seedNS).Stdout)
+	if m == nil {
+		return -1
+	}
+	u, _ := strconv.Atoi(m[1])
+	return u
+}
+
+// topMatchesCgroups: kubectl top pods lists every pod of selector, with
+// the CPU within 10 % (or 5m) of its cgroup's usage over the last seconds
+// and the memory within 10 % (or 1Mi) of its cgroup's working set (usage
+// less inactive file pages, as Kubernetes defines it).
+func topMatchesCgroups(t *testing.T, s *server, c kubernetes.Interface, selector string) bool {
+	t.Helper()
+	pods := livePods(t, c, seedNS, selector)
+	if len(pods) == 0 {
+		return false
+	}
+	const window = 4 * time.Second
+	before := map[string]int64{}
+	for _, p := range pods {
+		before[p.Name] = cgroupCPU(t, "/skiff/pod"+string(p.UID))
+	}
+	time.Sleep(window) // the cgroup's CPU rate is measured over this window
+	r := s.kubectl("", nil, "top", "pods", "-n", seedNS, "-l", selector)
+	if r.Code != 0 {
+		t.Logf("kubectl top pods: %s", r.Stderr)
+		return false
+	}
+	rows := map[string][2]float64{}
+	for _, m := range regexp.MustCompile(`(?m)^(\S+)\s+(\d+)m\s+(\d+)Mi\s*$`).FindAllStringSubmatch(r.Stdout, -1) {
+		cpu, _ := strconv.ParseFloat(m[2], 64)
+		mem, _ := strconv.ParseFloat(m[3], 64)
+		rows[m[1]] = [2]float64{cpu, mem}
+	}
+	for _, p := range pods {
+		row, ok := rows[p.Name]
+		if !ok {
+			t.Logf("kubectl top pods does not list %s yet:\n%s", p.Name, r.Stdout)
+			return false
+		}
+		rel := "/skiff/pod" + string(p.UID)
+		cpu := float64(cgroupCPU(t, rel)-before[p.Name]) / float64(window.Nanoseconds()) * 1000
+		mem := float64(cgroupWorkingSet(t, rel)) / (1 << 20)
+		if !within(row[0], cpu, 5) || !within(row[1], mem, 1) {
+			t.Logf("pod %s: kubectl top shows %.0fm %.0fMi, its cgroup %.1fm %.1fMi", p.Name, row[0], row[1], cpu, mem)
+			return false
+		}
+	}
+	return true
+}
+
+// within: got is within 10 % of want, or slack.
+func within(got, want, slack float64) bool {
+	d := got - want
+	if d < 0 {
+		d = -d
+	}
+	return d <= max(want*0.1, slack)
+}
+
+// cgroupCPU is the CPU time the cgroup rel has used, in nanoseconds.
+func cgroupCPU(t *testing.T, rel string) int64 {
+	t.Helper()
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		return cgroupStat(t, "/sys/fs/cgroup"+rel+"/cpu.stat", "usage_usec") * 1000
+	}
+	return cgroupValue(t, "/sys/fs/cgroup/cpuacct"+rel+"/cpuacct.usage")
+}
+
+// cgroupWorkingSet reads the working set of the cgroup rel: cgroup v2's
+// memory.current less inactive_file, or v1's memory.usage_in_bytes less
+// total_inactive_file.
+func cgroupWorkingSet(t *testing.T, rel string) int64 {
+	t.Helper()
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		dir := "/sys/fs/cgroup" + rel
+		return max(cgroupValue(t, dir+"/memory.current")-cgroupStat(t, dir+"/memory.stat", "inactive_file"), 0)
+	}
+	dir := "/sys/fs/cgroup/memory" + rel
+	return max(cgroupValue(t, dir+"/memory.usage_in_bytes")-cgroupStat(t, dir+"/memory.stat", "total_inactive_file"), 0)
+}
+
+// cgroupValue reads a cgroup file holding one number.
+func cgroupValue(t *testing.T, path string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return v
+}
+
+// cgroupStat reads key from a cgroup file of "key value" lines.
+func cgroupStat(t *testing.T, path, key string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && k == key {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", path, key, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("%s has no %s", path, key)
+	return 0
+}
+
+// TestHollowAutoscaling: 100 Deployments with an HPA each on 100 hollow
+// nodes. Setting their pods' simulated CPU moves every one of them to the
+// replica count the HPA's rule gives within two sync periods (after the
+// metrics pipeline's two scrapes), and kubectl top pods -A lists every pod.
+func TestHollowAutoscaling(t *testing.T) {
+	const apps, syncPeriod, resolution = 100, 5 * time.Second, 2 * time.Second
+	s := startServer(t, "--disable-agent", "--hollow-nodes", strconv.Itoa(apps),
+		"--horizontal-pod-autoscaler-sync-period="+syncPeriod.String(), "--metric-resolution="+resolution.String())
+	c := s.client()
+	ctx := context.Background()
+	const ns = "hollow-hpa"
+	s.ok("create", "namespace", ns)
+	var manifest strings.Builder
+	for i := range apps {
+		fmt.Fprintf(&manifest, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app-%[1]d, namespace: %[2]s}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: app-%[1]d}}
+  template:
+    metadata: {labels: {app: app-%[1]d}}
+    spec:
+      containers: [{name: model, image: model, resources: {requests: {cpu: 100m}}}]
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: app-%[1]d, namespace: %[2]s}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-%[1]d}
+  minReplicas: 1
+  maxReplicas: 5
+  metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}]
+---
+`, i, ns)
+	}
+	if r := s.kubectl(manifest.String(), nil, "apply", "-f", "-"); r.Code != 0 {
+		t.Fatalf("apply: %s", r.Stderr)
+	}
+	eventually(t, 120*time.Second, fmt.Sprintf("%d pods Running", apps), func() bool { return readyRunning(t, c, ns, "", apps) })
+	eventually(t, 60*time.Second, "kubectl top pods -A lists every pod", func() bool {
+		out := s.kubectl("", nil, "top", "pods", "-A").Stdout
+		for _, p := range livePods(t, c, ns, "") {
+			if !strings.Contains(out, p.Name) {
+				return false
+			}
+		}
+		return true
+	})
+	eventually(t, 60*time.Second, "every HPA shows a CPU utilization", func() bool {
+		return !strings.Contains(s.kubectl("", nil, "get", "hpa", "-n", ns).Stdout, "<unknown>")
+	})
+
+	// 120m on a pod that requests 100m against a 50 % target: 240 %, so 3
+	// replicas (ceil(1 × 120/50)); the new pods' small default usage keeps
+	// the average within the tolerance of the target at 3.
+	start := time.Now()
+	for _, p := range livePods(t, c, ns, "") {
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"120m"}}}`, "skiff.dev/simulate-cpu")
+		if _, err := c.CoreV1().Pods(ns).Patch(ctx, p.Name, "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 2*syncPeriod+2*resolution+2*time.Second, "every Deployment at 3 replicas", func() bool {
+		for i := range apps {
+			if deploymentReplicasIn(c, ns, fmt.Sprintf("app-%d", i)) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("%d HPAs scaled their Deployments to 3 in %s", apps, time.Since(start).Round(100*time.Millisecond))
+}
+
+func deploymentReplicasIn(c kubernetes.Interface, ns, name string) int32 {
+	d, err := c.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return -1
+	}
+	return replicasOf(d)
+}
