@@ -65,7 +65,7 @@ func loadToServing(skiff, modelServer string, period time.Duration) (time.Durati
 		return 0, err
 	}
 	p, _, err := start(skiff, "--runtime", "process", "--node-name", "bench-node", "--kubelet-port", strconv.Itoa(kport),
-		"--bind-address", "0.0.0.0", "--cluster-cidr", "10.162.0.0/16", "--service-cidr", "10.163.0.0/16",
+		"--bind-address", "0.0.0.0", "--cluster-cidr", "10.172.0.0/16", "--service-cidr", "10.173.0.0/16",
 		"--horizontal-pod-autoscaler-sync-period="+period.String(), "--metric-resolution="+period.String())
 	if err != nil {
 		return 0, err

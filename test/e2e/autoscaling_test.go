@@ -36,15 +36,26 @@ func TestAutoscalingCRI(t *testing.T) { runAutoscalingSuite(t, "cri") }
 // stabilization and the metrics' resolution, as the issue allows.
 var autoscalingArgs = []string{
 	"--horizontal-pod-autoscaler-sync-period=2s",
-	"--horizontal-pod-autoscaler-downscale-stabilization=20s",
+	"--horizontal-pod-autoscaler-downscale-stabilization=15s",
 	"--metric-resolution=2s",
 }
 
 func runAutoscalingSuite(t *testing.T, rt string) {
-	n := startNodeSuite(t, rt, append([]string{"--cluster-cidr", "10.152.0.0/16", "--service-cidr", "10.153.0.0/16"}, autoscalingArgs...)...)
+	// Ranges of its own, one pair per runtime (see runRolloutSuite).
+	ranges := map[string][]string{
+		"process": {"--cluster-cidr", "10.162.0.0/16", "--service-cidr", "10.163.0.0/16"},
+		"cri":     {"--cluster-cidr", "10.164.0.0/16", "--service-cidr", "10.165.0.0/16"},
+	}
+	n := startNodeSuite(t, rt, append(ranges[rt], autoscalingArgs...)...)
 	s, c := n.s, n.s.client()
 	loadgen := staticBin(t, "LOADGEN_BIN", "./cmd/loadgen")
 	applySeed(t, n, "deployment.yaml", "service.yaml", "hpa.yaml")
+	// On the process runtime the HPA on requests per second runs beside
+	// the one on CPU, each phase at the same time.
+	var rps *rpsScaling
+	if rt == "process" {
+		rps = startRequestsPerSecond(t, n, loadgen)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("hpa, pods:\n%s\n%s", s.kubectl("", nil, "describe", "hpa", "-n", seedNS).Stdout,
@@ -82,8 +93,13 @@ func runAutoscalingSuite(t *testing.T, rt string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// 20 requests/s of 25 ms of CPU: 500m over 2 pods requesting 250m is
+	// 100 % against the target's 70 %, so 3 replicas.
 	burn := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/burn?ms=25"
-	stop := startLoad(t, loadgen, 40, burn)
+	if rps != nil {
+		rps.load()
+	}
+	stop := startLoad(t, loadgen, 20, burn)
 	start := time.Now()
 	eventually(t, 60*time.Second, "the HPA raises ml-model above 2 replicas under CPU load", func() bool {
 		return deploymentReplicas(t, c, "ml-model") > 2
@@ -98,6 +114,9 @@ func runAutoscalingSuite(t *testing.T, rt string) {
 		}
 	}
 	stop()
+	if rps != nil {
+		rps.scaledUp()
+	}
 
 	// Load stopped: back to minReplicas once the window has passed.
 	eventually(t, 120*time.Second, "the HPA scales ml-model back to 2 after the load stopped", func() bool {
@@ -109,15 +128,28 @@ func runAutoscalingSuite(t *testing.T, rt string) {
 			t.Errorf("kubectl describe hpa lacks %q:\n%s", want, desc)
 		}
 	}
-	if rt == "process" {
-		requestsPerSecond(t, n, loadgen)
+	if rps != nil {
+		rps.scaledDown()
 	}
 }
 
-// requestsPerSecond: a model server annotated for scraping, an HPA on the
-// Pods metric http_requests_per_second (averageValue 10): 50 requests/s
-// take it from 1 to at least 3 replicas, and back to 1 when they stop.
-func requestsPerSecond(t *testing.T, n *nodeSuite, loadgen string) {
+// rpsScaling: a model server annotated for scraping, an HPA on the Pods
+// metric http_requests_per_second (averageValue 10): 50 requests/s take it
+// from 1 to at least 3 replicas, and back to 1 when they stop.
+type rpsScaling struct {
+	t         *testing.T
+	s         *server
+	c         kubernetes.Interface
+	url       string
+	loadgen   string
+	stopLoad  func()
+	loadStart time.Time
+}
+
+// startRequestsPerSecond creates the Deployment, Service and HPA and waits
+// until the HPA has found its metric.
+func startRequestsPerSecond(t *testing.T, n *nodeSuite, loadgen string) *rpsScaling {
+	t.Helper()
 	s, c := n.s, n.s.client()
 	manifest := fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
@@ -162,20 +194,36 @@ spec:
 		t.Fatalf("apply rps-model: %s", r.Stderr)
 	}
 	eventually(t, 90*time.Second, "the HPA on http_requests_per_second finds its metric", func() bool {
-		return strings.Contains(s.ok("get", "hpa", "rps-model", "-n", seedNS), "/10")
+		return regexp.MustCompile(`\d+(m|)/10\s`).MatchString(s.kubectl("", nil, "get", "hpa", "rps-model", "-n", seedNS).Stdout)
 	})
 	svc, err := c.CoreV1().Services(seedNS).Get(context.Background(), "rps-model", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := startLoad(t, loadgen, 50, "http://"+net.JoinHostPort(svc.Spec.ClusterIP, "80")+"/predict?input=rps")
-	eventually(t, 90*time.Second, "the HPA raises rps-model to 3 or more replicas under 50 requests/s", func() bool {
-		return deploymentReplicas(t, c, "rps-model") >= 3
+	return &rpsScaling{t: t, s: s, c: c, loadgen: loadgen, url: "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/predict?input=rps"}
+}
+
+// load starts 50 requests/s on the Service.
+func (r *rpsScaling) load() {
+	r.stopLoad, r.loadStart = startLoad(r.t, r.loadgen, 50, r.url), time.Now()
+}
+
+// scaledUp waits for 3 replicas or more, then stops the load.
+func (r *rpsScaling) scaledUp() {
+	r.t.Helper()
+	eventually(r.t, 90*time.Second-time.Since(r.loadStart), "the HPA raises rps-model to 3 or more replicas under 50 requests/s", func() bool {
+		return deploymentReplicas(r.t, r.c, "rps-model") >= 3
 	})
-	t.Logf("kubectl get hpa rps-model:\n%s", s.ok("get", "hpa", "rps-model", "-n", seedNS))
-	stop()
-	eventually(t, 120*time.Second, "the HPA scales rps-model back to 1 after the requests stopped", func() bool {
-		return deploymentReplicas(t, c, "rps-model") == 1
+	r.t.Logf("rps-model at %d replicas %s after its load started; kubectl get hpa rps-model:\n%s", deploymentReplicas(r.t, r.c, "rps-model"),
+		time.Since(r.loadStart).Round(time.Second), r.s.ok("get", "hpa", "rps-model", "-n", seedNS))
+	r.stopLoad()
+}
+
+// scaledDown waits until the HPA is back at 1 replica.
+func (r *rpsScaling) scaledDown() {
+	r.t.Helper()
+	eventually(r.t, 120*time.Second, "the HPA scales rps-model back to 1 after the requests stopped", func() bool {
+		return deploymentReplicas(r.t, r.c, "rps-model") == 1
 	})
 }
 
@@ -340,6 +388,7 @@ func cgroupStat(t *testing.T, path, key string) int64 {
 // replica count the HPA's rule gives within two sync periods (after the
 // metrics pipeline's two scrapes), and kubectl top pods -A lists every pod.
 func TestHollowAutoscaling(t *testing.T) {
+	t.Parallel()
 	const apps, syncPeriod, resolution = 100, 5 * time.Second, 2 * time.Second
 	s := startServer(t, "--disable-agent", "--hollow-nodes", strconv.Itoa(apps),
 		"--horizontal-pod-autoscaler-sync-period="+syncPeriod.String(), "--metric-resolution="+resolution.String())

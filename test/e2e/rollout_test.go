@@ -52,9 +52,13 @@ func (r loadReport) failed() int {
 }
 
 func runRolloutSuite(t *testing.T, rt string) {
-	// Ranges of its own: other suites' nodes on this host do not take its
-	// pod network's route or its ClusterIPs.
-	n := startNodeSuite(t, rt, "--cluster-cidr", "10.142.0.0/16", "--service-cidr", "10.143.0.0/16")
+	// Ranges of its own, one pair per runtime: other suites' nodes on this
+	// host do not take its pod network's route or its ClusterIPs.
+	ranges := map[string][]string{
+		"process": {"--cluster-cidr", "10.142.0.0/16", "--service-cidr", "10.143.0.0/16"},
+		"cri":     {"--cluster-cidr", "10.144.0.0/16", "--service-cidr", "10.145.0.0/16"},
+	}
+	n := startNodeSuite(t, rt, ranges[rt]...)
 	s, c := n.s, n.s.client()
 	loadgen := staticBin(t, "LOADGEN_BIN", "./cmd/loadgen")
 	applySeed(t, n, "deployment.yaml", "service.yaml")
