@@ -10,43 +10,9 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+
+	"skiff.dev/skiff/internal/metricstest"
 )
-
-// scrape GETs /metrics from h and parses it as Prometheus text.
-func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if rec.Code != http.StatusOK {
-		t.Fatalf("GET /metrics: status %d, body %q", rec.Code, rec.Body.String())
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
-	if err != nil {
-		t.Fatalf("GET /metrics is not Prometheus text: %v\n%s", err, rec.Body.String())
-	}
-	return families
-}
-
-// sample finds the metric of family with exactly these labels.
-func sample(f *dto.MetricFamily, labels map[string]string) *dto.Metric {
-	for _, m := range f.GetMetric() {
-		got := map[string]string{}
-		for _, l := range m.GetLabel() {
-			got[l.GetName()] = l.GetValue()
-		}
-		match := len(got) == len(labels)
-		for k, v := range labels {
-			match = match && got[k] == v
-		}
-		if match {
-			return m
-		}
-	}
-	return nil
-}
 
 func TestMetricsCountRequestsByRoute(t *testing.T) {
 	s, _, _ := newTestServer(time.Now(), time.Time{})
@@ -56,10 +22,12 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 	}
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/predict", strings.NewReader("{}")))
 
-	families := scrape(t, h)
-	requests := families["http_requests_total"]
-	if requests.GetType() != dto.MetricType_COUNTER {
-		t.Fatalf("http_requests_total: type %v, want a counter; families %v", requests.GetType(), keys(families))
+	families := metricstest.Scrape(t, h)
+	if missing := families.Missing("http_requests_total", "http_request_duration_seconds", "go_goroutines", "process_cpu_seconds_total"); missing != nil {
+		t.Fatalf("families %v missing", missing)
+	}
+	if typ := families["http_requests_total"].GetType(); typ != dto.MetricType_COUNTER {
+		t.Errorf("http_requests_total: type %v, want a counter", typ)
 	}
 	for _, tt := range []struct {
 		labels map[string]string
@@ -71,31 +39,16 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 		{map[string]string{"code": "200", "method": "GET", "path": "/health"}, 1},
 		{map[string]string{"code": "200", "method": "GET", "path": "/"}, 1},
 	} {
-		m := sample(requests, tt.labels)
-		if m == nil || m.GetCounter().GetValue() != tt.want {
-			t.Errorf("http_requests_total%v = %v, want %v", tt.labels, m.GetCounter().GetValue(), tt.want)
+		if got := families.Value("http_requests_total", tt.labels); got != tt.want {
+			t.Errorf("http_requests_total%v = %v, want %v", tt.labels, got, tt.want)
 		}
 	}
-	latency := families["http_request_duration_seconds"]
-	if latency.GetType() != dto.MetricType_HISTOGRAM {
-		t.Fatalf("http_request_duration_seconds: type %v, want a histogram", latency.GetType())
+	if typ := families["http_request_duration_seconds"].GetType(); typ != dto.MetricType_HISTOGRAM {
+		t.Errorf("http_request_duration_seconds: type %v, want a histogram", typ)
 	}
-	if m := sample(latency, map[string]string{"method": "GET", "path": "/predict"}); m.GetHistogram().GetSampleCount() != 2 {
-		t.Errorf("http_request_duration_seconds{GET /predict} count %d, want 2", m.GetHistogram().GetSampleCount())
+	if got := families.Value("http_request_duration_seconds", map[string]string{"method": "GET", "path": "/predict"}); got != 2 {
+		t.Errorf("http_request_duration_seconds{GET /predict} count %v, want 2", got)
 	}
-	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total"} {
-		if families[name] == nil {
-			t.Errorf("family %s missing", name)
-		}
-	}
-}
-
-func keys(m map[string]*dto.MetricFamily) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // cpuTime is the CPU time (user and system) this process has used.
