@@ -1,6 +1,8 @@
 // Command model-server is the in-repo model server that skiff's examples and
 // end-to-end tests run in containers: a small HTTP service answering
-// /health, /predict and /, plus fault switches (memory allocation, exit after
+// /health, /predict and /, its Prometheus metrics on /metrics
+// (http_requests_total, http_request_duration_seconds), /burn?ms=N that
+// spends N ms of CPU per request (for autoscaling on CPU), plus fault switches (memory allocation, exit after
 // a delay, ignoring SIGTERM, /crash) that the tests use to exercise restarts,
 // OOM kills and graceful termination.
 package main

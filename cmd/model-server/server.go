@@ -7,8 +7,12 @@ import (
 	"hash/fnv"
 	"io"
 	"net/http"
+	"runtime"
+	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // maxInputBytes bounds the request body /predict reads.
@@ -35,14 +39,18 @@ func (s *server) printf(format string, args ...any) {
 	fmt.Fprintf(s.out, format+"\n", args...)
 }
 
-// handler returns the model server's routes wrapped in the request log.
+// handler returns the model server's routes wrapped in the request log and
+// the request metrics (served on /metrics).
 func (s *server) handler() http.Handler {
+	metrics := newRequestMetrics()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", s.health)
 	mux.HandleFunc("GET /predict", s.predict)
 	mux.HandleFunc("POST /predict", s.predict)
 	mux.HandleFunc("GET /prestop", s.prestop)
 	mux.HandleFunc("GET /crash", s.crashNow)
+	mux.HandleFunc("GET /burn", s.burn)
+	mux.Handle("GET /metrics", metrics.handler())
 	mux.HandleFunc("GET /{$}", s.info)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -50,7 +58,9 @@ func (s *server) handler() http.Handler {
 		w.Header().Set("X-Served-By", s.hostname)
 		start := s.now()
 		mux.ServeHTTP(rec, r)
-		s.printf("%s %s %d %s %s", r.Method, r.URL.RequestURI(), rec.status, s.now().Sub(start).Round(time.Microsecond), r.RemoteAddr)
+		took := s.now().Sub(start)
+		metrics.observe(r, rec.status, took)
+		s.printf("%s %s %d %s %s", r.Method, r.URL.RequestURI(), rec.status, took.Round(time.Microsecond), r.RemoteAddr)
 	})
 }
 
@@ -138,6 +148,71 @@ func (s *server) prestop(w http.ResponseWriter, _ *http.Request) {
 func (s *server) crashNow(http.ResponseWriter, *http.Request) {
 	s.printf("crashing on request")
 	s.crash()
+}
+
+// maxBurn bounds the CPU time one /burn request spends.
+const maxBurn = 10 * time.Second
+
+// burnResponse is the body of GET /burn.
+type burnResponse struct {
+	BurnedMS int64 `json:"burned_ms"`
+}
+
+// burn spends the "ms" query parameter's milliseconds of CPU time (default
+// 100, at most 10 s) on one thread before answering, so that load sent to it
+// shows as CPU usage (for a HorizontalPodAutoscaler on CPU).
+func (s *server) burn(w http.ResponseWriter, r *http.Request) {
+	ms := int64(100)
+	if v := r.URL.Query().Get("ms"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || time.Duration(n)*time.Millisecond > maxBurn {
+			http.Error(w, fmt.Sprintf("ms: %q is not a whole number of milliseconds from 0 to %d", v, maxBurn.Milliseconds()), http.StatusBadRequest)
+			return
+		}
+		ms = n
+	}
+	spin(time.Duration(ms) * time.Millisecond)
+	writeJSON(w, http.StatusOK, burnResponse{BurnedMS: ms})
+}
+
+// spin computes until its thread has used d of CPU time (however long that
+// takes on a busy machine).
+func spin(d time.Duration) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start, ok := threadCPU()
+	if !ok {
+		// No per-thread clock: fall back to wall time.
+		deadline := time.Now().Add(d)
+		for time.Now().Before(deadline) {
+			work()
+		}
+		return
+	}
+	for {
+		work()
+		if now, _ := threadCPU(); now-start >= d {
+			return
+		}
+	}
+}
+
+// work is a few microseconds of arithmetic.
+func work() {
+	x := uint64(1)
+	for range 2000 {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	runtime.KeepAlive(x) // the work is not dropped as unused
+}
+
+// threadCPU is the CPU time the calling OS thread has used.
+func threadCPU() (time.Duration, bool) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0, false
+	}
+	return time.Duration(ts.Nano()), true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

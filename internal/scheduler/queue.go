@@ -64,6 +64,9 @@ type schedulingQueue struct {
 	unschedulable map[types.UID]*queuedPod
 	cycle         int64
 	moveCycle     int64
+	// report, when set, is told the size of each part after every change
+	// (under the lock).
+	report func(active, backoff, unschedulable int)
 }
 
 func newSchedulingQueue(clk clock.Clock, initialBackoff, maxBackoff, maxUnschedulable time.Duration) *schedulingQueue {
@@ -104,6 +107,7 @@ func gated(pod *corev1.Pod) bool { return len(pod.Spec.SchedulingGates) > 0 }
 func (q *schedulingQueue) add(pod *corev1.Pod) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	defer q.reportLocked()
 	q.addLocked(pod)
 }
 
@@ -126,6 +130,7 @@ func (q *schedulingQueue) addLocked(pod *corev1.Pod) {
 func (q *schedulingQueue) update(oldPod, newPod *corev1.Pod) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	defer q.reportLocked()
 	p := q.pods[newPod.UID]
 	if p == nil {
 		q.addLocked(newPod)
@@ -170,6 +175,7 @@ func podChanged(a, b *corev1.Pod) bool {
 func (q *schedulingQueue) delete(uid types.UID) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	defer q.reportLocked()
 	p := q.pods[uid]
 	if p == nil {
 		return
@@ -199,6 +205,7 @@ func (q *schedulingQueue) removeLocked(p *queuedPod) {
 func (q *schedulingQueue) pop() (*queuedPod, *corev1.Pod, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	defer q.reportLocked()
 	for q.active.Len() == 0 && !q.closed {
 		q.cond.Wait()
 	}
@@ -236,6 +243,7 @@ func (q *schedulingQueue) addBackoff(p *queuedPod) { q.requeue(p, false) }
 func (q *schedulingQueue) requeue(p *queuedPod, unschedulable bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	defer q.reportLocked()
 	if !q.requeueable(p) {
 		return
 	}
@@ -266,6 +274,7 @@ func (q *schedulingQueue) requeueable(p *queuedPod) bool {
 func (q *schedulingQueue) moveAll() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	defer q.reportLocked()
 	q.moveCycle = q.cycle
 	for uid, p := range q.unschedulable {
 		delete(q.unschedulable, uid)
@@ -297,6 +306,7 @@ func (q *schedulingQueue) toBackoff(p *queuedPod) {
 func (q *schedulingQueue) flush() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	defer q.reportLocked()
 	now := q.clock.Now()
 	for q.backoff.Len() > 0 && !now.Before(q.backoffExpiry(q.backoff.items[0])) {
 		q.toActive(heap.Pop(&q.backoff).(*queuedPod))
@@ -329,6 +339,13 @@ func (q *schedulingQueue) close() {
 	defer q.mu.Unlock()
 	q.closed = true
 	q.cond.Broadcast()
+}
+
+// reportLocked tells report the size of each part.
+func (q *schedulingQueue) reportLocked() {
+	if q.report != nil {
+		q.report(q.active.Len(), q.backoff.Len(), len(q.unschedulable))
+	}
 }
 
 // counts reports how many pods wait in each part, for tests and logs.

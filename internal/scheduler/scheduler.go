@@ -103,6 +103,8 @@ type Scheduler struct {
 	snapshot *snapshot
 	alg      *framework.Algorithm
 
+	metrics *schedulerMetrics
+
 	requests chan struct{} // semaphore over API requests in flight
 	wg       sync.WaitGroup
 }
@@ -120,8 +122,10 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		cache:    newNodeCache(),
 		snapshot: newSnapshot(),
 		alg:      framework.NewAlgorithm(plugins.Default(), opts.PercentageOfNodesToScore, opts.Seed),
+		metrics:  processMetrics(),
 		requests: make(chan struct{}, opts.BindConcurrency),
 	}
+	s.queue.report = s.metrics.setPending
 	pods := factory.Core().V1().Pods().Informer()
 	nodes := factory.Core().V1().Nodes().Informer()
 	s.synced = []cache.InformerSynced{pods.HasSynced, nodes.HasSynced}
@@ -208,24 +212,26 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 		s.queue.done(qp)
 		return true
 	}
+	start := s.opts.Clock.Now()
 	pi := framework.NewPodInfo(pod)
 	s.cache.updateSnapshot(s.snapshot)
 	n, err := s.alg.Schedule(ctx, pi, s.snapshot.list)
+	s.metrics.algorithmDuration.Observe(s.opts.Clock.Since(start).Seconds())
 	if err != nil {
-		s.failed(ctx, qp, pod, err)
+		s.failed(ctx, qp, pod, err, start)
 		return true
 	}
 	node := n.Node().Name
 	placed, err := s.cache.assume(pi, node)
 	if err != nil {
-		s.failed(ctx, qp, pod, err)
+		s.failed(ctx, qp, pod, err, start)
 		return true
 	}
 	if !placed {
 		s.queue.done(qp)
 		return true
 	}
-	s.async(func() { s.bind(ctx, qp, pod, node) })
+	s.async(func() { s.bind(ctx, qp, pod, node, start) })
 	return true
 }
 
@@ -240,13 +246,17 @@ func (s *Scheduler) async(f func()) {
 	}()
 }
 
-func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, pod *corev1.Pod, node string) {
+// bind binds pod to node; the attempt began at start.
+func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, pod *corev1.Pod, node string, start time.Time) {
 	binding := &corev1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
 	}
 	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
 	if err == nil {
+		now := s.opts.Clock.Now()
+		s.metrics.attempt(s.opts.SchedulerName, resultScheduled, now.Sub(start))
+		s.metrics.scheduled(qp.attempts, now.Sub(qp.added))
 		s.queue.done(qp)
 		s.recorder.Eventf(pod, corev1.EventTypeNormal, reasonScheduled, "Successfully assigned %v/%v to %v", pod.Namespace, pod.Name, node)
 		return
@@ -261,21 +271,25 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, pod *corev1.Pod, no
 		return
 	}
 	s.log.Error("binding failed", "pod", klogKey(pod), "node", node, "err", err)
+	s.metrics.attempt(s.opts.SchedulerName, resultError, s.opts.Clock.Since(start))
 	msg := fmt.Sprintf("Binding rejected: %v", err)
 	s.recorder.Event(pod, corev1.EventTypeWarning, reasonFailedScheduling, msg)
 	s.setUnschedulable(ctx, pod, corev1.PodReasonSchedulerError, msg)
 	s.queue.addBackoff(qp)
 }
 
-// failed records why pod could not be placed: a FailedScheduling event and
-// the PodScheduled condition, and requeues it.
-func (s *Scheduler) failed(ctx context.Context, qp *queuedPod, pod *corev1.Pod, err error) {
+// failed records why pod could not be placed in the attempt that began at
+// start: a FailedScheduling event and the PodScheduled condition, and
+// requeues it.
+func (s *Scheduler) failed(ctx context.Context, qp *queuedPod, pod *corev1.Pod, err error, start time.Time) {
 	var fitErr *framework.FitError
 	reason := corev1.PodReasonSchedulerError
 	if errors.As(err, &fitErr) || errors.Is(err, framework.ErrNoNodesAvailable) {
 		reason = corev1.PodReasonUnschedulable
+		s.metrics.attempt(s.opts.SchedulerName, resultUnschedulable, s.opts.Clock.Since(start))
 		s.queue.addUnschedulable(qp)
 	} else {
+		s.metrics.attempt(s.opts.SchedulerName, resultError, s.opts.Clock.Since(start))
 		s.queue.addBackoff(qp)
 	}
 	msg := err.Error()

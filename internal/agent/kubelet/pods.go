@@ -56,6 +56,10 @@ type podManager struct {
 	// (nil: Config.DisableDrainWait); drainStarts is when each began.
 	drain       drainDecider
 	drainStarts *drainStarts
+	// metrics are the process's kubelet metrics; starts feeds their pod
+	// start duration.
+	metrics *kubeletMetrics
+	starts  *podStarts
 }
 
 func newPodManager(cfg *Config, rt runtime.Runtime, d *deps, n *nodeAgent, log *slog.Logger) *podManager {
@@ -68,9 +72,12 @@ func newPodManager(cfg *Config, rt runtime.Runtime, d *deps, n *nodeAgent, log *
 		notes:   newInstanceNotes(),
 
 		drainStarts: newDrainStarts(),
+		metrics:     processMetrics(),
+		starts:      newPodStarts(),
 	}
 	m.admissions = newAdmissions(m.releaseDevices)
 	m.probes = newProbeManager(d.probe, cfg.Clock, m.workers.kick, m.unhealthy)
+	m.probes.metrics = m.metrics
 	m.devices = newDeviceManager(cfg, log)
 	return m
 }
@@ -184,6 +191,7 @@ func (m *podManager) podEvent(ctx context.Context, obj any) {
 
 // ensureWorker starts the pod's worker if needed and wakes it.
 func (m *podManager) ensureWorker(ctx context.Context, uid types.UID, namespace, name string) {
+	m.starts.seen(uid, m.cfg.Clock.Now())
 	m.workers.ensure(ctx, uid, namespace, name, m.work)
 }
 
@@ -212,6 +220,7 @@ func (m *podManager) work(ctx context.Context, w *podWorker) {
 			m.waiting.forget(w.uid)
 			m.admissions.forget(w.uid)
 			m.drainStarts.forget(w.uid)
+			m.starts.forget(w.uid)
 			m.cache.invalidate(w.uid)
 			// A new event may have come for the UID meanwhile; it only
 			// matters if the pod is back, which the informer will say.
@@ -248,6 +257,7 @@ func (m *podManager) relistLoop(ctx context.Context) {
 			}
 			m.log.Warn("runtime relist failed", "err", err)
 		} else {
+			m.metrics.setRunning(runningCounts(cur))
 			changed, gone := cur.changedSince(prev)
 			for uid, o := range changed {
 				m.cacheState(ctx, cur, uid)

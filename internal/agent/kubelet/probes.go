@@ -70,6 +70,8 @@ type probeManager struct {
 	// unhealthy records an Unhealthy event for a failed attempt.
 	unhealthy func(pod *corev1.Pod, c *corev1.Container, kind probeKind, msg string)
 	verdicts  *probeVerdicts
+	// metrics count the attempts (nil: not counted).
+	metrics *kubeletMetrics
 
 	mu      sync.Mutex
 	workers map[probeKey]*probeWorker
@@ -217,6 +219,7 @@ func (m *probeManager) stop(uid types.UID, container string) {
 		if key.uid == uid && (container == "" || key.container == container) {
 			w.cancel()
 			delete(m.workers, key)
+			m.metrics.forgetProbes(key.kind, w.pod, key.container)
 		}
 	}
 	m.verdicts.forget(uid, container)
@@ -281,6 +284,7 @@ func (m *probeManager) work(ctx context.Context, key probeKey, w *probeWorker, c
 			if ctx.Err() != nil {
 				return
 			}
+			m.metrics.probed(key.kind, res, pod, c.Name)
 			switch res {
 			case probeSuccess:
 				successes, failures = successes+1, 0

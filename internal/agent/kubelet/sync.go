@@ -392,6 +392,11 @@ func (m *podManager) updateStatus(ctx context.Context, pod *corev1.Pod, st corev
 		upd := pod.DeepCopy()
 		upd.Status = st
 		_, err := pods.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+		if err == nil && pod.Status.Phase != corev1.PodRunning && st.Phase == corev1.PodRunning {
+			if took, ok := m.starts.running(pod.UID, m.cfg.Clock.Now()); ok {
+				m.metrics.podStarted(took)
+			}
+		}
 		if err == nil || apierrors.IsNotFound(err) {
 			return nil
 		}

@@ -6,6 +6,7 @@
 //	GET|POST /exec/{namespace}/{pod}[/{uid}]/{container}?command=...
 //	GET|POST /attach/{namespace}/{pod}[/{uid}]/{container}
 //	GET|POST /portForward/{namespace}/{pod}[/{uid}]
+//	GET      /metrics
 //	GET      /healthz
 //
 // Logs are read from the container's CRI log file. Exec, attach and
@@ -13,5 +14,7 @@
 // SPDY or WebSocket upgrade to it. The server presents a self-signed
 // certificate it makes on first start, and serves only callers with a
 // client certificate signed by the cluster CA whose common name is
-// kube-apiserver-kubelet-client (the API server); /healthz is open.
+// kube-apiserver-kubelet-client (the API server); /metrics (Prometheus text
+// of the process's component-base registry) also serves the cluster's
+// administrators (group system:masters); /healthz is open.
 package kubeletserver

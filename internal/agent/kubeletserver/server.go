@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/component-base/metrics/legacyregistry"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"skiff.dev/skiff/internal/agent/runtime"
@@ -149,6 +152,9 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok"))
 	})
+	// The process's component-base registry, where the agent's components
+	// (kubelet, service proxy) register their metrics.
+	mux.Handle("GET /metrics", s.metricsReader(legacyregistry.Handler()))
 	mux.Handle("GET /containerLogs/{namespace}/{pod}/{container}", s.authenticated(http.HandlerFunc(s.containerLogs)))
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
 		mux.Handle(method+" /exec/{namespace}/{pod}/{container}", s.authenticated(http.HandlerFunc(s.exec)))
@@ -164,6 +170,25 @@ func (s *Server) Handler() http.Handler {
 // authenticated lets through requests whose client certificate chains to
 // the cluster CA (401 otherwise) and names the API server (403 otherwise).
 func (s *Server) authenticated(next http.Handler) http.Handler {
+	return s.authorized(isAPIServer, next)
+}
+
+// metricsReader is authenticated for /metrics, which the cluster's
+// administrators (group system:masters, such as the admin kubeconfig's
+// certificate) may read as well, as Kubernetes' RBAC lets them read
+// nodes/metrics: a Prometheus scrape with the admin certificate. Other
+// nodes' certificates are refused (403).
+func (s *Server) metricsReader(next http.Handler) http.Handler {
+	return s.authorized(func(c *x509.Certificate) bool {
+		return isAPIServer(c) || slices.Contains(c.Subject.Organization, user.SystemPrivilegedGroup)
+	}, next)
+}
+
+func isAPIServer(c *x509.Certificate) bool { return c.Subject.CommonName == APIServerUser }
+
+// authorized lets through requests whose client certificate chains to the
+// cluster CA (401 otherwise) and that allow accepts (403 otherwise).
+func (s *Server) authorized(allow func(*x509.Certificate) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 			writeStatus(w, unauthorized("no client certificate"))
@@ -183,8 +208,8 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 			writeStatus(w, unauthorized("client certificate not signed by the cluster CA"))
 			return
 		}
-		if user := certs[0].Subject.CommonName; user != APIServerUser {
-			writeStatus(w, forbidden(user, r))
+		if !allow(certs[0]) {
+			writeStatus(w, forbidden(certs[0].Subject.CommonName, r))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -35,6 +35,7 @@ import (
 	remotecommandserver "k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	utilexec "k8s.io/utils/exec"
 
+	"skiff.dev/skiff/internal/metricstest"
 	"skiff.dev/skiff/internal/pki"
 )
 
@@ -205,15 +206,15 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-// restConfig is a client config with a certificate for user signed by ca,
-// trusting the server's self-signed certificate.
-func (h *harness) restConfig(ca *pki.CA, user string) *rest.Config {
+// restConfig is a client config with a certificate for user in groups
+// signed by ca, trusting the server's self-signed certificate.
+func (h *harness) restConfig(ca *pki.CA, user string, groups ...string) *rest.Config {
 	h.t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	cert, err := ca.Sign(key.Public(), pki.Leaf{CommonName: user})
+	cert, err := ca.Sign(key.Public(), pki.Leaf{CommonName: user, Organization: groups})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -432,6 +433,52 @@ func TestAuthentication(t *testing.T) {
 	if code, body := h.get(nil, "/healthz"); code != 200 || body != "ok" {
 		t.Errorf("healthz: %d %q", code, body)
 	}
+}
+
+// TestMetrics: /metrics is the process's Prometheus registry, for the API
+// server and the cluster's administrators only.
+func TestMetrics(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		name string
+		cfg  *rest.Config
+		code int
+	}{
+		{"no certificate", nil, 401},
+		{"another node", h.restConfig(h.ca, "system:node:node-b", "system:nodes"), 403},
+		{"an administrator of another CA", h.restConfig(h.otherCA(), "system:admin", "system:masters"), 401},
+		{"the API server", h.api, 200},
+		{"an administrator", h.restConfig(h.ca, "system:admin", "system:masters"), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.code == 200 {
+				got := metricstest.Get(t, h.client(tt.cfg), h.base+"/metrics")
+				if missing := got.Missing("go_goroutines", "process_start_time_seconds"); len(missing) > 0 {
+					t.Errorf("families %v missing from /metrics", missing)
+				}
+				return
+			}
+			code, body := h.get(tt.cfg, "/metrics")
+			if st := statusOf(t, body); code != tt.code || int(st.Code) != tt.code {
+				t.Errorf("code %d (status %d %q), want %d", code, st.Code, st.Message, tt.code)
+			}
+		})
+	}
+	// An administrator may read metrics, not run commands in pods.
+	admin := h.restConfig(h.ca, "system:admin", "system:masters")
+	if code, body := h.get(admin, "/containerLogs/prod/web/app"); code != 403 {
+		t.Errorf("administrator's containerLogs: %d %q, want 403", code, body)
+	}
+}
+
+func (h *harness) otherCA() *pki.CA {
+	h.t.Helper()
+	ca, err := pki.LoadOrCreateCA(h.t.TempDir())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return ca
 }
 
 func TestExec(t *testing.T) {

@@ -129,12 +129,13 @@ func (c *Config) netInfo() netInfo {
 
 // Proxy is a running service proxy.
 type Proxy struct {
-	cfg    Config
-	net    netInfo
-	log    *slog.Logger
-	nft    knftables.Interface
-	app    *applier
-	health *healthServers
+	cfg     Config
+	net     netInfo
+	log     *slog.Logger
+	nft     knftables.Interface
+	app     *applier
+	health  *healthServers
+	metrics *syncMetrics
 
 	services corelisters.ServiceLister
 	slices   cache.Indexer
@@ -171,9 +172,10 @@ func New(cfg Config) (*Proxy, error) {
 	n := c.netInfo()
 	p := &Proxy{
 		cfg: c, net: n, log: c.Logger.With("component", "service-proxy", "table", c.TableName), nft: nft,
-		app:    newApplier(nft, planBase(n)),
-		health: newHealthServers(n.NodePortIPs, c.Logger),
-		dirty:  map[serviceKey]bool{}, wake: make(chan struct{}, 1), synced: make(chan struct{}),
+		app:     newApplier(nft, planBase(n)),
+		health:  newHealthServers(n.NodePortIPs, c.Logger),
+		metrics: processMetrics(),
+		dirty:   map[serviceKey]bool{}, wake: make(chan struct{}, 1), synced: make(chan struct{}),
 	}
 	if c.LabelNode {
 		p.ack = newAcker(c.Client, c.NodeName, c.AckInterval, p.log)
@@ -360,6 +362,7 @@ func (p *Proxy) loop(ctx context.Context) error {
 		p.mu.Unlock()
 		last = time.Now()
 		err := p.syncOnce(ctx, dirty, full, fresh)
+		p.metrics.synced(last, time.Now(), full, err != nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -73,7 +73,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		set:      set,
 		workers:  opts.Workers,
 		byNode:   map[string]netip.Prefix{},
-		queue:    queue.New[string]("nodeipam", nil),
+		queue:    queue.New[string]("cidrallocator_node", nil),
 	}
 	nodes := factory.Core().V1().Nodes()
 	c.nodeLister = nodes.Lister()

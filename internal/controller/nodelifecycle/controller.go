@@ -129,8 +129,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		zones:     map[string]zoneState{},
 		limiters:  map[string]flowcontrol.PassiveRateLimiter{},
 		scheduled: map[string]time.Time{},
-		nodeQueue: queue.New[string]("nodelifecycle-nodes", opts.Clock),
-		podQueue:  queue.New[string]("nodelifecycle-pods", opts.Clock),
+		nodeQueue: queue.New[string]("node_lifecycle_controller", opts.Clock),
+		podQueue:  queue.New[string]("node_lifecycle_controller_pods", opts.Clock),
 	}
 	nodes := factory.Core().V1().Nodes()
 	leases := factory.Coordination().V1().Leases()

@@ -12,4 +12,10 @@
 // 409 Conflict, or an error wrapped with Retry, is an ordinary retry logged
 // at debug level; any other error is logged at warning level and retried
 // with back-off.
+//
+// Every work queue of the process reports client-go's workqueue metrics
+// (workqueue_depth, workqueue_adds_total, workqueue_queue_duration_seconds,
+// workqueue_work_duration_seconds, workqueue_retries_total, ... by "name")
+// into component-base's legacy registry, which the API server serves on
+// /metrics: importing this package installs that metrics provider.
 package queue

@@ -14,6 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+	// The workqueue_* metrics of every queue, in the process's
+	// component-base registry (served on the API server's /metrics): the
+	// package installs its provider in client-go's workqueue when imported.
+	_ "k8s.io/component-base/metrics/prometheus/workqueue"
 	"k8s.io/utils/clock"
 )
 
@@ -236,7 +240,9 @@ func Deleted[T any](obj any) (T, bool) {
 	return t, ok
 }
 
-// New returns a controller's work queue named name, with client-go's
+// New returns a controller's work queue named name (the name of its
+// workqueue_* metrics: kube-controller-manager's queue name where the
+// controller has a counterpart there), with client-go's
 // default controller rate limiter (per-key exponential back-off from 5ms
 // to 1000s, and 10 qps overall), telling the time by clk (nil means the
 // real clock).

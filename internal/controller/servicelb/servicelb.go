@@ -140,7 +140,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		nodes:    nodes.Lister(),
 		slices:   eps.Lister(),
 		synced:   []cache.InformerSynced{svcs.Informer().HasSynced, nodes.Informer().HasSynced, eps.Informer().HasSynced},
-		queue:    queue.New[string]("servicelb", nil),
+		queue:    queue.New[string]("service", nil),
 		workers:  opts.Workers,
 		log:      opts.Logger.With("controller", "servicelb"),
 	}
