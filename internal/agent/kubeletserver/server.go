@@ -61,6 +61,8 @@ type Config struct {
 	CertDir string
 	// Hosts are the IPs and names the serving certificate is for.
 	Hosts []string
+	// Stats, when set, serves /stats/summary and /metrics/resource.
+	Stats StatsProvider
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -158,12 +160,19 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(method+" /portForward/{namespace}/{pod}", s.authenticated(http.HandlerFunc(s.portForward)))
 		mux.Handle(method+" /portForward/{namespace}/{pod}/{uid}", s.authenticated(http.HandlerFunc(s.portForward)))
 	}
+	if s.cfg.Stats != nil {
+		addStatsRoutes(mux, s.authenticated, func(*http.Request) StatsProvider { return s.cfg.Stats }, s.log)
+	}
 	return mux
 }
 
 // authenticated lets through requests whose client certificate chains to
 // the cluster CA (401 otherwise) and names the API server (403 otherwise).
 func (s *Server) authenticated(next http.Handler) http.Handler {
+	return authenticate(s.cfg.ClientCA, s.log, next)
+}
+
+func authenticate(ca *x509.CertPool, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 			writeStatus(w, unauthorized("no client certificate"))
@@ -171,7 +180,7 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 		}
 		certs := r.TLS.PeerCertificates
 		opts := x509.VerifyOptions{
-			Roots:         s.cfg.ClientCA,
+			Roots:         ca,
 			Intermediates: x509.NewCertPool(),
 			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		}
@@ -179,7 +188,7 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 			opts.Intermediates.AddCert(c)
 		}
 		if _, err := certs[0].Verify(opts); err != nil {
-			s.log.Debug("kubelet server: client certificate refused", "subject", certs[0].Subject.String(), "err", err)
+			log.Debug("kubelet server: client certificate refused", "subject", certs[0].Subject.String(), "err", err)
 			writeStatus(w, unauthorized("client certificate not signed by the cluster CA"))
 			return
 		}
