@@ -71,11 +71,11 @@ func TestNodeStats(t *testing.T) {
 			}
 
 			// The real node: the busy container's CPU time grows.
-			real := base(n.node)
+			nodeURL := base(n.node)
 			spin := map[string]string{"container": "spin", "pod": "busy", "namespace": "default"}
 			var first, last metricSample
 			eventually(t, 60*time.Second, "the busy container's CPU time grows", func() bool {
-				s, err := scrape(client, real+"/metrics/resource", "container_cpu_usage_seconds_total", spin)
+				s, err := scrape(client, nodeURL+"/metrics/resource", "container_cpu_usage_seconds_total", spin)
 				if err != nil {
 					t.Log(err)
 					return false
@@ -88,14 +88,14 @@ func TestNodeStats(t *testing.T) {
 				return last.at.Sub(first.at) >= time.Second && last.value > first.value
 			})
 			t.Logf("busy container: %.2f cores", (last.value-first.value)/last.at.Sub(first.at).Seconds())
-			if m, err := scrape(client, real+"/metrics/resource", "container_memory_working_set_bytes", spin); err != nil || m.value <= 0 {
+			if m, err := scrape(client, nodeURL+"/metrics/resource", "container_memory_working_set_bytes", spin); err != nil || m.value <= 0 {
 				t.Errorf("busy container memory %v (%v), want above 0", m.value, err)
 			}
-			if m, err := scrape(client, real+"/metrics/resource", "node_memory_working_set_bytes", nil); err != nil || m.value <= 0 {
+			if m, err := scrape(client, nodeURL+"/metrics/resource", "node_memory_working_set_bytes", nil); err != nil || m.value <= 0 {
 				t.Errorf("node memory %v (%v), want above 0", m.value, err)
 			}
 			eventually(t, 30*time.Second, "the summary has the busy pod with a CPU rate", func() bool {
-				sum, err := summary(client, real)
+				sum, err := summary(client, nodeURL)
 				if err != nil {
 					t.Log(err)
 					return false
@@ -125,7 +125,7 @@ func TestNodeStats(t *testing.T) {
 			}
 
 			// Without the API server's certificate: refused.
-			resp, err := (&http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}).Get(real + "/stats/summary") //nolint:gosec // as above
+			resp, err := (&http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}).Get(nodeURL + "/stats/summary") //nolint:gosec // as above
 			if err != nil {
 				t.Fatal(err)
 			}
