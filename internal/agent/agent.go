@@ -4,6 +4,7 @@ package agent
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -94,14 +95,20 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	cfg.Logger.Info("joined the cluster", "server", cfg.Server, "node", cfg.NodeName, "runtime", cfg.Runtime)
 	if cfg.Runtime == RuntimeFake {
-		return RunFake(ctx, client, cfg)
+		ca, err := clusterCA(restCfg)
+		if err != nil {
+			return err
+		}
+		return RunFake(ctx, client, ca, cfg)
 	}
 	return runNode(ctx, client, restCfg, cfg)
 }
 
 // RunFake runs the node with the simulated runtime: its pods go Running
-// without processes. The node is labelled as simulated.
-func RunFake(ctx context.Context, client kubernetes.Interface, cfg Config) error {
+// without processes. The node is labelled as simulated. It serves its
+// simulated stats to the API server, whose client certificate clientCA
+// signs (nil: no stats).
+func RunFake(ctx context.Context, client kubernetes.Interface, clientCA *x509.CertPool, cfg Config) error {
 	capacity := corev1.ResourceList{}
 	if cfg.FakeGPUs > 0 {
 		capacity[GPUResource] = *resource.NewQuantity(int64(cfg.FakeGPUs), resource.DecimalSI)
@@ -113,9 +120,10 @@ func RunFake(ctx context.Context, client kubernetes.Interface, cfg Config) error
 	if cfg.FakeGPUs > 0 {
 		labels[wellknown.FakeGPUsLabel] = "true"
 	}
-	// A standalone simulated node takes a node address of its own, picked
-	// by its name outside what the server's hollow nodes use; its pod CIDR
-	// comes from the server's node IPAM controller (its pods wait for it).
+	// A standalone simulated node takes a loopback node address of its
+	// own, picked by its name outside what the server's hollow nodes use;
+	// its pod CIDR comes from the server's node IPAM controller (its pods
+	// wait for it).
 	slot := nameSlot(cfg.NodeName)
 	return hollow.Run(ctx, client, hollow.Options{
 		Names:          []string{cfg.NodeName},
@@ -123,7 +131,9 @@ func RunFake(ctx context.Context, client kubernetes.Interface, cfg Config) error
 		Labels:         labels,
 		Taints:         cfg.Taints,
 		WaitForPodCIDR: true,
-		NodeIPRange:    netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 41, byte(128 + slot), 0}), 24),
+		NodeIPRange:    netip.PrefixFrom(netip.AddrFrom4([4]byte{127, 41, byte(128 + slot), 0}), 24),
+		ClientCA:       clientCA,
+		KubeletPort:    cfg.KubeletPort,
 		Logger:         cfg.Logger,
 	})
 }

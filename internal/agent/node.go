@@ -31,6 +31,23 @@ const DefaultKubeletPort = 10250
 // pods, network and, for cri, the containerd the agent started) may take.
 const runtimeCloseTimeout = 30 * time.Second
 
+// clusterCA is the CA of the agent's kubeconfig, which also signs the API
+// server's kubelet client certificate.
+func clusterCA(restCfg *rest.Config) (*x509.CertPool, error) {
+	caPEM := restCfg.TLSClientConfig.CAData
+	if len(caPEM) == 0 && restCfg.TLSClientConfig.CAFile != "" {
+		var err error
+		if caPEM, err = os.ReadFile(restCfg.TLSClientConfig.CAFile); err != nil {
+			return nil, fmt.Errorf("cluster CA: %w", err)
+		}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("cluster CA: no certificate in the agent's kubeconfig")
+	}
+	return pool, nil
+}
+
 // runNode runs a node whose pods are real processes or containers.
 func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Config, cfg Config) error {
 	log := cfg.Logger
@@ -39,15 +56,9 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 		return err
 	}
 	log.Info("container runtime", "runtime", kind, "requested", cfg.Runtime)
-	caPool := x509.NewCertPool()
-	caPEM := restCfg.TLSClientConfig.CAData
-	if len(caPEM) == 0 && restCfg.TLSClientConfig.CAFile != "" {
-		if caPEM, err = os.ReadFile(restCfg.TLSClientConfig.CAFile); err != nil {
-			return fmt.Errorf("cluster CA: %w", err)
-		}
-	}
-	if !caPool.AppendCertsFromPEM(caPEM) {
-		return errors.New("cluster CA: no certificate in the agent's kubeconfig")
+	caPool, err := clusterCA(restCfg)
+	if err != nil {
+		return err
 	}
 	nodeIP := cfg.NodeIP
 	if nodeIP == "" {

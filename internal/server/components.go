@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -59,13 +61,13 @@ func startComponents(ctx context.Context, cfg Config, srv *api.Server, log *slog
 			}
 		})
 	}
-	if err := startHollow(ctx, cfg, simulated, loopback, log); err != nil {
+	if err := startHollow(ctx, cfg, simulated, loopback, srv.CAFile, log); err != nil {
 		log.Error("hollow nodes", "err", err)
 	}
 }
 
 // startHollow simulates the named nodes and cfg.Hollow.Count more.
-func startHollow(ctx context.Context, cfg Config, names []string, loopback *rest.Config, log *slog.Logger) error {
+func startHollow(ctx context.Context, cfg Config, names []string, loopback *rest.Config, caFile string, log *slog.Logger) error {
 	opts := cfg.Hollow
 	prefix := opts.NamePrefix
 	if prefix == "" {
@@ -87,6 +89,18 @@ func startHollow(ctx context.Context, cfg Config, names []string, loopback *rest
 	// With the controllers running, the node IPAM controller hands out the
 	// hollow nodes' pod CIDRs like any other node's.
 	opts.Names, opts.WaitForPodCIDR, opts.Logger = names, !cfg.NoControllers, log
+	// They serve their stats to the API server's kubelet client
+	// certificate, as every node does.
+	if opts.ClientCA == nil && caFile != "" {
+		if pem, err := os.ReadFile(caFile); err != nil {
+			log.Warn("hollow nodes serve no stats: cluster CA", "err", err)
+		} else {
+			pool := x509.NewCertPool()
+			if pool.AppendCertsFromPEM(pem) {
+				opts.ClientCA = pool
+			}
+		}
+	}
 	go func() {
 		if err := hollow.Run(ctx, client, opts); err != nil && ctx.Err() == nil {
 			log.Error("hollow nodes", "err", err)

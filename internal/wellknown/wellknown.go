@@ -10,6 +10,7 @@ const (
 	// SimulatedLabel marks simulated nodes, whose pods are simulated (hollow
 	// nodes, skiff agent --runtime fake) and which have no kubelet server;
 	// hollow nodes carry it as a label and an annotation, value "true".
+	// Hollow nodes serve only the kubelet's stats routes.
 	SimulatedLabel = "skiff.dev/simulated"
 	// FakeGPUsLabel marks a node whose GPUs are fake (skiff agent
 	// --fake-gpus), value "true".
@@ -24,6 +25,14 @@ const (
 	// SimulateRunTimeAnnotation sets how long the pod's containers run
 	// before they exit (a Go duration such as "30s").
 	SimulateRunTimeAnnotation = "skiff.dev/simulate-run-time"
+	// SimulateCPUAnnotation sets the CPU the pod uses (a quantity such as
+	// "250m"), split evenly between its running containers; it may change
+	// while the pod runs.
+	SimulateCPUAnnotation = "skiff.dev/simulate-cpu"
+	// SimulateMemoryAnnotation sets the memory working set of the pod (a
+	// quantity such as "64Mi"), split evenly between its running
+	// containers; it may change while the pod runs.
+	SimulateMemoryAnnotation = "skiff.dev/simulate-memory"
 )
 
 // Service networking.

@@ -56,7 +56,7 @@ func New(client kubernetes.Interface, opts Options) (*Cluster, error) {
 		registered: make(chan struct{}),
 	}
 	for i, name := range opts.Names {
-		n := &node{name: name, index: i, ip: nthAddr(opts.NodeIPRange, uint64(i)+1).String()}
+		n := &node{name: name, index: i, ip: nthAddr(opts.NodeIPRange, uint64(i)+1).String(), port: opts.KubeletPort}
 		c.nodes[name] = n
 		c.order = append(c.order, n)
 	}
@@ -138,6 +138,13 @@ func (c *Cluster) Run(ctx context.Context) error {
 	}
 
 	var wg sync.WaitGroup
+	if c.opts.ClientCA != nil {
+		stats, err := c.listenStats()
+		if err != nil {
+			return err
+		}
+		wg.Go(func() { stats.serve(ctx) })
+	}
 	c.mu.Lock()
 	c.runCtx = ctx
 	c.mu.Unlock()
@@ -356,6 +363,8 @@ func (c *Cluster) syncPod(ctx context.Context, key string) (time.Duration, error
 
 	if !terminal {
 		wake := r.advance(pod, now, cfg)
+		names, starts := r.running(pod, cfg.keepGoing)
+		r.usage.update(now, simulatedUsage(pod, names, c.opts.PodCPU, c.opts.PodMemory), starts)
 		st, wake2 := r.status(pod, now, cfg)
 		if wake.IsZero() || (!wake2.IsZero() && wake2.Before(wake)) {
 			wake = wake2

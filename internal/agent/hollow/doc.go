@@ -13,4 +13,15 @@
 // executed. All nodes of a Cluster share one pod informer and one workqueue,
 // so a thousand nodes cost a thousand small heartbeat goroutines and no more
 // watches.
+//
+// With Options.ClientCA, every node serves the kubelet's /stats/summary and
+// /metrics/resource on its InternalIP (a loopback address by default) to
+// the API server's client certificate: one HTTP server and handler, one
+// listener per node, the node picked by the address a request came in on.
+// A running container uses what its pod's skiff.dev/simulate-cpu and
+// skiff.dev/simulate-memory annotations say (Options.PodCPU and PodMemory
+// without them), split evenly between the pod's running containers; its
+// CPU time is a counter growing at that rate, so the rate a scraper
+// computes from two scrapes is the annotated value, and it follows the
+// annotation when it changes. The node reports the sum of its pods.
 package hollow

@@ -21,6 +21,7 @@ type node struct {
 	name  string
 	index int
 	ip    string
+	port  int // of the stats server; set before the node starts
 
 	beat nodestatus.Beat
 
@@ -30,6 +31,8 @@ type node struct {
 	bootID     string
 	cancel     context.CancelFunc // stops the heartbeats; nil when stopped
 	registered bool
+	started    time.Time  // first registration, the node's start time in its stats
+	cpu        cpuCounter // the node's CPU time: its pods' rates summed
 }
 
 // active reports whether the node is registered and beating.
@@ -90,7 +93,7 @@ func (c *Cluster) desiredStatus(n *node, old *corev1.NodeStatus, now time.Time) 
 			{Type: corev1.NodeInternalIP, Address: n.ip},
 			{Type: corev1.NodeHostName, Address: n.name},
 		},
-		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: kubeletPort}},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(n.port)}},
 		NodeInfo: corev1.NodeSystemInfo{
 			MachineID:               fmt.Sprintf("hollow-%08x", n.index),
 			SystemUUID:              fmt.Sprintf("00000000-0000-4000-8000-%012x", n.index),
@@ -122,6 +125,10 @@ func (c *Cluster) register(ctx context.Context, n *node) error {
 	n.mu.Lock()
 	if n.bootID == "" {
 		n.bootID = fmt.Sprintf("%08x-0000-4000-8000-%012x", rand.Uint32(), n.index)
+	}
+	if n.started.IsZero() {
+		n.started = now
+		n.cpu.at = now
 	}
 	n.mu.Unlock()
 	want := c.desiredNode(n, now)

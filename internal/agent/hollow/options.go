@@ -1,6 +1,7 @@
 package hollow
 
 import (
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -24,6 +25,12 @@ const (
 	// RunTimeAnnotation on a pod sets how long its containers run before they
 	// exit (a Go duration such as "30s"), overriding Options.ContainerRunTime.
 	RunTimeAnnotation = wellknown.SimulateRunTimeAnnotation
+	// CPUAnnotation on a pod sets the CPU it uses (a quantity such as
+	// "250m"), overriding Options.PodCPU.
+	CPUAnnotation = wellknown.SimulateCPUAnnotation
+	// MemoryAnnotation on a pod sets its memory working set (a quantity
+	// such as "64Mi"), overriding Options.PodMemory.
+	MemoryAnnotation = wellknown.SimulateMemoryAnnotation
 )
 
 // Options configures a Cluster of hollow nodes. Zero values take the
@@ -60,8 +67,28 @@ type Options struct {
 	// default 24, made longer when ClusterCIDR holds too few of them.
 	NodeCIDRMaskSize int
 	// NodeIPRange gives node i the address i+1 of the range as its
-	// InternalIP; default 10.41.0.0/16.
+	// InternalIP; default 127.41.0.0/16, on the loopback interface (Linux
+	// routes all of 127.0.0.0/8 to it), so that the nodes' stats servers
+	// can listen there without any set-up. Pods with hostNetwork get their
+	// node's address, which EndpointSlices refuse as they do every
+	// loopback address: a Service should not select them.
 	NodeIPRange netip.Prefix
+
+	// ClientCA, when set, makes every node serve the kubelet's
+	// /stats/summary and /metrics/resource on InternalIP:KubeletPort to
+	// callers with a client certificate from that CA naming the API server
+	// (as the kubelet server does). Without it nothing is served.
+	ClientCA *x509.CertPool
+	// KubeletPort is the port every node serves on and reports in
+	// status.daemonEndpoints; default 10250. A node whose address has that
+	// port taken listens on a free one and reports that.
+	KubeletPort int
+	// PodCPU is the CPU a pod uses without the skiff.dev/simulate-cpu
+	// annotation, default 1m; PodMemory its memory working set without
+	// skiff.dev/simulate-memory, default 8Mi. Either is split evenly
+	// between the pod's running containers; the CPU time of each grows at
+	// that rate, so a scraper's rate over two scrapes gives it back.
+	PodCPU, PodMemory resource.Quantity
 
 	// LeaseDuration is the Lease's leaseDurationSeconds; default 40s.
 	LeaseDuration time.Duration
@@ -108,7 +135,9 @@ const (
 	simulatedOSImage          = "skiff simulated node"
 	kubeletVersionForHollow   = "v1.37.2-skiff-hollow"
 	defaultClusterCIDRString  = "10.42.0.0/16"
-	defaultNodeIPRangeString  = "10.41.0.0/16"
+	defaultPodCPU             = "1m"
+	defaultPodMemory          = "8Mi"
+	defaultNodeIPRangeString  = "127.41.0.0/16"
 )
 
 func (o Options) withDefaults() (Options, error) {
@@ -161,6 +190,15 @@ func (o Options) withDefaults() (Options, error) {
 	o.NodeIPRange = o.NodeIPRange.Masked()
 	if !fits(len(o.Names)+1, o.NodeIPRange.Addr().BitLen()-o.NodeIPRange.Bits()) {
 		return o, fmt.Errorf("hollow: node IP range %s is too small for %d nodes", o.NodeIPRange, len(o.Names))
+	}
+	if o.KubeletPort <= 0 {
+		o.KubeletPort = kubeletPort
+	}
+	if o.PodCPU.IsZero() {
+		o.PodCPU = resource.MustParse(defaultPodCPU)
+	}
+	if o.PodMemory.IsZero() {
+		o.PodMemory = resource.MustParse(defaultPodMemory)
 	}
 	setDuration(&o.LeaseDuration, defaultLeaseDuration)
 	setDuration(&o.LeaseRenewInterval, defaultLeaseRenewInterval)

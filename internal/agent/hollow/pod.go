@@ -29,6 +29,7 @@ type podRun struct {
 	node  string
 	start time.Time
 	ctrs  map[string]*ctrRun
+	usage podUsage // what the running containers use, for the stats server
 }
 
 // ctrRun is one container's simulated state.
@@ -78,6 +79,23 @@ func newPodRun(pod *corev1.Pod, now time.Time) *podRun {
 		r.ctrs[c.Name] = cr
 	}
 	return r
+}
+
+// running returns the names of the containers running at now (after
+// advance) and their start times.
+func (r *podRun) running(pod *corev1.Pod, keepGoing bool) ([]string, map[string]time.Time) {
+	if !keepGoing {
+		return nil, nil
+	}
+	var names []string
+	starts := map[string]time.Time{}
+	for _, c := range pod.Spec.Containers {
+		if cr := r.ctrs[c.Name]; cr != nil && cr.term == nil && !cr.startedAt.IsZero() {
+			names = append(names, c.Name)
+			starts[c.Name] = cr.startedAt
+		}
+	}
+	return names, starts
 }
 
 // exitCode is the code the pod's containers end with.

@@ -219,9 +219,9 @@ func TestOptionsCIDRs(t *testing.T) {
 		thirdIP string
 		wantErr bool
 	}{
-		{name: "defaults", opts: Options{Count: 3}, mask: 24, third: "10.42.2.0/24", thirdIP: "10.41.0.3"},
-		{name: "1000 nodes shrink the node CIDRs", opts: Options{Count: 1000}, mask: 26, third: "10.42.0.128/26", thirdIP: "10.41.0.3"},
-		{name: "given names", opts: Options{Names: []string{"a", "b", "c"}, ClusterCIDR: netip.MustParsePrefix("10.0.0.0/8")}, mask: 24, third: "10.0.2.0/24", thirdIP: "10.41.0.3"},
+		{name: "defaults", opts: Options{Count: 3}, mask: 24, third: "10.42.2.0/24", thirdIP: "127.41.0.3"},
+		{name: "1000 nodes shrink the node CIDRs", opts: Options{Count: 1000}, mask: 26, third: "10.42.0.128/26", thirdIP: "127.41.0.3"},
+		{name: "given names", opts: Options{Names: []string{"a", "b", "c"}, ClusterCIDR: netip.MustParsePrefix("10.0.0.0/8")}, mask: 24, third: "10.0.2.0/24", thirdIP: "127.41.0.3"},
 		{name: "duplicate names", opts: Options{Names: []string{"a", "a"}}, wantErr: true},
 		{name: "too small", opts: Options{Count: 10, ClusterCIDR: netip.MustParsePrefix("10.0.0.0/30")}, wantErr: true},
 	}

@@ -16,6 +16,7 @@ import (
 	"skiff.dev/skiff/internal/agent/podenv"
 	"skiff.dev/skiff/internal/agent/prober"
 	"skiff.dev/skiff/internal/agent/runtime"
+	"skiff.dev/skiff/internal/agent/stats"
 	"skiff.dev/skiff/internal/agent/volume"
 )
 
@@ -74,6 +75,8 @@ func defaultDeps(cfg *Config, rt runtime.Runtime, n *nodeAgent, log *slog.Logger
 			if host == "" {
 				host = "0.0.0.0"
 			}
+			collector := newStatsCollector(cfg, rt, log)
+			go collector.Run(ctx)
 			srv, err := kubeletserver.New(kubeletserver.Config{
 				Addr:     net.JoinHostPort(host, strconv.Itoa(cfg.KubeletPort)),
 				Runtime:  rt,
@@ -81,6 +84,7 @@ func defaultDeps(cfg *Config, rt runtime.Runtime, n *nodeAgent, log *slog.Logger
 				ClientCA: cfg.ClientCA,
 				CertDir:  cfg.DataDir + "/kubelet",
 				Hosts:    nonEmpty(cfg.NodeIP, cfg.NodeName),
+				Stats:    collector,
 				Logger:   log,
 			})
 			if err != nil {
@@ -89,6 +93,23 @@ func defaultDeps(cfg *Config, rt runtime.Runtime, n *nodeAgent, log *slog.Logger
 			return srv.Run(ctx)
 		},
 	}
+}
+
+// newStatsCollector measures the node (its root cgroup or /proc) and the
+// containers of rt, when rt reports container stats.
+func newStatsCollector(cfg *Config, rt runtime.Runtime, log *slog.Logger) *stats.Collector {
+	node := stats.NodeReader{Cgroups: stats.DetectCgroups("/sys/fs/cgroup")}
+	boot, err := node.BootTime()
+	if err != nil {
+		log.Debug("node boot time unknown", "err", err)
+	}
+	sc := stats.Config{NodeName: cfg.NodeName, NodeStart: boot, Node: node, Logger: log}
+	if sr, ok := rt.(stats.Runtime); ok {
+		sc.Runtime = sr
+	} else {
+		log.Info("the container runtime reports no container stats: /stats/summary and /metrics/resource hold only the node")
+	}
+	return stats.NewCollector(sc)
 }
 
 func nonEmpty(l ...string) []string {

@@ -33,13 +33,42 @@ func servingCert(dir string, hosts []string) (tls.Certificate, error) {
 			return pair, nil
 		}
 	}
+	certPEM, keyPEM, err := selfSigned(hosts)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return tls.Certificate{}, fmt.Errorf("serving certificate dir: %w", err)
+	}
+	if err := keyutil.WriteKey(keyFile, keyPEM); err != nil {
+		return tls.Certificate{}, fmt.Errorf("write %s: %w", keyFile, err)
+	}
+	if err := certutil.WriteCert(certFile, certPEM); err != nil {
+		return tls.Certificate{}, fmt.Errorf("write %s: %w", certFile, err)
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+// SelfSignedCert makes a self-signed serving certificate for hosts, in
+// memory (the hollow nodes' kubelet servers share one).
+func SelfSignedCert(hosts []string) (tls.Certificate, error) {
+	certPEM, keyPEM, err := selfSigned(hosts)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+// selfSigned makes a self-signed serving certificate for hosts and its key,
+// PEM-encoded.
+func selfSigned(hosts []string) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("generate serving key: %w", err)
+		return nil, nil, fmt.Errorf("generate serving key: %w", err)
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("serial number: %w", err)
+		return nil, nil, fmt.Errorf("serial number: %w", err)
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -61,26 +90,17 @@ func servingCert(dir string, hosts []string) (tls.Certificate, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("self-sign serving certificate: %w", err)
+		return nil, nil, fmt.Errorf("self-sign serving certificate: %w", err)
 	}
-	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
+	keyPEM, err = keyutil.MarshalPrivateKeyToPEM(key)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("encode serving key: %w", err)
+		return nil, nil, fmt.Errorf("encode serving key: %w", err)
 	}
-	certPEM, err := certutil.EncodeCertificates(&x509.Certificate{Raw: der})
+	certPEM, err = certutil.EncodeCertificates(&x509.Certificate{Raw: der})
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("encode serving certificate: %w", err)
+		return nil, nil, fmt.Errorf("encode serving certificate: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return tls.Certificate{}, fmt.Errorf("serving certificate dir: %w", err)
-	}
-	if err := keyutil.WriteKey(keyFile, keyPEM); err != nil {
-		return tls.Certificate{}, fmt.Errorf("write %s: %w", keyFile, err)
-	}
-	if err := certutil.WriteCert(certFile, certPEM); err != nil {
-		return tls.Certificate{}, fmt.Errorf("write %s: %w", certFile, err)
-	}
-	return tls.X509KeyPair(certPEM, keyPEM)
+	return certPEM, keyPEM, nil
 }
 
 func certCovers(cert *x509.Certificate, hosts []string) bool {

@@ -7,6 +7,8 @@
 //	GET|POST /attach/{namespace}/{pod}[/{uid}]/{container}
 //	GET|POST /portForward/{namespace}/{pod}[/{uid}]
 //	GET      /metrics
+//	GET      /stats/summary      (Config.Stats; k8s.io/kubelet stats/v1alpha1 Summary)
+//	GET      /metrics/resource   (Config.Stats; the kubelet's resource metrics)
 //	GET      /healthz
 //
 // Logs are read from the container's CRI log file. Exec, attach and

@@ -64,6 +64,8 @@ type Config struct {
 	CertDir string
 	// Hosts are the IPs and names the serving certificate is for.
 	Hosts []string
+	// Stats, when set, serves /stats/summary and /metrics/resource.
+	Stats StatsProvider
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -164,13 +166,16 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(method+" /portForward/{namespace}/{pod}", s.authenticated(http.HandlerFunc(s.portForward)))
 		mux.Handle(method+" /portForward/{namespace}/{pod}/{uid}", s.authenticated(http.HandlerFunc(s.portForward)))
 	}
+	if s.cfg.Stats != nil {
+		addStatsRoutes(mux, s.authenticated, func(*http.Request) StatsProvider { return s.cfg.Stats }, s.log)
+	}
 	return mux
 }
 
 // authenticated lets through requests whose client certificate chains to
 // the cluster CA (401 otherwise) and names the API server (403 otherwise).
 func (s *Server) authenticated(next http.Handler) http.Handler {
-	return s.authorized(isAPIServer, next)
+	return authorize(s.cfg.ClientCA, s.log, isAPIServer, next)
 }
 
 // metricsReader is authenticated for /metrics, which the cluster's
@@ -179,16 +184,22 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 // nodes/metrics: a Prometheus scrape with the admin certificate. Other
 // nodes' certificates are refused (403).
 func (s *Server) metricsReader(next http.Handler) http.Handler {
-	return s.authorized(func(c *x509.Certificate) bool {
+	return authorize(s.cfg.ClientCA, s.log, func(c *x509.Certificate) bool {
 		return isAPIServer(c) || slices.Contains(c.Subject.Organization, user.SystemPrivilegedGroup)
 	}, next)
 }
 
 func isAPIServer(c *x509.Certificate) bool { return c.Subject.CommonName == APIServerUser }
 
-// authorized lets through requests whose client certificate chains to the
-// cluster CA (401 otherwise) and that allow accepts (403 otherwise).
-func (s *Server) authorized(allow func(*x509.Certificate) bool, next http.Handler) http.Handler {
+// authenticate lets through requests whose client certificate chains to ca
+// (401 otherwise) and names the API server (403 otherwise).
+func authenticate(ca *x509.CertPool, log *slog.Logger, next http.Handler) http.Handler {
+	return authorize(ca, log, isAPIServer, next)
+}
+
+// authorize lets through requests whose client certificate chains to ca
+// (401 otherwise) and that allow accepts (403 otherwise).
+func authorize(ca *x509.CertPool, log *slog.Logger, allow func(*x509.Certificate) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 			writeStatus(w, unauthorized("no client certificate"))
@@ -196,7 +207,7 @@ func (s *Server) authorized(allow func(*x509.Certificate) bool, next http.Handle
 		}
 		certs := r.TLS.PeerCertificates
 		opts := x509.VerifyOptions{
-			Roots:         s.cfg.ClientCA,
+			Roots:         ca,
 			Intermediates: x509.NewCertPool(),
 			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		}
@@ -204,7 +215,7 @@ func (s *Server) authorized(allow func(*x509.Certificate) bool, next http.Handle
 			opts.Intermediates.AddCert(c)
 		}
 		if _, err := certs[0].Verify(opts); err != nil {
-			s.log.Debug("kubelet server: client certificate refused", "subject", certs[0].Subject.String(), "err", err)
+			log.Debug("kubelet server: client certificate refused", "subject", certs[0].Subject.String(), "err", err)
 			writeStatus(w, unauthorized("client certificate not signed by the cluster CA"))
 			return
 		}

@@ -179,7 +179,7 @@ func newHarness(t *testing.T) *harness {
 	pool.AddCert(ca.Cert)
 	srv, err := New(Config{
 		Addr: "127.0.0.1:0", Runtime: rt, Pods: pods, ClientCA: pool,
-		CertDir: certDir, Hosts: []string{"127.0.0.1", "node-a"},
+		CertDir: certDir, Hosts: []string{"127.0.0.1", "node-a"}, Stats: fixedStats{},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -96,6 +96,9 @@ type Server struct {
 	EndpointAddress netip.Addr
 	// Port is the port the API is served on.
 	Port int
+	// CAFile is the cluster CA's certificate, which signs the API server's
+	// kubelet client certificate that nodes check.
+	CAFile string
 
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -182,6 +185,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.Loopback = srv.Loopback
+	s.CAFile = files.ca.CertFile
 	srvCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	go func() {

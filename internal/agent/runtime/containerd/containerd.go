@@ -329,6 +329,12 @@ func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error
 	return r.rt.RemoveContainer(r.ctx(ctx), containerID)
 }
 
+// ListContainerStats implements stats.Runtime: containerd's CRI plugin
+// reads the containers' cgroups (usageCoreNanoSeconds, workingSetBytes).
+func (r *Runtime) ListContainerStats(ctx context.Context, filter *runtimeapi.ContainerStatsFilter) ([]*runtimeapi.ContainerStats, error) {
+	return r.rt.ListContainerStats(r.ctx(ctx), filter)
+}
+
 // ListContainers implements runtime.Runtime.
 func (r *Runtime) ListContainers(ctx context.Context, filter *runtimeapi.ContainerFilter) ([]*runtimeapi.Container, error) {
 	return r.rt.ListContainers(r.ctx(ctx), filter)

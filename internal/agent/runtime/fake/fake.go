@@ -55,6 +55,7 @@ type Runtime struct {
 	images     map[string]bool
 	pullErr    map[string]error
 	exec       func(id string, cmd []string) (string, int)
+	usage      map[string][2]uint64 // container ID -> CPU ns, working set
 	calls      []string
 	closed     bool
 }
@@ -495,6 +496,47 @@ func (f *Runtime) ListContainers(_ context.Context, filter *runtimeapi.Container
 		out = append(out, &runtimeapi.Container{
 			Id: c.id, PodSandboxId: c.sandboxID, Metadata: c.cfg.Metadata, Image: c.cfg.Image, State: c.state,
 			CreatedAt: c.createdAt, Labels: c.cfg.Labels, Annotations: c.cfg.Annotations,
+		})
+	}
+	return out, nil
+}
+
+// SetUsage sets what ListContainerStats reports for a container: its
+// cumulative CPU time and memory working set (zero until set).
+func (f *Runtime) SetUsage(id string, cpuNanos, workingSetBytes uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.usage == nil {
+		f.usage = map[string][2]uint64{}
+	}
+	f.usage[id] = [2]uint64{cpuNanos, workingSetBytes}
+}
+
+// ListContainerStats reports the running containers' usage as SetUsage
+// set it. It is not recorded in Calls (a stats sampler may call it at any
+// time).
+func (f *Runtime) ListContainerStats(_ context.Context, filter *runtimeapi.ContainerStatsFilter) ([]*runtimeapi.ContainerStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*runtimeapi.ContainerStats
+	for _, c := range f.containers {
+		if c.state != runtimeapi.ContainerState_CONTAINER_RUNNING {
+			continue
+		}
+		if filter.GetId() != "" && filter.GetId() != c.id {
+			continue
+		}
+		if filter.GetPodSandboxId() != "" && filter.GetPodSandboxId() != c.sandboxID {
+			continue
+		}
+		if !matches(filter.GetLabelSelector(), c.cfg.Labels) {
+			continue
+		}
+		u := f.usage[c.id]
+		out = append(out, &runtimeapi.ContainerStats{
+			Attributes: &runtimeapi.ContainerAttributes{Id: c.id, Metadata: c.cfg.Metadata, Labels: c.cfg.Labels, Annotations: c.cfg.Annotations},
+			Cpu:        &runtimeapi.CpuUsage{UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: u[0]}},
+			Memory:     &runtimeapi.MemoryUsage{WorkingSetBytes: &runtimeapi.UInt64Value{Value: u[1]}},
 		})
 	}
 	return out, nil

@@ -17,8 +17,9 @@ import (
 )
 
 // v1Controllers are the cgroup v1 hierarchies a pod and its containers get
-// a directory in.
-var v1Controllers = []string{"memory", "cpu", "pids"}
+// a directory in (cpuacct for the CPU time stats report; where cpu and
+// cpuacct are mounted together both name the same directory).
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids"}
 
 // cgroups manages the cgroup directories of pods and containers. Paths given
 // to its methods are relative to the hierarchy (e.g. "/skiff/pod<uid>/<id>").

@@ -32,7 +32,7 @@ func TestConformance(t *testing.T) {
 				t.Errorf("bridge %s still exists after Close", env.bridge)
 			}
 			for _, uid := range podUIDs {
-				for _, ctrl := range []string{"memory", "cpu", "pids"} {
+				for _, ctrl := range v1Controllers {
 					p := filepath.Join("/sys/fs/cgroup", ctrl, "skiff", "pod"+uid)
 					if _, err := os.Stat(p); err == nil {
 						t.Errorf("cgroup %s is left", p)

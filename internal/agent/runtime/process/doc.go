@@ -20,9 +20,10 @@
 //     not permit namespaces or veths (or no pod CIDR is given) pods share the
 //     host network and report the node's address; this is logged once.
 //   - Cgroups: the pod cgroup at PodSandboxConfig.Linux.CgroupParent and one
-//     per container below it, in the cgroup v1 controllers memory, cpu and
-//     pids (or the same relative path in a cgroup v2 hierarchy), with the
-//     memory limit, CFS quota and shares of the container's resources. A
+//     per container below it, in the cgroup v1 controllers memory, cpu,
+//     cpuacct and pids (or the same relative path in a cgroup v2 hierarchy),
+//     with the memory limit, CFS quota and shares of the container's
+//     resources (ListContainerStats reads their usage back). A
 //     container's process is born in its cgroup (v1: the starting thread
 //     joins it just for the fork; v2: clone into the cgroup), so its children
 //     stay there; an exec'd command is moved in right after it started.
