@@ -34,10 +34,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientrest "k8s.io/client-go/rest"
 	basecompatibility "k8s.io/component-base/compatibility"
+	"k8s.io/metrics/pkg/apis/metrics"
 
 	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
 	"skiff.dev/skiff/internal/apiserver/openapi"
 	"skiff.dev/skiff/internal/join"
+	"skiff.dev/skiff/internal/metrics/resourceapi"
 	"skiff.dev/skiff/internal/pki"
 	"skiff.dev/skiff/internal/registry/podsub"
 	"skiff.dev/skiff/internal/registry/proxysub"
@@ -82,6 +84,9 @@ type Config struct {
 	// ProxyTransport reaches Service endpoints and pods for
 	// services/proxy and pods/proxy; nil means proxysub.DefaultTransport().
 	ProxyTransport http.RoundTripper
+	// ResourceMetrics, when set, is the usage metrics.k8s.io serves; nil
+	// serves no metrics.k8s.io.
+	ResourceMetrics resourceapi.Usage
 }
 
 // ServiceAllocations is the part of the Service registry that hands out
@@ -212,6 +217,12 @@ func New(cfg Config) (*Server, error) {
 		return nil
 	})
 
+	var metricsStorage map[string]rest.Storage
+	if cfg.ResourceMetrics != nil {
+		// Asked for before the informers start.
+		metricsStorage = resourceapi.Storage(cfg.ResourceMetrics,
+			informerFactory.Core().V1().Nodes().Lister(), informerFactory.Core().V1().Pods().Lister())
+	}
 	restOptions := c.RESTOptionsGetter
 	for _, g := range groups {
 		info := genericapiserver.NewDefaultAPIGroupInfo(g.Name, scheme, runtime.NewParameterCodec(scheme), codecs)
@@ -259,6 +270,16 @@ func New(cfg Config) (*Server, error) {
 		}
 		if err := generic.InstallAPIGroup(&info); err != nil {
 			return nil, fmt.Errorf("install API group %s: %w", g.Name, err)
+		}
+	}
+	if metricsStorage != nil {
+		info := genericapiserver.NewDefaultAPIGroupInfo(metrics.GroupName, scheme, runtime.NewParameterCodec(scheme), codecs)
+		info.PrioritizedVersions = resourceapi.GroupVersions
+		for _, gv := range resourceapi.GroupVersions {
+			info.VersionedResourcesStorageMap[gv.Version] = metricsStorage
+		}
+		if err := generic.InstallAPIGroup(&info); err != nil {
+			return nil, fmt.Errorf("install API group %s: %w", metrics.GroupName, err)
 		}
 	}
 	return &Server{generic: generic, Loopback: loopback, log: cfg.Logger}, nil
