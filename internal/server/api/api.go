@@ -25,6 +25,7 @@ import (
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/join"
 	"skiff.dev/skiff/internal/metrics"
+	"skiff.dev/skiff/internal/metrics/custom"
 	"skiff.dev/skiff/internal/metrics/resource"
 	"skiff.dev/skiff/internal/pki"
 	"skiff.dev/skiff/internal/registry/servicealloc"
@@ -175,9 +176,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var usage *resource.Store
+	var (
+		usage  *resource.Store
+		values *custom.Store
+	)
 	if !cfg.Metrics.Disable {
-		usage = resource.NewStore()
+		usage, values = resource.NewStore(), custom.NewStore()
 	}
 	srv, err := apiserver.New(apiserver.Config{
 		BindAddress: cfg.BindAddress, SecurePort: cfg.Port, Listener: cfg.Listener,
@@ -187,6 +191,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		DefaultNotReadyTolerationSeconds:    cfg.DefaultNotReadyTolerationSeconds,
 		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds,
 		ResourceMetrics:                     resourceMetrics(usage),
+		CustomMetrics:                       customMetrics(values),
 	})
 	if err != nil {
 		return nil, err
@@ -226,7 +231,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if usage != nil {
-		if err := s.startMetrics(srvCtx, srv.Loopback, files, cfg.Metrics, usage, log.With("component", "metrics")); err != nil {
+		if err := s.startMetrics(srvCtx, srv.Loopback, files, cfg.Metrics, usage, values, log.With("component", "metrics")); err != nil {
 			return nil, err
 		}
 	}

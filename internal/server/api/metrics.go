@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	"skiff.dev/skiff/internal/metrics"
+	"skiff.dev/skiff/internal/metrics/custom"
+	"skiff.dev/skiff/internal/metrics/customapi"
 	"skiff.dev/skiff/internal/metrics/resource"
 	"skiff.dev/skiff/internal/metrics/resourceapi"
 	"skiff.dev/skiff/internal/registry/podsub"
@@ -24,11 +27,21 @@ func resourceMetrics(store *resource.Store) resourceapi.Usage {
 	return store
 }
 
-// startMetrics runs the scraping of the nodes' resource metrics into store
-// until ctx ends; Shutdown waits for it. It reads the nodes through the
-// API, with the loopback client, and reaches them with the API server's
-// kubelet client certificate.
-func (s *Server) startMetrics(ctx context.Context, loopback *rest.Config, files dataFiles, opts metrics.Options, store *resource.Store, log *slog.Logger) error {
+// customMetrics are the values the API serves as custom.metrics.k8s.io:
+// none without a store.
+func customMetrics(store *custom.Store) customapi.Values {
+	if store == nil {
+		return nil
+	}
+	return store
+}
+
+// startMetrics runs, until ctx ends, the scraping of the nodes' resource
+// metrics into usage and of the pods that ask for it into values; Shutdown
+// waits for them. Nodes and pods are read through the API, with the
+// loopback client; nodes are reached with the API server's kubelet client
+// certificate.
+func (s *Server) startMetrics(ctx context.Context, loopback *rest.Config, files dataFiles, opts metrics.Options, usage *resource.Store, values *custom.Store, log *slog.Logger) error {
 	opts = opts.WithDefaults()
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
@@ -38,13 +51,26 @@ func (s *Server) startMetrics(ctx context.Context, loopback *rest.Config, files 
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	scraper := &resource.Scraper{
+	nodes := &resource.Scraper{
 		Nodes:   client.CoreV1().Nodes(),
 		Client:  &http.Client{Transport: transport},
-		Store:   store,
+		Store:   usage,
 		Timeout: opts.ScrapeTimeout,
 		Log:     log,
 	}
-	s.loops.Go(func() { scraper.Run(ctx, opts.Resolution) })
+	pods := &custom.Scraper{
+		Pods: client.CoreV1().Pods(""),
+		// Pods serve their metrics on self-signed certificates if on
+		// HTTPS at all, as Prometheus is commonly told to accept.
+		Client: &http.Client{Transport: &http.Transport{
+			TLSClientConfig:     &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec // see above
+			MaxIdleConnsPerHost: 2,
+		}},
+		Store:   values,
+		Timeout: opts.ScrapeTimeout,
+		Log:     log,
+	}
+	s.loops.Go(func() { nodes.Run(ctx, opts.Resolution) })
+	s.loops.Go(func() { pods.Run(ctx, opts.Resolution) })
 	return nil
 }
