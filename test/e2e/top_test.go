@@ -62,6 +62,7 @@ spec:
 		burn, idle := topCPU(out, pod, "burn"), topCPU(out, pod, "idle")
 		return burn >= 100 && idle >= 0 && idle < burn/2
 	})
+	t.Logf("kubectl top pods -A --containers:\n%s", out)
 	if !strings.Contains(out, "NAMESPACE") || !strings.Contains(out, "MEMORY(bytes)") {
 		t.Errorf("kubectl top pods -A --containers:\n%s", out)
 	}
@@ -73,7 +74,9 @@ spec:
 	if out := s.ok("top", "pod", pod, "-n", "load"); !strings.Contains(out, pod) {
 		t.Errorf("kubectl top pod %s:\n%s", pod, out)
 	}
-	if out := s.ok("top", "nodes", "--sort-by=memory"); !strings.Contains(out, n.node) {
+	out = s.ok("top", "nodes", "--sort-by=memory")
+	t.Logf("kubectl top nodes --sort-by=memory:\n%s", out)
+	if !strings.Contains(out, n.node) {
 		t.Errorf("kubectl top nodes --sort-by=memory:\n%s", out)
 	}
 }
