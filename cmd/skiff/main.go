@@ -22,6 +22,7 @@ import (
 	"skiff.dev/skiff/internal/agent"
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/controller/podgc"
+	"skiff.dev/skiff/internal/metrics"
 	"skiff.dev/skiff/internal/server"
 	"skiff.dev/skiff/internal/wellknown"
 )
@@ -91,6 +92,7 @@ func newServerCommand(log *slog.Logger, run func(context.Context, server.Config)
 	f.Int64Var(&cfg.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", 300, "seconds pods tolerate a not-ready node before they are evicted (added to pods that do not say)")
 	f.IntVar(&cfg.DNS.Port, "cluster-dns-port", 53, "port the cluster DNS server listens on (UDP and TCP) at the node's address (--node-ip, else the default route's interface); the kube-dns Service's targetPort")
 	f.BoolVar(&cfg.DNS.Disable, "disable-dns", false, "run no cluster DNS server (pods with dnsPolicy ClusterFirst then resolve nothing through --cluster-dns)")
+	f.DurationVar(&cfg.Metrics.Resolution, "metric-resolution", metrics.DefaultResolution, "how often nodes (/metrics/resource) and pods annotated prometheus.io/scrape are scraped for the metrics APIs (metrics.k8s.io, custom.metrics.k8s.io)")
 	f.Int64Var(&cfg.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "seconds pods tolerate an unreachable node before they are evicted (added to pods that do not say)")
 	return cmd
 }

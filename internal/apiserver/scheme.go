@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/metrics/pkg/apis/metrics"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"skiff.dev/skiff/internal/registry/apps"
 	"skiff.dev/skiff/internal/registry/autoscaling"
@@ -67,6 +69,8 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
 		batchv1.AddToScheme, networkingv1.AddToScheme, discoveryv1.AddToScheme, coordinationv1.AddToScheme,
 		eventsv1.AddToScheme, policyv1.AddToScheme,
+		// metrics.k8s.io has internal types of its own, with conversions.
+		metrics.AddToScheme, metricsv1beta1.AddToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			return nil, serializer.CodecFactory{}, fmt.Errorf("build scheme: %w", err)
@@ -81,6 +85,9 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 		}
 	}
 	if err := scheme.SetVersionPriority(policyv1.SchemeGroupVersion); err != nil {
+		return nil, serializer.CodecFactory{}, err
+	}
+	if err := scheme.SetVersionPriority(metricsv1beta1.SchemeGroupVersion); err != nil {
 		return nil, serializer.CodecFactory{}, err
 	}
 	for _, versions := range internalGroups {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"time"
 
+	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -34,10 +35,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientrest "k8s.io/client-go/rest"
 	basecompatibility "k8s.io/component-base/compatibility"
+	"k8s.io/metrics/pkg/apis/metrics"
 
 	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
 	"skiff.dev/skiff/internal/apiserver/openapi"
 	"skiff.dev/skiff/internal/join"
+	"skiff.dev/skiff/internal/metrics/customapi"
+	"skiff.dev/skiff/internal/metrics/resourceapi"
 	"skiff.dev/skiff/internal/pki"
 	"skiff.dev/skiff/internal/registry/podsub"
 	"skiff.dev/skiff/internal/registry/proxysub"
@@ -82,6 +86,12 @@ type Config struct {
 	// ProxyTransport reaches Service endpoints and pods for
 	// services/proxy and pods/proxy; nil means proxysub.DefaultTransport().
 	ProxyTransport http.RoundTripper
+	// ResourceMetrics, when set, is the usage metrics.k8s.io serves; nil
+	// serves no metrics.k8s.io.
+	ResourceMetrics resourceapi.Usage
+	// CustomMetrics, when set, are the values custom.metrics.k8s.io
+	// serves; nil serves no custom.metrics.k8s.io.
+	CustomMetrics customapi.Values
 }
 
 // ServiceAllocations is the part of the Service registry that hands out
@@ -212,6 +222,19 @@ func New(cfg Config) (*Server, error) {
 		return nil
 	})
 
+	var metricsStorage map[string]rest.Storage
+	if cfg.ResourceMetrics != nil {
+		// Asked for before the informers start.
+		metricsStorage = resourceapi.Storage(cfg.ResourceMetrics,
+			informerFactory.Core().V1().Nodes().Lister(), informerFactory.Core().V1().Pods().Lister())
+	}
+	var customHandler *customapi.Handler
+	if cfg.CustomMetrics != nil {
+		customHandler = &customapi.Handler{
+			Values: cfg.CustomMetrics, Pods: informerFactory.Core().V1().Pods().Lister(),
+			Workloads: customapi.ClientWorkloads{Client: client},
+		}
+	}
 	restOptions := c.RESTOptionsGetter
 	for _, g := range groups {
 		info := genericapiserver.NewDefaultAPIGroupInfo(g.Name, scheme, runtime.NewParameterCodec(scheme), codecs)
@@ -261,7 +284,32 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("install API group %s: %w", g.Name, err)
 		}
 	}
+	if metricsStorage != nil {
+		info := genericapiserver.NewDefaultAPIGroupInfo(metrics.GroupName, scheme, runtime.NewParameterCodec(scheme), codecs)
+		info.PrioritizedVersions = resourceapi.GroupVersions
+		for _, gv := range resourceapi.GroupVersions {
+			info.VersionedResourcesStorageMap[gv.Version] = metricsStorage
+		}
+		if err := generic.InstallAPIGroup(&info); err != nil {
+			return nil, fmt.Errorf("install API group %s: %w", metrics.GroupName, err)
+		}
+	}
+	if customHandler != nil {
+		installCustomMetrics(generic, customHandler)
+	}
 	return &Server{generic: generic, Loopback: loopback, log: cfg.Logger}, nil
+}
+
+// installCustomMetrics serves custom.metrics.k8s.io beside the REST API
+// (its paths are not REST resources) and lists it in discovery, legacy and
+// aggregated.
+func installCustomMetrics(generic *genericapiserver.GenericAPIServer, h *customapi.Handler) {
+	generic.Handler.NonGoRestfulMux.Handle("/apis/"+customapi.Group, h)
+	generic.Handler.NonGoRestfulMux.HandlePrefix("/apis/"+customapi.Group+"/", h)
+	generic.DiscoveryGroupManager.AddGroup(customapi.APIGroup())
+	generic.AggregatedDiscoveryGroupManager.AddGroupVersion(customapi.Group, apidiscoveryv2.APIVersionDiscovery{
+		Version: customapi.Version, Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent,
+	})
 }
 
 // Run serves until ctx is done, then shuts down gracefully.

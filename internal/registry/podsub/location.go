@@ -65,6 +65,13 @@ func KubeletHost(ctx context.Context, nodes rest.Getter, nodeName string) (strin
 	if node.Labels[wellknown.SimulatedLabel] == "true" {
 		return "", apierrors.NewBadRequest(fmt.Sprintf("node %s is simulated: its pods run no processes, so they have no logs, exec, attach or port-forward", nodeName))
 	}
+	return NodeKubeletHost(node)
+}
+
+// NodeKubeletHost returns host:port of the node's kubelet server: its
+// InternalIP, else its Hostname address, and its advertised kubelet port
+// (DefaultKubeletPort when it advertises none).
+func NodeKubeletHost(node *corev1.Node) (string, error) {
 	host := ""
 	for _, want := range []corev1.NodeAddressType{corev1.NodeInternalIP, corev1.NodeHostName} {
 		for _, a := range node.Status.Addresses {
@@ -78,7 +85,7 @@ func KubeletHost(ctx context.Context, nodes rest.Getter, nodeName string) (strin
 		}
 	}
 	if host == "" {
-		return "", apierrors.NewBadRequest(fmt.Sprintf("node %s has no InternalIP or Hostname address", nodeName))
+		return "", apierrors.NewBadRequest(fmt.Sprintf("node %s has no InternalIP or Hostname address", node.Name))
 	}
 	port := int(node.Status.DaemonEndpoints.KubeletEndpoint.Port)
 	if port <= 0 {

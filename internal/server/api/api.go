@@ -24,6 +24,9 @@ import (
 
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/join"
+	"skiff.dev/skiff/internal/metrics"
+	"skiff.dev/skiff/internal/metrics/custom"
+	"skiff.dev/skiff/internal/metrics/resource"
 	"skiff.dev/skiff/internal/pki"
 	"skiff.dev/skiff/internal/registry/servicealloc"
 	"skiff.dev/skiff/internal/storage/etcd"
@@ -69,6 +72,9 @@ type Config struct {
 	// ProxyTransport reaches Service endpoints and pods for services/proxy
 	// and pods/proxy; nil is the default (tests point it at loopback).
 	ProxyTransport http.RoundTripper
+	// Metrics configures the scraping of nodes and pods and the metrics
+	// APIs served from it.
+	Metrics metrics.Options
 }
 
 // KubeletClientCommonName is the CommonName of the API server's client
@@ -173,6 +179,13 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var (
+		usage  *resource.Store
+		values *custom.Store
+	)
+	if !cfg.Metrics.Disable {
+		usage, values = resource.NewStore(), custom.NewStore()
+	}
 	srv, err := apiserver.New(apiserver.Config{
 		BindAddress: cfg.BindAddress, SecurePort: cfg.Port, Listener: cfg.Listener,
 		CertFile: files.servingChain, KeyFile: files.servingKey, ClientCAFile: files.ca.CertFile, JoinToken: &files.token, CA: files.ca,
@@ -180,6 +193,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		KubeletClientCertFile: files.kubeletCert, KubeletClientKeyFile: files.kubeletKey, ProxyTransport: cfg.ProxyTransport,
 		DefaultNotReadyTolerationSeconds:    cfg.DefaultNotReadyTolerationSeconds,
 		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds,
+		ResourceMetrics:                     resourceMetrics(usage),
+		CustomMetrics:                       customMetrics(values),
 	})
 	if err != nil {
 		return nil, err
@@ -218,6 +233,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	if err := s.startRepair(srvCtx, srv, alloc, cfg); err != nil {
 		return nil, err
+	}
+	if usage != nil {
+		if err := s.startMetrics(srvCtx, srv.Loopback, files, cfg.Metrics, usage, values, log.With("component", "metrics")); err != nil {
+			return nil, err
+		}
 	}
 	if s.EndpointAddress, err = EndpointAddress(cfg.AdvertiseAddress); err != nil {
 		log.Error("the kubernetes service gets no endpoints", "err", err)

@@ -1,0 +1,175 @@
+package custom
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"skiff.dev/skiff/internal/wellknown"
+)
+
+// maxConcurrent bounds the pods scraped at once.
+const maxConcurrent = 64
+
+// Target is where a pod's metrics are scraped.
+type Target struct {
+	Pod types.NamespacedName
+	URL string
+}
+
+// TargetOf returns where the pod asks to be scraped. ok is false when it
+// does not ask (no prometheus.io/scrape: "true"), or is not running with an
+// IP; err says why an asking pod cannot be scraped.
+func TargetOf(pod *corev1.Pod) (t Target, ok bool, err error) {
+	if pod.Annotations[wellknown.PrometheusScrapeAnnotation] != "true" ||
+		pod.Status.Phase != corev1.PodRunning || pod.Status.PodIP == "" || pod.DeletionTimestamp != nil {
+		return Target{}, false, nil
+	}
+	port := pod.Annotations[wellknown.PrometheusPortAnnotation]
+	if port == "" {
+		for _, c := range pod.Spec.Containers {
+			if len(c.Ports) > 0 {
+				port = strconv.Itoa(int(c.Ports[0].ContainerPort))
+				break
+			}
+		}
+	}
+	if n, perr := strconv.Atoi(port); perr != nil || n <= 0 || n > 65535 {
+		return Target{}, true, fmt.Errorf("pod %s/%s: annotation %s: %q is not a port, and no container declares one",
+			pod.Namespace, pod.Name, wellknown.PrometheusPortAnnotation, port)
+	}
+	scheme := pod.Annotations[wellknown.PrometheusSchemeAnnotation]
+	if scheme == "" {
+		scheme = "http"
+	}
+	if scheme != "http" && scheme != "https" {
+		return Target{}, true, fmt.Errorf("pod %s/%s: annotation %s: %q is neither http nor https",
+			pod.Namespace, pod.Name, wellknown.PrometheusSchemeAnnotation, scheme)
+	}
+	path := pod.Annotations[wellknown.PrometheusPathAnnotation]
+	if path == "" {
+		path = wellknown.DefaultPrometheusPath
+	}
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(pod.Status.PodIP, port), Path: path}
+	return Target{Pod: types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, URL: u.String()}, true, nil
+}
+
+// PodLister lists the pods (client-go's PodInterface of all namespaces has
+// it).
+type PodLister interface {
+	List(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error)
+}
+
+// Scraper scrapes the pods that ask for it into a Store.
+type Scraper struct {
+	Pods PodLister
+	// Client reaches the pods.
+	Client *http.Client
+	Store  *Store
+	// Timeout bounds the scrape of one pod.
+	Timeout time.Duration
+	Log     *slog.Logger
+	// Now defaults to time.Now; it stamps samples that carry no timestamp.
+	Now func() time.Time
+}
+
+// Run scrapes every resolution until ctx ends.
+func (s *Scraper) Run(ctx context.Context, resolution time.Duration) {
+	t := time.NewTicker(resolution)
+	defer t.Stop()
+	for {
+		s.Scrape(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Scrape scrapes every pod that asks for it once, concurrently. A pod that
+// cannot be scraped is left out, with a log line.
+func (s *Scraper) Scrape(ctx context.Context) {
+	pods, err := s.Pods.List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.Log.Warn("custom metrics: listing pods", "err", err)
+		}
+		return
+	}
+	var (
+		mu      sync.Mutex
+		scraped = map[types.NamespacedName]bool{}
+		wg      sync.WaitGroup
+		slots   = make(chan struct{}, maxConcurrent)
+	)
+	for i := range pods.Items {
+		target, ok, err := TargetOf(&pods.Items[i])
+		if err != nil {
+			s.Log.Warn("custom metrics: pod left out", "err", err)
+		}
+		if !ok || err != nil {
+			continue
+		}
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			samples, err := s.scrape(ctx, target)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.Log.Warn("custom metrics: pod left out", "pod", target.Pod.String(), "err", err)
+				}
+				return
+			}
+			s.Store.Update(target.Pod, samples)
+			mu.Lock()
+			scraped[target.Pod] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	s.Store.Retain(scraped)
+}
+
+func (s *Scraper) scrape(ctx context.Context, t Target) ([]Sample, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: %w", t.Pod, err)
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: %w", t.Pod, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("pod %s: GET %s: %s: %s", t.Pod, t.URL, resp.Status, body)
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	samples, err := Parse(resp.Body, now())
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: %w", t.Pod, err)
+	}
+	return samples, nil
+}

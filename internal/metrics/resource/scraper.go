@@ -1,0 +1,124 @@
+package resource
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"skiff.dev/skiff/internal/registry/podsub"
+)
+
+// Path is where a node's kubelet server serves its resource metrics.
+const Path = "/metrics/resource"
+
+// maxConcurrent bounds the nodes scraped at once.
+const maxConcurrent = 32
+
+// NodeLister lists the nodes to scrape (client-go's NodeInterface has it).
+type NodeLister interface {
+	List(ctx context.Context, opts metav1.ListOptions) (*corev1.NodeList, error)
+}
+
+// Scraper scrapes every node's resource metrics into a Store.
+type Scraper struct {
+	Nodes NodeLister
+	// Client reaches the kubelet servers (with the API server's kubelet
+	// client certificate).
+	Client *http.Client
+	Store  *Store
+	// Timeout bounds the scrape of one node.
+	Timeout time.Duration
+	Log     *slog.Logger
+	// Now defaults to time.Now; it stamps samples that carry no timestamp.
+	Now func() time.Time
+}
+
+// Run scrapes every resolution until ctx ends.
+func (s *Scraper) Run(ctx context.Context, resolution time.Duration) {
+	t := time.NewTicker(resolution)
+	defer t.Stop()
+	for {
+		s.Scrape(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Scrape scrapes every node once, concurrently. A node that cannot be
+// scraped is left out of the store, with a log line.
+func (s *Scraper) Scrape(ctx context.Context) {
+	nodes, err := s.Nodes.List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.Log.Warn("resource metrics: listing nodes", "err", err)
+		}
+		return
+	}
+	var (
+		mu      sync.Mutex
+		scraped = map[string]bool{}
+		wg      sync.WaitGroup
+		slots   = make(chan struct{}, maxConcurrent)
+	)
+	for i := range nodes.Items {
+		node := &nodes.Items[i]
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			b, err := s.scrapeNode(ctx, node)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.Log.Warn("resource metrics: node left out", "node", node.Name, "err", err)
+				}
+				return
+			}
+			s.Store.Update(node.Name, b)
+			mu.Lock()
+			scraped[node.Name] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	s.Store.Retain(scraped)
+}
+
+func (s *Scraper) scrapeNode(ctx context.Context, node *corev1.Node) (Batch, error) {
+	host, err := podsub.NodeKubeletHost(node)
+	if err != nil {
+		return Batch{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+Path, nil)
+	if err != nil {
+		return Batch{}, fmt.Errorf("node %s: %w", node.Name, err)
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		return Batch{}, fmt.Errorf("node %s: %w", node.Name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return Batch{}, fmt.Errorf("node %s: %s %s: %s", node.Name, Path, resp.Status, body)
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	b, err := Parse(resp.Body, now())
+	if err != nil {
+		return Batch{}, fmt.Errorf("node %s: %w", node.Name, err)
+	}
+	return b, nil
+}
