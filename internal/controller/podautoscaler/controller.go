@@ -40,6 +40,10 @@ const (
 	DefaultInitialReadinessDelay   = 30 * time.Second
 )
 
+// discoveryRefresh is how often the custom metrics API version is looked
+// up again.
+const discoveryRefresh = time.Minute
+
 // Options tunes the controller (kube-controller-manager's
 // --horizontal-pod-autoscaler-* flags). Zero values mean the defaults above;
 // a zero tolerance therefore cannot be asked for (use a tiny one).
@@ -96,6 +100,10 @@ type Controller struct {
 	opts     Options
 	log      *slog.Logger
 
+	// background runs beside the workers (the metrics clients' discovery
+	// refresh) until ctx ends.
+	background []func(ctx context.Context, period time.Duration)
+
 	mu        sync.Mutex
 	histories map[string]*history
 }
@@ -138,6 +146,9 @@ func New(client kubernetes.Interface, scales scale.ScalesGetter, mapper Mapper, 
 
 // Run syncs HPAs until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
+	for _, fn := range c.background {
+		go fn(ctx, discoveryRefresh)
+	}
 	queue.RunWorkers(ctx, c.synced, queue.Worker[string]{
 		Queue: c.queue, SyncAfter: c.sync, Workers: c.opts.Workers, Log: c.log,
 	})
