@@ -3,6 +3,7 @@ package podautoscaler
 import (
 	"fmt"
 
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
@@ -19,19 +20,29 @@ import (
 // JSON, whatever content type cfg asks for.
 func NewForConfig(cfg *rest.Config, client kubernetes.Interface, factory informers.SharedInformerFactory,
 	recorder record.EventRecorder, opts Options) (*Controller, error) {
-	jsonCfg := rest.CopyConfig(cfg)
-	jsonCfg.ContentType, jsonCfg.AcceptContentTypes = "application/json", "application/json"
-	cached := memory.NewMemCacheClient(client.Discovery())
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(cached)
-	scales, err := scale.NewForConfig(jsonCfg, mapper, dynamic.LegacyAPIPathResolverFunc, scale.NewDiscoveryScaleKindResolver(cached))
+	scales, mapper, err := NewScaleClient(cfg, client.Discovery())
 	if err != nil {
-		return nil, fmt.Errorf("scale client: %w", err)
+		return nil, err
 	}
-	metrics, err := NewAPIMetrics(jsonCfg, client.Discovery(), mapper)
+	metrics, err := NewAPIMetrics(cfg, client.Discovery(), mapper)
 	if err != nil {
 		return nil, err
 	}
 	c := New(client, scales, mapper, metrics, factory, recorder, opts)
 	c.background = append(c.background, metrics.Run)
 	return c, nil
+}
+
+// NewScaleClient is the scale subresource client of k8s.io/client-go/scale
+// (JSON) and the discovery REST mapper it and the controller use.
+func NewScaleClient(cfg *rest.Config, disc discovery.DiscoveryInterface) (scale.ScalesGetter, *restmapper.DeferredDiscoveryRESTMapper, error) {
+	jsonCfg := rest.CopyConfig(cfg)
+	jsonCfg.ContentType, jsonCfg.AcceptContentTypes = "application/json", "application/json"
+	cached := memory.NewMemCacheClient(disc)
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(cached)
+	scales, err := scale.NewForConfig(jsonCfg, mapper, dynamic.LegacyAPIPathResolverFunc, scale.NewDiscoveryScaleKindResolver(cached))
+	if err != nil {
+		return nil, nil, fmt.Errorf("scale client: %w", err)
+	}
+	return scales, mapper, nil
 }
