@@ -45,8 +45,8 @@ func newPod(name string, cpuMilli int64, opts ...podOpt) *corev1.Pod {
 }
 
 func phase(ph corev1.PodPhase) podOpt { return func(p *corev1.Pod) { p.Status.Phase = ph } }
-func deleted(p *corev1.Pod)          { p.DeletionTimestamp = &metav1.Time{Time: t0} }
-func noRequest(p *corev1.Pod)        { p.Spec.Containers[0].Resources.Requests = nil }
+func deleted(p *corev1.Pod)           { p.DeletionTimestamp = &metav1.Time{Time: t0} }
+func noRequest(p *corev1.Pod)         { p.Spec.Containers[0].Resources.Requests = nil }
 
 // startedAgo starts the pod d before t0; it became ready (ready true) or
 // unready (false) at readyAt before t0.
