@@ -4,6 +4,7 @@ package podautoscaler_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -209,6 +210,28 @@ func TestHorizontalPodAutoscaler(t *testing.T) {
 			return fmt.Errorf("status %+v", h.Status)
 		}
 		return nil
+	})
+
+	// kubectl get hpa's TARGETS column, from the server's Table.
+	testserver.Poll(t, 20*time.Second, "TARGETS cpu: 140%/70%", func() error {
+		raw, err := cs.AutoscalingV2().RESTClient().Get().Namespace("default").Resource("horizontalpodautoscalers").Name("web").
+			SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(ctx)
+		if err != nil {
+			return err
+		}
+		var table metav1.Table
+		if err := json.Unmarshal(raw, &table); err != nil {
+			return err
+		}
+		for i, col := range table.ColumnDefinitions {
+			if col.Name == "Targets" && len(table.Rows) == 1 {
+				if got := table.Rows[0].Cells[i]; got != "cpu: 140%/70%" {
+					return fmt.Errorf("targets %v", got)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no Targets column in %s", raw)
 	})
 
 	// 140 % on 4 pods asks for 8.
