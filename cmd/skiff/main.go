@@ -21,6 +21,7 @@ import (
 
 	"skiff.dev/skiff/internal/agent"
 	"skiff.dev/skiff/internal/apiserver"
+	"skiff.dev/skiff/internal/controller/podautoscaler"
 	"skiff.dev/skiff/internal/controller/podgc"
 	"skiff.dev/skiff/internal/metrics"
 	"skiff.dev/skiff/internal/server"
@@ -87,6 +88,7 @@ func newServerCommand(log *slog.Logger, run func(context.Context, server.Config)
 	f.IntVar(&cfg.Hollow.Count, "hollow-nodes", 0, "add N simulated nodes hollow-0 ... hollow-(N-1) (for control-plane tests and benchmarks)")
 	f.DurationVar(&cfg.ControllerManager.NodeLifecycle.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked Unknown")
 	f.IntVar(&cfg.ControllerManager.PodGC.TerminatedPodThreshold, "terminated-pod-gc-threshold", podgc.DefaultTerminatedPodThreshold, "how many finished (Succeeded or Failed) pods may stay before the oldest are deleted; 0 or less keeps them all")
+	addPodAutoscalerFlags(f, &cfg.ControllerManager.PodAutoscaler)
 	f.BoolVar(&cfg.ControllerManager.DisableServiceLB, "disable-servicelb", false, "run no built-in LoadBalancer implementation (LoadBalancer Services of no class stay pending unless another implementation serves them)")
 	f.BoolVar(&cfg.NoControllers, "no-controllers", false, "run the API server alone, without controllers and scheduler (API benchmarks)")
 	f.Int64Var(&cfg.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", 300, "seconds pods tolerate a not-ready node before they are evicted (added to pods that do not say)")
@@ -135,6 +137,16 @@ func addNodeFlags(f *pflag.FlagSet, cfg *agent.Config) {
 	f.Var(newAddrsValue(&cfg.ClusterDNS, "10.43.0.10"), "cluster-dns", "cluster DNS addresses, the nameservers of pods with dnsPolicy ClusterFirst (on the server: the kube-dns Service's ClusterIP, in --service-cidr)")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", wellknown.ClusterDomain, "cluster DNS domain")
 	f.BoolVar(&cfg.DisableDrainWait, "disable-drain-wait", false, "stop a deleted pod's containers at once, as Kubernetes does, instead of first waiting (at most min(grace period - 2s, 20s)) until no node's service proxy routes new connections to the pod")
+}
+
+// addPodAutoscalerFlags adds kube-controller-manager's flags of the
+// HorizontalPodAutoscaler controller, with its defaults.
+func addPodAutoscalerFlags(f *pflag.FlagSet, o *podautoscaler.Options) {
+	f.DurationVar(&o.SyncPeriod, "horizontal-pod-autoscaler-sync-period", podautoscaler.DefaultSyncPeriod, "how often the HorizontalPodAutoscaler controller looks at every HPA's metrics and target")
+	f.DurationVar(&o.DownscaleStabilization, "horizontal-pod-autoscaler-downscale-stabilization", podautoscaler.DefaultDownscaleStabilization, "how far back the autoscaler looks for a higher recommendation before it scales down (HPAs whose behavior sets no scale-down window)")
+	f.Float64Var(&o.Tolerance, "horizontal-pod-autoscaler-tolerance", podautoscaler.DefaultTolerance, "how far the ratio of a metric to its target may be from 1.0 before the autoscaler scales (0 means the default)")
+	f.DurationVar(&o.CPUInitializationPeriod, "horizontal-pod-autoscaler-cpu-initialization-period", podautoscaler.DefaultCPUInitializationPeriod, "how long after a pod starts its CPU samples count only when it is ready and was ready over the sample's whole window")
+	f.DurationVar(&o.InitialReadinessDelay, "horizontal-pod-autoscaler-initial-readiness-delay", podautoscaler.DefaultInitialReadinessDelay, "how long after a pod starts it may turn unready and still count as never having been ready (its CPU is then not used)")
 }
 
 // taintsValue is the --register-with-taints flag: comma-separated taints.

@@ -63,6 +63,11 @@ func TestServerFlags(t *testing.T) {
 			{"kubelet port", cfg.Node.KubeletPort, agent.DefaultKubeletPort},
 			{"grace period", cfg.ControllerManager.NodeLifecycle.NodeMonitorGracePeriod, 40 * time.Second},
 			{"pod GC threshold", cfg.ControllerManager.PodGC.TerminatedPodThreshold, podgc.DefaultTerminatedPodThreshold},
+			{"HPA sync period", cfg.ControllerManager.PodAutoscaler.SyncPeriod, 15 * time.Second},
+			{"HPA downscale stabilization", cfg.ControllerManager.PodAutoscaler.DownscaleStabilization, 5 * time.Minute},
+			{"HPA tolerance", cfg.ControllerManager.PodAutoscaler.Tolerance, 0.1},
+			{"HPA CPU initialization period", cfg.ControllerManager.PodAutoscaler.CPUInitializationPeriod, 5 * time.Minute},
+			{"HPA initial readiness delay", cfg.ControllerManager.PodAutoscaler.InitialReadinessDelay, 30 * time.Second},
 			{"hollow nodes", cfg.Hollow.Count, 0},
 			{"cluster DNS", fmt.Sprint(cfg.Node.ClusterDNS), "[10.43.0.10]"},
 			{"cluster domain", cfg.Node.ClusterDomain, "cluster.local"},
@@ -83,7 +88,10 @@ func TestServerFlags(t *testing.T) {
 		cfg, err := serverConfig(t, "--bind-address", "127.0.0.1", "--service-cidr", "10.96.0.0/12", "--cluster-cidr", "10.244.0.0/16",
 			"--service-node-port-range", "31000-31010", "--runtime", "fake", "--node-monitor-grace-period", "3s",
 			"--terminated-pod-gc-threshold", "0", "--hollow-nodes", "4", "--node-name", "srv", "--kubelet-port", "20250",
-			"--cluster-dns", "10.96.0.10,fd00::a", "--cluster-domain", "corp.internal", "--cluster-dns-port", "5353", "--disable-dns")
+			"--cluster-dns", "10.96.0.10,fd00::a", "--cluster-domain", "corp.internal", "--cluster-dns-port", "5353", "--disable-dns",
+			"--horizontal-pod-autoscaler-sync-period", "2s", "--horizontal-pod-autoscaler-downscale-stabilization", "10s",
+			"--horizontal-pod-autoscaler-tolerance", "0.05", "--horizontal-pod-autoscaler-cpu-initialization-period", "1m",
+			"--horizontal-pod-autoscaler-initial-readiness-delay", "5s")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,6 +105,11 @@ func TestServerFlags(t *testing.T) {
 			{"kubelet port", cfg.Node.KubeletPort, 20250},
 			{"grace period", cfg.ControllerManager.NodeLifecycle.NodeMonitorGracePeriod, 3 * time.Second},
 			{"pod GC threshold", cfg.ControllerManager.PodGC.TerminatedPodThreshold, 0},
+			{"HPA sync period", cfg.ControllerManager.PodAutoscaler.SyncPeriod, 2 * time.Second},
+			{"HPA downscale stabilization", cfg.ControllerManager.PodAutoscaler.DownscaleStabilization, 10 * time.Second},
+			{"HPA tolerance", cfg.ControllerManager.PodAutoscaler.Tolerance, 0.05},
+			{"HPA CPU initialization period", cfg.ControllerManager.PodAutoscaler.CPUInitializationPeriod, time.Minute},
+			{"HPA initial readiness delay", cfg.ControllerManager.PodAutoscaler.InitialReadinessDelay, 5 * time.Second},
 			{"hollow nodes", cfg.Hollow.Count, 4},
 			{"cluster DNS", fmt.Sprint(cfg.Node.ClusterDNS), "[10.96.0.10 fd00::a]"},
 			{"cluster domain", cfg.Node.ClusterDomain, "corp.internal"},

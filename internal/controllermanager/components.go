@@ -17,6 +17,7 @@ import (
 	"skiff.dev/skiff/internal/controller/namespace"
 	"skiff.dev/skiff/internal/controller/nodeipam"
 	"skiff.dev/skiff/internal/controller/nodelifecycle"
+	"skiff.dev/skiff/internal/controller/podautoscaler"
 	"skiff.dev/skiff/internal/controller/podgc"
 	"skiff.dev/skiff/internal/controller/queue"
 	"skiff.dev/skiff/internal/controller/replicaset"
@@ -65,6 +66,13 @@ func runControllers(ctx context.Context, d deps) {
 	}
 	if !d.cfg.DisableServiceLB {
 		fns = append(fns, servicelb.New(d.client, factory, servicelb.Options{Options: base}).Run)
+	}
+	hpaOpts := d.cfg.PodAutoscaler
+	hpaOpts.Logger = log
+	if hpa, err := podautoscaler.NewForConfig(d.cfg.RestConfig, d.client, factory, d.events.For("horizontal-pod-autoscaler"), hpaOpts); err != nil {
+		log.Error("horizontal pod autoscaler not started", "err", err)
+	} else {
+		fns = append(fns, hpa.Run)
 	}
 	ipam, err := nodeipam.New(d.client, factory, d.events.For("node-ipam-controller"), ipamOpts)
 	if err != nil {

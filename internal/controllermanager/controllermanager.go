@@ -26,6 +26,7 @@ import (
 
 	"skiff.dev/skiff/internal/controller/nodeipam"
 	"skiff.dev/skiff/internal/controller/nodelifecycle"
+	"skiff.dev/skiff/internal/controller/podautoscaler"
 	"skiff.dev/skiff/internal/controller/podgc"
 )
 
@@ -56,6 +57,10 @@ type Config struct {
 	NodeLifecycle nodelifecycle.Options
 	PodGC         podgc.Options
 	NodeIPAM      nodeipam.Options
+	// PodAutoscaler is the HorizontalPodAutoscaler controller's options
+	// (kube-controller-manager's --horizontal-pod-autoscaler-* flags);
+	// zero values take its defaults. Its Logger is Logger.
+	PodAutoscaler podautoscaler.Options
 	// DisableServiceLB turns off the built-in LoadBalancer implementation
 	// (internal/controller/servicelb; `skiff server --disable-servicelb`).
 	DisableServiceLB bool
