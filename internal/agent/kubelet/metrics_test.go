@@ -11,8 +11,12 @@ import (
 
 func TestRunningCounts(t *testing.T) {
 	ready, notReady := runtimeapi.PodSandboxState_SANDBOX_READY, runtimeapi.PodSandboxState_SANDBOX_NOTREADY
-	sb := func(state runtimeapi.PodSandboxState) *runtimeapi.PodSandbox { return &runtimeapi.PodSandbox{State: state} }
-	c := func(state runtimeapi.ContainerState) *runtimeapi.Container { return &runtimeapi.Container{State: state} }
+	sb := func(state runtimeapi.PodSandboxState) *runtimeapi.PodSandbox {
+		return &runtimeapi.PodSandbox{State: state}
+	}
+	c := func(state runtimeapi.ContainerState) *runtimeapi.Container {
+		return &runtimeapi.Container{State: state}
+	}
 	tests := []struct {
 		name           string
 		relisted       relisted

@@ -21,9 +21,8 @@ func TestStore(t *testing.T) {
 		return b
 	}
 	type want struct {
-		node    *Usage
-		pods    map[PodKey]*PodUsage
-		comment string
+		node *Usage
+		pods map[PodKey]*PodUsage
 	}
 	podKey := web.PodKey()
 	tests := []struct {
