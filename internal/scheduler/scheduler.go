@@ -126,6 +126,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		requests: make(chan struct{}, opts.BindConcurrency),
 	}
 	s.queue.report = s.metrics.setPending
+	// Every queue's gauge exists from the start, at 0, as kube-scheduler's.
+	s.metrics.setPending(0, 0, 0)
 	pods := factory.Core().V1().Pods().Informer()
 	nodes := factory.Core().V1().Nodes().Informer()
 	s.synced = []cache.InformerSynced{pods.HasSynced, nodes.HasSynced}

@@ -71,7 +71,7 @@ func runAutoscalingSuite(t *testing.T, rt string) {
 	eventually(t, 90*time.Second, "2 ml-model pods Ready", func() bool { return settledPods(t, c, 2) })
 
 	// kubectl top: every pod with CPU and memory within 10 % of what its
-	// cgroup says (a pod held at 200m by its CPU limit, so the CPU is
+	// containers' cgroups say (a pod held at 200m by its CPU limit, so the CPU is
 	// steady); the node.
 	busy := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "busy", Labels: map[string]string{"app": "busy"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{n.shellContainer("busy", "while :; do :; done")}}}
@@ -285,9 +285,28 @@ func topMatchesCgroups(t *testing.T, s *server, c kubernetes.Interface, selector
 		return false
 	}
 	const window = 4 * time.Second
+	// A pod's usage in the metrics API is the sum of its containers' (the
+	// sandbox is not counted), so sum their cgroups: each container's is
+	// below the pod's, named by its ID.
+	cgroups := func(p corev1.Pod) []string {
+		var rels []string
+		for _, cs := range p.Status.ContainerStatuses {
+			if _, id, ok := strings.Cut(cs.ContainerID, "://"); ok {
+				rels = append(rels, "/skiff/pod"+string(p.UID)+"/"+id)
+			}
+		}
+		return rels
+	}
+	sum := func(p corev1.Pod, read func(*testing.T, string) int64) int64 {
+		var n int64
+		for _, rel := range cgroups(p) {
+			n += read(t, rel)
+		}
+		return n
+	}
 	before := map[string]int64{}
 	for _, p := range pods {
-		before[p.Name] = cgroupCPU(t, "/skiff/pod"+string(p.UID))
+		before[p.Name] = sum(p, cgroupCPU)
 	}
 	time.Sleep(window) // the cgroup's CPU rate is measured over this window
 	r := s.kubectl("", nil, "top", "pods", "-n", seedNS, "-l", selector)
@@ -307,9 +326,8 @@ func topMatchesCgroups(t *testing.T, s *server, c kubernetes.Interface, selector
 			t.Logf("kubectl top pods does not list %s yet:\n%s", p.Name, r.Stdout)
 			return false
 		}
-		rel := "/skiff/pod" + string(p.UID)
-		cpu := float64(cgroupCPU(t, rel)-before[p.Name]) / float64(window.Nanoseconds()) * 1000
-		mem := float64(cgroupWorkingSet(t, rel)) / (1 << 20)
+		cpu := float64(sum(p, cgroupCPU)-before[p.Name]) / float64(window.Nanoseconds()) * 1000
+		mem := float64(sum(p, cgroupWorkingSet)) / (1 << 20)
 		if !within(row[0], cpu, 5) || !within(row[1], mem, 1) {
 			t.Logf("pod %s: kubectl top shows %.0fm %.0fMi, its cgroup %.1fm %.1fMi", p.Name, row[0], row[1], cpu, mem)
 			return false

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -77,7 +78,18 @@ func TestMetrics(t *testing.T) {
 		}
 		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 10 * time.Second}
 	}
-	url := fmt.Sprintf("https://127.0.0.1:%d/metrics", port)
+	// The kubelet port listens on the node's InternalIP.
+	node, err := c.CoreV1().Nodes().Get(context.Background(), "measured", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodeIP string
+	for _, a := range node.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			nodeIP = a.Address
+		}
+	}
+	url := fmt.Sprintf("https://%s/metrics", net.JoinHostPort(nodeIP, fmt.Sprint(port)))
 	kubelet := []string{"kubelet_pod_start_duration_seconds", "kubelet_running_pods",
 		"kubeproxy_sync_proxy_rules_duration_seconds", "kubeproxy_sync_proxy_rules_last_timestamp_seconds", "go_goroutines"}
 	admin := client(filepath.Join(s.dataDir, "tls", "admin.crt"), filepath.Join(s.dataDir, "tls", "admin.key"))
