@@ -63,6 +63,13 @@ for s in "${scenarios[@]}"; do
           printf "| service proxy (`go test -tags integration -bench BenchmarkEndpointChangeToKernel ./internal/agent/proxy/`): 1000 Services, 10000 endpoints created through the API; EndpointSlice update → rules in the kernel, 300 changes | p50 %.1f ms, p99 %.1f ms (nft CPU %.1f ms per change) | p99 < 100 ms |\n", v["p50-ms"], v["p99-ms"], v["nft-cpu-ms/op"]
           printf "| service proxy: first sync of 1000 Services / full resync in place | %.0f ms / %.0f ms | |\n", v["start-sync-ms"], v["resync-ms"]}'
     fi
+    if [ "$s" = autoscale ]; then
+      # The agent's stats collector alone: one sample of 100 pods' cgroups
+      # (v1 files), what the background sampler and each scrape cost.
+      go test -run '^$' -bench 'BenchmarkCollectorSummary100Pods$' -benchtime 500x ./internal/agent/stats/ |
+        awk '/%core/{for(i=1;i<=NF;i++){v[$(i+1)]=$i}
+          printf "| agent metrics collection (`go test -bench BenchmarkCollectorSummary100Pods ./internal/agent/stats/`): 100 pods, one sample every 10 s plus a scrape every 15 s | %.2f %% of a core (%.1f ms per sample); %.0f KiB kept between samples, %.1f MiB allocated per sample and freed | < 1 %% of a core, < 10 MB |\n", v["%core"], v["ns/op"]/1e6, v["retained-KiB"], v["B/op"]/1048576}'
+    fi
     if [ "$s" = controlplane ]; then
       # The scheduler alone (fake clientset, no API server): what it can bind
       # when pod creation is not the limit.
@@ -78,7 +85,7 @@ done
   echo
   echo "Produced by \`make bench\` (\`hack/bench.sh\`): each scenario runs \`go run ./test/bench\` against"
   echo "\`build/bin/skiff server\` processes on fresh data dirs, fsync on. Goals are targets, not test assertions."
-  for s in api controlplane node services netpol multinode unit; do
+  for s in api controlplane node services netpol multinode autoscale unit; do
     echo
     if [ -f "build/bench/$s.md" ]; then
       cat "build/bench/$s.md"
