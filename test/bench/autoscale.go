@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -115,7 +116,10 @@ func loadToServing(skiff, modelServer string, period time.Duration) (time.Durati
 	url := "http://" + net.JoinHostPort(clusterIP, "80") + "/burn?ms=20"
 	for range 4 {
 		wg.Go(func() {
-			c := &http.Client{Timeout: 5 * time.Second}
+			// A connection per request: the service proxy balances
+			// connections, so keep-alive clients would stay on the first
+			// replica (as with kube-proxy).
+			c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 			for {
 				select {
 				case <-stop:
@@ -130,7 +134,7 @@ func loadToServing(skiff, modelServer string, period time.Duration) (time.Durati
 		})
 	}
 	var took time.Duration
-	err = until(5*time.Minute, func() bool {
+	err = until(3*time.Minute, func() bool {
 		pods, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=bench-model"})
 		if err != nil {
 			return false
@@ -146,6 +150,19 @@ func loadToServing(skiff, modelServer string, period time.Duration) (time.Durati
 		}
 		return false
 	})
+	if err != nil {
+		// What the autoscaler saw and the replicas it made, to tell a
+		// metrics gap from a replica that does not serve.
+		if h, herr := client.AutoscalingV2().HorizontalPodAutoscalers("default").Get(ctx, "bench-model", metav1.GetOptions{}); herr == nil {
+			fmt.Fprintf(os.Stderr, "bench: HPA status %+v\n", h.Status)
+		}
+		if pods, perr := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=bench-model"}); perr == nil {
+			for _, pod := range pods.Items {
+				n, serr := servedRequests(pod.Status.PodIP)
+				fmt.Fprintf(os.Stderr, "bench: pod %s ready=%v ip=%s /burn served %v (%v)\n", pod.Name, podIsReady(&pod), pod.Status.PodIP, n, serr)
+			}
+		}
+	}
 	return took, err
 }
 
@@ -157,7 +174,8 @@ func servedRequests(podIP string) (float64, error) {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	families, err := (&expfmt.TextParser{}).TextToMetricFamilies(resp.Body)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
 		return 0, err
 	}
