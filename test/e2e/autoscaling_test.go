@@ -402,7 +402,7 @@ func cgroupStat(t *testing.T, path, key string) int64 {
 }
 
 // TestHollowAutoscaling: 100 Deployments with an HPA each on 100 hollow
-// nodes. Setting their pods' simulated CPU moves every one of them to the
+// nodes (one made by kubectl autoscale). Setting their pods' simulated CPU moves every one of them to the
 // replica count the HPA's rule gives within two sync periods (after the
 // metrics pipeline's two scrapes), and kubectl top pods -A lists every pod.
 func TestHollowAutoscaling(t *testing.T) {
@@ -427,7 +427,11 @@ spec:
     spec:
       containers: [{name: model, image: model, resources: {requests: {cpu: 100m}}}]
 ---
-apiVersion: autoscaling/v2
+`, i, ns)
+		if i == 0 {
+			continue // its HPA comes from kubectl autoscale, below
+		}
+		fmt.Fprintf(&manifest, `apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: app-%[1]d, namespace: %[2]s}
 spec:
@@ -440,6 +444,9 @@ spec:
 	}
 	if r := s.kubectl(manifest.String(), nil, "apply", "-f", "-"); r.Code != 0 {
 		t.Fatalf("apply: %s", r.Stderr)
+	}
+	if out := s.ok("autoscale", "deployment", "app-0", "-n", ns, "--cpu-percent=50", "--min=1", "--max=5"); !strings.Contains(out, "autoscaled") {
+		t.Errorf("kubectl autoscale printed %q", out)
 	}
 	eventually(t, 120*time.Second, fmt.Sprintf("%d pods Running", apps), func() bool { return readyRunning(t, c, ns, "", apps) })
 	eventually(t, 60*time.Second, "kubectl top pods -A lists every pod", func() bool {
