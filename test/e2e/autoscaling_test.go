@@ -445,7 +445,7 @@ spec:
 	if r := s.kubectl(manifest.String(), nil, "apply", "-f", "-"); r.Code != 0 {
 		t.Fatalf("apply: %s", r.Stderr)
 	}
-	if out := s.ok("autoscale", "deployment", "app-0", "-n", ns, "--cpu-percent=50", "--min=1", "--max=5"); !strings.Contains(out, "autoscaled") {
+	if out := s.ok("autoscale", "deployment", "app-0", "-n", ns, "--cpu=50%", "--min=1", "--max=5"); !strings.Contains(out, "autoscaled") {
 		t.Errorf("kubectl autoscale printed %q", out)
 	}
 	eventually(t, 120*time.Second, fmt.Sprintf("%d pods Running", apps), func() bool { return readyRunning(t, c, ns, "", apps) })
