@@ -10,13 +10,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"skiff.dev/skiff/internal/metrics/scrape"
 	"skiff.dev/skiff/internal/wellknown"
 )
 
@@ -90,16 +90,7 @@ type Scraper struct {
 
 // Run scrapes every resolution until ctx ends.
 func (s *Scraper) Run(ctx context.Context, resolution time.Duration) {
-	t := time.NewTicker(resolution)
-	defer t.Stop()
-	for {
-		s.Scrape(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	scrape.Every(ctx, resolution, s.Scrape)
 }
 
 // Scrape scrapes every pod that asks for it once, concurrently. A pod that
@@ -112,62 +103,35 @@ func (s *Scraper) Scrape(ctx context.Context) {
 		}
 		return
 	}
-	var (
-		mu      sync.Mutex
-		scraped = map[types.NamespacedName]bool{}
-		wg      sync.WaitGroup
-		slots   = make(chan struct{}, maxConcurrent)
-	)
+	var targets []Target
 	for i := range pods.Items {
 		target, ok, err := TargetOf(&pods.Items[i])
 		if err != nil {
 			s.Log.Warn("custom metrics: pod left out", "err", err)
 		}
-		if !ok || err != nil {
-			continue
+		if ok && err == nil {
+			targets = append(targets, target)
 		}
-		wg.Go(func() {
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			samples, err := s.scrape(ctx, target)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.Log.Warn("custom metrics: pod left out", "pod", target.Pod.String(), "err", err)
-				}
-				return
-			}
-			s.Store.Update(target.Pod, samples)
-			mu.Lock()
-			scraped[target.Pod] = true
-			mu.Unlock()
-		})
 	}
-	wg.Wait()
-	s.Store.Retain(scraped)
+	s.Store.Retain(scrape.Each(targets, maxConcurrent, func(target Target) (types.NamespacedName, bool) {
+		samples, err := s.scrape(ctx, target)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.Log.Warn("custom metrics: pod left out", "pod", target.Pod.String(), "err", err)
+			}
+			return types.NamespacedName{}, false
+		}
+		s.Store.Update(target.Pod, samples)
+		return target.Pod, true
+	}))
 }
 
 func (s *Scraper) scrape(ctx context.Context, t Target) ([]Sample, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("pod %s: %w", t.Pod, err)
-	}
-	req.Header.Set("Accept", "text/plain;version=0.0.4")
-	resp, err := s.Client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("pod %s: %w", t.Pod, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("pod %s: GET %s: %s: %s", t.Pod, t.URL, resp.Status, body)
-	}
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
 	}
-	samples, err := Parse(resp.Body, now())
+	samples, err := scrape.Get(ctx, s.Client, t.URL, s.Timeout, func(r io.Reader) ([]Sample, error) { return Parse(r, now()) })
 	if err != nil {
 		return nil, fmt.Errorf("pod %s: %w", t.Pod, err)
 	}

@@ -6,12 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"skiff.dev/skiff/internal/metrics/scrape"
 	"skiff.dev/skiff/internal/registry/podsub"
 )
 
@@ -42,16 +42,7 @@ type Scraper struct {
 
 // Run scrapes every resolution until ctx ends.
 func (s *Scraper) Run(ctx context.Context, resolution time.Duration) {
-	t := time.NewTicker(resolution)
-	defer t.Stop()
-	for {
-		s.Scrape(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	scrape.Every(ctx, resolution, s.Scrape)
 }
 
 // Scrape scrapes every node once, concurrently. A node that cannot be
@@ -64,32 +55,17 @@ func (s *Scraper) Scrape(ctx context.Context) {
 		}
 		return
 	}
-	var (
-		mu      sync.Mutex
-		scraped = map[string]bool{}
-		wg      sync.WaitGroup
-		slots   = make(chan struct{}, maxConcurrent)
-	)
-	for i := range nodes.Items {
-		node := &nodes.Items[i]
-		wg.Go(func() {
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			b, err := s.scrapeNode(ctx, node)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.Log.Warn("resource metrics: node left out", "node", node.Name, "err", err)
-				}
-				return
+	s.Store.Retain(scrape.Each(nodes.Items, maxConcurrent, func(node corev1.Node) (string, bool) {
+		b, err := s.scrapeNode(ctx, &node)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.Log.Warn("resource metrics: node left out", "node", node.Name, "err", err)
 			}
-			s.Store.Update(node.Name, b)
-			mu.Lock()
-			scraped[node.Name] = true
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	s.Store.Retain(scraped)
+			return "", false
+		}
+		s.Store.Update(node.Name, b)
+		return node.Name, true
+	}))
 }
 
 func (s *Scraper) scrapeNode(ctx context.Context, node *corev1.Node) (Batch, error) {
@@ -97,26 +73,11 @@ func (s *Scraper) scrapeNode(ctx context.Context, node *corev1.Node) (Batch, err
 	if err != nil {
 		return Batch{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+Path, nil)
-	if err != nil {
-		return Batch{}, fmt.Errorf("node %s: %w", node.Name, err)
-	}
-	resp, err := s.Client.Do(req)
-	if err != nil {
-		return Batch{}, fmt.Errorf("node %s: %w", node.Name, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return Batch{}, fmt.Errorf("node %s: %s %s: %s", node.Name, Path, resp.Status, body)
-	}
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
 	}
-	b, err := Parse(resp.Body, now())
+	b, err := scrape.Get(ctx, s.Client, "https://"+host+Path, s.Timeout, func(r io.Reader) (Batch, error) { return Parse(r, now()) })
 	if err != nil {
 		return Batch{}, fmt.Errorf("node %s: %w", node.Name, err)
 	}
