@@ -16,6 +16,7 @@ import (
 	"time"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -295,20 +296,21 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if customHandler != nil {
-		installCustomMetrics(generic, customHandler)
+		installMetricsGroup(generic, customapi.APIGroup(), customHandler)
+		installMetricsGroup(generic, customapi.ExternalAPIGroup(), &customapi.ExternalHandler{Handler: *customHandler})
 	}
 	return &Server{generic: generic, Loopback: loopback, log: cfg.Logger}, nil
 }
 
-// installCustomMetrics serves custom.metrics.k8s.io beside the REST API
-// (its paths are not REST resources) and lists it in discovery, legacy and
-// aggregated.
-func installCustomMetrics(generic *genericapiserver.GenericAPIServer, h *customapi.Handler) {
-	generic.Handler.NonGoRestfulMux.Handle("/apis/"+customapi.Group, h)
-	generic.Handler.NonGoRestfulMux.HandlePrefix("/apis/"+customapi.Group+"/", h)
-	generic.DiscoveryGroupManager.AddGroup(customapi.APIGroup())
-	generic.AggregatedDiscoveryGroupManager.AddGroupVersion(customapi.Group, apidiscoveryv2.APIVersionDiscovery{
-		Version: customapi.Version, Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent,
+// installMetricsGroup serves a metrics API group (custom.metrics.k8s.io,
+// external.metrics.k8s.io) beside the REST API (its paths are not REST
+// resources) and lists it in discovery, legacy and aggregated.
+func installMetricsGroup(generic *genericapiserver.GenericAPIServer, group metav1.APIGroup, h http.Handler) {
+	generic.Handler.NonGoRestfulMux.Handle("/apis/"+group.Name, h)
+	generic.Handler.NonGoRestfulMux.HandlePrefix("/apis/"+group.Name+"/", h)
+	generic.DiscoveryGroupManager.AddGroup(group)
+	generic.AggregatedDiscoveryGroupManager.AddGroupVersion(group.Name, apidiscoveryv2.APIVersionDiscovery{
+		Version: group.PreferredVersion.Version, Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent,
 	})
 }
 

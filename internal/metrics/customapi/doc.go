@@ -6,5 +6,6 @@
 // their pods) and namespace metrics (namespaces/{ns}/metrics/{metric}: the
 // sum over the namespace's pods), laid out as custom-metrics-apiserver lays
 // them out. The paths are not REST resources: the API server mounts Handler
-// beside its REST API and lists the group in discovery.
+// beside its REST API and lists the group in discovery. ExternalHandler
+// serves external.metrics.k8s.io v1beta1 over the same values.
 package customapi

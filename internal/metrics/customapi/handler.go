@@ -249,11 +249,13 @@ func (h *Handler) resourceList() *metav1.APIResourceList {
 }
 
 // APIGroup is the group as /apis lists it.
-func APIGroup() metav1.APIGroup {
-	gv := metav1.GroupVersionForDiscovery{GroupVersion: Group + "/" + Version, Version: Version}
+func APIGroup() metav1.APIGroup { return apiGroup(Group, Version) }
+
+func apiGroup(group, version string) metav1.APIGroup {
+	gv := metav1.GroupVersionForDiscovery{GroupVersion: group + "/" + version, Version: version}
 	return metav1.APIGroup{
 		TypeMeta: metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"},
-		Name:     Group, Versions: []metav1.GroupVersionForDiscovery{gv}, PreferredVersion: gv,
+		Name:     group, Versions: []metav1.GroupVersionForDiscovery{gv}, PreferredVersion: gv,
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	custommetrics "k8s.io/metrics/pkg/client/custom_metrics"
+	externalmetrics "k8s.io/metrics/pkg/client/external_metrics"
 
 	"skiff.dev/skiff/internal/server/api"
 	"skiff.dev/skiff/internal/testserver"
@@ -177,5 +178,29 @@ func TestCustomMetricsAPI(t *testing.T) {
 		Param("labelSelector", "app in (").DoRaw(ctx)
 	if !apierrors.IsBadRequest(err) {
 		t.Errorf("a bad labelSelector: %v, want BadRequest", err)
+	}
+
+	// External metrics, through the client the HPA controller uses: the
+	// namespace's series that the selector matches, summed.
+	em, err := externalmetrics.NewForConfig(ts.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, err := em.NamespacedMetrics("prod").List("http_requests_per_second", only200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ext.Items) != 1 || !near(ext.Items[0].Value.AsApproximateFloat64(), 140) || ext.Items[0].MetricLabels["code"] != "200" {
+		t.Errorf("external http_requests_per_second{code=200} in prod = %+v, want one item of 140/s (10+30+100)", ext.Items)
+	}
+	if _, err := em.NamespacedMetrics("prod").List("no_such_metric", labels.Everything()); !apierrors.IsNotFound(err) {
+		t.Errorf("an external metric nobody exports: %v, want NotFound", err)
+	}
+	groups, err := ts.Client.Discovery().ServerGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(groups.Groups, func(g metav1.APIGroup) bool { return g.Name == "external.metrics.k8s.io" }) {
+		t.Errorf("discovery lists no external.metrics.k8s.io")
 	}
 }
