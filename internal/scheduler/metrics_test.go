@@ -12,14 +12,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/component-base/metrics/legacyregistry"
+	"k8s.io/component-base/metrics"
 
 	"skiff.dev/skiff/internal/metricstest"
 )
 
 // TestSchedulerMetrics schedules one pod that fits and one that does not
-// and reads kube-scheduler's metrics of the attempts from the process's
-// /metrics, under the scheduler's name as "profile".
+// and reads kube-scheduler's metrics of the attempts, under the
+// scheduler's name as "profile", from the set the process's /metrics
+// serves.
 func TestSchedulerMetrics(t *testing.T) {
 	const profile = "metrics-test-scheduler"
 	mine := func(p *corev1.Pod) { p.Spec.SchedulerName = profile }
@@ -33,10 +34,17 @@ func TestSchedulerMetrics(t *testing.T) {
 	f.run()
 	defer f.stop()
 
+	// The scheduler's families alone: the process's registry also holds
+	// what other tests' API servers registered, whose collectors dial
+	// their stopped etcd on every gather.
+	reg := metrics.NewKubeRegistry()
+	reg.MustRegister(processMetrics().registerables()...)
+	handler := metrics.HandlerFor(reg, metrics.HandlerOpts{})
+
 	byResult := func(result string) map[string]string { return map[string]string{"result": result, "profile": profile} }
 	var got metricstest.Families
 	err := wait.PollUntilContextTimeout(f.ctx, 20*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
-		got = metricstest.Scrape(t, legacyregistry.Handler())
+		got = metricstest.Scrape(t, handler)
 		return got.Value("scheduler_schedule_attempts_total", byResult(resultScheduled)) == 1 &&
 			got.Value("scheduler_schedule_attempts_total", byResult(resultUnschedulable)) >= 1, nil
 	})
