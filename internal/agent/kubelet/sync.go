@@ -410,10 +410,30 @@ func (m *podManager) updateStatus(ctx context.Context, pod *corev1.Pod, st corev
 		if fresh.UID != pod.UID {
 			return nil
 		}
-		st.Conditions = mergeForeignConditions(st.Conditions, fresh.Status.Conditions)
-		st.QOSClass = fresh.Status.QOSClass
+		st = rebase(st, fresh.Status)
 		pod = fresh
 	}
+}
+
+// rebase is st, computed from an older copy of the pod, laid over the
+// newer status fresh: the conditions others own and the QOS class come from
+// fresh, and what the kubelet wrote once stays as it wrote it (the start
+// time; a condition's transition time while its status is the same), so a
+// write that lost a race does not restamp them.
+func rebase(st, fresh corev1.PodStatus) corev1.PodStatus {
+	st.Conditions = mergeForeignConditions(st.Conditions, fresh.Conditions)
+	st.QOSClass = fresh.QOSClass
+	if fresh.StartTime != nil {
+		st.StartTime = fresh.StartTime
+	}
+	for i, c := range st.Conditions {
+		for _, f := range fresh.Conditions {
+			if f.Type == c.Type && f.Status == c.Status {
+				st.Conditions[i].LastTransitionTime = f.LastTransitionTime
+			}
+		}
+	}
+	return st
 }
 
 // mergeForeignConditions keeps ours and takes the others' conditions from
