@@ -45,8 +45,11 @@ func TestSchedulerMetrics(t *testing.T) {
 	var got metricstest.Families
 	err := wait.PollUntilContextTimeout(f.ctx, 20*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		got = metricstest.Scrape(t, handler)
+		// The attempt's counter and histogram are two updates: wait for
+		// both.
 		return got.Value("scheduler_schedule_attempts_total", byResult(resultScheduled)) == 1 &&
-			got.Value("scheduler_schedule_attempts_total", byResult(resultUnschedulable)) >= 1, nil
+			got.Value("scheduler_schedule_attempts_total", byResult(resultUnschedulable)) >= 1 &&
+			got.Value("scheduler_scheduling_attempt_duration_seconds", byResult(resultScheduled)) >= 1, nil
 	})
 	if err != nil {
 		t.Fatalf("scheduler_schedule_attempts_total{profile=%s}: scheduled %v, unschedulable %v; want 1 and at least 1",
