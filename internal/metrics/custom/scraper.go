@@ -3,10 +3,7 @@ package custom
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -77,15 +74,11 @@ type PodLister interface {
 
 // Scraper scrapes the pods that ask for it into a Store.
 type Scraper struct {
-	Pods PodLister
-	// Client reaches the pods.
-	Client *http.Client
-	Store  *Store
-	// Timeout bounds the scrape of one pod.
-	Timeout time.Duration
-	Log     *slog.Logger
-	// Now defaults to time.Now; it stamps samples that carry no timestamp.
-	Now func() time.Time
+	Pods  PodLister
+	Store *Store
+	// Options: the client that reaches the pods, the timeout of one scrape,
+	// the logger and the clock.
+	scrape.Options
 }
 
 // Run scrapes every resolution until ctx ends.
@@ -127,11 +120,7 @@ func (s *Scraper) Scrape(ctx context.Context) {
 }
 
 func (s *Scraper) scrape(ctx context.Context, t Target) ([]Sample, error) {
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	samples, err := scrape.Get(ctx, s.Client, t.URL, s.Timeout, func(r io.Reader) ([]Sample, error) { return Parse(r, now()) })
+	samples, err := scrape.Get(ctx, s.Options, t.URL, Parse)
 	if err != nil {
 		return nil, fmt.Errorf("pod %s: %w", t.Pod, err)
 	}

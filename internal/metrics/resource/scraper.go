@@ -3,9 +3,6 @@ package resource
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,15 +26,10 @@ type NodeLister interface {
 // Scraper scrapes every node's resource metrics into a Store.
 type Scraper struct {
 	Nodes NodeLister
-	// Client reaches the kubelet servers (with the API server's kubelet
-	// client certificate).
-	Client *http.Client
-	Store  *Store
-	// Timeout bounds the scrape of one node.
-	Timeout time.Duration
-	Log     *slog.Logger
-	// Now defaults to time.Now; it stamps samples that carry no timestamp.
-	Now func() time.Time
+	Store *Store
+	// Options: the client (for nodes, with the API server's kubelet client
+	// certificate), the timeout of one scrape, the logger and the clock.
+	scrape.Options
 }
 
 // Run scrapes every resolution until ctx ends.
@@ -73,11 +65,7 @@ func (s *Scraper) scrapeNode(ctx context.Context, node *corev1.Node) (Batch, err
 	if err != nil {
 		return Batch{}, err
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	b, err := scrape.Get(ctx, s.Client, "https://"+host+Path, s.Timeout, func(r io.Reader) (Batch, error) { return Parse(r, now()) })
+	b, err := scrape.Get(ctx, s.Options, "https://"+host+Path, Parse)
 	if err != nil {
 		return Batch{}, fmt.Errorf("node %s: %w", node.Name, err)
 	}

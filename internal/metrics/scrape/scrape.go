@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -51,19 +52,31 @@ func Each[I any, K comparable](items []I, limit int, scrape func(I) (K, bool)) m
 	return scraped
 }
 
-// Get GETs url as Prometheus text within timeout and returns what parse
-// makes of the body; an answer other than 200 is an error naming its status
-// and the start of its body.
-func Get[T any](ctx context.Context, client *http.Client, url string, timeout time.Duration, parse func(io.Reader) (T, error)) (T, error) {
+// Options are how a scraper reaches and reads its targets; the resource
+// and custom metrics scrapers embed them.
+type Options struct {
+	// Client reaches the targets.
+	Client *http.Client
+	// Timeout bounds the scrape of one target.
+	Timeout time.Duration
+	Log     *slog.Logger
+	// Now defaults to time.Now; it stamps samples that carry no timestamp.
+	Now func() time.Time
+}
+
+// Get GETs url as Prometheus text within o.Timeout and returns what parse
+// makes of the body, read at o.Now; an answer other than 200 is an error
+// naming its status and the start of its body.
+func Get[T any](ctx context.Context, o Options, url string, parse func(io.Reader, time.Time) (T, error)) (T, error) {
 	var zero T
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return zero, err
 	}
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
-	resp, err := client.Do(req)
+	resp, err := o.Client.Do(req)
 	if err != nil {
 		return zero, err
 	}
@@ -72,5 +85,9 @@ func Get[T any](ctx context.Context, client *http.Client, url string, timeout ti
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return zero, fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
 	}
-	return parse(resp.Body)
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	return parse(resp.Body, now())
 }

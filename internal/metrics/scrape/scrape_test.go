@@ -42,7 +42,7 @@ func TestGet(t *testing.T) {
 		_, _ = io.WriteString(w, "up 1\n")
 	}))
 	defer srv.Close()
-	read := func(r io.Reader) (string, error) {
+	read := func(r io.Reader, _ time.Time) (string, error) {
 		b, err := io.ReadAll(r)
 		return string(b), err
 	}
@@ -54,7 +54,7 @@ func TestGet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			got, err := Get(context.Background(), srv.Client(), srv.URL+tt.path, 5*time.Second, read)
+			got, err := Get(context.Background(), Options{Client: srv.Client(), Timeout: 5 * time.Second}, srv.URL+tt.path, read)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one with %q", err, tt.wantErr)

@@ -15,6 +15,7 @@ import (
 	"skiff.dev/skiff/internal/metrics/customapi"
 	"skiff.dev/skiff/internal/metrics/resource"
 	"skiff.dev/skiff/internal/metrics/resourceapi"
+	"skiff.dev/skiff/internal/metrics/scrape"
 	"skiff.dev/skiff/internal/registry/podsub"
 )
 
@@ -53,22 +54,21 @@ func (s *Server) startMetrics(ctx context.Context, loopback *rest.Config, files 
 	}
 	nodes := &resource.Scraper{
 		Nodes:   client.CoreV1().Nodes(),
-		Client:  &http.Client{Transport: transport},
 		Store:   usage,
-		Timeout: opts.ScrapeTimeout,
-		Log:     log,
+		Options: scrape.Options{Client: &http.Client{Transport: transport}, Timeout: opts.ScrapeTimeout, Log: log},
 	}
 	pods := &custom.Scraper{
-		Pods: client.CoreV1().Pods(""),
-		// Pods serve their metrics on self-signed certificates if on
-		// HTTPS at all, as Prometheus is commonly told to accept.
-		Client: &http.Client{Transport: &http.Transport{
-			TLSClientConfig:     &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec // see above
-			MaxIdleConnsPerHost: 2,
-		}},
-		Store:   values,
-		Timeout: opts.ScrapeTimeout,
-		Log:     log,
+		Pods:  client.CoreV1().Pods(""),
+		Store: values,
+		Options: scrape.Options{
+			// Pods serve their metrics on self-signed certificates if on
+			// HTTPS at all, as Prometheus is commonly told to accept.
+			Client: &http.Client{Transport: &http.Transport{
+				TLSClientConfig:     &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec // see above
+				MaxIdleConnsPerHost: 2,
+			}},
+			Timeout: opts.ScrapeTimeout, Log: log,
+		},
 	}
 	s.loops.Go(func() { nodes.Run(ctx, opts.Resolution) })
 	s.loops.Go(func() { pods.Run(ctx, opts.Resolution) })
