@@ -5,6 +5,8 @@ import (
 	"reflect"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -14,6 +16,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -30,6 +33,7 @@ import (
 	"skiff.dev/skiff/internal/registry/networking"
 	"skiff.dev/skiff/internal/registry/podsub"
 	"skiff.dev/skiff/internal/registry/proxysub"
+	"skiff.dev/skiff/internal/registry/rbac"
 	"skiff.dev/skiff/internal/registry/store"
 )
 
@@ -41,8 +45,9 @@ type Group struct {
 	Kinds    []*store.Kind
 }
 
-// Groups returns the API groups skiff serves, the legacy core group first.
-func Groups() []Group {
+// Groups returns the API groups skiff serves from its stores, the legacy
+// core group first. guard checks role and binding writes for escalation.
+func Groups(guard *rbac.Guard) []Group {
 	return []Group{
 		{Name: "", Versions: []schema.GroupVersion{corev1.SchemeGroupVersion}, Kinds: core.Kinds()},
 		{Name: appsv1.GroupName, Versions: []schema.GroupVersion{appsv1.SchemeGroupVersion}, Kinds: apps.Kinds()},
@@ -52,6 +57,7 @@ func Groups() []Group {
 		{Name: discoveryv1.GroupName, Versions: []schema.GroupVersion{discoveryv1.SchemeGroupVersion}, Kinds: discovery.Kinds()},
 		{Name: coordinationv1.GroupName, Versions: []schema.GroupVersion{coordinationv1.SchemeGroupVersion}, Kinds: coordination.Kinds()},
 		{Name: eventsv1.GroupName, Versions: []schema.GroupVersion{eventsv1.SchemeGroupVersion}, Kinds: events.Kinds()},
+		{Name: rbacv1.GroupName, Versions: []schema.GroupVersion{rbacv1.SchemeGroupVersion}, Kinds: rbac.Kinds(guard)},
 	}
 }
 
@@ -68,7 +74,9 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
 		batchv1.AddToScheme, networkingv1.AddToScheme, discoveryv1.AddToScheme, coordinationv1.AddToScheme,
-		eventsv1.AddToScheme, policyv1.AddToScheme,
+		eventsv1.AddToScheme, policyv1.AddToScheme, rbacv1.AddToScheme,
+		// The reviews, served without a store.
+		authorizationv1.AddToScheme, authenticationv1.AddToScheme,
 		// metrics.k8s.io has internal types of its own, with conversions.
 		metrics.AddToScheme, metricsv1beta1.AddToScheme,
 	} {
@@ -77,15 +85,18 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 		}
 	}
 	// Versions the subresources use (Scale, Eviction) are internal too.
-	internalGroups := [][]schema.GroupVersion{{policyv1.SchemeGroupVersion}}
+	internalGroups := [][]schema.GroupVersion{{policyv1.SchemeGroupVersion},
+		{authorizationv1.SchemeGroupVersion}, {authenticationv1.SchemeGroupVersion}}
 	for _, g := range groups {
 		internalGroups = append(internalGroups, g.Versions)
 		if err := scheme.SetVersionPriority(g.Versions...); err != nil {
 			return nil, serializer.CodecFactory{}, fmt.Errorf("version priority of %q: %w", g.Name, err)
 		}
 	}
-	if err := scheme.SetVersionPriority(policyv1.SchemeGroupVersion); err != nil {
-		return nil, serializer.CodecFactory{}, err
+	for _, gv := range []schema.GroupVersion{policyv1.SchemeGroupVersion, authorizationv1.SchemeGroupVersion, authenticationv1.SchemeGroupVersion} {
+		if err := scheme.SetVersionPriority(gv); err != nil {
+			return nil, serializer.CodecFactory{}, err
+		}
 	}
 	if err := scheme.SetVersionPriority(metricsv1beta1.SchemeGroupVersion); err != nil {
 		return nil, serializer.CodecFactory{}, err
@@ -102,6 +113,7 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	discovery.RegisterDefaults(scheme)
 	coordination.RegisterDefaults(scheme)
 	events.RegisterDefaults(scheme)
+	rbac.RegisterDefaults(scheme)
 	if err := podsub.RegisterConversions(scheme); err != nil {
 		return nil, serializer.CodecFactory{}, err
 	}

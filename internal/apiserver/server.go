@@ -16,6 +16,8 @@ import (
 	"time"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -23,8 +25,9 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/request/x509"
-	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	tokenunion "k8s.io/apiserver/pkg/authentication/token/union"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -38,14 +41,18 @@ import (
 	basecompatibility "k8s.io/component-base/compatibility"
 	"k8s.io/metrics/pkg/apis/metrics"
 
+	"skiff.dev/skiff/internal/apiserver/admission/noderestriction"
 	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
 	"skiff.dev/skiff/internal/apiserver/openapi"
 	"skiff.dev/skiff/internal/join"
 	"skiff.dev/skiff/internal/metrics/customapi"
 	"skiff.dev/skiff/internal/metrics/resourceapi"
 	"skiff.dev/skiff/internal/pki"
+	authenticationreviews "skiff.dev/skiff/internal/registry/authentication"
+	authorizationreviews "skiff.dev/skiff/internal/registry/authorization"
 	"skiff.dev/skiff/internal/registry/podsub"
 	"skiff.dev/skiff/internal/registry/proxysub"
+	rbacregistry "skiff.dev/skiff/internal/registry/rbac"
 	"skiff.dev/skiff/internal/registry/store"
 )
 
@@ -118,7 +125,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.EtcdPrefix == "" {
 		cfg.EtcdPrefix = "/registry"
 	}
-	groups := Groups()
+	guard := &rbacregistry.Guard{}
+	groups := Groups(guard)
 	scheme, codecs, err := NewScheme(groups)
 	if err != nil {
 		return nil, err
@@ -156,18 +164,18 @@ func New(cfg Config) (*Server, error) {
 	// system:public-info-viewer allows): a pod reaches /version through
 	// the kubernetes Service without credentials; anything else
 	// unauthenticated gets 401.
-	c.Authentication.Authenticator = authunion.New(
-		x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion),
-		anonymous.NewAuthenticator(publicInfoPaths()))
-	// Every authenticated user may do everything.
-	c.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
+	var tokens []authenticator.Token
 	if cfg.JoinToken != nil {
 		// A join token authenticates as a bootstrap user that may only
 		// obtain node credentials.
-		c.Authentication.Authenticator = authunion.New(c.Authentication.Authenticator,
-			bearertoken.New(join.TokenAuthenticator{Token: *cfg.JoinToken}))
-		c.Authorization.Authorizer = join.Authorizer(c.Authorization.Authorizer)
+		tokens = append(tokens, join.TokenAuthenticator{Token: *cfg.JoinToken})
 	}
+	// Bearer tokens alone: what TokenReview answers for.
+	tokenAuthenticator := bearertoken.New(tokenunion.New(tokens...))
+	c.Authentication.Authenticator = authunion.New(
+		x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion),
+		tokenAuthenticator,
+		anonymous.NewAuthenticator(publicInfoPaths()))
 
 	etcdOpts := options.NewEtcdOptions(storagebackend.NewDefaultConfig(cfg.EtcdPrefix, nil))
 	etcdOpts.StorageConfig.Transport.ServerList = cfg.EtcdServers
@@ -197,6 +205,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("loopback client: %w", err)
 	}
 	informerFactory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	authz, err := newAuthorization(informerFactory)
+	if err != nil {
+		return nil, err
+	}
+	c.Authorization.Authorizer = authz.authorizer
+	if cfg.JoinToken != nil {
+		c.Authorization.Authorizer = join.Authorizer(c.Authorization.Authorizer)
+	}
+	c.RuleResolver = authz.rules
+	guard.Authorizer, guard.Rules = c.Authorization.Authorizer, authz.rbacRules
 	nsLifecycle, err := lifecycle.NewLifecycle(sets.New("default", "kube-system", "kube-public"))
 	if err != nil {
 		return nil, fmt.Errorf("namespace lifecycle admission: %w", err)
@@ -206,7 +224,11 @@ func New(cfg Config) (*Server, error) {
 	if err := nsLifecycle.ValidateInitialization(); err != nil {
 		return nil, fmt.Errorf("namespace lifecycle admission: %w", err)
 	}
-	c.AdmissionControl = admission.NewChainHandler(nsLifecycle,
+	nodeRestriction, err := noderestriction.New(informerFactory, authz.authorizer)
+	if err != nil {
+		return nil, fmt.Errorf("node restriction admission: %w", err)
+	}
+	c.AdmissionControl = admission.NewChainHandler(nsLifecycle, nodeRestriction,
 		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)))
 
 	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)
@@ -221,6 +243,15 @@ func New(cfg Config) (*Server, error) {
 	generic.AddPostStartHookOrDie("start-skiff-informers", func(hookCtx genericapiserver.PostStartHookContext) error {
 		informerFactory.Start(hookCtx.Done())
 		return nil
+	})
+	// Ready only once the bootstrap policy is stored and the authorizer
+	// sees it, so that no component is refused while the caches fill.
+	generic.AddPostStartHookOrDie("rbac/bootstrap-roles", func(hookCtx genericapiserver.PostStartHookContext) error {
+		policy := BootstrapPolicy()
+		if err := policy.Ensure(hookCtx, client); err != nil {
+			return err
+		}
+		return authz.waitFor(hookCtx, policy)
 	})
 
 	var metricsStorage map[string]rest.Storage
@@ -283,6 +314,22 @@ func New(cfg Config) (*Server, error) {
 		}
 		if err := generic.InstallAPIGroup(&info); err != nil {
 			return nil, fmt.Errorf("install API group %s: %w", g.Name, err)
+		}
+	}
+	reviews := []struct {
+		group   string
+		gv      schema.GroupVersion
+		storage map[string]rest.Storage
+	}{
+		{authorizationv1.GroupName, authorizationv1.SchemeGroupVersion, authorizationreviews.Storage(authz.authorizer, authz.rules)},
+		{authenticationv1.GroupName, authenticationv1.SchemeGroupVersion, authenticationreviews.Storage(tokenAuthenticator, c.Authentication.APIAudiences)},
+	}
+	for _, r := range reviews {
+		info := genericapiserver.NewDefaultAPIGroupInfo(r.group, scheme, runtime.NewParameterCodec(scheme), codecs)
+		info.PrioritizedVersions = []schema.GroupVersion{r.gv}
+		info.VersionedResourcesStorageMap[r.gv.Version] = r.storage
+		if err := generic.InstallAPIGroup(&info); err != nil {
+			return nil, fmt.Errorf("install API group %s: %w", r.group, err)
 		}
 	}
 	if metricsStorage != nil {

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 
+	"skiff.dev/skiff/internal/controller/clusterroleaggregation"
 	"skiff.dev/skiff/internal/controller/cronjob"
 	"skiff.dev/skiff/internal/controller/deployment"
 	"skiff.dev/skiff/internal/controller/endpoints"
@@ -63,6 +64,7 @@ func runControllers(ctx context.Context, d deps) {
 		eps.Run,
 		slices.Run,
 		mirroring.Run,
+		clusterroleaggregation.New(d.client, factory, clusterroleaggregation.Options{Options: base}).Run,
 	}
 	if !d.cfg.DisableServiceLB {
 		fns = append(fns, servicelb.New(d.client, factory, servicelb.Options{Options: base}).Run)

@@ -102,3 +102,19 @@ const (
 	// ServiceCIDRKey holds the Service ClusterIP range (--service-cidr).
 	ServiceCIDRKey = "serviceCIDR"
 )
+
+// Identities and RBAC objects skiff adds to Kubernetes' bootstrap policy.
+const (
+	// NodeComponentsClusterRole is what every node's own components beyond
+	// the kubelet need (the service proxy, routes, NetworkPolicy
+	// enforcement, the drain wait): reading nodes, pods, namespaces,
+	// Services, EndpointSlices and NetworkPolicies cluster-wide, as
+	// kube-proxy and a network plugin's node agent do on a Kubernetes
+	// cluster. It is bound to the group system:nodes by a
+	// ClusterRoleBinding of the same name.
+	NodeComponentsClusterRole = "system:skiff:node-components"
+	// ClusterNetworkReaderRole is the Role in kube-system that lets nodes
+	// read the ClusterNetworkConfigMapName ConfigMap; bound to system:nodes
+	// by a RoleBinding of the same name.
+	ClusterNetworkReaderRole = "system:skiff:cluster-network-reader"
+)

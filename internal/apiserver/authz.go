@@ -1,0 +1,123 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	"k8s.io/apiserver/pkg/authorization/union"
+	"k8s.io/client-go/informers"
+	rbaclisters "k8s.io/client-go/listers/rbac/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/kubernetes/pkg/auth/nodeidentifier"
+	rbacregistryvalidation "k8s.io/kubernetes/pkg/registry/rbac/validation"
+	"k8s.io/kubernetes/plugin/pkg/auth/authorizer/node"
+	"k8s.io/kubernetes/plugin/pkg/auth/authorizer/rbac"
+	"k8s.io/kubernetes/plugin/pkg/auth/authorizer/rbac/bootstrappolicy"
+)
+
+// authorization is kube-apiserver's default authorization (modes Node,
+// RBAC) behind the privileged group system:masters, over informers of the
+// API server's own loopback client.
+type authorization struct {
+	authorizer authorizer.Authorizer
+	// rules answers SelfSubjectRulesReview: what the Node and RBAC
+	// authorizers grant a user.
+	rules authorizer.RuleResolver
+	// rbacRules resolves RBAC rules alone: the escalation check of role and
+	// binding writes.
+	rbacRules           rbacregistryvalidation.AuthorizationRuleResolver
+	clusterRoleBindings rbaclisters.ClusterRoleBindingLister
+	// synced reports whether the informers behind the decisions have
+	// synced; until then RBAC denies what it cannot see.
+	synced []cache.InformerSynced
+}
+
+func newAuthorization(factory informers.SharedInformerFactory) (*authorization, error) {
+	rbacInf := factory.Rbac().V1()
+	roles := &rbac.RoleGetter{Lister: rbacInf.Roles().Lister()}
+	roleBindings := &rbac.RoleBindingLister{Lister: rbacInf.RoleBindings().Lister()}
+	clusterRoles := &rbac.ClusterRoleGetter{Lister: rbacInf.ClusterRoles().Lister()}
+	clusterRoleBindings := &rbac.ClusterRoleBindingLister{Lister: rbacInf.ClusterRoleBindings().Lister()}
+	rbacAuthorizer := rbac.New(roles, roleBindings, clusterRoles, clusterRoleBindings)
+
+	graph := node.NewGraph()
+	pods := factory.Core().V1().Pods().Informer()
+	if _, err := pods.AddEventHandler(podGraph{graph}); err != nil {
+		return nil, fmt.Errorf("node authorizer: %w", err)
+	}
+	nodeAuthorizer := node.NewAuthorizer(graph, nodeidentifier.NewDefaultNodeIdentifier(), bootstrappolicy.NodeRules())
+
+	chain, err := union.New(
+		union.NamedAuthorizer{AuthorizerName: "privileged-groups", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		union.NamedAuthorizer{AuthorizerName: "node", Authorizer: nodeAuthorizer},
+		union.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: rbacAuthorizer},
+	)
+	if err != nil {
+		return nil, fmt.Errorf("authorizer chain: %w", err)
+	}
+	return &authorization{
+		authorizer:          chain,
+		rules:               union.NewRuleResolvers(nodeAuthorizer, rbacAuthorizer),
+		clusterRoleBindings: rbacInf.ClusterRoleBindings().Lister(),
+		rbacRules:           rbacregistryvalidation.NewDefaultRuleResolver(roles, roleBindings, clusterRoles, clusterRoleBindings),
+		synced: []cache.InformerSynced{
+			pods.HasSynced,
+			rbacInf.Roles().Informer().HasSynced, rbacInf.RoleBindings().Informer().HasSynced,
+			rbacInf.ClusterRoles().Informer().HasSynced, rbacInf.ClusterRoleBindings().Informer().HasSynced,
+		},
+	}, nil
+}
+
+// podGraph keeps the Node authorizer's graph of which node runs which pod,
+// and so may read which Secrets, ConfigMaps, claims and service accounts.
+// (kube-apiserver's populator also follows PersistentVolumes,
+// VolumeAttachments and ResourceSlices, kinds skiff does not serve.)
+type podGraph struct{ graph *node.Graph }
+
+func (p podGraph) OnAdd(obj interface{}, _ bool) { p.OnUpdate(nil, obj) }
+
+func (p podGraph) OnUpdate(oldObj, obj interface{}) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Spec.NodeName == "" {
+		// Not bound yet: no node may read what it references.
+		return
+	}
+	if old, ok := oldObj.(*corev1.Pod); ok && old.UID == pod.UID && old.Spec.NodeName == pod.Spec.NodeName &&
+		len(old.Spec.EphemeralContainers) == len(pod.Spec.EphemeralContainers) {
+		// Status updates change nothing the graph holds (the volumes and
+		// service account of a pod are immutable).
+		return
+	}
+	p.graph.AddPod(pod)
+}
+
+func (p podGraph) OnDelete(obj interface{}) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		p.graph.DeletePod(pod.Name, pod.Namespace)
+	}
+}
+
+// waitFor waits until the authorizer's informers have synced and hold
+// every ClusterRoleBinding of policy.
+func (a *authorization) waitFor(ctx context.Context, policy Policy) error {
+	if !cache.WaitForCacheSync(ctx.Done(), a.synced...) {
+		return fmt.Errorf("authorization informers did not sync: %w", ctx.Err())
+	}
+	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		for _, b := range policy.ClusterRoleBindings {
+			if _, err := a.clusterRoleBindings.Get(b.Name); err != nil {
+				return false, nil //nolint:nilerr // not seen yet: poll again
+			}
+		}
+		return true, nil
+	})
+}
