@@ -6,6 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 
 	"skiff.dev/skiff/internal/controller/clusterroleaggregation"
 	"skiff.dev/skiff/internal/controller/cronjob"
@@ -37,20 +38,26 @@ func runControllers(ctx context.Context, d deps) {
 	factory := informers.NewSharedInformerFactory(d.client, 12*time.Hour)
 	log := d.cfg.Logger
 	base := queue.Options{Logger: log}
-	gc := garbagecollector.New(d.metadata, d.client.Discovery(), garbagecollector.Options{Options: base})
-	ns := namespace.New(d.client, d.metadata, factory, namespace.Options{Options: base})
-	rs := replicaset.New(d.client, factory, d.events.For("replicaset-controller"), replicaset.Options{Options: base})
-	deploy := deployment.New(d.client, factory, d.events.For("deployment-controller"), deployment.Options{Options: base})
-	jobs := job.New(d.client, factory, d.events.For("job-controller"), job.Options{Options: base})
-	cron := cronjob.New(d.client, factory, d.events.For("cronjob-controller"), cronjob.Options{Options: base})
-	ttl := ttlafterfinished.New(d.client, factory, ttlafterfinished.Options{Options: base})
+	// Each controller writes as its own service account (the names of
+	// kube-controller-manager's, whose bootstrap roles bound them); the
+	// shared informers read as system:kube-controller-manager.
+	client := func(name string) kubernetes.Interface { c, _, _ := d.controller(name); return c }
+	gcClient, gcMetadata, _ := d.controller("generic-garbage-collector")
+	gc := garbagecollector.New(gcMetadata, gcClient.Discovery(), garbagecollector.Options{Options: base})
+	nsClient, nsMetadata, _ := d.controller("namespace-controller")
+	ns := namespace.New(nsClient, nsMetadata, factory, namespace.Options{Options: base})
+	rs := replicaset.New(client("replicaset-controller"), factory, d.events.For("replicaset-controller"), replicaset.Options{Options: base})
+	deploy := deployment.New(client("deployment-controller"), factory, d.events.For("deployment-controller"), deployment.Options{Options: base})
+	jobs := job.New(client("job-controller"), factory, d.events.For("job-controller"), job.Options{Options: base})
+	cron := cronjob.New(client("cronjob-controller"), factory, d.events.For("cronjob-controller"), cronjob.Options{Options: base})
+	ttl := ttlafterfinished.New(client("ttl-after-finished-controller"), factory, ttlafterfinished.Options{Options: base})
 	lifecycleOpts, podGCOpts, ipamOpts := d.cfg.NodeLifecycle, d.cfg.PodGC, d.cfg.NodeIPAM
 	lifecycleOpts.Logger, podGCOpts.Logger, ipamOpts.Logger = log, log, log
-	nodes := nodelifecycle.New(d.client, factory, d.events.For("node-controller"), lifecycleOpts)
-	podGC := podgc.New(d.client, factory, podGCOpts)
-	eps := endpoints.New(d.client, factory, endpoints.Options{Options: base})
-	slices := endpointslice.New(d.client, factory, endpointslice.Options{Options: base})
-	mirroring := endpointslicemirroring.New(d.client, factory, endpointslicemirroring.Options{Options: base})
+	nodes := nodelifecycle.New(client("node-controller"), factory, d.events.For("node-controller"), lifecycleOpts)
+	podGC := podgc.New(client("pod-garbage-collector"), factory, podGCOpts)
+	eps := endpoints.New(client("endpoint-controller"), factory, endpoints.Options{Options: base})
+	slices := endpointslice.New(client("endpointslice-controller"), factory, endpointslice.Options{Options: base})
+	mirroring := endpointslicemirroring.New(client("endpointslicemirroring-controller"), factory, endpointslicemirroring.Options{Options: base})
 	fns := []func(ctx context.Context){
 		gc.Run,
 		ns.Run,
@@ -64,19 +71,20 @@ func runControllers(ctx context.Context, d deps) {
 		eps.Run,
 		slices.Run,
 		mirroring.Run,
-		clusterroleaggregation.New(d.client, factory, clusterroleaggregation.Options{Options: base}).Run,
+		clusterroleaggregation.New(client("clusterrole-aggregation-controller"), factory, clusterroleaggregation.Options{Options: base}).Run,
 	}
 	if !d.cfg.DisableServiceLB {
-		fns = append(fns, servicelb.New(d.client, factory, servicelb.Options{Options: base}).Run)
+		fns = append(fns, servicelb.New(client("service-controller"), factory, servicelb.Options{Options: base}).Run)
 	}
 	hpaOpts := d.cfg.PodAutoscaler
 	hpaOpts.Logger = log
-	if hpa, err := podautoscaler.NewForConfig(d.cfg.RestConfig, d.client, factory, d.events.For("horizontal-pod-autoscaler"), hpaOpts); err != nil {
+	hpaClient, _, hpaConfig := d.controller("horizontal-pod-autoscaler")
+	if hpa, err := podautoscaler.NewForConfig(hpaConfig, hpaClient, factory, d.events.For("horizontal-pod-autoscaler"), hpaOpts); err != nil {
 		log.Error("horizontal pod autoscaler not started", "err", err)
 	} else {
 		fns = append(fns, hpa.Run)
 	}
-	ipam, err := nodeipam.New(d.client, factory, d.events.For("node-ipam-controller"), ipamOpts)
+	ipam, err := nodeipam.New(client("node-controller"), factory, d.events.For("node-ipam-controller"), ipamOpts)
 	if err != nil {
 		log.Error("node IPAM controller not started", "err", err)
 	} else {

@@ -14,6 +14,9 @@ import (
 
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -39,7 +42,13 @@ const (
 
 // Config configures the control plane.
 type Config struct {
-	// RestConfig reaches the API server.
+	// RestConfig reaches the API server with the right to impersonate:
+	// the controllers and the scheduler act as Kubernetes' own identities
+	// (system:kube-controller-manager for the shared informers and leader
+	// election, each controller as its kube-system service account as with
+	// kube-controller-manager --use-service-account-credentials, and
+	// system:kube-scheduler), so the bootstrap RBAC policy bounds what each
+	// may do.
 	RestConfig *rest.Config
 	// Identity names this process in the leader-election Leases; defaults to
 	// hostname_uuid.
@@ -82,36 +91,64 @@ func Run(ctx context.Context, cfg Config) error {
 	// One client for every controller and the scheduler: client-go's
 	// default 5 QPS would cap binding at 5 pods/s.
 	restCfg.QPS, restCfg.Burst = 1000, 2000
-	client, err := kubernetes.NewForConfig(restCfg)
-	if err != nil {
-		return fmt.Errorf("controller manager client: %w", err)
-	}
-	md, err := metadata.NewForConfig(restCfg)
-	if err != nil {
-		return fmt.Errorf("controller manager metadata client: %w", err)
+	sets := []struct {
+		lease, user string
+		run         func(ctx context.Context, d deps)
+	}{
+		{ControllerManagerLease, user.KubeControllerManager, runControllers},
+		{SchedulerLease, user.KubeScheduler, runScheduler},
 	}
 	var wg sync.WaitGroup
-	for _, set := range []struct {
-		lease string
-		run   func(ctx context.Context, d deps)
-	}{
-		{ControllerManagerLease, runControllers},
-		{SchedulerLease, runScheduler},
-	} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lead(ctx, client, md, cfg, set.lease, set.run)
-		}()
+	for _, set := range sets {
+		d, err := newDeps(restCfg, set.user, cfg)
+		if err != nil {
+			return err
+		}
+		wg.Go(func() { lead(ctx, d, set.lease, set.run) })
 	}
 	wg.Wait()
 	return nil
 }
 
+// newDeps returns the clients of a component acting as user.
+func newDeps(base *rest.Config, userName string, cfg Config) (deps, error) {
+	d := deps{base: base, cfg: cfg, restConfig: as(base, userName)}
+	var err error
+	if d.client, err = kubernetes.NewForConfig(d.restConfig); err != nil {
+		return deps{}, fmt.Errorf("%s client: %w", userName, err)
+	}
+	return d, nil
+}
+
+// as returns base acting as userName (impersonation).
+func as(base *rest.Config, userName string) *rest.Config {
+	c := rest.CopyConfig(base)
+	c.Impersonate = rest.ImpersonationConfig{UserName: userName}
+	return c
+}
+
+// controller returns the clients a controller writes with: its service
+// account kube-system/name, bound by the bootstrap policy to the
+// ClusterRole system:controller:name.
+func (d deps) controller(name string) (kubernetes.Interface, metadata.Interface, *rest.Config) {
+	cfg := as(d.base, serviceaccount.MakeUsername(metav1.NamespaceSystem, name))
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		// Only a malformed base configuration fails, and that failed
+		// already in newDeps.
+		panic(fmt.Sprintf("client of %s: %v", name, err))
+	}
+	md, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("metadata client of %s: %v", name, err))
+	}
+	return client, md, cfg
+}
+
 // lead campaigns for lease until ctx ends, running fn while leading.
 // Losing the lease stops fn and the process campaigns again.
-func lead(ctx context.Context, client kubernetes.Interface, md metadata.Interface, cfg Config, lease string,
-	fn func(ctx context.Context, d deps)) {
+func lead(ctx context.Context, d deps, lease string, fn func(ctx context.Context, d deps)) {
+	cfg, client := d.cfg, d.client
 	log := cfg.Logger.With("lease", lease)
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metaFor(lease),
@@ -129,9 +166,9 @@ func lead(ctx context.Context, client kubernetes.Interface, md metadata.Interfac
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
 					log.Info("became leader", "identity", cfg.Identity)
-					events := newRecorders(client)
-					defer events.shutdown()
-					fn(ctx, deps{client: client, metadata: md, cfg: cfg, events: events})
+					d.events = newRecorders(client)
+					defer d.events.shutdown()
+					fn(ctx, d)
 				},
 				OnStoppedLeading: func() { log.Info("stopped leading", "identity", cfg.Identity) },
 				OnNewLeader: func(identity string) {
@@ -151,10 +188,14 @@ func lead(ctx context.Context, client kubernetes.Interface, md metadata.Interfac
 
 // deps is what every set of components gets.
 type deps struct {
-	client   kubernetes.Interface
-	metadata metadata.Interface
-	cfg      Config
-	events   *recorders
+	// client and restConfig are the component's own identity: its shared
+	// informers, leader election and events.
+	client     kubernetes.Interface
+	restConfig *rest.Config
+	// base may impersonate; controller derives the controllers' clients.
+	base   *rest.Config
+	cfg    Config
+	events *recorders
 }
 
 // recorders hands out core/v1 event recorders, one per component name, over

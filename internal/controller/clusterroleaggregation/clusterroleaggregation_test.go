@@ -41,12 +41,17 @@ func TestAggregate(t *testing.T) {
 		{name: "nothing matches: no rules, not nil", role: aggregated("edit", toEdit),
 			all: []*rbacv1.ClusterRole{role("other", toView, getPods)}, want: []rbacv1.PolicyRule{}, ok: true},
 		{name: "matched roles in name order, duplicates once", role: aggregated("edit", toEdit),
-			all: []*rbacv1.ClusterRole{role("z-chart", toEdit, readCRs, getPods), role("a-core", toEdit, getPods, editDeps), role("view-only", toView, readCRs)},
+			all:  []*rbacv1.ClusterRole{role("z-chart", toEdit, readCRs, getPods), role("a-core", toEdit, getPods, editDeps), role("view-only", toView, readCRs)},
 			want: []rbacv1.PolicyRule{getPods, editDeps, readCRs}, ok: true},
 		{name: "several selectors: union", role: aggregated("admin", toEdit, toView),
 			all:  []*rbacv1.ClusterRole{role("e", toEdit, editDeps), role("v", toView, readCRs)},
 			want: []rbacv1.PolicyRule{editDeps, readCRs}, ok: true},
-		{name: "a role never aggregates itself", role: func() *rbacv1.ClusterRole { r := aggregated("self", toEdit); r.Labels = toEdit; r.Rules = []rbacv1.PolicyRule{getPods}; return r }(),
+		{name: "a role never aggregates itself", role: func() *rbacv1.ClusterRole {
+			r := aggregated("self", toEdit)
+			r.Labels = toEdit
+			r.Rules = []rbacv1.PolicyRule{getPods}
+			return r
+		}(),
 			all: []*rbacv1.ClusterRole{}, want: []rbacv1.PolicyRule{}, ok: true},
 		{name: "bad selector", role: func() *rbacv1.ClusterRole {
 			r := aggregated("bad")
