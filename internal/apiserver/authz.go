@@ -54,7 +54,7 @@ func newAuthorization(factory informers.SharedInformerFactory) (*authorization, 
 	nodeAuthorizer := node.NewAuthorizer(graph, nodeidentifier.NewDefaultNodeIdentifier(), bootstrappolicy.NodeRules())
 
 	chain, err := union.New(
-		union.NamedAuthorizer{AuthorizerName: "privileged-groups", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		union.NamedAuthorizer{AuthorizerName: "kubernetes.io/system-privileged-group", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
 		union.NamedAuthorizer{AuthorizerName: "node", Authorizer: nodeAuthorizer},
 		union.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: rbacAuthorizer},
 	)

@@ -26,6 +26,7 @@ import (
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/request/x509"
 	tokenunion "k8s.io/apiserver/pkg/authentication/token/union"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
@@ -172,9 +173,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	// Bearer tokens alone: what TokenReview answers for.
 	tokenAuthenticator := bearertoken.New(tokenunion.New(tokens...))
+	// Every authenticated user is in system:authenticated (what
+	// system:basic-user, system:discovery and system:public-info-viewer are
+	// bound to); anonymous requests are not.
 	c.Authentication.Authenticator = authunion.New(
-		x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion),
-		tokenAuthenticator,
+		group.NewAuthenticatedGroupAdder(authunion.New(
+			x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion),
+			tokenAuthenticator)),
 		anonymous.NewAuthenticator(publicInfoPaths()))
 
 	etcdOpts := options.NewEtcdOptions(storagebackend.NewDefaultConfig(cfg.EtcdPrefix, nil))

@@ -308,15 +308,21 @@ type agent struct {
 	t   *testing.T
 	cmd *exec.Cmd
 	log *syncBuffer
+	// dataDir is the agent's --data-dir (its node kubeconfig is there),
+	// when startAgent chose it.
+	dataDir string
 }
 
 // startAgent joins a `skiff agent` named name to s; it is stopped when the
 // test ends.
 func startAgent(t *testing.T, s *server, name string, extraArgs ...string) *agent {
 	t.Helper()
+	dir := t.TempDir()
 	args := append([]string{"agent", "--server", fmt.Sprintf("https://127.0.0.1:%d", s.port), "--token", s.joinToken(),
-		"--data-dir", t.TempDir(), "--node-name", name}, extraArgs...)
-	return runAgent(t, name, exec.Command(skiffBin, args...), (*agent).kill)
+		"--data-dir", dir, "--node-name", name}, extraArgs...)
+	a := runAgent(t, name, exec.Command(skiffBin, args...), (*agent).kill)
+	a.dataDir = dir
+	return a
 }
 
 // runAgent starts cmd, a `skiff agent` of node name; when the test ends,
