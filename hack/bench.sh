@@ -6,11 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(api controlplane node services netpol multinode autoscale unit)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(api rbac controlplane node services netpol multinode autoscale unit)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 machine="$(date -u +%Y-%m-%d), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, ${cpu}, $(go version | cut -d' ' -f3)"
 mkdir -p build/bench
-declare -A titles=([api]="API server" [controlplane]="Scheduler and controllers on hollow nodes" [node]="Pod startup on real runtimes" [services]="Services: data path, cluster DNS, service proxy" [netpol]="NetworkPolicy: rule sync" [multinode]="Pods across nodes" [autoscale]="Autoscaling: the HorizontalPodAutoscaler and metrics collection" [unit]="The unit test tier")
+declare -A titles=([api]="API server" [rbac]="Authorization: RBAC on vs off" [controlplane]="Scheduler and controllers on hollow nodes" [node]="Pod startup on real runtimes" [services]="Services: data path, cluster DNS, service proxy" [netpol]="NetworkPolicy: rule sync" [multinode]="Pods across nodes" [autoscale]="Autoscaling: the HorizontalPodAutoscaler and metrics collection" [unit]="The unit test tier")
 for s in "${scenarios[@]}"; do
   if [ "$s" = unit ]; then
     # Twice: the first run builds what the cache lacks; the second is the
@@ -85,7 +85,7 @@ done
   echo
   echo "Produced by \`make bench\` (\`hack/bench.sh\`): each scenario runs \`go run ./test/bench\` against"
   echo "\`build/bin/skiff server\` processes on fresh data dirs, fsync on. Goals are targets, not test assertions."
-  for s in api controlplane node services netpol multinode autoscale unit; do
+  for s in api rbac controlplane node services netpol multinode autoscale unit; do
     echo
     if [ -f "build/bench/$s.md" ]; then
       cat "build/bench/$s.md"

@@ -91,6 +91,8 @@ func newServerCommand(log *slog.Logger, run func(context.Context, server.Config)
 	addPodAutoscalerFlags(f, &cfg.ControllerManager.PodAutoscaler)
 	f.BoolVar(&cfg.ControllerManager.DisableServiceLB, "disable-servicelb", false, "run no built-in LoadBalancer implementation (LoadBalancer Services of no class stay pending unless another implementation serves them)")
 	f.BoolVar(&cfg.NoControllers, "no-controllers", false, "run the API server alone, without controllers and scheduler (API benchmarks)")
+	f.StringSliceVar(&cfg.AuthorizationModes, "authorization-mode", []string{apiserver.ModeNode, apiserver.ModeRBAC},
+		"ordered authorizers, as kube-apiserver's: Node, RBAC, AlwaysAllow (every authenticated user may do everything); members of system:masters may always do everything")
 	f.Int64Var(&cfg.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", 300, "seconds pods tolerate a not-ready node before they are evicted (added to pods that do not say)")
 	f.IntVar(&cfg.DNS.Port, "cluster-dns-port", 53, "port the cluster DNS server listens on (UDP and TCP) at the node's address (--node-ip, else the default route's interface); the kube-dns Service's targetPort")
 	f.BoolVar(&cfg.DNS.Disable, "disable-dns", false, "run no cluster DNS server (pods with dnsPolicy ClusterFirst then resolve nothing through --cluster-dns)")

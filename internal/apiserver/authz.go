@@ -38,7 +38,24 @@ type authorization struct {
 	synced []cache.InformerSynced
 }
 
-func newAuthorization(factory informers.SharedInformerFactory) (*authorization, error) {
+// AuthorizationOptions choose the authorizers, as kube-apiserver's flag.
+type AuthorizationOptions struct {
+	// AuthorizationModes are the authorizers in order, as kube-apiserver's
+	// --authorization-mode: Node, RBAC and AlwaysAllow (every
+	// authenticated user may do everything: for benchmarks and
+	// single-user setups). Empty means Node,RBAC. Members of
+	// system:masters may always do everything.
+	AuthorizationModes []string
+}
+
+// Authorization modes.
+const (
+	ModeNode        = "Node"
+	ModeRBAC        = "RBAC"
+	ModeAlwaysAllow = "AlwaysAllow"
+)
+
+func newAuthorization(factory informers.SharedInformerFactory, opts AuthorizationOptions) (*authorization, error) {
 	rbacInf := factory.Rbac().V1()
 	roles := &rbac.RoleGetter{Lister: rbacInf.Roles().Lister()}
 	roleBindings := &rbac.RoleBindingLister{Lister: rbacInf.RoleBindings().Lister()}

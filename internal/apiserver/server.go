@@ -101,6 +101,7 @@ type Config struct {
 	// CustomMetrics, when set, are the values custom.metrics.k8s.io
 	// serves; nil serves no custom.metrics.k8s.io.
 	CustomMetrics customapi.Values
+	AuthorizationOptions
 }
 
 // ServiceAllocations is the part of the Service registry that hands out
@@ -210,7 +211,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("loopback client: %w", err)
 	}
 	informerFactory := informers.NewSharedInformerFactory(client, 10*time.Minute)
-	authz, err := newAuthorization(informerFactory)
+	authz, err := newAuthorization(informerFactory, cfg.AuthorizationOptions)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func main() {
 	clients := flag.Int("clients", 32, "concurrent clients for creates")
 	pods := flag.Int("pods", 10000, "pods to list")
 	watchers := flag.Int("watchers", 100, "concurrent watchers")
-	scenario := flag.String("scenario", "api", "api (the API server), controlplane (scheduler and controllers on hollow nodes), node (pod startup on the process and cri runtimes) services (the Service data path, cluster DNS and the service proxy) multinode (pod to pod across nodes against one node) or autoscale (the HorizontalPodAutoscaler's reaction and cost)")
+	scenario := flag.String("scenario", "api", "api (the API server), controlplane (scheduler and controllers on hollow nodes), node (pod startup on the process and cri runtimes) services (the Service data path, cluster DNS and the service proxy) multinode (pod to pod across nodes against one node) autoscale (the HorizontalPodAutoscaler's reaction and cost) or rbac (API creates and lists by a RoleBinding's user, RBAC on vs off)")
 	images := flag.String("images", "build/images", "folder of `make images`' tarballs (node scenario)")
 	startupPods := flag.Int("startup-pods", 100, "pods whose startup latency is measured (node scenario)")
 	modelServer := flag.String("model-server", "build/images/bin/model-server-v2", "static model-server binary the process runtime runs (services scenario)")
@@ -42,6 +42,7 @@ func main() {
 	loadFor := flag.Duration("load-duration", 5*time.Second, "how long each load runs (services and multinode scenarios)")
 	rounds := flag.Int("rounds", 7, "paired rounds of the multinode scenario, whose medians are reported")
 	url := flag.String("url", "", "target of the load and wait-answer scenarios (run by multinode inside a pod's network namespace)")
+	rbacRounds := flag.Int("rbac-rounds", 3, "rounds of each authorization mode in the rbac scenario, whose medians are reported")
 	flag.Parse()
 	var err error
 	switch *scenario {
@@ -57,6 +58,8 @@ func main() {
 		err = runMultiNode(*skiff, *modelServer, *conns, *rounds, *loadFor)
 	case "autoscale":
 		err = runAutoscale(*skiff, *modelServer)
+	case "rbac":
+		err = runRBAC(*skiff, *configMaps, *clients, 2000, *rbacRounds)
 	case "load":
 		err = loadHere(*url, *conns, *loadFor)
 	case "wait-answer":

@@ -36,6 +36,8 @@ import (
 type Config struct {
 	// DataDir holds etcd's data, the certificates and the kubeconfig.
 	DataDir string
+	// AuthorizationOptions choose the API server's authorizers.
+	apiserver.AuthorizationOptions
 	// BindAddress and Port are where the API is served (HTTPS).
 	BindAddress net.IP
 	Port        int
@@ -195,6 +197,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds,
 		ResourceMetrics:                     resourceMetrics(usage),
 		CustomMetrics:                       customMetrics(values),
+		AuthorizationOptions:                cfg.AuthorizationOptions,
 	})
 	if err != nil {
 		return nil, err
