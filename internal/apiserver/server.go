@@ -38,6 +38,7 @@ import (
 	basecompatibility "k8s.io/component-base/compatibility"
 	"k8s.io/metrics/pkg/apis/metrics"
 
+	"skiff.dev/skiff/internal/apiserver/admission/podsecurity"
 	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
 	"skiff.dev/skiff/internal/apiserver/openapi"
 	"skiff.dev/skiff/internal/join"
@@ -206,8 +207,13 @@ func New(cfg Config) (*Server, error) {
 	if err := nsLifecycle.ValidateInitialization(); err != nil {
 		return nil, fmt.Errorf("namespace lifecycle admission: %w", err)
 	}
+	podSecurity, err := podsecurity.New(client, informerFactory)
+	if err != nil {
+		return nil, fmt.Errorf("pod security admission: %w", err)
+	}
 	c.AdmissionControl = admission.NewChainHandler(nsLifecycle,
-		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)))
+		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)),
+		podSecurity)
 
 	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)
 	completed := c.Complete(informerFactory)
