@@ -184,7 +184,8 @@ func seccompProfile(container, pod *corev1.SeccompProfile, root string) (*runtim
 		return &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault}, nil
 	case p.Type == corev1.SeccompProfileTypeLocalhost:
 		if ptr.Deref(p.LocalhostProfile, "") == "" {
-			return nil, errors.New("localhostProfile must be set if seccompProfile type is Localhost.") //nolint:staticcheck // Kubernetes' message
+			//lint:ignore ST1005 the kubelet's message
+			return nil, errors.New("localhostProfile must be set if seccompProfile type is Localhost.")
 		}
 		return &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: filepath.Join(root, *p.LocalhostProfile)}, nil
 	}

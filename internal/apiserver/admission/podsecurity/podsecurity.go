@@ -113,9 +113,11 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 // forbidden is the Status error of a refused request: the library's
 // message, reason, details and code over a generic Forbidden.
 func forbidden(a admission.Attributes, result *admissionv1.AdmissionResponse) error {
+	//lint:ignore ST1005 kube-apiserver's message
+	generic := admission.NewForbidden(a, errors.New("Not allowed by PodSecurity"))
 	var err *apierrors.StatusError
-	if !errors.As(admission.NewForbidden(a, errors.New("Not allowed by PodSecurity")), &err) {
-		return admission.NewForbidden(a, errors.New("Not allowed by PodSecurity"))
+	if !errors.As(generic, &err) {
+		return generic
 	}
 	if r := result.Result; r != nil {
 		if r.Message != "" {
