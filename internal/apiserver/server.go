@@ -43,6 +43,7 @@ import (
 	"k8s.io/metrics/pkg/apis/metrics"
 
 	"skiff.dev/skiff/internal/apiserver/admission/noderestriction"
+	"skiff.dev/skiff/internal/apiserver/admission/podsecurity"
 	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
 	"skiff.dev/skiff/internal/apiserver/openapi"
 	"skiff.dev/skiff/internal/join"
@@ -234,8 +235,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node restriction admission: %w", err)
 	}
+	podSecurity, err := podsecurity.New(client, informerFactory)
+	if err != nil {
+		return nil, fmt.Errorf("pod security admission: %w", err)
+	}
+	// In kube-apiserver's order: mutating plugins run first, then the
+	// validating ones, each set in this order.
 	c.AdmissionControl = admission.NewChainHandler(nsLifecycle, nodeRestriction,
-		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)))
+		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)),
+		podSecurity)
 
 	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)
 	completed := c.Complete(informerFactory)

@@ -95,6 +95,16 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, state
 		}
 		return out
 	}
+	user, err := m.imageUser(ctx, image)
+	var security *runtimeapi.LinuxContainerSecurityContext
+	if err == nil {
+		security, err = containerSecurityContext(pod, c, user, m.seccompRoot())
+	}
+	if err != nil {
+		m.setWaiting(pod.UID, c.Name, reasonCreateContainerConfig, err.Error())
+		m.event(pod, ref, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		return 0, false
+	}
 	logPath := fmt.Sprintf("%s/%d.log", c.Name, restartCount)
 	_ = os.MkdirAll(filepath.Join(sc.sandboxConfig.LogDirectory, c.Name), 0o750)
 	cfg := &runtimeapi.ContainerConfig{
@@ -118,7 +128,7 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, state
 		Stdin:     c.Stdin,
 		StdinOnce: c.StdinOnce,
 		Tty:       c.TTY,
-		Linux:     &runtimeapi.LinuxContainerConfig{Resources: containerResources(c)},
+		Linux:     &runtimeapi.LinuxContainerConfig{Resources: containerResources(c), SecurityContext: security},
 	}
 	rt := m.runtimeFor(pod.UID)
 	id, err := rt.CreateContainer(ctx, sc.sandbox.id, cfg, sc.sandboxConfig)
@@ -247,6 +257,21 @@ func (m *podManager) ensureImage(ctx context.Context, sc *startContext, c *corev
 		imageRef = c.Image
 	}
 	return imageRef, 0, true
+}
+
+// imageUser is who the image runs as, as the runtime reports it.
+func (m *podManager) imageUser(ctx context.Context, image string) (imageUser, error) {
+	st, err := m.rt.ImageStatus(ctx, &runtimeapi.ImageSpec{Image: image}, false)
+	if err != nil {
+		return imageUser{}, fmt.Errorf("image %s: %w", image, err)
+	}
+	return imageUserOf(st.GetImage()), nil
+}
+
+// seccompRoot is where localhost seccomp profiles are, as the kubelet's
+// <root-dir>/seccomp.
+func (m *podManager) seccompRoot() string {
+	return filepath.Join(m.cfg.DataDir, "kubelet", "seccomp")
 }
 
 // killContainer stops one container instance: its preStop hook when asked,

@@ -672,21 +672,6 @@ func (m *podManager) sandboxConfig(pod *corev1.Pod, attempt uint32) *runtimeapi.
 			ports = append(ports, &runtimeapi.PortMapping{Protocol: proto, ContainerPort: p.ContainerPort, HostPort: p.HostPort, HostIp: p.HostIP})
 		}
 	}
-	network := runtimeapi.NamespaceMode_POD
-	if pod.Spec.HostNetwork {
-		network = runtimeapi.NamespaceMode_NODE
-	}
-	pid := runtimeapi.NamespaceMode_CONTAINER
-	if ptr.Deref(pod.Spec.ShareProcessNamespace, false) {
-		pid = runtimeapi.NamespaceMode_POD
-	}
-	if pod.Spec.HostPID {
-		pid = runtimeapi.NamespaceMode_NODE
-	}
-	ipc := runtimeapi.NamespaceMode_POD
-	if pod.Spec.HostIPC {
-		ipc = runtimeapi.NamespaceMode_NODE
-	}
 	return &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: pod.Name, Uid: string(pod.UID), Namespace: pod.Namespace, Attempt: attempt},
 		Hostname:     hostname,
@@ -696,10 +681,8 @@ func (m *podManager) sandboxConfig(pod *corev1.Pod, attempt uint32) *runtimeapi.
 		Annotations:  annotations,
 		DnsConfig:    m.podDNS(pod),
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
-			CgroupParent: "/skiff/pod" + string(pod.UID),
-			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
-				NamespaceOptions: &runtimeapi.NamespaceOption{Network: network, Pid: pid, Ipc: ipc},
-			},
+			CgroupParent:    "/skiff/pod" + string(pod.UID),
+			SecurityContext: sandboxSecurityContext(pod, m.seccompRoot()),
 		},
 	}
 }

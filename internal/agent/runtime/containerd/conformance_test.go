@@ -35,6 +35,7 @@ func TestConformance(t *testing.T) {
 			Exit:       func(code int) []string { return app("exit", strconv.Itoa(code)) },
 			Serve:      app("serve"),
 			IgnoreTerm: app("ignore-term"),
+			Status:     app("status"),
 		},
 		Released: func(t *testing.T, podUIDs []string) {
 			for _, uid := range podUIDs {

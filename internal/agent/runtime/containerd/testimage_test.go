@@ -24,6 +24,7 @@ import (
 //	exit N          print "exiting N" to stderr, exit N
 //	serve           print "ready", wait for SIGTERM, print "terminated", exit 0
 //	ignore-term     ignore SIGTERM, print "ready", run until killed
+//	status          print /proc/self/status, exit 0
 const testProgram = `package main
 
 import (
@@ -59,6 +60,9 @@ func main() {
 		fmt.Println("ready")
 		wait()
 		fmt.Println("terminated")
+	case "status":
+		b, _ := os.ReadFile("/proc/self/status")
+		os.Stdout.Write(b)
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ready")

@@ -29,6 +29,7 @@ type container struct {
 	config    *runtimeapi.ContainerConfig
 	logPath   string
 	cgroup    string // relative; "" when cgroups are not used
+	identity  identity
 
 	createdAt, startedAt, finishedAt int64
 	state                            runtimeapi.ContainerState
@@ -57,6 +58,10 @@ func (r *Runtime) CreateContainer(ctx context.Context, podSandboxID string, conf
 		return "", fmt.Errorf("container %q has no command: the process runtime runs commands on the host and cannot run the image %q; set command in the pod spec or use --runtime=cri",
 			config.GetMetadata().GetName(), config.GetImage().GetImage())
 	}
+	id, err := decideIdentity(config.GetLinux().GetSecurityContext(), hostUsers{}, int64(os.Geteuid()))
+	if err != nil {
+		return "", fmt.Errorf("create container %q: %w", config.GetMetadata().GetName(), err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, ok := r.sandboxes[podSandboxID]
@@ -73,6 +78,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, podSandboxID string, conf
 		createdAt: r.now().UnixNano(),
 		state:     runtimeapi.ContainerState_CONTAINER_CREATED,
 		fan:       newFanout(),
+		identity:  id,
 	}
 	if config.LogPath != "" {
 		c.logPath = config.LogPath
@@ -153,7 +159,7 @@ func (r *Runtime) start(c *container, s *sandbox, env []string) error {
 	if dir == "" {
 		dir = "/"
 	}
-	cmd := &exec.Cmd{Args: argv, Env: env, Dir: dir, SysProcAttr: &syscall.SysProcAttr{}}
+	cmd := &exec.Cmd{Args: argv, Env: env, Dir: dir, SysProcAttr: &syscall.SysProcAttr{Credential: c.identity.cred}}
 	var err error
 
 	var log *criLog
@@ -247,7 +253,7 @@ func (r *Runtime) start(c *container, s *sandbox, env []string) error {
 		}
 	}
 
-	spec := spawnSpec{cmd: cmd, mounts: cfg.Mounts, layers: r.layers, prepare: prepareCommand(cmd, env)}
+	spec := spawnSpec{cmd: cmd, mounts: cfg.Mounts, layers: r.layers, prepare: prepareCommand(cmd, env), identity: c.identity}
 	r.mu.Lock()
 	spec.podMnt, err = s.dupMountNSLocked()
 	spec.podRoot = s.mnt != nil && s.mnt.ownRoot

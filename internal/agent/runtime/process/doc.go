@@ -66,6 +66,16 @@
 //     host's files and mounts cannot be made.
 //   - Hostname: a container in its own network namespace also gets its own
 //     UTS namespace with the pod's hostname.
+//   - Identity: a container's security context (security.go) decides its
+//     user, primary and supplementary groups (the host's /etc/passwd and
+//     /etc/group stand for an image's), its capability bounding set (the
+//     default set of containerd, then add/drop; privileged keeps the
+//     agent's) and no_new_privs; the starting thread sets the bounding set
+//     and no_new_privs right before the fork, the child switches user, and
+//     exec'd commands get the same. A root process keeps exactly its
+//     bounding set across exec; another user keeps no capability. Not
+//     acted on: readonlyRootfs, seccomp, AppArmor, SELinux, masked paths,
+//     and the PID and IPC namespace options (pods share the host's).
 //
 // Processes are started from a goroutine locked to an OS thread that first
 // joins the pod's namespaces and cgroups, so the child inherits them from

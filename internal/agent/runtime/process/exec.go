@@ -30,6 +30,8 @@ type execTarget struct {
 	cgroup string
 	ownMnt bool // the container has its own mount namespace
 	podMnt int  // the pod's mount namespace (-1: none), closed by the user
+	// identity is the container's: commands run as its processes do.
+	identity identity
 }
 
 // release closes what t holds open.
@@ -55,7 +57,7 @@ func (r *Runtime) execTarget(containerID string) (execTarget, error) {
 	if s == nil {
 		return execTarget{}, notFound("pod sandbox", c.sandboxID)
 	}
-	t := execTarget{env: containerEnv(c.config, s), dir: c.config.WorkingDir, pid: c.pid, cgroup: c.cgroup, ownMnt: c.mountNS}
+	t := execTarget{env: containerEnv(c.config, s), dir: c.config.WorkingDir, pid: c.pid, cgroup: c.cgroup, ownMnt: c.mountNS, identity: c.identity}
 	if t.dir == "" {
 		t.dir = "/"
 	}
@@ -84,12 +86,12 @@ func (r *Runtime) execIn(ctx context.Context, containerID string, cmd []string, 
 		return err
 	}
 	defer t.release()
-	c := &exec.Cmd{Args: cmd, Env: t.env, Dir: t.dir, SysProcAttr: &syscall.SysProcAttr{}}
+	c := &exec.Cmd{Args: cmd, Env: t.env, Dir: t.dir, SysProcAttr: &syscall.SysProcAttr{Credential: t.identity.cred}}
 	// A container in its own network namespace also has its own UTS one.
 	// The command joins the container's own mount namespace, or else the
 	// pod's.
 	spec := spawnSpec{cmd: c, netns: t.netns, joinPid: t.pid, joinMnt: t.ownMnt, joinUTS: t.netns != "",
-		podMnt: t.podMnt, prepare: prepareCommand(c, t.env)}
+		podMnt: t.podMnt, prepare: prepareCommand(c, t.env), identity: t.identity}
 	if t.cgroup != "" {
 		// On cgroup v1 the command is moved into the container's cgroup
 		// right after it started, not through the starting thread: that

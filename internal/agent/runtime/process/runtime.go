@@ -217,10 +217,13 @@ func (r *Runtime) Version(ctx context.Context, apiVersion string) (*runtimeapi.V
 }
 
 // ImageStatus reports every image as present: the process runtime has no
-// images and runs the container's command on the host.
+// images and runs the container's command on the host. The image's user is
+// the agent's, as a container without runAsUser runs as the agent does.
 func (r *Runtime) ImageStatus(ctx context.Context, image *runtimeapi.ImageSpec, verbose bool) (*runtimeapi.ImageStatusResponse, error) {
 	name := image.GetImage()
-	return &runtimeapi.ImageStatusResponse{Image: &runtimeapi.Image{Id: name, RepoTags: []string{name}, Spec: image}}, nil
+	return &runtimeapi.ImageStatusResponse{Image: &runtimeapi.Image{
+		Id: name, RepoTags: []string{name}, Spec: image, Uid: &runtimeapi.Int64Value{Value: int64(os.Geteuid())},
+	}}, nil
 }
 
 // PullImage does nothing and returns the image name as its reference.

@@ -42,6 +42,9 @@ type spawnSpec struct {
 	// restoreTasks are the "tasks" files of the agent's own cgroups, which
 	// the starting thread goes back to once the child is forked.
 	restoreTasks []string
+	// identity's capabilities and no_new_privs are set on the starting
+	// thread right before the fork (its user in cmd's Credential).
+	identity identity
 }
 
 // errThreadCgroup marks a failure to move the starting thread into the
@@ -191,6 +194,9 @@ func spawnLocked(spec spawnSpec) error {
 			cgErr = fmt.Errorf("%w: %w", errThreadCgroup, err)
 			break
 		}
+	}
+	if err := spec.identity.apply(); err != nil {
+		return err
 	}
 	err = spec.cmd.Start()
 	// Leave the container's cgroup at once (the thread ends soon anyway).

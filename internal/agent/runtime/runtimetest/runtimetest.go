@@ -57,6 +57,10 @@ type Programs struct {
 	Serve []string
 	// IgnoreTerm prints "ready" on stdout and ignores SIGTERM.
 	IgnoreTerm []string
+	// Status prints its own /proc/self/status on stdout and exits 0; nil
+	// for a runtime that runs no processes (the fake), whose security
+	// contexts then go untested.
+	Status []string
 }
 
 // Timeouts of the suite's waits.
@@ -103,6 +107,7 @@ func Run(t *testing.T, impl Implementation) {
 	t.Run("exit code, reason, times and log", func(t *testing.T) { s.testExits(t, sandboxID, pod) })
 	t.Run("list filters, ExecSync and stop on SIGTERM", func(t *testing.T) { s.testServe(t, sandboxID, pod) })
 	t.Run("stop kills after the timeout", func(t *testing.T) { s.testKill(t, sandboxID, pod) })
+	t.Run("security context", func(t *testing.T) { s.testSecurity(t, sandboxID, pod) })
 	t.Run("remove is idempotent", func(t *testing.T) { s.testRemove(t, sandboxID, pod) })
 	t.Run("stop and remove the sandbox", func(t *testing.T) { s.testRemoveSandbox(t, sandboxID, pod) })
 
@@ -224,6 +229,87 @@ func (s *suite) testSandbox(t *testing.T, id string, pod *runtimeapi.PodSandboxC
 	}
 }
 
+// testSecurity checks that a container's processes, and commands exec'd in
+// it, run with its security context's user, groups, capabilities and
+// no_new_privs.
+func (s *suite) testSecurity(t *testing.T, sandboxID string, pod *runtimeapi.PodSandboxConfig) {
+	if s.impl.Programs.Status == nil {
+		t.Skip("the runtime runs no processes")
+	}
+	ctx := t.Context()
+	user := &runtimeapi.LinuxContainerSecurityContext{
+		RunAsUser:          &runtimeapi.Int64Value{Value: 1000},
+		RunAsGroup:         &runtimeapi.Int64Value{Value: 3000},
+		SupplementalGroups: []int64{4000},
+		NoNewPrivs:         true,
+		Capabilities:       &runtimeapi.Capability{DropCapabilities: []string{"ALL"}},
+	}
+	wantUser := []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^Uid:\s+1000\s+1000\s+1000\s+1000$`),
+		regexp.MustCompile(`(?m)^Gid:\s+3000\s+3000\s+3000\s+3000$`),
+		regexp.MustCompile(`(?m)^Groups:.*\b4000\b`),
+		regexp.MustCompile(`(?m)^NoNewPrivs:\s+1$`),
+		regexp.MustCompile(`(?m)^CapEff:\s+0+$`),
+		regexp.MustCompile(`(?m)^CapBnd:\s+0+$`),
+	}
+	// Root keeps exactly the capabilities its bounding set allows.
+	caps := &runtimeapi.LinuxContainerSecurityContext{
+		RunAsUser:    &runtimeapi.Int64Value{Value: 0},
+		Capabilities: &runtimeapi.Capability{DropCapabilities: []string{"ALL"}, AddCapabilities: []string{"CHOWN", "NET_ADMIN"}},
+	}
+	wantCaps := []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^Uid:\s+0\s+0\s+0\s+0$`),
+		regexp.MustCompile(`(?m)^CapEff:\s+0*1001$`),
+		regexp.MustCompile(`(?m)^CapBnd:\s+0*1001$`),
+		regexp.MustCompile(`(?m)^NoNewPrivs:\s+0$`),
+	}
+	check := func(t *testing.T, what, status string, want []*regexp.Regexp) {
+		t.Helper()
+		for _, re := range want {
+			if !re.MatchString(status) {
+				t.Errorf("%s: status lacks %s:\n%s", what, re, status)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		sc   *runtimeapi.LinuxContainerSecurityContext
+		want []*regexp.Regexp
+	}{{"as-user", user, wantUser}, {"capabilities", caps, wantCaps}} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := s.createWith(t, sandboxID, pod, tc.name, s.impl.Programs.Status, tc.sc)
+			if err := s.rt.StartContainer(ctx, id); err != nil {
+				t.Fatalf("StartContainer: %v", err)
+			}
+			if st := s.exited(t, id); st.ExitCode != 0 {
+				t.Fatalf("exit code %d (%s), want 0; log %q", st.ExitCode, st.Message, readLog(t, pod, tc.name))
+			}
+			var text strings.Builder
+			for _, l := range strings.Split(readLog(t, pod, tc.name), "\n") {
+				if _, line, ok := strings.Cut(l, " stdout F "); ok {
+					text.WriteString(line + "\n")
+				}
+			}
+			check(t, "container", text.String(), tc.want)
+		})
+	}
+	t.Run("exec as the container's user", func(t *testing.T) {
+		id := s.createWith(t, sandboxID, pod, "user-server", s.impl.Programs.Serve, user)
+		if err := s.rt.StartContainer(ctx, id); err != nil {
+			t.Fatalf("StartContainer: %v", err)
+		}
+		s.waitLog(t, pod, "user-server", "stdout F ready")
+		stdout, stderr, err := s.rt.ExecSync(ctx, id, s.impl.Programs.Status, 10*time.Second)
+		if err != nil {
+			t.Fatalf("ExecSync: %v (stderr %q)", err, stderr)
+		}
+		check(t, "exec", string(stdout), wantUser)
+		if err := s.rt.StopContainer(ctx, id, 1); err != nil {
+			t.Errorf("StopContainer: %v", err)
+		}
+	})
+}
+
 // containerConfig is a container as the kubelet configures one.
 func (s *suite) containerConfig(pod *runtimeapi.PodSandboxConfig, name string, cmd []string) *runtimeapi.ContainerConfig {
 	return &runtimeapi.ContainerConfig{
@@ -242,10 +328,20 @@ func (s *suite) containerConfig(pod *runtimeapi.PodSandboxConfig, name string, c
 // kubelet does.
 func (s *suite) create(t *testing.T, sandboxID string, pod *runtimeapi.PodSandboxConfig, name string, cmd []string) string {
 	t.Helper()
+	return s.createWith(t, sandboxID, pod, name, cmd, nil)
+}
+
+// createWith creates a container with the security context sc.
+func (s *suite) createWith(t *testing.T, sandboxID string, pod *runtimeapi.PodSandboxConfig, name string, cmd []string, sc *runtimeapi.LinuxContainerSecurityContext) string {
+	t.Helper()
 	if err := os.MkdirAll(filepath.Join(pod.LogDirectory, name), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	id, err := s.rt.CreateContainer(t.Context(), sandboxID, s.containerConfig(pod, name, cmd), pod)
+	config := s.containerConfig(pod, name, cmd)
+	if sc != nil {
+		config.Linux = &runtimeapi.LinuxContainerConfig{SecurityContext: sc}
+	}
+	id, err := s.rt.CreateContainer(t.Context(), sandboxID, config, pod)
 	if err != nil {
 		t.Fatalf("CreateContainer %s: %v", name, err)
 	}
@@ -529,5 +625,6 @@ func ShellPrograms(sh ...string) Programs {
 		},
 		Serve:      script(`trap 'echo terminated; exit 0' TERM; echo ready; while :; do sleep 0.05; done`),
 		IgnoreTerm: script(`trap '' TERM; echo ready; while :; do sleep 0.05; done`),
+		Status:     script(`while IFS= read -r l; do echo "$l"; done < /proc/self/status`),
 	}
 }
