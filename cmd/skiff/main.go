@@ -25,6 +25,7 @@ import (
 	"skiff.dev/skiff/internal/controller/podgc"
 	"skiff.dev/skiff/internal/metrics"
 	"skiff.dev/skiff/internal/server"
+	"skiff.dev/skiff/internal/storage/etcd"
 	"skiff.dev/skiff/internal/wellknown"
 )
 
@@ -48,7 +49,7 @@ func newRootCommand(log *slog.Logger) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newServerCommand(log, server.Run), newAgentCommand(log, agent.Run), newImageCommand(), newVersionCommand())
+	root.AddCommand(newServerCommand(log, server.Run), newAgentCommand(log, agent.Run), newImageCommand(), newSecretsEncryptCommand(log), newVersionCommand())
 	return root
 }
 
@@ -74,7 +75,8 @@ func newServerCommand(log *slog.Logger, run func(context.Context, server.Config)
 	f.Var(newIPValue(&cfg.BindAddress, "0.0.0.0"), "bind-address", "address to serve the API on")
 	f.IntVar(&cfg.Port, "port", 6443, "HTTPS port of the API")
 	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", "127.0.0.1", "address clients reach the API at, written into the kubeconfig")
-	f.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", nil, "client URLs of an external etcd cluster (default: embedded etcd under --data-dir)")
+	addEtcdFlags(f, &cfg.Etcd, "client URLs of an external etcd cluster (default: embedded etcd under --data-dir)")
+	f.StringVar(&cfg.EncryptionProviderConfig, "encryption-provider-config", "", "EncryptionConfiguration file (apiserver.config.k8s.io/v1) that says how resources are encrypted in etcd, reloaded when it changes (default: <data-dir>/encryption-config.yaml, written on first start: Secrets under a new aescbc key)")
 	f.Var(newPrefixValue(&cfg.ServiceCIDR, "10.43.0.0/16"), "service-cidr", "range of Service ClusterIPs")
 	f.Var(newPrefixValue(&cfg.ControllerManager.NodeIPAM.ClusterCIDR, "10.42.0.0/16"), "cluster-cidr", "range of pod IPs; each node gets a /24 of it as its spec.podCIDR")
 	f.Var(newPortRangeValue(&cfg.NodePortMin, &cfg.NodePortMax, 30000, 32767), "service-node-port-range", "range of Service NodePorts")
@@ -137,6 +139,16 @@ func addNodeFlags(f *pflag.FlagSet, cfg *agent.Config) {
 	f.Var(newAddrsValue(&cfg.ClusterDNS, "10.43.0.10"), "cluster-dns", "cluster DNS addresses, the nameservers of pods with dnsPolicy ClusterFirst (on the server: the kube-dns Service's ClusterIP, in --service-cidr)")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", wellknown.ClusterDomain, "cluster DNS domain")
 	f.BoolVar(&cfg.DisableDrainWait, "disable-drain-wait", false, "stop a deleted pod's containers at once, as Kubernetes does, instead of first waiting (at most min(grace period - 2s, 20s)) until no node's service proxy routes new connections to the pod")
+}
+
+// addEtcdFlags adds the flags that reach an etcd cluster, as
+// kube-apiserver's --etcd-servers, --etcd-cafile, --etcd-certfile and
+// --etcd-keyfile; endpointsUsage says what an empty --etcd-endpoints means.
+func addEtcdFlags(f *pflag.FlagSet, cfg *etcd.ClientConfig, endpointsUsage string) {
+	f.StringSliceVar(&cfg.Endpoints, "etcd-endpoints", nil, endpointsUsage)
+	f.StringVar(&cfg.CAFile, "etcd-cafile", "", "CA that verifies the external etcd's serving certificates")
+	f.StringVar(&cfg.CertFile, "etcd-certfile", "", "client certificate shown to the external etcd")
+	f.StringVar(&cfg.KeyFile, "etcd-keyfile", "", "key of --etcd-certfile")
 }
 
 // addPodAutoscalerFlags adds kube-controller-manager's flags of the

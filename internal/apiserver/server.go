@@ -47,6 +47,7 @@ import (
 	"skiff.dev/skiff/internal/registry/podsub"
 	"skiff.dev/skiff/internal/registry/proxysub"
 	"skiff.dev/skiff/internal/registry/store"
+	"skiff.dev/skiff/internal/storage/etcd"
 )
 
 // KubernetesVersion is the Kubernetes release whose API skiff serves.
@@ -63,8 +64,13 @@ type Config struct {
 	CertFile, KeyFile string
 	// ClientCAFile verifies client certificates.
 	ClientCAFile string
-	// EtcdServers are the etcd client URLs.
-	EtcdServers []string
+	// Etcd reaches etcd: its client URLs and, for an etcd that serves
+	// TLS, its CA and the client certificate to show.
+	Etcd etcd.ClientConfig
+	// EncryptionProviderConfig is an EncryptionConfiguration file
+	// (kube-apiserver's --encryption-provider-config), reloaded when it
+	// changes; empty stores every resource as it is.
+	EncryptionProviderConfig string
 	// EtcdPrefix is the key prefix of every object; defaults to /registry.
 	EtcdPrefix string
 	// Allocations reserve ClusterIPs and NodePorts for Services.
@@ -170,7 +176,12 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	etcdOpts := options.NewEtcdOptions(storagebackend.NewDefaultConfig(cfg.EtcdPrefix, nil))
-	etcdOpts.StorageConfig.Transport.ServerList = cfg.EtcdServers
+	etcdOpts.StorageConfig.Transport.ServerList = cfg.Etcd.Endpoints
+	etcdOpts.StorageConfig.Transport.TrustedCAFile = cfg.Etcd.CAFile
+	etcdOpts.StorageConfig.Transport.CertFile = cfg.Etcd.CertFile
+	etcdOpts.StorageConfig.Transport.KeyFile = cfg.Etcd.KeyFile
+	etcdOpts.EncryptionProviderConfigFilepath = cfg.EncryptionProviderConfig
+	etcdOpts.EncryptionProviderConfigAutomaticReload = cfg.EncryptionProviderConfig != ""
 	etcdOpts.DefaultStorageMediaType = runtime.ContentTypeProtobuf
 	resourceConfig := serverstorage.NewResourceConfig()
 	for _, g := range groups {

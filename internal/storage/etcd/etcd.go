@@ -192,3 +192,17 @@ func freeURL(raw string) (u *url.URL, picked bool, err error) {
 	u.Host = addr
 	return u, true, nil
 }
+
+// SavedClientURL is the client URL of the member whose data is in dataDir,
+// as it saved it on its first start (for tools that run beside the server).
+func SavedClientURL(dataDir string) (string, error) {
+	b, err := os.ReadFile(savedURLsPath(dataDir))
+	if err != nil {
+		return "", fmt.Errorf("embedded etcd's address: %w", err)
+	}
+	parts := strings.Fields(string(b))
+	if len(parts) != 2 {
+		return "", fmt.Errorf("embedded etcd's address: %s: want CLIENT-URL PEER-URL", savedURLsPath(dataDir))
+	}
+	return parts[0], nil
+}
