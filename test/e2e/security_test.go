@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"skiff.dev/skiff/internal/server/api"
+	"skiff.dev/skiff/internal/storage/etcd"
 )
 
 // skiff runs the skiff binary (not the server) and returns its output.
@@ -50,7 +51,20 @@ func (s *server) etcdValue(key string) []byte {
 	return resp.Kvs[0].Value
 }
 
-// TestSecretsEncryptedAtRest: a Secret's value is in neither the etcd data
+// etcdGet reads key with a client of cfg.
+func etcdGet(cfg etcd.ClientConfig, key string) error {
+	client, err := cfg.New(nil)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err = client.Get(ctx, key)
+	return err
+}
+
+// TestSecretsEncryptedAtRest: the embedded etcd serves mutual TLS only; a Secret's value is in neither the etcd data
 // files nor the raw etcd value, which is encrypted under the generated
 // aescbc key; `skiff secrets-encrypt rotate` stores every Secret under a new
 // key with the server running; the Secrets read back the same through
@@ -74,6 +88,23 @@ func TestSecretsEncryptedAtRest(t *testing.T) {
 		}
 	}
 	assertNotInFiles(t, filepath.Join(s.dataDir, "etcd"), value)
+	// The embedded etcd answers the API server's client certificate only:
+	// not a client without one, nor the admin's certificate.
+	etcdCfg, err := api.EmbeddedEtcd(s.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(etcdCfg.Endpoints[0], "https://") {
+		t.Errorf("embedded etcd at %s, want https", etcdCfg.Endpoints[0])
+	}
+	noCert := etcd.ClientConfig{Endpoints: etcdCfg.Endpoints, CAFile: etcdCfg.CAFile}
+	admin := noCert
+	admin.CertFile, admin.KeyFile = filepath.Join(s.dataDir, "tls", "admin.crt"), filepath.Join(s.dataDir, "tls", "admin.key")
+	for name, cfg := range map[string]etcd.ClientConfig{"no certificate": noCert, "the admin's certificate": admin} {
+		if err := etcdGet(cfg, "/registry/secrets/default/db"); err == nil {
+			t.Errorf("embedded etcd answered a client with %s", name)
+		}
+	}
 	for _, f := range []string{"encryption-config.yaml", "token", "kubeconfig.yaml", "tls/ca.key", "tls/admin.key"} {
 		if fi, err := os.Stat(filepath.Join(s.dataDir, f)); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v %v, want mode 0600", f, fi.Mode().Perm(), err)

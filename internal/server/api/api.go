@@ -96,14 +96,42 @@ func KubeconfigPath(dataDir string) string {
 // EtcdDataDir is where the embedded etcd keeps its data in a data dir.
 func EtcdDataDir(dataDir string) string { return filepath.Join(dataDir, "etcd") }
 
+// EtcdClientCommonName is the CommonName of the API server's client
+// certificate toward the embedded etcd, which accepts no other.
+const EtcdClientCommonName = "kube-apiserver-etcd-client"
+
+// etcdServerCommonName is the embedded etcd's serving certificate's.
+const etcdServerCommonName = "etcd-server"
+
+// etcdTLSFiles are the embedded etcd's serving certificate (for clients and
+// peers) and the API server's client certificate toward it, in a data dir.
+type etcdTLSFiles struct {
+	ca, serverCert, serverKey, clientCert, clientKey string
+}
+
+func etcdTLS(dataDir string) etcdTLSFiles {
+	dir := filepath.Join(dataDir, "tls")
+	return etcdTLSFiles{
+		ca:         filepath.Join(dir, "ca.crt"),
+		serverCert: filepath.Join(dir, "etcd-server.crt"), serverKey: filepath.Join(dir, "etcd-server.key"),
+		clientCert: filepath.Join(dir, "etcd-client.crt"), clientKey: filepath.Join(dir, "etcd-client.key"),
+	}
+}
+
+// client reaches the embedded etcd at endpoint.
+func (f etcdTLSFiles) client(endpoint string) etcd.ClientConfig {
+	return etcd.ClientConfig{Endpoints: []string{endpoint}, CAFile: f.ca, CertFile: f.clientCert, KeyFile: f.clientKey}
+}
+
 // EmbeddedEtcd is how a tool beside the server (skiff secrets-encrypt)
-// reaches the embedded etcd of the server whose data dir is dataDir.
+// reaches the embedded etcd of the server whose data dir is dataDir: with
+// the server's client certificate, so only who may read the data dir can.
 func EmbeddedEtcd(dataDir string) (etcd.ClientConfig, error) {
 	u, err := etcd.SavedClientURL(EtcdDataDir(dataDir))
 	if err != nil {
 		return etcd.ClientConfig{}, err
 	}
-	return etcd.ClientConfig{Endpoints: []string{u}}, nil
+	return etcdTLS(dataDir).client(u), nil
 }
 
 // Server is a started API server.
@@ -181,14 +209,21 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	etcdClientCfg := cfg.Etcd
 	if len(etcdClientCfg.Endpoints) == 0 {
 		// The embedded etcd lives until Shutdown (ctx bounds its start).
+		// It serves clients and its (absent) peers over mutual TLS, and
+		// takes the API server's client certificate only.
+		tlsFiles := etcdTLS(cfg.DataDir)
 		e, err := etcd.Start(ctx, etcd.Config{
 			DataDir: EtcdDataDir(cfg.DataDir), Fast: true, UnsafeNoFsync: cfg.UnsafeNoFsync, Logger: log.With("component", "etcd"),
+			TLS: &etcd.ServerTLS{CAFile: tlsFiles.ca, CertFile: tlsFiles.serverCert, KeyFile: tlsFiles.serverKey,
+				// The member dials itself (its HTTP gateway) with its
+				// serving certificate.
+				ClientCNs: []string{EtcdClientCommonName, etcdServerCommonName}, PeerCNs: []string{etcdServerCommonName}},
 		})
 		if err != nil {
 			return nil, err
 		}
 		s.release = append(s.release, func() { e.Close() })
-		etcdClientCfg = etcd.ClientConfig{Endpoints: []string{e.Endpoint}}
+		etcdClientCfg = tlsFiles.client(e.Endpoint)
 		log.Info("embedded etcd ready", "endpoint", e.Endpoint, "elapsed", time.Since(start).Round(time.Millisecond))
 	}
 	etcdClient, err := etcdClientCfg.New(log.With("component", "etcd-client"))
@@ -344,6 +379,16 @@ func writeFiles(cfg Config) (dataFiles, error) {
 	}
 	if f.token, err = join.LoadOrCreateToken(cfg.DataDir, ca.Hash()); err != nil {
 		return f, err
+	}
+	if len(cfg.Etcd.Endpoints) == 0 {
+		etcdFiles := etcdTLS(cfg.DataDir)
+		etcdServing := pki.Leaf{CommonName: etcdServerCommonName, DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}}
+		if err := ca.EnsureLeaf(etcdFiles.serverCert, etcdFiles.serverKey, etcdServing); err != nil {
+			return f, err
+		}
+		if err := ca.EnsureLeaf(etcdFiles.clientCert, etcdFiles.clientKey, pki.Leaf{CommonName: EtcdClientCommonName}); err != nil {
+			return f, err
+		}
 	}
 	f.encryptionConfig = cfg.EncryptionProviderConfig
 	if f.encryptionConfig == "" {
