@@ -49,7 +49,7 @@ func newRootCommand(log *slog.Logger) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newServerCommand(log, server.Run), newAgentCommand(log, agent.Run), newImageCommand(), newSecretsEncryptCommand(log), newVersionCommand())
+	root.AddCommand(newServerCommand(log, server.Run), newAgentCommand(log, agent.Run), newImageCommand(), newSecretsEncryptCommand(log), newTokenCommand(), newVersionCommand())
 	return root
 }
 
@@ -117,7 +117,7 @@ func newAgentCommand(log *slog.Logger, run func(context.Context, agent.Config) e
 	f := cmd.Flags()
 	host, _ := os.Hostname()
 	f.StringVar(&cfg.Server, "server", "", "URL of the API server, https://HOST:6443")
-	f.StringVar(&cfg.Token, "token", "", "join token from the server's <data-dir>/token")
+	f.StringVar(&cfg.Token, "token", "", "join token: the server's <data-dir>/token or one made by skiff token create")
 	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff-agent", "directory for the node's credentials and state")
 	f.StringVar(&cfg.NodeName, "node-name", strings.ToLower(host), "name of the node")
 	cfg.Runtime = agent.RuntimeAuto

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -170,10 +171,22 @@ func New(cfg Config) (*Server, error) {
 	if cfg.JoinToken != nil {
 		// A join token authenticates as a bootstrap user that may only
 		// obtain node credentials.
+		// Bootstrap tokens (skiff token create) are Secrets in
+		// kube-system, read through the loopback client.
+		loopbackClient, err := kubernetes.NewForConfig(c.LoopbackClientConfig)
+		if err != nil {
+			return nil, fmt.Errorf("loopback client: %w", err)
+		}
+		secrets := func(ctx context.Context, name string) (*corev1.Secret, error) {
+			return loopbackClient.CoreV1().Secrets(metav1.NamespaceSystem).Get(ctx, name, metav1.GetOptions{})
+		}
 		c.Authentication.Authenticator = authunion.New(c.Authentication.Authenticator,
-			bearertoken.New(join.TokenAuthenticator{Token: *cfg.JoinToken}))
+			bearertoken.New(join.TokenAuthenticator{Token: *cfg.JoinToken, Secrets: secrets}))
 		c.Authorization.Authorizer = join.Authorizer(c.Authorization.Authorizer)
 	}
+	// Repeated refused bearer tokens from one address are slowed down and
+	// logged (join token guessing). Keep this after every authenticator.
+	c.Authentication.Authenticator = join.Throttle(c.Authentication.Authenticator, join.NewLimiter(), cfg.Logger.With("component", "authentication"))
 
 	etcdOpts := options.NewEtcdOptions(storagebackend.NewDefaultConfig(cfg.EtcdPrefix, nil))
 	etcdOpts.StorageConfig.Transport.ServerList = cfg.Etcd.Endpoints
