@@ -80,6 +80,7 @@ func newServerCommand(log *slog.Logger, run func(context.Context, server.Config)
 	f.Var(newPrefixValue(&cfg.ServiceCIDR, "10.43.0.0/16"), "service-cidr", "range of Service ClusterIPs")
 	f.Var(newPrefixValue(&cfg.ControllerManager.NodeIPAM.ClusterCIDR, "10.42.0.0/16"), "cluster-cidr", "range of pod IPs; each node gets a /24 of it as its spec.podCIDR")
 	f.Var(newPortRangeValue(&cfg.NodePortMin, &cfg.NodePortMax, 30000, 32767), "service-node-port-range", "range of Service NodePorts")
+	addAuditFlags(f, &cfg.Audit)
 	f.BoolVar(&cfg.UnsafeNoFsync, "unsafe-no-fsync", false, "embedded etcd skips fsync (tests only: data may be lost on power failure)")
 	host, _ := os.Hostname()
 	f.StringVar(&cfg.Node.NodeName, "node-name", strings.ToLower(host), "name of this server's own node")
@@ -149,6 +150,17 @@ func addEtcdFlags(f *pflag.FlagSet, cfg *etcd.ClientConfig, endpointsUsage strin
 	f.StringVar(&cfg.CAFile, "etcd-cafile", "", "CA that verifies the external etcd's serving certificates")
 	f.StringVar(&cfg.CertFile, "etcd-certfile", "", "client certificate shown to the external etcd")
 	f.StringVar(&cfg.KeyFile, "etcd-keyfile", "", "key of --etcd-certfile")
+}
+
+// addAuditFlags adds kube-apiserver's flags of the audit log, with its
+// defaults.
+func addAuditFlags(f *pflag.FlagSet, a *apiserver.AuditConfig) {
+	*a = apiserver.DefaultAudit()
+	f.StringVar(&a.PolicyFile, "audit-policy-file", "", "audit policy (audit.k8s.io/v1 Policy): which requests the audit log records, at which level")
+	f.StringVar(&a.LogPath, "audit-log-path", "", "file the audit log is written to (JSON lines; - is standard output); none when empty")
+	f.IntVar(&a.MaxAge, "audit-log-maxage", a.MaxAge, "days old audit log files are kept")
+	f.IntVar(&a.MaxBackups, "audit-log-maxbackup", a.MaxBackups, "how many old audit log files are kept")
+	f.IntVar(&a.MaxSize, "audit-log-maxsize", a.MaxSize, "megabytes an audit log file grows to before it is rotated")
 }
 
 // addPodAutoscalerFlags adds kube-controller-manager's flags of the

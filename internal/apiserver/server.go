@@ -72,6 +72,8 @@ type Config struct {
 	// (kube-apiserver's --encryption-provider-config), reloaded when it
 	// changes; empty stores every resource as it is.
 	EncryptionProviderConfig string
+	// Audit is the audit log; none by default.
+	Audit AuditConfig
 	// EtcdPrefix is the key prefix of every object; defaults to /registry.
 	EtcdPrefix string
 	// Allocations reserve ClusterIPs and NodePorts for Services.
@@ -208,6 +210,10 @@ func New(cfg Config) (*Server, error) {
 	storageFactory.SetResourceEtcdPrefix(schema.GroupResource{Group: "events.k8s.io", Resource: "events"}, "events.k8s.io/events")
 	if err := etcdOpts.ApplyWithStorageFactoryTo(storageFactory, c); err != nil {
 		return nil, fmt.Errorf("etcd storage: %w", err)
+	}
+
+	if err := applyAudit(cfg.Audit, c); err != nil {
+		return nil, err
 	}
 
 	namer := openapinamer.NewDefinitionNamer(scheme)

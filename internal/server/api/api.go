@@ -79,6 +79,8 @@ type Config struct {
 	// ProxyTransport reaches Service endpoints and pods for services/proxy
 	// and pods/proxy; nil is the default (tests point it at loopback).
 	ProxyTransport http.RoundTripper
+	// Audit is the audit log (--audit-policy-file, --audit-log-path).
+	Audit apiserver.AuditConfig
 	// Metrics configures the scraping of nodes and pods and the metrics
 	// APIs served from it.
 	Metrics metrics.Options
@@ -247,7 +249,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	srv, err := apiserver.New(apiserver.Config{
 		BindAddress: cfg.BindAddress, SecurePort: cfg.Port, Listener: cfg.Listener,
 		CertFile: files.servingChain, KeyFile: files.servingKey, ClientCAFile: files.ca.CertFile, JoinToken: &files.token, CA: files.ca,
-		Etcd: etcdClientCfg, EncryptionProviderConfig: files.encryptionConfig, Allocations: alloc, Logger: log,
+		Etcd: etcdClientCfg, EncryptionProviderConfig: files.encryptionConfig, Audit: cfg.Audit, Allocations: alloc, Logger: log,
 		KubeletClientCertFile: files.kubeletCert, KubeletClientKeyFile: files.kubeletKey, ProxyTransport: cfg.ProxyTransport,
 		DefaultNotReadyTolerationSeconds:    cfg.DefaultNotReadyTolerationSeconds,
 		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds,
