@@ -25,6 +25,7 @@ import (
 	"skiff.dev/skiff/internal/controller/podgc"
 	"skiff.dev/skiff/internal/metrics"
 	"skiff.dev/skiff/internal/server"
+	"skiff.dev/skiff/internal/storage/etcd"
 	"skiff.dev/skiff/internal/wellknown"
 )
 
@@ -48,7 +49,7 @@ func newRootCommand(log *slog.Logger) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newServerCommand(log, server.Run), newAgentCommand(log, agent.Run), newImageCommand(), newVersionCommand())
+	root.AddCommand(newServerCommand(log, server.Run), newAgentCommand(log, agent.Run), newImageCommand(), newSecretsEncryptCommand(log), newTokenCommand(), newVersionCommand())
 	return root
 }
 
@@ -74,10 +75,12 @@ func newServerCommand(log *slog.Logger, run func(context.Context, server.Config)
 	f.Var(newIPValue(&cfg.BindAddress, "0.0.0.0"), "bind-address", "address to serve the API on")
 	f.IntVar(&cfg.Port, "port", 6443, "HTTPS port of the API")
 	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", "127.0.0.1", "address clients reach the API at, written into the kubeconfig")
-	f.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", nil, "client URLs of an external etcd cluster (default: embedded etcd under --data-dir)")
+	addEtcdFlags(f, &cfg.Etcd, "client URLs of an external etcd cluster (default: embedded etcd under --data-dir)")
+	f.StringVar(&cfg.EncryptionProviderConfig, "encryption-provider-config", "", "EncryptionConfiguration file (apiserver.config.k8s.io/v1) that says how resources are encrypted in etcd, reloaded when it changes (default: <data-dir>/encryption-config.yaml, written on first start: Secrets under a new aescbc key)")
 	f.Var(newPrefixValue(&cfg.ServiceCIDR, "10.43.0.0/16"), "service-cidr", "range of Service ClusterIPs")
 	f.Var(newPrefixValue(&cfg.ControllerManager.NodeIPAM.ClusterCIDR, "10.42.0.0/16"), "cluster-cidr", "range of pod IPs; each node gets a /24 of it as its spec.podCIDR")
 	f.Var(newPortRangeValue(&cfg.NodePortMin, &cfg.NodePortMax, 30000, 32767), "service-node-port-range", "range of Service NodePorts")
+	addAuditFlags(f, &cfg.Audit)
 	f.BoolVar(&cfg.UnsafeNoFsync, "unsafe-no-fsync", false, "embedded etcd skips fsync (tests only: data may be lost on power failure)")
 	host, _ := os.Hostname()
 	f.StringVar(&cfg.Node.NodeName, "node-name", strings.ToLower(host), "name of this server's own node")
@@ -117,7 +120,7 @@ func newAgentCommand(log *slog.Logger, run func(context.Context, agent.Config) e
 	f := cmd.Flags()
 	host, _ := os.Hostname()
 	f.StringVar(&cfg.Server, "server", "", "URL of the API server, https://HOST:6443")
-	f.StringVar(&cfg.Token, "token", "", "join token from the server's <data-dir>/token")
+	f.StringVar(&cfg.Token, "token", "", "join token: the server's <data-dir>/token or one made by skiff token create")
 	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff-agent", "directory for the node's credentials and state")
 	f.StringVar(&cfg.NodeName, "node-name", strings.ToLower(host), "name of the node")
 	cfg.Runtime = agent.RuntimeAuto
@@ -139,6 +142,27 @@ func addNodeFlags(f *pflag.FlagSet, cfg *agent.Config) {
 	f.Var(newAddrsValue(&cfg.ClusterDNS, "10.43.0.10"), "cluster-dns", "cluster DNS addresses, the nameservers of pods with dnsPolicy ClusterFirst (on the server: the kube-dns Service's ClusterIP, in --service-cidr)")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", wellknown.ClusterDomain, "cluster DNS domain")
 	f.BoolVar(&cfg.DisableDrainWait, "disable-drain-wait", false, "stop a deleted pod's containers at once, as Kubernetes does, instead of first waiting (at most min(grace period - 2s, 20s)) until no node's service proxy routes new connections to the pod")
+}
+
+// addEtcdFlags adds the flags that reach an etcd cluster, as
+// kube-apiserver's --etcd-servers, --etcd-cafile, --etcd-certfile and
+// --etcd-keyfile; endpointsUsage says what an empty --etcd-endpoints means.
+func addEtcdFlags(f *pflag.FlagSet, cfg *etcd.ClientConfig, endpointsUsage string) {
+	f.StringSliceVar(&cfg.Endpoints, "etcd-endpoints", nil, endpointsUsage)
+	f.StringVar(&cfg.CAFile, "etcd-cafile", "", "CA that verifies the external etcd's serving certificates")
+	f.StringVar(&cfg.CertFile, "etcd-certfile", "", "client certificate shown to the external etcd")
+	f.StringVar(&cfg.KeyFile, "etcd-keyfile", "", "key of --etcd-certfile")
+}
+
+// addAuditFlags adds kube-apiserver's flags of the audit log, with its
+// defaults.
+func addAuditFlags(f *pflag.FlagSet, a *apiserver.AuditConfig) {
+	*a = apiserver.DefaultAudit()
+	f.StringVar(&a.PolicyFile, "audit-policy-file", "", "audit policy (audit.k8s.io/v1 Policy): which requests the audit log records, at which level")
+	f.StringVar(&a.LogPath, "audit-log-path", "", "file the audit log is written to (JSON lines; - is standard output); none when empty")
+	f.IntVar(&a.MaxAge, "audit-log-maxage", a.MaxAge, "days old audit log files are kept")
+	f.IntVar(&a.MaxBackups, "audit-log-maxbackup", a.MaxBackups, "how many old audit log files are kept")
+	f.IntVar(&a.MaxSize, "audit-log-maxsize", a.MaxSize, "megabytes an audit log file grows to before it is rotated")
 }
 
 // addPodAutoscalerFlags adds kube-controller-manager's flags of the

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"skiff.dev/skiff/internal/agent"
+	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/controller/podgc"
 	"skiff.dev/skiff/internal/server"
 )
@@ -115,6 +116,24 @@ func TestServerFlags(t *testing.T) {
 			{"cluster domain", cfg.Node.ClusterDomain, "corp.internal"},
 			{"cluster DNS port", cfg.DNS.Port, 5353},
 			{"DNS disabled", cfg.DNS.Disable, true},
+		})
+	})
+	t.Run("security", func(t *testing.T) {
+		cfg, err := serverConfig(t, "--etcd-endpoints", "https://10.0.0.1:2379,https://10.0.0.2:2379", "--etcd-cafile", "ca.crt",
+			"--etcd-certfile", "c.crt", "--etcd-keyfile", "c.key", "--encryption-provider-config", "enc.yaml",
+			"--audit-policy-file", "policy.yaml", "--audit-log-path", "-", "--audit-log-maxsize", "7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect(t, []field{
+			{"etcd endpoints", fmt.Sprint(cfg.Etcd.Endpoints), "[https://10.0.0.1:2379 https://10.0.0.2:2379]"},
+			{"etcd CA", cfg.Etcd.CAFile, "ca.crt"},
+			{"etcd certificate", cfg.Etcd.CertFile + " " + cfg.Etcd.KeyFile, "c.crt c.key"},
+			{"encryption config", cfg.EncryptionProviderConfig, "enc.yaml"},
+			{"audit policy", cfg.Audit.PolicyFile, "policy.yaml"},
+			{"audit log", cfg.Audit.LogPath, "-"},
+			{"audit log max size", cfg.Audit.MaxSize, 7},
+			{"audit log max age (default)", cfg.Audit.MaxAge, apiserver.DefaultAudit().MaxAge},
 		})
 	})
 	for _, tt := range []struct {

@@ -18,6 +18,7 @@ import (
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -56,6 +57,7 @@ import (
 	"skiff.dev/skiff/internal/registry/proxysub"
 	rbacregistry "skiff.dev/skiff/internal/registry/rbac"
 	"skiff.dev/skiff/internal/registry/store"
+	"skiff.dev/skiff/internal/storage/etcd"
 )
 
 // KubernetesVersion is the Kubernetes release whose API skiff serves.
@@ -72,8 +74,15 @@ type Config struct {
 	CertFile, KeyFile string
 	// ClientCAFile verifies client certificates.
 	ClientCAFile string
-	// EtcdServers are the etcd client URLs.
-	EtcdServers []string
+	// Etcd reaches etcd: its client URLs and, for an etcd that serves
+	// TLS, its CA and the client certificate to show.
+	Etcd etcd.ClientConfig
+	// EncryptionProviderConfig is an EncryptionConfiguration file
+	// (kube-apiserver's --encryption-provider-config), reloaded when it
+	// changes; empty stores every resource as it is.
+	EncryptionProviderConfig string
+	// Audit is the audit log; none by default.
+	Audit AuditConfig
 	// EtcdPrefix is the key prefix of every object; defaults to /registry.
 	EtcdPrefix string
 	// Allocations reserve ClusterIPs and NodePorts for Services.
@@ -171,7 +180,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.JoinToken != nil {
 		// A join token authenticates as a bootstrap user that may only
 		// obtain node credentials.
-		tokens = append(tokens, join.TokenAuthenticator{Token: *cfg.JoinToken})
+		// Bootstrap tokens (skiff token create) are Secrets in
+		// kube-system, read through the loopback client.
+		loopbackClient, err := kubernetes.NewForConfig(c.LoopbackClientConfig)
+		if err != nil {
+			return nil, fmt.Errorf("loopback client: %w", err)
+		}
+		secrets := func(ctx context.Context, name string) (*corev1.Secret, error) {
+			return loopbackClient.CoreV1().Secrets(metav1.NamespaceSystem).Get(ctx, name, metav1.GetOptions{})
+		}
+		tokens = append(tokens, join.TokenAuthenticator{Token: *cfg.JoinToken, Secrets: secrets})
 	}
 	// Bearer tokens alone: what TokenReview answers for.
 	tokenAuthenticator := bearertoken.New(tokenunion.New(tokens...))
@@ -183,9 +201,17 @@ func New(cfg Config) (*Server, error) {
 			x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion),
 			tokenAuthenticator)),
 		anonymous.NewAuthenticator(publicInfoPaths()))
+	// Repeated refused bearer tokens from one address are slowed down and
+	// logged (join token guessing). Keep this after every authenticator.
+	c.Authentication.Authenticator = join.Throttle(c.Authentication.Authenticator, join.NewLimiter(), cfg.Logger.With("component", "authentication"))
 
 	etcdOpts := options.NewEtcdOptions(storagebackend.NewDefaultConfig(cfg.EtcdPrefix, nil))
-	etcdOpts.StorageConfig.Transport.ServerList = cfg.EtcdServers
+	etcdOpts.StorageConfig.Transport.ServerList = cfg.Etcd.Endpoints
+	etcdOpts.StorageConfig.Transport.TrustedCAFile = cfg.Etcd.CAFile
+	etcdOpts.StorageConfig.Transport.CertFile = cfg.Etcd.CertFile
+	etcdOpts.StorageConfig.Transport.KeyFile = cfg.Etcd.KeyFile
+	etcdOpts.EncryptionProviderConfigFilepath = cfg.EncryptionProviderConfig
+	etcdOpts.EncryptionProviderConfigAutomaticReload = cfg.EncryptionProviderConfig != ""
 	etcdOpts.DefaultStorageMediaType = runtime.ContentTypeProtobuf
 	resourceConfig := serverstorage.NewResourceConfig()
 	for _, g := range groups {
@@ -199,6 +225,10 @@ func New(cfg Config) (*Server, error) {
 	storageFactory.SetResourceEtcdPrefix(schema.GroupResource{Group: "events.k8s.io", Resource: "events"}, "events.k8s.io/events")
 	if err := etcdOpts.ApplyWithStorageFactoryTo(storageFactory, c); err != nil {
 		return nil, fmt.Errorf("etcd storage: %w", err)
+	}
+
+	if err := applyAudit(cfg.Audit, c); err != nil {
+		return nil, err
 	}
 
 	namer := openapinamer.NewDefinitionNamer(scheme)

@@ -3,11 +3,13 @@
 package join_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -78,4 +80,46 @@ func TestJoin(t *testing.T) {
 			t.Fatalf("second join: %q, %v", again, err)
 		}
 	})
+}
+
+// A token made by skiff token create lets an agent join; once deleted, or
+// when expired, it does not.
+func TestJoinWithBootstrapTokens(t *testing.T) {
+	s := testserver.Start(t, nil)
+	ctx := context.Background()
+	hash, err := join.CAHash(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := join.CreateToken(ctx, s.Client, hash, join.TokenRequest{TTL: time.Hour, Description: "test"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := join.CreateToken(ctx, s.Client, hash, join.TokenRequest{TTL: time.Minute}, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := join.CreateToken(ctx, s.Client, hash, join.TokenRequest{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := join.DeleteToken(ctx, s.Client, deleted.String()); err != nil {
+		t.Fatal(err)
+	}
+	var list bytes.Buffer
+	if err := join.ListTokens(ctx, s.Client, hash, time.Now(), &list); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(list.String(), created.String()) || !strings.Contains(list.String(), "<invalid>") || strings.Contains(list.String(), deleted.String()) {
+		t.Errorf("token list:\n%s", list.String())
+	}
+
+	if _, err := join.Credentials(ctx, s.Config.Host, created.String(), "node-b", t.TempDir()); err != nil {
+		t.Errorf("join with a created token: %v", err)
+	}
+	for name, tok := range map[string]join.Token{"expired": expired, "deleted": deleted} {
+		if _, err := join.Credentials(ctx, s.Config.Host, tok.String(), "node-c", t.TempDir()); !errors.Is(err, join.ErrTokenRefused) {
+			t.Errorf("join with an %s token: %v, want ErrTokenRefused", name, err)
+		}
+	}
 }

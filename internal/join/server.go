@@ -7,13 +7,16 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/http"
+	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	certutil "k8s.io/client-go/util/cert"
+	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
 	"skiff.dev/skiff/internal/pki"
 )
@@ -31,12 +34,38 @@ type Response struct {
 	CA          string `json:"ca"`
 }
 
-// TokenAuthenticator authenticates the join token's bearer secret as the
-// bootstrap user.
-type TokenAuthenticator struct{ Token Token }
+// TokenAuthenticator authenticates the server's join token's secret as the
+// bootstrap user, and a bootstrap token ("ID.SECRET", see Secrets) as
+// system:bootstrap:ID; both compare in constant time.
+type TokenAuthenticator struct {
+	Token Token
+	// Secrets reads bootstrap tokens' Secrets; nil accepts the server's
+	// token only.
+	Secrets SecretGetter
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
 
 // AuthenticateToken implements authenticator.Token.
-func (a TokenAuthenticator) AuthenticateToken(_ context.Context, value string) (*authenticator.Response, bool, error) {
+func (a TokenAuthenticator) AuthenticateToken(ctx context.Context, value string) (*authenticator.Response, bool, error) {
+	if id, secret, ok := parseBootstrapToken(value); ok && a.Secrets != nil {
+		s, err := a.Secrets(ctx, bootstraputil.BootstrapTokenSecretName(id))
+		if apierrors.IsNotFound(err) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("bootstrap token %s: %w", id, err)
+		}
+		now := time.Now
+		if a.Now != nil {
+			now = a.Now
+		}
+		u, _ := checkBootstrapToken(s, id, secret, now())
+		if u == nil {
+			return nil, false, nil
+		}
+		return &authenticator.Response{User: u}, true, nil
+	}
 	if !a.Token.Matches(value) {
 		return nil, false, nil
 	}

@@ -4,32 +4,68 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"skiff.dev/skiff/internal/pki"
 )
 
 // TestSeedWorkflowExternalEtcd runs the same workflow with the server on an
-// external etcd (Debian's etcd-server, started here).
+// external etcd (Debian's etcd-server, started here) that, as every
+// production etcd, serves TLS and requires client certificates.
 func TestSeedWorkflowExternalEtcd(t *testing.T) {
-	s := startServer(t, "--etcd-endpoints", startEtcd(t))
+	e := startEtcd(t)
+	s := startServer(t, e.flags()...)
 	seedWorkflow(t, s)
 }
 
-// startEtcd runs Debian's etcd for the test and returns its client URL.
-func startEtcd(t *testing.T) string {
+// externalEtcd is an etcd started by a test: its client URL, its CA and a
+// client certificate it accepts.
+type externalEtcd struct {
+	url, ca, clientCert, clientKey string
+}
+
+// flags are the flags of skiff server that reach it.
+func (e externalEtcd) flags() []string {
+	return []string{"--etcd-endpoints", e.url, "--etcd-cafile", e.ca, "--etcd-certfile", e.clientCert, "--etcd-keyfile", e.clientKey}
+}
+
+// startEtcd runs Debian's etcd for the test with certificates of a CA of
+// its own: clients and peers on https, a client certificate required
+// (--client-cert-auth).
+func startEtcd(t *testing.T) externalEtcd {
 	t.Helper()
 	etcdBin, err := exec.LookPath("etcd")
 	if err != nil {
 		t.Fatal("etcd is not installed: `make deps` installs Debian's etcd-server")
 	}
-	client, peer := freePort(t), freePort(t)
 	dir := t.TempDir()
-	clientURL := fmt.Sprintf("http://127.0.0.1:%d", client)
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peer)
-	cmd := exec.Command(etcdBin, "--data-dir", dir, "--name", "e2e",
-		"--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
+	tlsDir := filepath.Join(dir, "tls")
+	ca, err := pki.LoadOrCreateCA(tlsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := func(name string, l pki.Leaf) (string, string) {
+		cert, key := filepath.Join(tlsDir, name+".crt"), filepath.Join(tlsDir, name+".key")
+		if err := ca.EnsureLeaf(cert, key, l); err != nil {
+			t.Fatal(err)
+		}
+		return cert, key
+	}
+	serverCert, serverKey := leaf("etcd", pki.Leaf{CommonName: "etcd", DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}})
+	e := externalEtcd{ca: ca.CertFile}
+	e.clientCert, e.clientKey = leaf("apiserver-etcd-client", pki.Leaf{CommonName: "apiserver-etcd-client"})
+
+	client, peer := freePort(t), freePort(t)
+	e.url = fmt.Sprintf("https://127.0.0.1:%d", client)
+	peerURL := fmt.Sprintf("https://127.0.0.1:%d", peer)
+	cmd := exec.Command(etcdBin, "--data-dir", filepath.Join(dir, "data"), "--name", "e2e",
+		"--listen-client-urls", e.url, "--advertise-client-urls", e.url,
 		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
-		"--initial-cluster", "e2e="+peerURL)
+		"--initial-cluster", "e2e="+peerURL,
+		"--cert-file", serverCert, "--key-file", serverKey, "--trusted-ca-file", ca.CertFile, "--client-cert-auth",
+		"--peer-cert-file", serverCert, "--peer-key-file", serverKey, "--peer-trusted-ca-file", ca.CertFile, "--peer-client-cert-auth")
 	log := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -52,5 +88,5 @@ func startEtcd(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("etcd did not listen: %v; its log:\n%s", err, log.String())
 	}
-	return clientURL
+	return e
 }

@@ -17,7 +17,7 @@ import (
 func TestLeaderFailover(t *testing.T) {
 	t.Parallel()
 	etcd := startEtcd(t)
-	first := startServer(t, "--etcd-endpoints", etcd)
+	first := startServer(t, etcd.flags()...)
 	ctx := context.Background()
 	holder := func(s *server, lease string) string {
 		l, err := s.client().CoordinationV1().Leases("kube-system").Get(ctx, lease, metav1.GetOptions{})
@@ -33,8 +33,10 @@ func TestLeaderFailover(t *testing.T) {
 
 	// The second server shares the cluster's CA (and so its kubeconfig and
 	// join token) and brings the nodes.
-	second := &server{t: t, dataDir: t.TempDir(), port: freePort(t), args: []string{"--disable-agent", "--etcd-endpoints", etcd, "--hollow-nodes", "3", "--cluster-dns-port", fmt.Sprint(freeDNSPort(t))}}
+	second := &server{t: t, dataDir: t.TempDir(), port: freePort(t), args: append([]string{"--disable-agent", "--hollow-nodes", "3", "--cluster-dns-port", fmt.Sprint(freeDNSPort(t))}, etcd.flags()...)}
 	copyDir(t, filepath.Join(first.dataDir, "tls"), filepath.Join(second.dataDir, "tls"), "ca.crt", "ca.key")
+	// Servers on one etcd encrypt with the same keys.
+	copyDir(t, first.dataDir, second.dataDir, "encryption-config.yaml")
 	second.start()
 	t.Cleanup(second.stop)
 	c := second.client()

@@ -7,6 +7,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,11 +19,11 @@ import (
 	"sync"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"skiff.dev/skiff/internal/apiserver"
+	"skiff.dev/skiff/internal/encryption"
 	"skiff.dev/skiff/internal/join"
 	"skiff.dev/skiff/internal/metrics"
 	"skiff.dev/skiff/internal/metrics/custom"
@@ -49,8 +50,14 @@ type Config struct {
 	// AdvertiseAddress is the address written into the kubeconfig; defaults
 	// to 127.0.0.1.
 	AdvertiseAddress string
-	// EtcdEndpoints selects an external etcd cluster; empty embeds one.
-	EtcdEndpoints []string
+	// Etcd selects an external etcd cluster (and the certificates it
+	// wants); no Endpoints embeds one.
+	Etcd etcd.ClientConfig
+	// EncryptionProviderConfig is the EncryptionConfiguration file the API
+	// server encrypts resources in etcd with, reloading it when it changes;
+	// empty means encryption.ConfigPath(DataDir), written on first start
+	// (Secrets under a new aescbc key).
+	EncryptionProviderConfig string
 	// ServiceCIDR is the range of Service ClusterIPs.
 	ServiceCIDR netip.Prefix
 	// NodePortMin and NodePortMax bound the NodePorts.
@@ -74,6 +81,8 @@ type Config struct {
 	// ProxyTransport reaches Service endpoints and pods for services/proxy
 	// and pods/proxy; nil is the default (tests point it at loopback).
 	ProxyTransport http.RoundTripper
+	// Audit is the audit log (--audit-policy-file, --audit-log-path).
+	Audit apiserver.AuditConfig
 	// Metrics configures the scraping of nodes and pods and the metrics
 	// APIs served from it.
 	Metrics metrics.Options
@@ -86,6 +95,47 @@ const KubeletClientCommonName = "kube-apiserver-kubelet-client"
 // KubeconfigPath is where the admin kubeconfig is written in a data dir.
 func KubeconfigPath(dataDir string) string {
 	return filepath.Join(dataDir, "kubeconfig.yaml")
+}
+
+// EtcdDataDir is where the embedded etcd keeps its data in a data dir.
+func EtcdDataDir(dataDir string) string { return filepath.Join(dataDir, "etcd") }
+
+// EtcdClientCommonName is the CommonName of the API server's client
+// certificate toward the embedded etcd, which accepts no other.
+const EtcdClientCommonName = "kube-apiserver-etcd-client"
+
+// etcdServerCommonName is the embedded etcd's serving certificate's.
+const etcdServerCommonName = "etcd-server"
+
+// etcdTLSFiles are the embedded etcd's serving certificate (for clients and
+// peers) and the API server's client certificate toward it, in a data dir.
+type etcdTLSFiles struct {
+	ca, serverCert, serverKey, clientCert, clientKey string
+}
+
+func etcdTLS(dataDir string) etcdTLSFiles {
+	dir := filepath.Join(dataDir, "tls")
+	return etcdTLSFiles{
+		ca:         filepath.Join(dir, "ca.crt"),
+		serverCert: filepath.Join(dir, "etcd-server.crt"), serverKey: filepath.Join(dir, "etcd-server.key"),
+		clientCert: filepath.Join(dir, "etcd-client.crt"), clientKey: filepath.Join(dir, "etcd-client.key"),
+	}
+}
+
+// client reaches the embedded etcd at endpoint.
+func (f etcdTLSFiles) client(endpoint string) etcd.ClientConfig {
+	return etcd.ClientConfig{Endpoints: []string{endpoint}, CAFile: f.ca, CertFile: f.clientCert, KeyFile: f.clientKey}
+}
+
+// EmbeddedEtcd is how a tool beside the server (skiff secrets-encrypt)
+// reaches the embedded etcd of the server whose data dir is dataDir: with
+// the server's client certificate, so only who may read the data dir can.
+func EmbeddedEtcd(dataDir string) (etcd.ClientConfig, error) {
+	u, err := etcd.SavedClientURL(EtcdDataDir(dataDir))
+	if err != nil {
+		return etcd.ClientConfig{}, err
+	}
+	return etcdTLS(dataDir).client(u), nil
 }
 
 // Server is a started API server.
@@ -125,7 +175,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		log = slog.Default()
 	}
 	start := time.Now()
+	// The data dir holds keys: only its owner may enter it, even when it
+	// was made before with a wider mode.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	if cfg.AdvertiseAddress == "" {
@@ -155,24 +210,29 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 	}()
 
-	endpoints := cfg.EtcdEndpoints
-	if len(endpoints) == 0 {
+	etcdClientCfg := cfg.Etcd
+	if len(etcdClientCfg.Endpoints) == 0 {
 		// The embedded etcd lives until Shutdown (ctx bounds its start).
+		// It serves clients and its (absent) peers over mutual TLS, and
+		// takes the API server's client certificate only.
+		tlsFiles := etcdTLS(cfg.DataDir)
 		e, err := etcd.Start(ctx, etcd.Config{
-			DataDir: filepath.Join(cfg.DataDir, "etcd"), Fast: true, UnsafeNoFsync: cfg.UnsafeNoFsync, Logger: log.With("component", "etcd"),
+			DataDir: EtcdDataDir(cfg.DataDir), Fast: true, UnsafeNoFsync: cfg.UnsafeNoFsync, Logger: log.With("component", "etcd"),
+			TLS: &etcd.ServerTLS{CAFile: tlsFiles.ca, CertFile: tlsFiles.serverCert, KeyFile: tlsFiles.serverKey,
+				// The member dials itself (its HTTP gateway) with its
+				// serving certificate.
+				ClientCNs: []string{EtcdClientCommonName, etcdServerCommonName}, PeerCNs: []string{etcdServerCommonName}},
 		})
 		if err != nil {
 			return nil, err
 		}
 		s.release = append(s.release, func() { e.Close() })
-		endpoints = []string{e.Endpoint}
+		etcdClientCfg = tlsFiles.client(e.Endpoint)
 		log.Info("embedded etcd ready", "endpoint", e.Endpoint, "elapsed", time.Since(start).Round(time.Millisecond))
 	}
-	etcdClient, err := clientv3.New(clientv3.Config{
-		Endpoints: endpoints, DialTimeout: 10 * time.Second, Logger: etcd.ZapLogger(log.With("component", "etcd-client")),
-	})
+	etcdClient, err := etcdClientCfg.New(log.With("component", "etcd-client"))
 	if err != nil {
-		return nil, fmt.Errorf("etcd client: %w", err)
+		return nil, err
 	}
 	s.release = append(s.release, func() { etcdClient.Close() })
 	alloc, err := servicealloc.New(servicealloc.Config{
@@ -191,7 +251,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	srv, err := apiserver.New(apiserver.Config{
 		BindAddress: cfg.BindAddress, SecurePort: cfg.Port, Listener: cfg.Listener,
 		CertFile: files.servingChain, KeyFile: files.servingKey, ClientCAFile: files.ca.CertFile, JoinToken: &files.token, CA: files.ca,
-		EtcdServers: endpoints, Allocations: alloc, Logger: log,
+		Etcd: etcdClientCfg, EncryptionProviderConfig: files.encryptionConfig, Audit: cfg.Audit, Allocations: alloc, Logger: log,
 		KubeletClientCertFile: files.kubeletCert, KubeletClientKeyFile: files.kubeletKey, ProxyTransport: cfg.ProxyTransport,
 		DefaultNotReadyTolerationSeconds:    cfg.DefaultNotReadyTolerationSeconds,
 		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds,
@@ -298,6 +358,7 @@ type dataFiles struct {
 	token                    join.Token
 	servingChain, servingKey string
 	kubeletCert, kubeletKey  string
+	encryptionConfig         string
 }
 
 // writeFiles creates (or keeps) the CA, the certificates, the join token and
@@ -323,6 +384,23 @@ func writeFiles(cfg Config) (dataFiles, error) {
 	}
 	if f.token, err = join.LoadOrCreateToken(cfg.DataDir, ca.Hash()); err != nil {
 		return f, err
+	}
+	if len(cfg.Etcd.Endpoints) == 0 {
+		etcdFiles := etcdTLS(cfg.DataDir)
+		etcdServing := pki.Leaf{CommonName: etcdServerCommonName, DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}}
+		if err := ca.EnsureLeaf(etcdFiles.serverCert, etcdFiles.serverKey, etcdServing); err != nil {
+			return f, err
+		}
+		if err := ca.EnsureLeaf(etcdFiles.clientCert, etcdFiles.clientKey, pki.Leaf{CommonName: EtcdClientCommonName}); err != nil {
+			return f, err
+		}
+	}
+	f.encryptionConfig = cfg.EncryptionProviderConfig
+	if f.encryptionConfig == "" {
+		f.encryptionConfig = encryption.ConfigPath(cfg.DataDir)
+		if _, err := encryption.Ensure(f.encryptionConfig, rand.Reader, time.Now()); err != nil {
+			return f, err
+		}
 	}
 	adminCert, adminKey := filepath.Join(tlsDir, "admin.crt"), filepath.Join(tlsDir, "admin.key")
 	if err := ca.EnsureLeaf(adminCert, adminKey, pki.Leaf{CommonName: "system:admin", Organization: []string{"system:masters"}}); err != nil {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 )
@@ -24,16 +25,36 @@ import (
 type Config struct {
 	// DataDir holds the member's data.
 	DataDir string
-	// ClientURL is the address clients use, e.g. http://127.0.0.1:2379; a
-	// port of 0 picks a free one.
+	// ClientURL is the address clients use, e.g. https://127.0.0.1:2379
+	// (its scheme follows TLS); a port of 0 picks a free one.
 	ClientURL string
 	// Fast shortens the raft tick and election timeout; a single member
 	// needs no slack and becomes leader in tens of milliseconds.
 	Fast bool
 	// UnsafeNoFsync skips fsync: for tests only, never the default.
 	UnsafeNoFsync bool
+	// TLS, when set, makes the member serve its clients and peers over
+	// mutual TLS only (https URLs); without it they are served over plain
+	// HTTP.
+	TLS *ServerTLS
 	// Logger receives etcd's log (see ZapLogger); default slog.Default().
 	Logger *slog.Logger
+}
+
+// ServerTLS is the member's mutual TLS: one certificate serves clients and
+// peers (and is the member's own client certificate); a client must show a
+// certificate CAFile verifies whose CommonName is in ClientCNs, a peer one
+// whose CommonName is in PeerCNs (any CommonName when the list is empty).
+type ServerTLS struct {
+	CAFile, CertFile, KeyFile string
+	ClientCNs, PeerCNs        []string
+}
+
+func (t *ServerTLS) info(allowedCNs []string) transport.TLSInfo {
+	return transport.TLSInfo{
+		CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.CAFile, ClientCertAuth: true,
+		AllowedCNs: allowedCNs,
+	}
 }
 
 // Server is a running embedded etcd.
@@ -103,6 +124,10 @@ func embedConfig(cfg Config, cu, pu *url.URL) (*embed.Config, *atomic.Bool) {
 	ec.ListenPeerUrls = []url.URL{*pu}
 	ec.AdvertisePeerUrls = []url.URL{*pu}
 	ec.InitialCluster = fmt.Sprintf("%s=%s", ec.Name, pu.String())
+	if cfg.TLS != nil {
+		ec.ClientTLSInfo = cfg.TLS.info(cfg.TLS.ClientCNs)
+		ec.PeerTLSInfo = cfg.TLS.info(cfg.TLS.PeerCNs)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -151,6 +176,10 @@ func urls(cfg Config) (client, peer *url.URL, fresh bool, err error) {
 	if clientURL == "" {
 		clientURL = "http://127.0.0.1:0"
 	}
+	if cfg.TLS != nil {
+		// A member that served plain HTTP before keeps its ports.
+		clientURL, peerURL = withScheme(clientURL, "https"), withScheme(peerURL, "https")
+	}
 	var picked bool
 	if client, picked, err = freeURL(clientURL); err != nil {
 		return nil, nil, false, fmt.Errorf("etcd client url: %w", err)
@@ -164,6 +193,15 @@ func urls(cfg Config) (client, peer *url.URL, fresh bool, err error) {
 		return nil, nil, false, fmt.Errorf("save etcd urls: %w", err)
 	}
 	return client, peer, fresh, nil
+}
+
+// withScheme is raw with its scheme, http or https, replaced by scheme.
+func withScheme(raw, scheme string) string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	return scheme + "://" + rest
 }
 
 // savedURLsPath is where the member's URLs are kept beside its data.
@@ -191,4 +229,18 @@ func freeURL(raw string) (u *url.URL, picked bool, err error) {
 	}
 	u.Host = addr
 	return u, true, nil
+}
+
+// SavedClientURL is the client URL of the member whose data is in dataDir,
+// as it saved it on its first start (for tools that run beside the server).
+func SavedClientURL(dataDir string) (string, error) {
+	b, err := os.ReadFile(savedURLsPath(dataDir))
+	if err != nil {
+		return "", fmt.Errorf("embedded etcd's address: %w", err)
+	}
+	parts := strings.Fields(string(b))
+	if len(parts) != 2 {
+		return "", fmt.Errorf("embedded etcd's address: %s: want CLIENT-URL PEER-URL", savedURLsPath(dataDir))
+	}
+	return parts[0], nil
 }
