@@ -5,6 +5,7 @@ import (
 	"reflect"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -68,7 +69,7 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
 		batchv1.AddToScheme, networkingv1.AddToScheme, discoveryv1.AddToScheme, coordinationv1.AddToScheme,
-		eventsv1.AddToScheme, policyv1.AddToScheme,
+		eventsv1.AddToScheme, policyv1.AddToScheme, authenticationv1.AddToScheme,
 		// metrics.k8s.io has internal types of its own, with conversions.
 		metrics.AddToScheme, metricsv1beta1.AddToScheme,
 	} {
@@ -76,13 +77,17 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 			return nil, serializer.CodecFactory{}, fmt.Errorf("build scheme: %w", err)
 		}
 	}
-	// Versions the subresources use (Scale, Eviction) are internal too.
-	internalGroups := [][]schema.GroupVersion{{policyv1.SchemeGroupVersion}}
+	// Versions the subresources use (Scale, Eviction, TokenRequest) are
+	// internal too.
+	internalGroups := [][]schema.GroupVersion{{policyv1.SchemeGroupVersion}, {authenticationv1.SchemeGroupVersion}}
 	for _, g := range groups {
 		internalGroups = append(internalGroups, g.Versions)
 		if err := scheme.SetVersionPriority(g.Versions...); err != nil {
 			return nil, serializer.CodecFactory{}, fmt.Errorf("version priority of %q: %w", g.Name, err)
 		}
+	}
+	if err := scheme.SetVersionPriority(authenticationv1.SchemeGroupVersion); err != nil {
+		return nil, serializer.CodecFactory{}, err
 	}
 	if err := scheme.SetVersionPriority(policyv1.SchemeGroupVersion); err != nil {
 		return nil, serializer.CodecFactory{}, err

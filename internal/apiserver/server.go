@@ -47,6 +47,8 @@ import (
 	"skiff.dev/skiff/internal/registry/podsub"
 	"skiff.dev/skiff/internal/registry/proxysub"
 	"skiff.dev/skiff/internal/registry/store"
+	"skiff.dev/skiff/internal/registry/tokenrequest"
+	"skiff.dev/skiff/internal/serviceaccount"
 )
 
 // KubernetesVersion is the Kubernetes release whose API skiff serves.
@@ -93,6 +95,13 @@ type Config struct {
 	// CustomMetrics, when set, are the values custom.metrics.k8s.io
 	// serves; nil serves no custom.metrics.k8s.io.
 	CustomMetrics customapi.Values
+	// ExternalAddress is host:port where clients reach the API (the
+	// discovery document's jwks_uri).
+	ExternalAddress string
+	// ServiceAccounts configures service account tokens: the TokenRequest
+	// API, their authenticator and the issuer's discovery documents. With
+	// no SigningKeyFile none of these is served.
+	ServiceAccounts serviceaccount.Options
 }
 
 // ServiceAllocations is the part of the Service registry that hands out
@@ -133,6 +142,7 @@ func New(cfg Config) (*Server, error) {
 
 	c := genericapiserver.NewConfig(codecs)
 	c.EffectiveVersion = skiffVersion{basecompatibility.NewEffectiveVersionFromString(KubernetesVersion, "", "")}
+	c.ExternalAddress = cfg.ExternalAddress
 
 	serving := options.NewSecureServingOptions().WithLoopback()
 	serving.BindAddress = cfg.BindAddress
@@ -159,6 +169,17 @@ func New(cfg Config) (*Server, error) {
 	c.Authentication.Authenticator = authunion.New(
 		x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion),
 		anonymous.NewAuthenticator(publicInfoPaths()))
+	// Service account tokens, checked against the objects in the stores
+	// built below.
+	var saIssuer *serviceaccount.Issuer
+	saGetter := &serviceaccount.StoreGetter{}
+	if cfg.ServiceAccounts.SigningKeyFile != "" {
+		if saIssuer, err = serviceaccount.New(cfg.ServiceAccounts); err != nil {
+			return nil, err
+		}
+		c.Authentication.APIAudiences = saIssuer.Audiences()
+		c.Authentication.Authenticator = authunion.New(c.Authentication.Authenticator, saIssuer.Authenticator(saGetter))
+	}
 	// Every authenticated user may do everything.
 	c.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
 	if cfg.JoinToken != nil {
@@ -272,6 +293,9 @@ func New(cfg Config) (*Server, error) {
 				for path, s := range proxySubresources(resources, kubeletTransport, cfg.ProxyTransport) {
 					m[path] = s
 				}
+				if saIssuer != nil {
+					m["serviceaccounts/token"] = tokenREST(resources, saIssuer, saGetter)
+				}
 			}
 			info.VersionedResourcesStorageMap[v.Version] = m
 		}
@@ -283,6 +307,11 @@ func New(cfg Config) (*Server, error) {
 		}
 		if err := generic.InstallAPIGroup(&info); err != nil {
 			return nil, fmt.Errorf("install API group %s: %w", g.Name, err)
+		}
+	}
+	if saIssuer != nil {
+		if err := saIssuer.InstallDiscovery(generic.Handler.GoRestfulContainer, completed.ExternalAddress); err != nil {
+			cfg.Logger.Warn("service account issuer discovery is not served", "err", err)
 		}
 	}
 	if metricsStorage != nil {
@@ -365,11 +394,28 @@ func proxySubresources(resources map[string]*store.Storage, kubeletTransport, tr
 	return proxysub.Storage(cfg)
 }
 
+// tokenREST serves serviceaccounts/token over the core group's stores and
+// points the token authenticator's getter at them.
+func tokenREST(resources map[string]*store.Storage, issuer *serviceaccount.Issuer, getter *serviceaccount.StoreGetter) rest.Storage {
+	getterOf := func(resource string) rest.Getter {
+		if st := resources[resource]; st != nil {
+			return st.Store
+		}
+		return nil
+	}
+	getter.ServiceAccounts, getter.Pods, getter.Secrets, getter.Nodes = getterOf("serviceaccounts"), getterOf("pods"), getterOf("secrets"), getterOf("nodes")
+	return &tokenrequest.REST{
+		ServiceAccounts: getter.ServiceAccounts, Pods: getter.Pods, Secrets: getter.Secrets, Nodes: getter.Nodes, Issuer: issuer,
+	}
+}
+
 // publicInfoPaths are the paths anyone may read without credentials, as
-// Kubernetes' system:public-info-viewer role grants.
+// Kubernetes' system:public-info-viewer role grants, and the service
+// account issuer's discovery documents (system:service-account-issuer-
+// discovery), which relying parties outside the cluster fetch.
 func publicInfoPaths() []apiserverapi.AnonymousAuthCondition {
 	var conds []apiserverapi.AnonymousAuthCondition
-	for _, p := range []string{"/version", "/version/", "/healthz", "/livez", "/readyz"} {
+	for _, p := range append([]string{"/version", "/version/", "/healthz", "/livez", "/readyz"}, serviceaccount.DiscoveryPaths()...) {
 		conds = append(conds, apiserverapi.AnonymousAuthCondition{Path: p})
 	}
 	return conds
