@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
@@ -38,6 +39,7 @@ import (
 	basecompatibility "k8s.io/component-base/compatibility"
 	"k8s.io/metrics/pkg/apis/metrics"
 
+	saadmission "skiff.dev/skiff/internal/apiserver/admission/serviceaccount"
 	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
 	"skiff.dev/skiff/internal/apiserver/openapi"
 	"skiff.dev/skiff/internal/join"
@@ -102,6 +104,10 @@ type Config struct {
 	// API, their authenticator and the issuer's discovery documents. With
 	// no SigningKeyFile none of these is served.
 	ServiceAccounts serviceaccount.Options
+	// DisableAdmissionPlugins names admission plugins not to run, as
+	// kube-apiserver's --disable-admission-plugins (only ServiceAccount
+	// can be turned off).
+	DisableAdmissionPlugins []string
 }
 
 // ServiceAllocations is the part of the Service registry that hands out
@@ -227,8 +233,12 @@ func New(cfg Config) (*Server, error) {
 	if err := nsLifecycle.ValidateInitialization(); err != nil {
 		return nil, fmt.Errorf("namespace lifecycle admission: %w", err)
 	}
-	c.AdmissionControl = admission.NewChainHandler(nsLifecycle,
-		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)))
+	plugins := []admission.Interface{nsLifecycle,
+		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds))}
+	if !slices.Contains(cfg.DisableAdmissionPlugins, saadmission.PluginName) {
+		plugins = append(plugins, saadmission.New(informerFactory.Core().V1().ServiceAccounts(), client))
+	}
+	c.AdmissionControl = admission.NewChainHandler(plugins...)
 
 	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)
 	completed := c.Complete(informerFactory)

@@ -80,6 +80,9 @@ type Config struct {
 	// --service-account-* and --api-audiences flags); the signing key
 	// defaults to one created in the data dir.
 	ServiceAccounts serviceaccount.Options
+	// DisableAdmissionPlugins names admission plugins not to run
+	// (apiserver.Config's).
+	DisableAdmissionPlugins []string
 }
 
 // KubeletClientCommonName is the CommonName of the API server's client
@@ -202,6 +205,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		CustomMetrics:                       customMetrics(values),
 		ExternalAddress:                     net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
 		ServiceAccounts:                     files.serviceAccounts,
+		DisableAdmissionPlugins:             cfg.DisableAdmissionPlugins,
 	})
 	if err != nil {
 		return nil, err
