@@ -65,9 +65,7 @@ func loadKeys(signingKeyFile string, keyFiles []string) (crypto.Signer, []any, e
 		if err != nil {
 			return nil, nil, fmt.Errorf("service account key file %s: %w", f, err)
 		}
-		for _, k := range keys {
-			public = append(public, k)
-		}
+		public = append(public, keys...)
 	}
 	return signer, public, nil
 }
