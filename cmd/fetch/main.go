@@ -6,6 +6,10 @@
 //	fetch get [-n N] [-cacert F] URL       GET URL N times; with N = 1 print the body,
 //	                                        else one JSON line: {"ok":..,"errors":..,"servedBy":{host:count}}
 //	fetch lookup [-type A|SRV|CNAME] NAME  print the answers one per line; exit 3 on NXDOMAIN
+//	fetch pods [-n NS] [-every D]          list the pods of NS (default: the pod's own) with
+//	                                        client-go's in-cluster configuration (the pod's
+//	                                        service account token); with -every, again every D,
+//	                                        one line each, until killed
 //
 // The model server names the pod that answered in its X-Served-By header.
 package main
@@ -40,7 +44,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: fetch get [-n N] URL | fetch lookup [-type A|SRV|CNAME] NAME")
+		fmt.Fprintln(stderr, "usage: fetch get [-n N] URL | fetch lookup [-type A|SRV|CNAME] NAME | fetch pods [-n NS] [-every D]")
 		return exitUsage
 	}
 	switch args[0] {
@@ -48,8 +52,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return get(args[1:], stdout, stderr)
 	case "lookup":
 		return lookup(args[1:], stdout, stderr)
+	case "pods":
+		return pods(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "fetch: unknown command %q (want get or lookup)\n", args[0])
+	fmt.Fprintf(stderr, "fetch: unknown command %q (want get, lookup or pods)\n", args[0])
 	return exitUsage
 }
 

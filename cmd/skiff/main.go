@@ -26,6 +26,7 @@ import (
 	"skiff.dev/skiff/internal/metrics"
 	"skiff.dev/skiff/internal/server"
 	"skiff.dev/skiff/internal/storage/etcd"
+	"skiff.dev/skiff/internal/serviceaccount"
 	"skiff.dev/skiff/internal/wellknown"
 )
 
@@ -92,6 +93,7 @@ func newServerCommand(log *slog.Logger, run func(context.Context, server.Config)
 	f.DurationVar(&cfg.ControllerManager.NodeLifecycle.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked Unknown")
 	f.IntVar(&cfg.ControllerManager.PodGC.TerminatedPodThreshold, "terminated-pod-gc-threshold", podgc.DefaultTerminatedPodThreshold, "how many finished (Succeeded or Failed) pods may stay before the oldest are deleted; 0 or less keeps them all")
 	addPodAutoscalerFlags(f, &cfg.ControllerManager.PodAutoscaler)
+	addServiceAccountFlags(f, &cfg.ServiceAccounts)
 	f.BoolVar(&cfg.ControllerManager.DisableServiceLB, "disable-servicelb", false, "run no built-in LoadBalancer implementation (LoadBalancer Services of no class stay pending unless another implementation serves them)")
 	f.BoolVar(&cfg.NoControllers, "no-controllers", false, "run the API server alone, without controllers and scheduler (API benchmarks)")
 	f.StringSliceVar(&cfg.AuthorizationModes, "authorization-mode", []string{apiserver.ModeNode, apiserver.ModeRBAC},
@@ -173,6 +175,15 @@ func addPodAutoscalerFlags(f *pflag.FlagSet, o *podautoscaler.Options) {
 	f.Float64Var(&o.Tolerance, "horizontal-pod-autoscaler-tolerance", podautoscaler.DefaultTolerance, "how far the ratio of a metric to its target may be from 1.0 before the autoscaler scales (0 means the default)")
 	f.DurationVar(&o.CPUInitializationPeriod, "horizontal-pod-autoscaler-cpu-initialization-period", podautoscaler.DefaultCPUInitializationPeriod, "how long after a pod starts its CPU samples count only when it is ready and was ready over the sample's whole window")
 	f.DurationVar(&o.InitialReadinessDelay, "horizontal-pod-autoscaler-initial-readiness-delay", podautoscaler.DefaultInitialReadinessDelay, "how long after a pod starts it may turn unready and still count as never having been ready (its CPU is then not used)")
+}
+
+// addServiceAccountFlags adds kube-apiserver's service account token flags.
+func addServiceAccountFlags(f *pflag.FlagSet, o *serviceaccount.Options) {
+	f.StringArrayVar(&o.Issuers, "service-account-issuer", []string{wellknown.DefaultServiceAccountIssuer}, "issuer (iss claim) of service account tokens; given more than once, the first signs new tokens and all are accepted")
+	f.StringArrayVar(&o.KeyFiles, "service-account-key-file", nil, "PEM file of public (or private) keys that also verify service account tokens (keys rotated out); may be given more than once")
+	f.StringVar(&o.SigningKeyFile, "service-account-signing-key-file", "", "PEM private key that signs service account tokens (default: <data-dir>/tls/service-account.key, created on the first start)")
+	f.DurationVar(&o.MaxTokenExpiration, "service-account-max-token-expiration", 0, "longest lifetime of a requested service account token; longer requests get this (0: no cap; unlike kube-apiserver, caps under 1h are taken, for tests)")
+	f.StringSliceVar(&o.APIAudiences, "api-audiences", nil, "audiences of the API: tokens requested without an audience get these, and service account tokens must carry one (default: the issuers)")
 }
 
 // taintsValue is the --register-with-taints flag: comma-separated taints.

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
@@ -45,6 +46,7 @@ import (
 
 	"skiff.dev/skiff/internal/apiserver/admission/noderestriction"
 	"skiff.dev/skiff/internal/apiserver/admission/podsecurity"
+	saadmission "skiff.dev/skiff/internal/apiserver/admission/serviceaccount"
 	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
 	"skiff.dev/skiff/internal/apiserver/openapi"
 	"skiff.dev/skiff/internal/join"
@@ -58,6 +60,8 @@ import (
 	rbacregistry "skiff.dev/skiff/internal/registry/rbac"
 	"skiff.dev/skiff/internal/registry/store"
 	"skiff.dev/skiff/internal/storage/etcd"
+	"skiff.dev/skiff/internal/registry/tokenrequest"
+	"skiff.dev/skiff/internal/serviceaccount"
 )
 
 // KubernetesVersion is the Kubernetes release whose API skiff serves.
@@ -112,6 +116,17 @@ type Config struct {
 	// serves; nil serves no custom.metrics.k8s.io.
 	CustomMetrics customapi.Values
 	AuthorizationOptions
+	// ExternalAddress is host:port where clients reach the API (the
+	// discovery document's jwks_uri).
+	ExternalAddress string
+	// ServiceAccounts configures service account tokens: the TokenRequest
+	// API, their authenticator and the issuer's discovery documents. With
+	// no SigningKeyFile none of these is served.
+	ServiceAccounts serviceaccount.Options
+	// DisableAdmissionPlugins names admission plugins not to run, as
+	// kube-apiserver's --disable-admission-plugins (only ServiceAccount
+	// can be turned off).
+	DisableAdmissionPlugins []string
 }
 
 // ServiceAllocations is the part of the Service registry that hands out
@@ -153,6 +168,7 @@ func New(cfg Config) (*Server, error) {
 
 	c := genericapiserver.NewConfig(codecs)
 	c.EffectiveVersion = skiffVersion{basecompatibility.NewEffectiveVersionFromString(KubernetesVersion, "", "")}
+	c.ExternalAddress = cfg.ExternalAddress
 
 	serving := options.NewSecureServingOptions().WithLoopback()
 	serving.BindAddress = cfg.BindAddress
@@ -176,6 +192,18 @@ func New(cfg Config) (*Server, error) {
 	// system:public-info-viewer allows): a pod reaches /version through
 	// the kubernetes Service without credentials; anything else
 	// unauthenticated gets 401.
+	// Service account tokens, checked against the objects in the stores
+	// built below.
+	var saIssuer *serviceaccount.Issuer
+	saGetter := &serviceaccount.StoreGetter{}
+	requestTokens := []authenticator.Request{}
+	if cfg.ServiceAccounts.SigningKeyFile != "" {
+		if saIssuer, err = serviceaccount.New(cfg.ServiceAccounts); err != nil {
+			return nil, err
+		}
+		c.Authentication.APIAudiences = saIssuer.Audiences()
+		requestTokens = append(requestTokens, saIssuer.Authenticator(saGetter))
+	}
 	var tokens []authenticator.Token
 	if cfg.JoinToken != nil {
 		// A join token authenticates as a bootstrap user that may only
@@ -192,7 +220,7 @@ func New(cfg Config) (*Server, error) {
 		tokens = append(tokens, join.TokenAuthenticator{Token: *cfg.JoinToken, Secrets: secrets})
 	}
 	// Bearer tokens alone: what TokenReview answers for.
-	tokenAuthenticator := bearertoken.New(tokenunion.New(tokens...))
+	tokenAuthenticator := authunion.New(append([]authenticator.Request{bearertoken.New(tokenunion.New(tokens...))}, requestTokens...)...)
 	// Every authenticated user is in system:authenticated (what
 	// system:basic-user, system:discovery and system:public-info-viewer are
 	// bound to); anonymous requests are not.
@@ -271,9 +299,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	// In kube-apiserver's order: mutating plugins run first, then the
 	// validating ones, each set in this order.
-	c.AdmissionControl = admission.NewChainHandler(nsLifecycle, nodeRestriction,
+	plugins := []admission.Interface{nsLifecycle}
+	if !slices.Contains(cfg.DisableAdmissionPlugins, saadmission.PluginName) {
+		plugins = append(plugins, saadmission.New(informerFactory.Core().V1().ServiceAccounts(), client))
+	}
+	plugins = append(plugins, nodeRestriction,
 		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)),
 		podSecurity)
+	c.AdmissionControl = admission.NewChainHandler(plugins...)
 
 	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)
 	completed := c.Complete(informerFactory)
@@ -347,6 +380,9 @@ func New(cfg Config) (*Server, error) {
 				for path, s := range proxySubresources(resources, kubeletTransport, cfg.ProxyTransport) {
 					m[path] = s
 				}
+				if saIssuer != nil {
+					m["serviceaccounts/token"] = tokenREST(resources, saIssuer, saGetter)
+				}
 			}
 			info.VersionedResourcesStorageMap[v.Version] = m
 		}
@@ -374,6 +410,11 @@ func New(cfg Config) (*Server, error) {
 		info.VersionedResourcesStorageMap[r.gv.Version] = r.storage
 		if err := generic.InstallAPIGroup(&info); err != nil {
 			return nil, fmt.Errorf("install API group %s: %w", r.group, err)
+		}
+	}
+	if saIssuer != nil {
+		if err := saIssuer.InstallDiscovery(generic.Handler.GoRestfulContainer, completed.ExternalAddress); err != nil {
+			cfg.Logger.Warn("service account issuer discovery is not served", "err", err)
 		}
 	}
 	if metricsStorage != nil {
@@ -456,11 +497,28 @@ func proxySubresources(resources map[string]*store.Storage, kubeletTransport, tr
 	return proxysub.Storage(cfg)
 }
 
+// tokenREST serves serviceaccounts/token over the core group's stores and
+// points the token authenticator's getter at them.
+func tokenREST(resources map[string]*store.Storage, issuer *serviceaccount.Issuer, getter *serviceaccount.StoreGetter) rest.Storage {
+	getterOf := func(resource string) rest.Getter {
+		if st := resources[resource]; st != nil {
+			return st.Store
+		}
+		return nil
+	}
+	getter.ServiceAccounts, getter.Pods, getter.Secrets, getter.Nodes = getterOf("serviceaccounts"), getterOf("pods"), getterOf("secrets"), getterOf("nodes")
+	return &tokenrequest.REST{
+		ServiceAccounts: getter.ServiceAccounts, Pods: getter.Pods, Secrets: getter.Secrets, Nodes: getter.Nodes, Issuer: issuer,
+	}
+}
+
 // publicInfoPaths are the paths anyone may read without credentials, as
-// Kubernetes' system:public-info-viewer role grants.
+// Kubernetes' system:public-info-viewer role grants, and the service
+// account issuer's discovery documents (system:service-account-issuer-
+// discovery), which relying parties outside the cluster fetch.
 func publicInfoPaths() []apiserverapi.AnonymousAuthCondition {
 	var conds []apiserverapi.AnonymousAuthCondition
-	for _, p := range []string{"/version", "/version/", "/healthz", "/livez", "/readyz"} {
+	for _, p := range append([]string{"/version", "/version/", "/healthz", "/livez", "/readyz"}, serviceaccount.DiscoveryPaths()...) {
 		conds = append(conds, apiserverapi.AnonymousAuthCondition{Path: p})
 	}
 	return conds

@@ -90,6 +90,11 @@ func runControllers(ctx context.Context, d deps) {
 	} else {
 		fns = append(fns, ipam.Run)
 	}
+	saFns, err := serviceAccountControllers(d, factory)
+	if err != nil {
+		log.Error("service account controllers", "err", err)
+	}
+	fns = append(fns, saFns...)
 	startAll(ctx, factory, fns...)
 }
 

@@ -73,7 +73,11 @@ type Config struct {
 	// DisableServiceLB turns off the built-in LoadBalancer implementation
 	// (internal/controller/servicelb; `skiff server --disable-servicelb`).
 	DisableServiceLB bool
-	Logger           *slog.Logger
+	// RootCAFile is the CA published in every namespace as the
+	// kube-root-ca.crt ConfigMap (kube-controller-manager's
+	// --root-ca-file); empty publishes none.
+	RootCAFile string
+	Logger     *slog.Logger
 }
 
 // Run runs the controller manager and the scheduler until ctx ends.

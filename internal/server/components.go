@@ -33,6 +33,9 @@ func startComponents(ctx context.Context, cfg Config, srv *api.Server, log *slog
 	if !cfg.NoControllers {
 		cm := cfg.ControllerManager
 		cm.RestConfig, cm.Logger = loopback, log
+		if cm.RootCAFile == "" {
+			cm.RootCAFile = srv.CAFile
+		}
 		running.Go(func() {
 			if err := controllermanager.Run(ctx, cm); err != nil {
 				log.Error("controller manager", "err", err)

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	saadmission "skiff.dev/skiff/internal/apiserver/admission/serviceaccount"
 	"skiff.dev/skiff/internal/server/api"
 )
 
@@ -60,6 +61,10 @@ func Start(t testing.TB, mutate func(*api.Config)) *Server {
 		NodePortMin: 30000, NodePortMax: 32767,
 		UnsafeNoFsync: true,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// No serviceaccount controller runs to create the default
+		// ServiceAccount the admission requires of pods (as in
+		// Kubernetes' own integration tests); a test of it enables it.
+		DisableAdmissionPlugins: []string{saadmission.PluginName},
 	}
 	if testing.Verbose() {
 		cfg.Logger = slog.Default()

@@ -118,3 +118,28 @@ const (
 	// by a RoleBinding of the same name.
 	ClusterNetworkReaderRole = "system:skiff:cluster-network-reader"
 )
+
+// Service accounts, as Kubernetes names them.
+const (
+	// DefaultServiceAccountName is the ServiceAccount every namespace gets
+	// and pods without spec.serviceAccountName run as.
+	DefaultServiceAccountName = "default"
+	// RootCAConfigMapName is the ConfigMap in every namespace holding the
+	// cluster CA (key RootCAKey) that pods verify the API server with.
+	RootCAConfigMapName = "kube-root-ca.crt"
+	// RootCAKey is the key of the CA bundle in RootCAConfigMapName.
+	RootCAKey = "ca.crt"
+	// ServiceAccountMountPath is where a pod's containers find their
+	// service account's token, ca.crt and namespace.
+	ServiceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
+	// ServiceAccountVolumePrefix starts the name of the projected volume the
+	// ServiceAccount admission adds (kube-api-access-xxxxx).
+	ServiceAccountVolumePrefix = "kube-api-access-"
+	// ServiceAccountTokenPath, NamespacePath are the files of that volume
+	// besides RootCAKey.
+	ServiceAccountTokenPath = "token"
+	NamespacePath           = "namespace"
+	// DefaultServiceAccountIssuer is the issuer (iss) of service account
+	// tokens and the default API audience, as k3s sets it.
+	DefaultServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
+)

@@ -30,6 +30,7 @@ import (
 	"skiff.dev/skiff/internal/metrics/resource"
 	"skiff.dev/skiff/internal/pki"
 	"skiff.dev/skiff/internal/registry/servicealloc"
+	"skiff.dev/skiff/internal/serviceaccount"
 	"skiff.dev/skiff/internal/storage/etcd"
 )
 
@@ -86,6 +87,13 @@ type Config struct {
 	// Metrics configures the scraping of nodes and pods and the metrics
 	// APIs served from it.
 	Metrics metrics.Options
+	// ServiceAccounts configures service account tokens (kube-apiserver's
+	// --service-account-* and --api-audiences flags); the signing key
+	// defaults to one created in the data dir.
+	ServiceAccounts serviceaccount.Options
+	// DisableAdmissionPlugins names admission plugins not to run
+	// (apiserver.Config's).
+	DisableAdmissionPlugins []string
 }
 
 // KubeletClientCommonName is the CommonName of the API server's client
@@ -258,6 +266,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		ResourceMetrics:                     resourceMetrics(usage),
 		CustomMetrics:                       customMetrics(values),
 		AuthorizationOptions:                cfg.AuthorizationOptions,
+		ExternalAddress:                     net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
+		ServiceAccounts:                     files.serviceAccounts,
+		DisableAdmissionPlugins:             cfg.DisableAdmissionPlugins,
 	})
 	if err != nil {
 		return nil, err
@@ -359,6 +370,8 @@ type dataFiles struct {
 	servingChain, servingKey string
 	kubeletCert, kubeletKey  string
 	encryptionConfig         string
+	// serviceAccounts is Config.ServiceAccounts with its signing key.
+	serviceAccounts serviceaccount.Options
 }
 
 // writeFiles creates (or keeps) the CA, the certificates, the join token and
@@ -411,6 +424,13 @@ func writeFiles(cfg Config) (dataFiles, error) {
 	f.kubeletCert, f.kubeletKey = filepath.Join(tlsDir, "kubelet-client.crt"), filepath.Join(tlsDir, "kubelet-client.key")
 	if err := ca.EnsureLeaf(f.kubeletCert, f.kubeletKey, pki.Leaf{CommonName: KubeletClientCommonName, Organization: []string{"system:masters"}}); err != nil {
 		return f, err
+	}
+	f.serviceAccounts = cfg.ServiceAccounts
+	if f.serviceAccounts.SigningKeyFile == "" {
+		f.serviceAccounts.SigningKeyFile = serviceaccount.SigningKeyPath(cfg.DataDir)
+		if err := serviceaccount.EnsureSigningKey(f.serviceAccounts.SigningKeyFile); err != nil {
+			return f, err
+		}
 	}
 	err = pki.Kubeconfig{
 		Server: "https://" + net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
