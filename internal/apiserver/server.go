@@ -207,9 +207,9 @@ func New(cfg Config) (*Server, error) {
 	var tokens []authenticator.Token
 	if cfg.JoinToken != nil {
 		// A join token authenticates as a bootstrap user that may only
-		// obtain node credentials.
-		// Bootstrap tokens (skiff token create) are Secrets in
-		// kube-system, read through the loopback client.
+		// obtain node credentials: the server's own, or a bootstrap token
+		// (skiff token create), a Secret in kube-system read through the
+		// loopback client.
 		loopbackClient, err := kubernetes.NewForConfig(c.LoopbackClientConfig)
 		if err != nil {
 			return nil, fmt.Errorf("loopback client: %w", err)

@@ -1,6 +1,7 @@
 package encryption
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -153,8 +154,7 @@ func count(ctx context.Context, client *clientv3.Client, etcdPrefix, resource, p
 	key := strings.TrimSuffix(etcdPrefix, "/") + "/" + gr.Resource + "/"
 	err := scan(ctx, client, key, func(value []byte) {
 		rr.total++
-		under := StoredUnder(value)
-		if (prefix == "" && under == Identity) || (prefix != "" && strings.HasPrefix(string(value[:min(len(value), len(prefix))]), prefix)) {
+		if (prefix == "" && StoredUnder(value) == Identity) || (prefix != "" && bytes.HasPrefix(value, []byte(prefix))) {
 			rr.underActive++
 		}
 	})

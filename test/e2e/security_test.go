@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,3 +183,34 @@ func readFile(t *testing.T, path string) string {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestJoinWithCreatedToken: a token from `skiff token create` joins an
+// agent (skiff agent --token); `skiff token list` shows it; once deleted
+// with `skiff token delete`, an agent can no longer join with it.
+func TestJoinWithCreatedToken(t *testing.T) {
+	s := startServer(t)
+	token := strings.TrimSpace(s.skiff("token", "create", "--data-dir", s.dataDir, "--ttl", "10m", "--description", "e2e"))
+	if list := s.skiff("token", "list", "--data-dir", s.dataDir); !strings.Contains(list, token) || !strings.Contains(list, "e2e") {
+		t.Fatalf("skiff token list does not show %s:\n%s", token, list)
+	}
+	join := func(name string) *exec.Cmd {
+		return exec.Command(skiffBin, "agent", "--server", fmt.Sprintf("https://127.0.0.1:%d", s.port), "--token", token,
+			"--data-dir", t.TempDir(), "--node-name", name, "--runtime", "fake")
+	}
+	runAgent(t, "joined", join("joined"), (*agent).kill)
+	eventually(t, 60*time.Second, "node joined registered", func() bool {
+		return s.kubectl("", nil, "get", "node", "joined").Code == 0
+	})
+
+	if out := s.skiff("token", "delete", "--data-dir", s.dataDir, token); !strings.Contains(out, "deleted") {
+		t.Errorf("skiff token delete printed %q", out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	refused := join("refused")
+	refused = exec.CommandContext(ctx, refused.Path, refused.Args[1:]...)
+	out, err := refused.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "refused the join token") {
+		t.Errorf("agent with a deleted token: %v\n%s", err, tail(string(out), 2000))
+	}
+}

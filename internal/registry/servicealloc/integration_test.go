@@ -37,7 +37,7 @@ func TestRepairHealsLeaksAndLostRecords(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = kv.Close() })
 	srv := testserver.Start(t, func(c *api.Config) {
-		c.Etcd.Endpoints = []string{e.Endpoint}
+		c.Etcd = etcd.ClientConfig{Endpoints: []string{e.Endpoint}}
 		c.ServiceRepairInterval, c.ServiceRepairGrace = 200*time.Millisecond, 500*time.Millisecond
 	})
 
