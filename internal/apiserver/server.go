@@ -84,6 +84,9 @@ type Config struct {
 	// node agents' kubelet servers for pods/log, exec, attach and
 	// portforward; without them those answer 503.
 	KubeletClientCertFile, KubeletClientKeyFile string
+	// KubeletCAFile verifies the kubelets' serving certificates
+	// (kube-apiserver's --kubelet-certificate-authority); "" does not.
+	KubeletCAFile string
 	// ProxyTransport reaches Service endpoints and pods for
 	// services/proxy and pods/proxy; nil means proxysub.DefaultTransport().
 	ProxyTransport http.RoundTripper
@@ -123,10 +126,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var kubeletTransport http.RoundTripper
+	var kubeletTransport, kubeletInsecure http.RoundTripper
 	if cfg.KubeletClientCertFile != "" {
-		kubeletTransport, err = podsub.KubeletTransport(cfg.KubeletClientCertFile, cfg.KubeletClientKeyFile)
+		kubeletTransport, err = podsub.KubeletTransport(cfg.KubeletClientCertFile, cfg.KubeletClientKeyFile, cfg.KubeletCAFile)
 		if err != nil {
+			return nil, err
+		}
+		if kubeletInsecure, err = podsub.KubeletTransport(cfg.KubeletClientCertFile, cfg.KubeletClientKeyFile, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -266,7 +272,7 @@ func New(cfg Config) (*Server, error) {
 				}
 			}
 			if g.Name == "" {
-				for path, s := range podSubresources(resources["pods"], resources["nodes"], kubeletTransport) {
+				for path, s := range podSubresources(resources["pods"], resources["nodes"], kubeletTransport, kubeletInsecure) {
 					m[path] = s
 				}
 				for path, s := range proxySubresources(resources, kubeletTransport, cfg.ProxyTransport) {
@@ -340,11 +346,11 @@ func orDefault(seconds int64) int64 {
 	return seconds
 }
 
-func podSubresources(pods, nodes *store.Storage, kubeletTransport http.RoundTripper) map[string]rest.Storage {
+func podSubresources(pods, nodes *store.Storage, kubeletTransport, kubeletInsecure http.RoundTripper) map[string]rest.Storage {
 	if pods == nil {
 		return nil
 	}
-	cfg := podsub.Config{Pods: pods.Store, KubeletTransport: kubeletTransport}
+	cfg := podsub.Config{Pods: pods.Store, KubeletTransport: kubeletTransport, KubeletInsecureTransport: kubeletInsecure}
 	if nodes != nil {
 		cfg.Nodes = nodes.Store
 	}
