@@ -8,6 +8,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -23,6 +24,7 @@ import (
 	"skiff.dev/skiff/internal/registry/apps"
 	"skiff.dev/skiff/internal/registry/autoscaling"
 	"skiff.dev/skiff/internal/registry/batch"
+	"skiff.dev/skiff/internal/registry/certificates"
 	"skiff.dev/skiff/internal/registry/coordination"
 	"skiff.dev/skiff/internal/registry/core"
 	"skiff.dev/skiff/internal/registry/discovery"
@@ -52,6 +54,7 @@ func Groups() []Group {
 		{Name: discoveryv1.GroupName, Versions: []schema.GroupVersion{discoveryv1.SchemeGroupVersion}, Kinds: discovery.Kinds()},
 		{Name: coordinationv1.GroupName, Versions: []schema.GroupVersion{coordinationv1.SchemeGroupVersion}, Kinds: coordination.Kinds()},
 		{Name: eventsv1.GroupName, Versions: []schema.GroupVersion{eventsv1.SchemeGroupVersion}, Kinds: events.Kinds()},
+		{Name: certificatesv1.GroupName, Versions: []schema.GroupVersion{certificatesv1.SchemeGroupVersion}, Kinds: certificates.Kinds()},
 	}
 }
 
@@ -68,7 +71,7 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
 		batchv1.AddToScheme, networkingv1.AddToScheme, discoveryv1.AddToScheme, coordinationv1.AddToScheme,
-		eventsv1.AddToScheme, policyv1.AddToScheme,
+		eventsv1.AddToScheme, policyv1.AddToScheme, certificatesv1.AddToScheme,
 		// metrics.k8s.io has internal types of its own, with conversions.
 		metrics.AddToScheme, metricsv1beta1.AddToScheme,
 	} {
@@ -102,6 +105,7 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	discovery.RegisterDefaults(scheme)
 	coordination.RegisterDefaults(scheme)
 	events.RegisterDefaults(scheme)
+	certificates.RegisterDefaults(scheme)
 	if err := podsub.RegisterConversions(scheme); err != nil {
 		return nil, serializer.CodecFactory{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/informers"
 
 	"skiff.dev/skiff/internal/controller/cronjob"
+	"skiff.dev/skiff/internal/controller/csrsigning"
 	"skiff.dev/skiff/internal/controller/deployment"
 	"skiff.dev/skiff/internal/controller/endpoints"
 	"skiff.dev/skiff/internal/controller/endpointslice"
@@ -63,6 +64,11 @@ func runControllers(ctx context.Context, d deps) {
 		eps.Run,
 		slices.Run,
 		mirroring.Run,
+	}
+	if d.cfg.SigningCA != nil {
+		fns = append(fns, csrsigning.New(d.client, factory, d.cfg.SigningCA, csrsigning.Options{Options: base}).Run)
+	} else {
+		log.Info("no signing CA: CertificateSigningRequests of kubernetes.io/kube-apiserver-client are not signed")
 	}
 	if !d.cfg.DisableServiceLB {
 		fns = append(fns, servicelb.New(d.client, factory, servicelb.Options{Options: base}).Run)

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
 
+	"skiff.dev/skiff/internal/controller/csrsigning"
 	"skiff.dev/skiff/internal/controller/nodeipam"
 	"skiff.dev/skiff/internal/controller/nodelifecycle"
 	"skiff.dev/skiff/internal/controller/podautoscaler"
@@ -64,7 +65,11 @@ type Config struct {
 	// DisableServiceLB turns off the built-in LoadBalancer implementation
 	// (internal/controller/servicelb; `skiff server --disable-servicelb`).
 	DisableServiceLB bool
-	Logger           *slog.Logger
+	// SigningCA, when set, signs the approved CertificateSigningRequests
+	// of the kubernetes.io/kube-apiserver-client signer (the cluster CA,
+	// kube-controller-manager's --cluster-signing-cert-file and -key-file).
+	SigningCA csrsigning.Signer
+	Logger    *slog.Logger
 }
 
 // Run runs the controller manager and the scheduler until ctx ends.

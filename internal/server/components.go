@@ -34,6 +34,9 @@ func startComponents(ctx context.Context, cfg Config, srv *api.Server, log *slog
 	if !cfg.NoControllers {
 		cm := cfg.ControllerManager
 		cm.RestConfig, cm.Logger = loopback, log
+		if cm.SigningCA == nil && srv.CA != nil {
+			cm.SigningCA = srv.CA
+		}
 		running.Go(func() {
 			if err := controllermanager.Run(ctx, cm); err != nil {
 				log.Error("controller manager", "err", err)
