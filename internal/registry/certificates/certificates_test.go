@@ -60,7 +60,9 @@ func TestValidateCreate(t *testing.T) {
 			[]string{"spec.usages: Required value"}},
 		{"unknown usage", func(c *certificatesv1.CertificateSigningRequest) { c.Spec.Usages = append(c.Spec.Usages, "flying") },
 			[]string{`spec.usages[1]: Unsupported value: "flying": supported values: "any", "cert sign", "client auth", "code signing", "content commitment", "crl sign"`}},
-		{"duplicate usage", func(c *certificatesv1.CertificateSigningRequest) { c.Spec.Usages = append(c.Spec.Usages, "client auth") },
+		{"duplicate usage", func(c *certificatesv1.CertificateSigningRequest) {
+			c.Spec.Usages = append(c.Spec.Usages, "client auth")
+		},
 			[]string{`spec.usages[1]: Duplicate value: "client auth"`}},
 		{"no signer", func(c *certificatesv1.CertificateSigningRequest) { c.Spec.SignerName = "" },
 			[]string{"spec.signerName: Required value"}},
