@@ -38,6 +38,7 @@ import (
 	basecompatibility "k8s.io/component-base/compatibility"
 	"k8s.io/metrics/pkg/apis/metrics"
 
+	"skiff.dev/skiff/internal/apiserver/admission/certsubject"
 	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
 	"skiff.dev/skiff/internal/apiserver/openapi"
 	"skiff.dev/skiff/internal/join"
@@ -213,7 +214,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("namespace lifecycle admission: %w", err)
 	}
 	c.AdmissionControl = admission.NewChainHandler(nsLifecycle,
-		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)))
+		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)),
+		certsubject.New())
 
 	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)
 	completed := c.Complete(informerFactory)

@@ -64,6 +64,20 @@ func TestCertificateSigningRequests(t *testing.T) {
 		t.Errorf("short CSR: %v", err)
 	}
 
+	// No kube-apiserver-client certificate for system:masters
+	// (CertificateSubjectRestriction admission).
+	mastersDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "eve", Organization: []string{"system:masters"}}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	masters := csr.DeepCopy()
+	masters.ObjectMeta = metav1.ObjectMeta{Name: "masters"}
+	masters.Spec.Request = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: mastersDER})
+	_, err = csrs.Create(ctx, masters, metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed") {
+		t.Errorf("CSR for system:masters: %v, want 403", err)
+	}
+
 	// The main resource and status may not approve.
 	approved := certificatesv1.CertificateSigningRequestCondition{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "Test", Message: "approved by the test"}
 	try := csr.DeepCopy()
