@@ -25,8 +25,8 @@ import (
 	"skiff.dev/skiff/internal/controller/podgc"
 	"skiff.dev/skiff/internal/metrics"
 	"skiff.dev/skiff/internal/server"
-	"skiff.dev/skiff/internal/storage/etcd"
 	"skiff.dev/skiff/internal/serviceaccount"
+	"skiff.dev/skiff/internal/storage/etcd"
 	"skiff.dev/skiff/internal/wellknown"
 )
 
@@ -50,7 +50,8 @@ func newRootCommand(log *slog.Logger) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newServerCommand(log, server.Run), newAgentCommand(log, agent.Run), newImageCommand(), newSecretsEncryptCommand(log), newTokenCommand(), newVersionCommand())
+	root.AddCommand(newServerCommand(log, server.Run), newAgentCommand(log, agent.Run), newImageCommand(), newSecretsEncryptCommand(log), newTokenCommand(),
+		newKubeconfigCommand(server.WriteUserKubeconfig), newVersionCommand())
 	return root
 }
 
@@ -225,6 +226,28 @@ func parseTaint(spec string) (corev1.Taint, error) {
 		return t, fmt.Errorf("taint %q: want KEY[=VALUE]:EFFECT with EFFECT NoSchedule, PreferNoSchedule or NoExecute", spec)
 	}
 	return t, nil
+}
+
+// newKubeconfigCommand is `skiff kubeconfig --user NAME`: its flags fill a
+// server.UserKubeconfig that write (server.WriteUserKubeconfig) gets.
+func newKubeconfigCommand(write func(server.UserKubeconfig) error) *cobra.Command {
+	var cfg server.UserKubeconfig
+	cmd := &cobra.Command{
+		Use:   "kubeconfig --user NAME [--group GROUP...]",
+		Short: "Print a kubeconfig for a new user, with a client certificate signed by the cluster CA (run on the server's machine)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Out = cmd.OutOrStdout()
+			return write(cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff", "the server's data directory (its CA and admin kubeconfig)")
+	f.StringVar(&cfg.User, "user", "", "the user's name, the certificate's CommonName")
+	f.StringSliceVar(&cfg.Groups, "group", nil, "a group of the user, the certificate's Organization (repeatable)")
+	f.DurationVar(&cfg.Validity, "validity", server.DefaultUserValidity, "how long the certificate is valid")
+	_ = cmd.MarkFlagRequired("user")
+	return cmd
 }
 
 func newVersionCommand() *cobra.Command {

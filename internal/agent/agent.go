@@ -4,7 +4,7 @@ package agent
 
 import (
 	"context"
-	"crypto/x509"
+	"crypto/tls"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -74,10 +74,20 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Server == "" || cfg.Token == "" {
 		return fmt.Errorf("--server and --token are required (the server prints them and writes the token to <data-dir>/token)")
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	var err error
+	if err = os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	kubeconfig, err := join.Credentials(ctx, cfg.Server, cfg.Token, cfg.NodeName, cfg.DataDir)
+	// The kubelet server's certificate is signed at join for the node's
+	// addresses, which the API server verifies it by.
+	if cfg.Runtime == RuntimeFake {
+		cfg.NodeIP = fakeNodeIP(cfg.NodeName).String()
+	} else if cfg.NodeIP == "" {
+		if cfg.NodeIP, err = localAddressTowards(cfg.Server); err != nil {
+			return err
+		}
+	}
+	kubeconfig, err := join.Credentials(ctx, cfg.Server, cfg.Token, cfg.NodeName, cfg.DataDir, []string{cfg.NodeIP, cfg.NodeName})
 	if err != nil {
 		return err
 	}
@@ -99,16 +109,18 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		return RunFake(ctx, client, ca, cfg)
+		certFile, keyFile := join.ServingCertPaths(cfg.DataDir)
+		return RunFake(ctx, client, ca, func([]string) (tls.Certificate, error) { return tls.LoadX509KeyPair(certFile, keyFile) }, cfg)
 	}
 	return runNode(ctx, client, restCfg, cfg)
 }
 
 // RunFake runs the node with the simulated runtime: its pods go Running
 // without processes. The node is labelled as simulated. It serves its
-// simulated stats to the API server, whose client certificate clientCA
-// signs (nil: no stats).
-func RunFake(ctx context.Context, client kubernetes.Interface, clientCA *x509.CertPool, cfg Config) error {
+// simulated stats to callers clientCA (PEM) signs or the API server
+// authenticates, as the kubelet server does (nil: no stats), with the
+// certificate servingCert returns.
+func RunFake(ctx context.Context, client kubernetes.Interface, clientCA []byte, servingCert func(hosts []string) (tls.Certificate, error), cfg Config) error {
 	capacity := corev1.ResourceList{}
 	if cfg.FakeGPUs > 0 {
 		capacity[GPUResource] = *resource.NewQuantity(int64(cfg.FakeGPUs), resource.DecimalSI)
@@ -124,18 +136,30 @@ func RunFake(ctx context.Context, client kubernetes.Interface, clientCA *x509.Ce
 	// own, picked by its name outside what the server's hollow nodes use;
 	// its pod CIDR comes from the server's node IPAM controller (its pods
 	// wait for it).
-	slot := nameSlot(cfg.NodeName)
 	return hollow.Run(ctx, client, hollow.Options{
-		Names:          []string{cfg.NodeName},
-		Capacity:       capacity,
-		Labels:         labels,
-		Taints:         cfg.Taints,
-		WaitForPodCIDR: true,
-		NodeIPRange:    netip.PrefixFrom(netip.AddrFrom4([4]byte{127, 41, byte(128 + slot), 0}), 24),
-		ClientCA:       clientCA,
-		KubeletPort:    cfg.KubeletPort,
-		Logger:         cfg.Logger,
+		Names:              []string{cfg.NodeName},
+		Capacity:           capacity,
+		Labels:             labels,
+		Taints:             cfg.Taints,
+		WaitForPodCIDR:     true,
+		NodeIPRange:        fakeNodeIPRange(cfg.NodeName),
+		ClientCA:           clientCA,
+		ServingCertificate: servingCert,
+		KubeletPort:        cfg.KubeletPort,
+		Logger:             cfg.Logger,
 	})
+}
+
+// fakeNodeIPRange is the range a standalone simulated node takes its
+// address from (fakeNodeIP, the range's first).
+func fakeNodeIPRange(name string) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{127, 41, byte(128 + nameSlot(name)), 0}), 24)
+}
+
+// fakeNodeIP is the InternalIP of a standalone simulated node: the first
+// of its range, as the hollow nodes number theirs.
+func fakeNodeIP(name string) netip.Addr {
+	return fakeNodeIPRange(name).Addr().Next()
 }
 
 func nameSlot(name string) int {

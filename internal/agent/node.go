@@ -21,6 +21,7 @@ import (
 	"skiff.dev/skiff/internal/agent/runtime"
 	"skiff.dev/skiff/internal/agent/runtime/containerd"
 	"skiff.dev/skiff/internal/agent/runtime/process"
+	"skiff.dev/skiff/internal/join"
 )
 
 // DefaultKubeletPort is the port of the agent's HTTPS server, as the
@@ -31,9 +32,9 @@ const DefaultKubeletPort = 10250
 // pods, network and, for cri, the containerd the agent started) may take.
 const runtimeCloseTimeout = 30 * time.Second
 
-// clusterCA is the CA of the agent's kubeconfig, which also signs the API
-// server's kubelet client certificate.
-func clusterCA(restCfg *rest.Config) (*x509.CertPool, error) {
+// clusterCA is the CA (PEM) of the agent's kubeconfig, which also signs the
+// API server's kubelet client certificate.
+func clusterCA(restCfg *rest.Config) ([]byte, error) {
 	caPEM := restCfg.TLSClientConfig.CAData
 	if len(caPEM) == 0 && restCfg.TLSClientConfig.CAFile != "" {
 		var err error
@@ -41,11 +42,10 @@ func clusterCA(restCfg *rest.Config) (*x509.CertPool, error) {
 			return nil, fmt.Errorf("cluster CA: %w", err)
 		}
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
+	if !x509.NewCertPool().AppendCertsFromPEM(caPEM) {
 		return nil, errors.New("cluster CA: no certificate in the agent's kubeconfig")
 	}
-	return pool, nil
+	return caPEM, nil
 }
 
 // runNode runs a node whose pods are real processes or containers.
@@ -60,12 +60,8 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 	if err != nil {
 		return err
 	}
-	nodeIP := cfg.NodeIP
-	if nodeIP == "" {
-		if nodeIP, err = localAddressTowards(cfg.Server); err != nil {
-			return err
-		}
-	}
+	nodeIP := cfg.NodeIP // chosen before the join
+	servingCert, servingKey := join.ServingCertPaths(cfg.DataDir)
 	port := cfg.KubeletPort
 	if port == 0 {
 		port = DefaultKubeletPort
@@ -151,6 +147,9 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 		NewRuntime:  newRuntime,
 		ClientCA:    caPool,
 		Logger:      log,
+
+		ServingCertFile: servingCert,
+		ServingKeyFile:  servingKey,
 
 		ClusterDNS:    cfg.ClusterDNS,
 		ClusterDomain: cfg.ClusterDomain,

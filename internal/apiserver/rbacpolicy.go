@@ -56,6 +56,13 @@ func BootstrapPolicy() Policy {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: wellknown.NodeComponentsClusterRole},
 		Subjects:   nodes,
 	})
+	// The API server's client certificate for the kubelets' port (logs,
+	// exec, port-forward, stats) may do everything there, as kubeadm binds it.
+	p.ClusterRoleBindings = append(p.ClusterRoleBindings, rbacv1.ClusterRoleBinding{
+		ObjectMeta: meta(wellknown.KubeletAPIAdminBinding),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:kubelet-api-admin"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: wellknown.KubeletClientCommonName}},
+	})
 	ns := metav1.NamespaceSystem
 	p.NamespaceRoles[ns] = append(p.NamespaceRoles[ns], rbacv1.Role{
 		ObjectMeta: withNamespace(meta(wellknown.ClusterNetworkReaderRole), ns),

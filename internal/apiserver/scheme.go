@@ -10,6 +10,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -26,6 +27,7 @@ import (
 	"skiff.dev/skiff/internal/registry/apps"
 	"skiff.dev/skiff/internal/registry/autoscaling"
 	"skiff.dev/skiff/internal/registry/batch"
+	"skiff.dev/skiff/internal/registry/certificates"
 	"skiff.dev/skiff/internal/registry/coordination"
 	"skiff.dev/skiff/internal/registry/core"
 	"skiff.dev/skiff/internal/registry/discovery"
@@ -58,6 +60,7 @@ func Groups(guard *rbac.Guard) []Group {
 		{Name: coordinationv1.GroupName, Versions: []schema.GroupVersion{coordinationv1.SchemeGroupVersion}, Kinds: coordination.Kinds()},
 		{Name: eventsv1.GroupName, Versions: []schema.GroupVersion{eventsv1.SchemeGroupVersion}, Kinds: events.Kinds()},
 		{Name: rbacv1.GroupName, Versions: []schema.GroupVersion{rbacv1.SchemeGroupVersion}, Kinds: rbac.Kinds(guard)},
+		{Name: certificatesv1.GroupName, Versions: []schema.GroupVersion{certificatesv1.SchemeGroupVersion}, Kinds: certificates.Kinds()},
 	}
 }
 
@@ -74,7 +77,7 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
 		batchv1.AddToScheme, networkingv1.AddToScheme, discoveryv1.AddToScheme, coordinationv1.AddToScheme,
-		eventsv1.AddToScheme, policyv1.AddToScheme, rbacv1.AddToScheme,
+		eventsv1.AddToScheme, policyv1.AddToScheme, rbacv1.AddToScheme, certificatesv1.AddToScheme,
 		// The reviews, served without a store.
 		authorizationv1.AddToScheme, authenticationv1.AddToScheme,
 		// metrics.k8s.io has internal types of its own, with conversions.
@@ -114,6 +117,7 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	coordination.RegisterDefaults(scheme)
 	events.RegisterDefaults(scheme)
 	rbac.RegisterDefaults(scheme)
+	certificates.RegisterDefaults(scheme)
 	if err := podsub.RegisterConversions(scheme); err != nil {
 		return nil, serializer.CodecFactory{}, err
 	}

@@ -44,6 +44,7 @@ import (
 	basecompatibility "k8s.io/component-base/compatibility"
 	"k8s.io/metrics/pkg/apis/metrics"
 
+	"skiff.dev/skiff/internal/apiserver/admission/certsubject"
 	"skiff.dev/skiff/internal/apiserver/admission/noderestriction"
 	"skiff.dev/skiff/internal/apiserver/admission/podsecurity"
 	saadmission "skiff.dev/skiff/internal/apiserver/admission/serviceaccount"
@@ -59,9 +60,9 @@ import (
 	"skiff.dev/skiff/internal/registry/proxysub"
 	rbacregistry "skiff.dev/skiff/internal/registry/rbac"
 	"skiff.dev/skiff/internal/registry/store"
-	"skiff.dev/skiff/internal/storage/etcd"
 	"skiff.dev/skiff/internal/registry/tokenrequest"
 	"skiff.dev/skiff/internal/serviceaccount"
+	"skiff.dev/skiff/internal/storage/etcd"
 )
 
 // KubernetesVersion is the Kubernetes release whose API skiff serves.
@@ -106,6 +107,9 @@ type Config struct {
 	// node agents' kubelet servers for pods/log, exec, attach and
 	// portforward; without them those answer 503.
 	KubeletClientCertFile, KubeletClientKeyFile string
+	// KubeletCAFile verifies the kubelets' serving certificates
+	// (kube-apiserver's --kubelet-certificate-authority); "" does not.
+	KubeletCAFile string
 	// ProxyTransport reaches Service endpoints and pods for
 	// services/proxy and pods/proxy; nil means proxysub.DefaultTransport().
 	ProxyTransport http.RoundTripper
@@ -158,10 +162,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var kubeletTransport http.RoundTripper
+	var kubeletTransport, kubeletInsecure http.RoundTripper
 	if cfg.KubeletClientCertFile != "" {
-		kubeletTransport, err = podsub.KubeletTransport(cfg.KubeletClientCertFile, cfg.KubeletClientKeyFile)
+		kubeletTransport, err = podsub.KubeletTransport(cfg.KubeletClientCertFile, cfg.KubeletClientKeyFile, cfg.KubeletCAFile)
 		if err != nil {
+			return nil, err
+		}
+		if kubeletInsecure, err = podsub.KubeletTransport(cfg.KubeletClientCertFile, cfg.KubeletClientKeyFile, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -305,7 +312,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	plugins = append(plugins, nodeRestriction,
 		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)),
-		podSecurity)
+		podSecurity, certsubject.New())
 	c.AdmissionControl = admission.NewChainHandler(plugins...)
 
 	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)
@@ -374,7 +381,7 @@ func New(cfg Config) (*Server, error) {
 				}
 			}
 			if g.Name == "" {
-				for path, s := range podSubresources(resources["pods"], resources["nodes"], kubeletTransport) {
+				for path, s := range podSubresources(resources["pods"], resources["nodes"], kubeletTransport, kubeletInsecure) {
 					m[path] = s
 				}
 				for path, s := range proxySubresources(resources, kubeletTransport, cfg.ProxyTransport) {
@@ -472,11 +479,11 @@ func orDefault(seconds int64) int64 {
 	return seconds
 }
 
-func podSubresources(pods, nodes *store.Storage, kubeletTransport http.RoundTripper) map[string]rest.Storage {
+func podSubresources(pods, nodes *store.Storage, kubeletTransport, kubeletInsecure http.RoundTripper) map[string]rest.Storage {
 	if pods == nil {
 		return nil
 	}
-	cfg := podsub.Config{Pods: pods.Store, KubeletTransport: kubeletTransport}
+	cfg := podsub.Config{Pods: pods.Store, KubeletTransport: kubeletTransport, KubeletInsecureTransport: kubeletInsecure}
 	if nodes != nil {
 		cfg.Nodes = nodes.Store
 	}

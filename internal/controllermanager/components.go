@@ -10,6 +10,7 @@ import (
 
 	"skiff.dev/skiff/internal/controller/clusterroleaggregation"
 	"skiff.dev/skiff/internal/controller/cronjob"
+	"skiff.dev/skiff/internal/controller/csrsigning"
 	"skiff.dev/skiff/internal/controller/deployment"
 	"skiff.dev/skiff/internal/controller/endpoints"
 	"skiff.dev/skiff/internal/controller/endpointslice"
@@ -72,6 +73,11 @@ func runControllers(ctx context.Context, d deps) {
 		slices.Run,
 		mirroring.Run,
 		clusterroleaggregation.New(client("clusterrole-aggregation-controller"), factory, clusterroleaggregation.Options{Options: base}).Run,
+	}
+	if d.cfg.SigningCA != nil {
+		fns = append(fns, csrsigning.New(d.client, factory, d.cfg.SigningCA, csrsigning.Options{Options: base}).Run)
+	} else {
+		log.Info("no signing CA: CertificateSigningRequests of kubernetes.io/kube-apiserver-client are not signed")
 	}
 	if !d.cfg.DisableServiceLB {
 		fns = append(fns, servicelb.New(client("service-controller"), factory, servicelb.Options{Options: base}).Run)

@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
 
+	"skiff.dev/skiff/internal/controller/csrsigning"
 	"skiff.dev/skiff/internal/controller/nodeipam"
 	"skiff.dev/skiff/internal/controller/nodelifecycle"
 	"skiff.dev/skiff/internal/controller/podautoscaler"
@@ -77,7 +78,11 @@ type Config struct {
 	// kube-root-ca.crt ConfigMap (kube-controller-manager's
 	// --root-ca-file); empty publishes none.
 	RootCAFile string
-	Logger     *slog.Logger
+	// SigningCA, when set, signs the approved CertificateSigningRequests
+	// of the kubernetes.io/kube-apiserver-client signer (the cluster CA,
+	// kube-controller-manager's --cluster-signing-cert-file and -key-file).
+	SigningCA csrsigning.Signer
+	Logger    *slog.Logger
 }
 
 // Run runs the controller manager and the scheduler until ctx ends.

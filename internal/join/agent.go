@@ -34,14 +34,24 @@ var ErrTokenRefused = errors.New("the server refused the join token")
 // KubeconfigPath is where an agent keeps its own kubeconfig.
 func KubeconfigPath(dataDir string) string { return filepath.Join(dataDir, "kubeconfig.yaml") }
 
+// ServingCertPaths are the kubelet server's certificate and key, signed by
+// the cluster CA at join, in an agent's data dir.
+func ServingCertPaths(dataDir string) (certFile, keyFile string) {
+	tlsDir := filepath.Join(dataDir, "tls")
+	return filepath.Join(tlsDir, "kubelet-serving.crt"), filepath.Join(tlsDir, "kubelet-serving.key")
+}
+
 // Credentials returns the path of a kubeconfig for node nodeName, obtaining
-// a certificate from server with token the first time.
-func Credentials(ctx context.Context, server, token, nodeName, dataDir string) (string, error) {
+// a certificate from server with token the first time. With servingHosts it
+// obtains as well the kubelet server's certificate for them
+// (ServingCertPaths), again when they change.
+func Credentials(ctx context.Context, server, token, nodeName, dataDir string, servingHosts []string) (string, error) {
 	kubeconfig := KubeconfigPath(dataDir)
 	tlsDir := filepath.Join(dataDir, "tls")
 	certFile, keyFile, caFile := filepath.Join(tlsDir, "node.crt"), filepath.Join(tlsDir, "node.key"), filepath.Join(tlsDir, "ca.crt")
+	servingCert, servingKey := ServingCertPaths(dataDir)
 	if certs, err := certutil.CertsFromFile(certFile); err == nil && certs[0].Subject.CommonName == "system:node:"+nodeName &&
-		time.Until(certs[0].NotAfter) > 24*time.Hour {
+		time.Until(certs[0].NotAfter) > 24*time.Hour && servingCovers(servingCert, caFile, servingHosts) {
 		if _, err := os.Stat(kubeconfig); err == nil {
 			return kubeconfig, nil
 		}
@@ -50,17 +60,23 @@ func Credentials(ctx context.Context, server, token, nodeName, dataDir string) (
 	if err != nil {
 		return "", err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, csr, err := newCSR(nodeName)
 	if err != nil {
 		return "", err
 	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "system:node:" + nodeName, Organization: []string{"system:nodes"}},
-	}, key)
-	if err != nil {
-		return "", fmt.Errorf("certificate request: %w", err)
+	ask := Request{NodeName: nodeName, CSR: csr}
+	var servingKeyPEM []byte
+	if len(servingHosts) > 0 {
+		var sk *ecdsa.PrivateKey
+		if sk, ask.ServingCSR, err = newCSR(nodeName); err != nil {
+			return "", err
+		}
+		ask.ServingHosts = servingHosts
+		if servingKeyPEM, err = keyutil.MarshalPrivateKeyToPEM(sk); err != nil {
+			return "", err
+		}
 	}
-	body, _ := json.Marshal(Request{NodeName: nodeName, CSR: string(pemBlock(certutil.CertificateRequestBlockType, csrDER))})
+	body, _ := json.Marshal(ask)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(server, "/")+Path, bytes.NewReader(body))
 	if err != nil {
 		return "", err
@@ -100,8 +116,64 @@ func Credentials(ctx context.Context, server, token, nodeName, dataDir string) (
 	if err := certutil.WriteCert(caFile, []byte(out.CA)); err != nil {
 		return "", err
 	}
+	if servingKeyPEM != nil {
+		if out.ServingCertificate == "" {
+			return "", fmt.Errorf("join %s: the server signed no kubelet serving certificate", server)
+		}
+		if err := keyutil.WriteKey(servingKey, servingKeyPEM); err != nil {
+			return "", err
+		}
+		if err := certutil.WriteCert(servingCert, []byte(out.ServingCertificate)); err != nil {
+			return "", err
+		}
+	}
 	err = pki.Kubeconfig{Server: server, CAFile: caFile, CertFile: certFile, KeyFile: keyFile, Name: "skiff"}.Write(kubeconfig)
 	return kubeconfig, err
+}
+
+// newCSR makes a key and a PEM certificate request of node nodeName for it.
+func newCSR(nodeName string) (*ecdsa.PrivateKey, string, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "system:node:" + nodeName, Organization: []string{"system:nodes"}},
+	}, key)
+	if err != nil {
+		return nil, "", fmt.Errorf("certificate request: %w", err)
+	}
+	return key, string(pemBlock(certutil.CertificateRequestBlockType, der)), nil
+}
+
+// servingCovers reports whether no serving certificate is wanted (no
+// hosts), or the one in certFile is signed by the CA in caFile, valid for
+// more than a day and names every host.
+func servingCovers(certFile, caFile string, hosts []string) bool {
+	if len(hosts) == 0 {
+		return true
+	}
+	certs, err := certutil.CertsFromFile(certFile)
+	if err != nil {
+		return false
+	}
+	cas, err := certutil.CertsFromFile(caFile)
+	if err != nil {
+		return false
+	}
+	roots := x509.NewCertPool()
+	for _, c := range cas {
+		roots.AddCert(c)
+	}
+	if time.Until(certs[0].NotAfter) < 24*time.Hour {
+		return false
+	}
+	for _, h := range hosts {
+		if _, err := certs[0].Verify(x509.VerifyOptions{DNSName: h, Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // pinnedTLS trusts a server whose certificate chain includes the CA whose

@@ -5,8 +5,11 @@ package join_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	certutil "k8s.io/client-go/util/cert"
 
 	"skiff.dev/skiff/internal/join"
 	"skiff.dev/skiff/internal/testserver"
@@ -33,14 +37,14 @@ func TestJoin(t *testing.T) {
 
 	t.Run("wrong secret", func(t *testing.T) {
 		bad := join.Token{CAHash: good.CAHash, Secret: "not-the-secret"}
-		_, err := join.Credentials(ctx, s.Config.Host, bad.String(), "node-a", t.TempDir())
+		_, err := join.Credentials(ctx, s.Config.Host, bad.String(), "node-a", t.TempDir(), nil)
 		if !errors.Is(err, join.ErrTokenRefused) {
 			t.Fatalf("got %v, want ErrTokenRefused", err)
 		}
 	})
 	t.Run("other CA", func(t *testing.T) {
 		bad := join.Token{CAHash: strings.Repeat("0", 64), Secret: good.Secret}
-		_, err := join.Credentials(ctx, s.Config.Host, bad.String(), "node-a", t.TempDir())
+		_, err := join.Credentials(ctx, s.Config.Host, bad.String(), "node-a", t.TempDir(), nil)
 		if err == nil || !strings.Contains(err.Error(), "does not hold the CA") {
 			t.Fatalf("got %v, want a CA pinning error", err)
 		}
@@ -60,9 +64,37 @@ func TestJoin(t *testing.T) {
 	})
 	t.Run("joins", func(t *testing.T) {
 		dir := t.TempDir()
-		kubeconfig, err := join.Credentials(ctx, s.Config.Host, token, "node-a", dir)
+		hosts := []string{"192.0.2.7", "node-a"}
+		kubeconfig, err := join.Credentials(ctx, s.Config.Host, token, "node-a", dir, hosts)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The kubelet's serving certificate: the cluster CA's, for the
+		// node's addresses, for serving only.
+		certFile, keyFile := join.ServingCertPaths(dir)
+		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+			t.Fatal(err)
+		}
+		serving, err := certutil.CertsFromFile(certFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cas, err := certutil.CertsFromFile(filepath.Join(s.DataDir, "tls", "ca.crt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(cas[0])
+		for _, h := range hosts {
+			if _, err := serving[0].Verify(x509.VerifyOptions{DNSName: h, Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+				t.Errorf("serving certificate for %s: %v", h, err)
+			}
+		}
+		if _, err := serving[0].Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
+			t.Error("the serving certificate is a client certificate as well")
+		}
+		if cn := serving[0].Subject.CommonName; cn != "system:node:node-a" {
+			t.Errorf("serving certificate CN %q", cn)
 		}
 		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 		if err != nil {
@@ -76,8 +108,18 @@ func TestJoin(t *testing.T) {
 			t.Fatalf("node credentials: %v", err)
 		}
 		// A second call reuses what the first obtained.
-		if again, err := join.Credentials(ctx, s.Config.Host, "not even a token", "node-a", dir); err != nil || again != kubeconfig {
+		if again, err := join.Credentials(ctx, s.Config.Host, "not even a token", "node-a", dir, hosts); err != nil || again != kubeconfig {
 			t.Fatalf("second join: %q, %v", again, err)
+		}
+		// A new address: joins again for a serving certificate naming it.
+		if _, err := join.Credentials(ctx, s.Config.Host, "not even a token", "node-a", dir, []string{"192.0.2.8"}); err == nil {
+			t.Fatal("a moved node kept a serving certificate for its old address")
+		}
+		if _, err := join.Credentials(ctx, s.Config.Host, token, "node-a", dir, []string{"192.0.2.8"}); err != nil {
+			t.Fatal(err)
+		}
+		if serving, err = certutil.CertsFromFile(certFile); err != nil || serving[0].VerifyHostname("192.0.2.8") != nil {
+			t.Errorf("serving certificate after the move: %v", err)
 		}
 	})
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -26,12 +28,18 @@ type Request struct {
 	NodeName string `json:"nodeName"`
 	// CSR is a PEM "CERTIFICATE REQUEST" holding the node's public key.
 	CSR string `json:"csr"`
+	// ServingCSR, when set, asks as well for the serving certificate of the
+	// node's kubelet server, for ServingHosts (its addresses and names).
+	ServingCSR   string   `json:"servingCSR,omitempty"`
+	ServingHosts []string `json:"servingHosts,omitempty"`
 }
 
 // Response carries the signed certificate and the CA, both PEM.
 type Response struct {
 	Certificate string `json:"certificate"`
 	CA          string `json:"ca"`
+	// ServingCertificate answers Request.ServingCSR.
+	ServingCertificate string `json:"servingCertificate,omitempty"`
 }
 
 // TokenAuthenticator authenticates the server's join token's secret as the
@@ -110,27 +118,73 @@ func Handler(ca *pki.CA) http.Handler {
 			http.Error(w, fmt.Sprintf("nodeName %q: %v", req.NodeName, errs), http.StatusUnprocessableEntity)
 			return
 		}
-		block, _ := pem.Decode([]byte(req.CSR))
-		if block == nil || block.Type != certutil.CertificateRequestBlockType {
-			http.Error(w, "csr: want a PEM CERTIFICATE REQUEST", http.StatusBadRequest)
-			return
-		}
-		csr, err := x509.ParseCertificateRequest(block.Bytes)
-		if err == nil {
-			err = csr.CheckSignature()
-		}
+		csr, err := parseCSR(req.CSR)
 		if err != nil {
 			http.Error(w, fmt.Sprintf("csr: %v", err), http.StatusBadRequest)
 			return
 		}
-		cert, err := ca.Sign(csr.PublicKey, pki.Leaf{CommonName: "system:node:" + req.NodeName, Organization: []string{"system:nodes"}})
+		node := pki.Leaf{CommonName: "system:node:" + req.NodeName, Organization: []string{"system:nodes"}}
+		cert, err := ca.Sign(csr.PublicKey, node)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		certPEM, _ := certutil.EncodeCertificates(cert)
 		caPEM, _ := certutil.EncodeCertificates(ca.Cert)
+		resp := Response{Certificate: string(certPEM), CA: string(caPEM)}
+		if req.ServingCSR != "" {
+			serving, err := parseCSR(req.ServingCSR)
+			if err != nil {
+				http.Error(w, fmt.Sprintf("servingCSR: %v", err), http.StatusBadRequest)
+				return
+			}
+			if err := validateHosts(req.ServingHosts); err != nil {
+				http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+				return
+			}
+			// A kubelet serving certificate, as the kubernetes.io/kubelet-serving
+			// signer issues: the node's identity, its addresses, server auth.
+			node.DNSNames, node.IPs = pki.Hosts(req.ServingHosts)
+			node.ServerOnly = true
+			cert, err := ca.Sign(serving.PublicKey, node)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			servingPEM, _ := certutil.EncodeCertificates(cert)
+			resp.ServingCertificate = string(servingPEM)
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(Response{Certificate: string(certPEM), CA: string(caPEM)})
+		_ = json.NewEncoder(w).Encode(resp)
 	})
+}
+
+// parseCSR reads a PEM certificate request and checks its signature.
+func parseCSR(s string) (*x509.CertificateRequest, error) {
+	block, _ := pem.Decode([]byte(s))
+	if block == nil || block.Type != certutil.CertificateRequestBlockType {
+		return nil, errors.New("want a PEM CERTIFICATE REQUEST")
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	return csr, csr.CheckSignature()
+}
+
+// validateHosts accepts at least one host, each an IP address or a DNS
+// subdomain name.
+func validateHosts(hosts []string) error {
+	if len(hosts) == 0 {
+		return errors.New("servingHosts: at least one address is required with servingCSR")
+	}
+	for _, h := range hosts {
+		if net.ParseIP(h) != nil {
+			continue
+		}
+		if errs := validation.IsDNS1123Subdomain(h); len(errs) > 0 {
+			return fmt.Errorf("servingHosts %q: %v", h, errs)
+		}
+	}
+	return nil
 }

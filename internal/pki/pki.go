@@ -9,6 +9,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	certutil "k8s.io/client-go/util/cert"
@@ -74,6 +76,37 @@ type Leaf struct {
 	// certificate is for clients only.
 	DNSNames []string
 	IPs      []net.IP
+	// ServerOnly makes a serving certificate that is not also a client
+	// certificate (a kubelet's).
+	ServerOnly bool
+	// Validity is how long the certificate is valid from now; zero means
+	// ten years.
+	Validity time.Duration
+}
+
+// Hosts splits host names and IP addresses into a Leaf's DNSNames and IPs.
+func Hosts(hosts []string) (dnsNames []string, ips []net.IP) {
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			ips = append(ips, ip)
+		} else if h != "" {
+			dnsNames = append(dnsNames, h)
+		}
+	}
+	return dnsNames, ips
+}
+
+// TLSCertificate signs leaf for a new key and returns the pair, in memory.
+func (ca *CA) TLSCertificate(leaf Leaf) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("generate key for %s: %w", leaf.CommonName, err)
+	}
+	cert, err := ca.Sign(key.Public(), leaf)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{cert.Raw, ca.Cert.Raw}, PrivateKey: key, Leaf: cert}, nil
 }
 
 // EnsureLeaf returns the paths of a certificate and key signed by the CA,
@@ -103,17 +136,28 @@ func (ca *CA) Sign(pub crypto.PublicKey, leaf Leaf) (*x509.Certificate, error) {
 		return nil, err
 	}
 	now := time.Now()
+	valid := leaf.Validity
+	if valid <= 0 {
+		valid = validity
+	}
+	notAfter := now.Add(valid)
+	if notAfter.After(ca.Cert.NotAfter) {
+		notAfter = ca.Cert.NotAfter
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: leaf.CommonName, Organization: leaf.Organization},
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(validity),
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		DNSNames:     leaf.DNSNames,
 		IPAddresses:  leaf.IPs,
 	}
-	if len(leaf.DNSNames)+len(leaf.IPs) > 0 {
+	switch {
+	case leaf.ServerOnly:
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	case len(leaf.DNSNames)+len(leaf.IPs) > 0:
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
@@ -131,7 +175,8 @@ func (ca *CA) Hash() string {
 }
 
 func covers(cert *x509.Certificate, leaf Leaf) bool {
-	if cert.Subject.CommonName != leaf.CommonName || time.Until(cert.NotAfter) < 30*24*time.Hour {
+	if cert.Subject.CommonName != leaf.CommonName || !slices.Equal(cert.Subject.Organization, leaf.Organization) ||
+		time.Until(cert.NotAfter) < 30*24*time.Hour {
 		return false
 	}
 	for _, name := range leaf.DNSNames {

@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"crypto/x509"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,6 +15,7 @@ import (
 	"skiff.dev/skiff/internal/agent"
 	"skiff.dev/skiff/internal/agent/hollow"
 	"skiff.dev/skiff/internal/controllermanager"
+	"skiff.dev/skiff/internal/pki"
 	"skiff.dev/skiff/internal/server/api"
 )
 
@@ -35,6 +36,9 @@ func startComponents(ctx context.Context, cfg Config, srv *api.Server, log *slog
 		cm.RestConfig, cm.Logger = loopback, log
 		if cm.RootCAFile == "" {
 			cm.RootCAFile = srv.CAFile
+		}
+		if cm.SigningCA == nil && srv.CA != nil {
+			cm.SigningCA = srv.CA
 		}
 		running.Go(func() {
 			if err := controllermanager.Run(ctx, cm); err != nil {
@@ -64,13 +68,13 @@ func startComponents(ctx context.Context, cfg Config, srv *api.Server, log *slog
 			}
 		})
 	}
-	if err := startHollow(ctx, cfg, simulated, loopback, srv.CAFile, log); err != nil {
+	if err := startHollow(ctx, cfg, simulated, loopback, srv.CA, log); err != nil {
 		log.Error("hollow nodes", "err", err)
 	}
 }
 
 // startHollow simulates the named nodes and cfg.Hollow.Count more.
-func startHollow(ctx context.Context, cfg Config, names []string, loopback *rest.Config, caFile string, log *slog.Logger) error {
+func startHollow(ctx context.Context, cfg Config, names []string, loopback *rest.Config, ca *pki.CA, log *slog.Logger) error {
 	opts := cfg.Hollow
 	prefix := opts.NamePrefix
 	if prefix == "" {
@@ -92,15 +96,17 @@ func startHollow(ctx context.Context, cfg Config, names []string, loopback *rest
 	// With the controllers running, the node IPAM controller hands out the
 	// hollow nodes' pod CIDRs like any other node's.
 	opts.Names, opts.WaitForPodCIDR, opts.Logger = names, !cfg.NoControllers, log
-	// They serve their stats to the API server's kubelet client
-	// certificate, as every node does.
-	if opts.ClientCA == nil && caFile != "" {
-		if pem, err := os.ReadFile(caFile); err != nil {
+	// They serve their stats behind the kubelet's authentication and
+	// authorization, with serving certificates of the cluster CA, as every
+	// node does.
+	if opts.ClientCA == nil && ca != nil {
+		if pem, err := os.ReadFile(ca.CertFile); err != nil {
 			log.Warn("hollow nodes serve no stats: cluster CA", "err", err)
 		} else {
-			pool := x509.NewCertPool()
-			if pool.AppendCertsFromPEM(pem) {
-				opts.ClientCA = pool
+			opts.ClientCA = pem
+			opts.ServingCertificate = func(hosts []string) (tls.Certificate, error) {
+				dns, ips := pki.Hosts(hosts)
+				return ca.TLSCertificate(pki.Leaf{CommonName: "hollow-kubelets", DNSNames: dns, IPs: ips, ServerOnly: true})
 			}
 		}
 	}

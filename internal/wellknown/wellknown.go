@@ -143,3 +143,14 @@ const (
 	// tokens and the default API audience, as k3s sets it.
 	DefaultServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
 )
+
+// The API server's identity toward the kubelets.
+const (
+	// KubeletClientCommonName is the user of the API server's client
+	// certificate for the kubelets' port (logs, exec, attach,
+	// port-forward, stats), as kubeadm names it.
+	KubeletClientCommonName = "kube-apiserver-kubelet-client"
+	// KubeletAPIAdminBinding is the ClusterRoleBinding that gives that user
+	// Kubernetes' system:kubelet-api-admin ClusterRole.
+	KubeletAPIAdminBinding = "system:kube-apiserver-kubelet-api-admin"
+)

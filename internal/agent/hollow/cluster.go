@@ -139,7 +139,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	if c.opts.ClientCA != nil {
-		stats, err := c.listenStats()
+		stats, err := c.listenStats(ctx)
 		if err != nil {
 			return err
 		}

@@ -15,8 +15,9 @@
 // watches.
 //
 // With Options.ClientCA, every node serves the kubelet's /stats/summary and
-// /metrics/resource on its InternalIP (a loopback address by default) to
-// the API server's client certificate: one HTTP server and handler, one
+// /metrics/resource on its InternalIP (a loopback address by default)
+// behind the kubelet server's authentication and authorization, with the
+// certificate Options.ServingCertificate makes: one HTTP server and handler, one
 // listener per node, the node picked by the address a request came in on.
 // A running container uses what its pod's skiff.dev/simulate-cpu and
 // skiff.dev/simulate-memory annotations say (Options.PodCPU and PodMemory

@@ -1,7 +1,7 @@
 package hollow
 
 import (
-	"crypto/x509"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -74,11 +74,17 @@ type Options struct {
 	// loopback address: a Service should not select them.
 	NodeIPRange netip.Prefix
 
-	// ClientCA, when set, makes every node serve the kubelet's
-	// /stats/summary and /metrics/resource on InternalIP:KubeletPort to
-	// callers with a client certificate from that CA naming the API server
-	// (as the kubelet server does). Without it nothing is served.
-	ClientCA *x509.CertPool
+	// ClientCA, the PEM bundle of the cluster CA, makes every node serve
+	// the kubelet's /stats/summary and /metrics/resource on
+	// InternalIP:KubeletPort behind the kubelet server's authentication
+	// (client certificates of that CA, bearer tokens through TokenReview)
+	// and authorization (SubjectAccessReview on nodes/stats and
+	// nodes/metrics). Without it nothing is served.
+	ClientCA []byte
+	// ServingCertificate returns the certificate the nodes' kubelet
+	// servers present, for their InternalIPs (hosts); the API server
+	// accepts only one the cluster CA signed. Nil: a self-signed one.
+	ServingCertificate func(hosts []string) (tls.Certificate, error)
 	// KubeletPort is the port every node serves on and reports in
 	// status.daemonEndpoints; default 10250. A node whose address has that
 	// port taken listens on a free one and reports that.

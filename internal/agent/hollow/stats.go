@@ -32,31 +32,41 @@ type statsServer struct {
 // port where that is taken) and records each node's port. Nodes whose
 // address cannot be listened on (not an address of this host) serve
 // nothing; that is logged once.
-func (c *Cluster) listenStats() (*statsServer, error) {
-	cert, err := kubeletserver.SelfSignedCert(nil)
+func (c *Cluster) listenStats(ctx context.Context) (*statsServer, error) {
+	byIP := make(map[string]*node, len(c.order))
+	ips := make([]string, 0, len(c.order))
+	for _, n := range c.order {
+		byIP[n.ip] = n
+		ips = append(ips, n.ip)
+	}
+	newCert := c.opts.ServingCertificate
+	if newCert == nil {
+		newCert = kubeletserver.SelfSignedCert
+	}
+	cert, err := newCert(ips)
 	if err != nil {
 		return nil, fmt.Errorf("hollow: stats server certificate: %w", err)
 	}
-	byIP := make(map[string]*node, len(c.order))
-	for _, n := range c.order {
-		byIP[n.ip] = n
+	auth, err := kubeletserver.NewAuth(ctx, kubeletserver.AuthConfig{Client: c.client, ClientCA: c.opts.ClientCA, Logger: c.opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("hollow: %w", err)
 	}
 	handler := kubeletserver.NewStatsHandler(kubeletserver.StatsHandlerConfig{
-		ClientCA: c.opts.ClientCA,
-		Logger:   c.opts.Logger,
-		Provider: func(r *http.Request) kubeletserver.StatsProvider {
+		Auth:   auth,
+		Logger: c.opts.Logger,
+		Node: func(r *http.Request) (string, kubeletserver.StatsProvider) {
 			addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 			if !ok {
-				return nil
+				return "", nil
 			}
 			host, _, err := net.SplitHostPort(addr.String())
 			if err != nil {
-				return nil
+				return "", nil
 			}
 			if n := byIP[host]; n != nil {
-				return nodeStats{c: c, n: n}
+				return n.name, nodeStats{c: c, n: n}
 			}
-			return nil
+			return "", nil
 		},
 	})
 	s := &statsServer{srv: &http.Server{

@@ -16,6 +16,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -34,17 +35,20 @@ import (
 	"skiff.dev/skiff/internal/testserver"
 )
 
-// kubeletClient is an HTTPS client with the API server's kubelet client
-// certificate signed by ca (nil: no certificate).
-func kubeletClient(t *testing.T, ca *pki.CA) *http.Client {
+// kubeletClient is an HTTPS client trusting ca for the kubelet's serving
+// certificate, with a client certificate for user signed by ca ("": no
+// certificate).
+func kubeletClient(t *testing.T, ca *pki.CA, user string) *http.Client {
 	t.Helper()
-	cfg := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the kubelet serving certificate is self-signed
-	if ca != nil {
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	cfg := &tls.Config{RootCAs: roots}
+	if user != "" {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cert, err := ca.Sign(key.Public(), pki.Leaf{CommonName: kubeletserver.APIServerUser})
+		cert, err := ca.Sign(key.Public(), pki.Leaf{CommonName: user})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,9 +143,14 @@ func TestHollowNodeStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Cert)
-	c := startCluster(t, cs, hollow.Options{Count: 2, ClientCA: pool})
+	caPEM, err := os.ReadFile(ca.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startCluster(t, cs, hollow.Options{Count: 2, ClientCA: caPEM, ServingCertificate: func(hosts []string) (tls.Certificate, error) {
+		dns, ips := pki.Hosts(hosts)
+		return ca.TLSCertificate(pki.Leaf{CommonName: "hollow", DNSNames: dns, IPs: ips, ServerOnly: true})
+	}})
 	select {
 	case <-c.Registered():
 	case <-time.After(30 * time.Second):
@@ -185,12 +194,15 @@ func TestHollowNodeStats(t *testing.T) {
 		}
 	}
 	base := "https://" + net.JoinHostPort(ip, strconv.Itoa(int(node.Status.DaemonEndpoints.KubeletEndpoint.Port)))
-	client := kubeletClient(t, ca)
+	client := kubeletClient(t, ca, kubeletserver.APIServerUser)
 	metrics := base + "/metrics/resource"
 
-	for _, anon := range []string{"/metrics/resource", "/stats/summary"} {
-		if code, _, err := get(kubeletClient(t, nil), base+anon); err != nil || code != http.StatusUnauthorized {
-			t.Errorf("%s without a client certificate: %d %v, want 401", anon, code, err)
+	for _, path := range []string{"/metrics/resource", "/stats/summary"} {
+		if code, _, err := get(kubeletClient(t, ca, ""), base+path); err != nil || code != http.StatusUnauthorized {
+			t.Errorf("%s without a client certificate: %d %v, want 401", path, code, err)
+		}
+		if code, body, err := get(kubeletClient(t, ca, "system:node:other"), base+path); err != nil || code != http.StatusForbidden {
+			t.Errorf("%s as another node: %d %s %v, want 403", path, code, body, err)
 		}
 	}
 

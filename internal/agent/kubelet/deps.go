@@ -75,13 +75,20 @@ func defaultDeps(cfg *Config, rt runtime.Runtime, n *nodeAgent, log *slog.Logger
 			if host == "" {
 				host = "0.0.0.0"
 			}
+			auth, err := kubeletserver.NewAuth(ctx, kubeletserver.AuthConfig{Client: cfg.Client, ClientCA: cfg.ClientCA, Logger: log})
+			if err != nil {
+				return err
+			}
 			collector := newStatsCollector(cfg, rt, log)
 			go collector.Run(ctx)
 			srv, err := kubeletserver.New(kubeletserver.Config{
 				Addr:     net.JoinHostPort(host, strconv.Itoa(cfg.KubeletPort)),
 				Runtime:  rt,
 				Pods:     pods,
-				ClientCA: cfg.ClientCA,
+				Auth:     auth,
+				NodeName: cfg.NodeName,
+				CertFile: cfg.ServingCertFile,
+				KeyFile:  cfg.ServingKeyFile,
 				CertDir:  cfg.DataDir + "/kubelet",
 				Hosts:    nonEmpty(cfg.NodeIP, cfg.NodeName),
 				Stats:    collector,

@@ -2,7 +2,6 @@ package kubelet
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,10 +40,15 @@ type Config struct {
 	// NewRuntime creates the container runtime once the node has a pod
 	// CIDR. Its creator owns it: Run does not close it.
 	NewRuntime func(ctx context.Context, podCIDR netip.Prefix) (runtime.Runtime, error)
-	// ClientCA verifies the API server's client certificate on the
-	// kubelet server. Without it the kubelet server is not started.
-	ClientCA *x509.CertPool
-	Logger   *slog.Logger
+	// ClientCA is the PEM bundle of the cluster CA, which signs the client
+	// certificates the kubelet server accepts. Without it the kubelet
+	// server is not started.
+	ClientCA []byte
+	// ServingCertFile and ServingKeyFile are the kubelet server's
+	// certificate, signed by the cluster CA at join; without them it serves
+	// a self-signed one.
+	ServingCertFile, ServingKeyFile string
+	Logger                          *slog.Logger
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
 

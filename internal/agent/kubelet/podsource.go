@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"skiff.dev/skiff/internal/agent/kubeletserver"
 )
@@ -84,6 +85,11 @@ func (m *podManager) logPath(pod *corev1.Pod, ci *containerInfo) string {
 		return ci.logPath
 	}
 	return filepath.Join(m.logDir(pod.Namespace, pod.Name, pod.UID), ci.name, strconv.Itoa(ci.attempt)+".log")
+}
+
+// List implements kubeletserver.PodSource: the pods bound to this node.
+func (m *podManager) List() ([]*corev1.Pod, error) {
+	return m.lister.List(labels.Everything())
 }
 
 // Sandbox implements kubeletserver.PodSource.

@@ -39,11 +39,20 @@ func TestKubeletServerServesLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	caPEM, err := os.ReadFile(ca.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
+	servingCert, servingKey := filepath.Join(t.TempDir(), "serving.crt"), filepath.Join(t.TempDir(), "serving.key")
+	if err := ca.EnsureLeaf(servingCert, servingKey, pki.Leaf{CommonName: "system:node:" + testNode, IPs: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
+		t.Fatal(err)
+	}
 	port := freePort(t)
 	env := startKubelet(t, func(c *Config) {
-		c.NodeIP, c.KubeletPort, c.ClientCA = "127.0.0.1", port, pool
+		c.NodeIP, c.KubeletPort, c.ClientCA = "127.0.0.1", port, caPEM
+		c.ServingCertFile, c.ServingKeyFile = servingCert, servingKey
 	})
 	env.createPod(t, simplePod("logs"))
 	env.waitPod(t, "logs", "Ready", isReady)
@@ -71,8 +80,8 @@ func TestKubeletServerServesLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		InsecureSkipVerify: true, //nolint:gosec // the API server does not verify kubelets either
-		Certificates:       []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key}},
+		RootCAs:      pool,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key}},
 	}}}
 	get := func(path string) (int, string) {
 		var code int

@@ -2,6 +2,7 @@
 // kubelet's API the API server calls for `kubectl logs`, `exec`, `attach`
 // and `port-forward`:
 //
+//	GET      /pods
 //	GET      /containerLogs/{namespace}/{pod}/{container}
 //	GET|POST /exec/{namespace}/{pod}[/{uid}]/{container}?command=...
 //	GET|POST /attach/{namespace}/{pod}[/{uid}]/{container}
@@ -13,10 +14,14 @@
 //
 // Logs are read from the container's CRI log file. Exec, attach and
 // port-forward ask the runtime for a streaming URL and proxy the caller's
-// SPDY or WebSocket upgrade to it. The server presents a self-signed
-// certificate it makes on first start, and serves only callers with a
-// client certificate signed by the cluster CA whose common name is
-// kube-apiserver-kubelet-client (the API server); /metrics (Prometheus text
-// of the process's component-base registry) also serves the cluster's
-// administrators (group system:masters); /healthz is open.
+// SPDY or WebSocket upgrade to it. The server presents the serving
+// certificate the cluster CA signed at join (a self-signed one without it).
+//
+// Every route is authenticated and authorized as the kubelet's are
+// (NewAuth): a client certificate of the cluster CA or a bearer token the
+// API server reviews (TokenReview) names the caller, anonymous callers get
+// 401, and a SubjectAccessReview on the node's subresources decides
+// (RequestAttributes: nodes/proxy for logs, exec, attach and port-forward,
+// nodes/stats, nodes/metrics, nodes/pods, nodes/healthz...), 403 with the
+// kubelet's message when denied.
 package kubeletserver

@@ -3,25 +3,26 @@ package kubeletserver
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"time"
 
-	"k8s.io/apiserver/pkg/authentication/user"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/component-base/metrics/legacyregistry"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"skiff.dev/skiff/internal/agent/runtime"
+	"skiff.dev/skiff/internal/wellknown"
 )
 
-// APIServerUser is the common name the API server's client certificate
-// must carry.
-const APIServerUser = "kube-apiserver-kubelet-client"
+// APIServerUser is the common name of the API server's kubelet client
+// certificate.
+const APIServerUser = wellknown.KubeletClientCommonName
 
 // ContainerRef names a container for the server: its runtime ID and the
 // path of its CRI log file.
@@ -39,6 +40,8 @@ type PodSource interface {
 	Container(namespace, pod, container string, previous bool) (ContainerRef, error)
 	// Sandbox returns the ID of the pod's sandbox.
 	Sandbox(namespace, pod string) (string, error)
+	// List returns the pods bound to this node.
+	List() ([]*corev1.Pod, error)
 }
 
 // Runtime is what the server needs of the container runtime: its
@@ -57,12 +60,17 @@ type Config struct {
 	Runtime Runtime
 	// Pods resolves the names in request paths.
 	Pods PodSource
-	// ClientCA verifies callers' client certificates.
-	ClientCA *x509.CertPool
-	// CertDir holds the serving certificate (kubelet.crt, kubelet.key),
-	// made on first start.
-	CertDir string
-	// Hosts are the IPs and names the serving certificate is for.
+	// Auth authenticates and authorizes every request (NewAuth).
+	Auth Auth
+	// NodeName is the node whose subresources requests are authorized as.
+	NodeName string
+	// CertFile and KeyFile are the serving certificate, signed by the
+	// cluster CA at join. Without them the server serves a self-signed
+	// certificate it keeps in CertDir (kubelet.crt, kubelet.key) for Hosts,
+	// as the kubelet without --tls-cert-file; the API server refuses it.
+	CertFile, KeyFile string
+	CertDir           string
+	// Hosts are the IPs and names a self-signed certificate is for.
 	Hosts []string
 	// Stats, when set, serves /stats/summary and /metrics/resource.
 	Stats StatsProvider
@@ -83,13 +91,20 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Runtime == nil || cfg.Pods == nil {
 		return nil, errors.New("kubelet server: Runtime and Pods are required")
 	}
-	if cfg.ClientCA == nil {
-		return nil, errors.New("kubelet server: ClientCA is required")
+	if cfg.Auth.Authenticator == nil || cfg.Auth.Authorizer == nil {
+		return nil, errors.New("kubelet server: Auth is required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	cert, err := servingCert(cfg.CertDir, cfg.Hosts)
+	var cert tls.Certificate
+	var err error
+	if cfg.CertFile != "" {
+		cert, err = tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	} else {
+		cfg.Logger.Warn("the kubelet server has no certificate signed by the cluster CA: serving a self-signed one, which the API server refuses")
+		cert, err = servingCert(cfg.CertDir, cfg.Hosts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kubelet server certificate: %w", err)
 	}
@@ -101,7 +116,7 @@ func New(cfg Config) (*Server, error) {
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			// Certificates are checked by the handler, so that a caller
-			// without the right one gets a Status rather than a failed
+			// without the right one gets a 401 rather than a failed
 			// handshake.
 			ClientAuth: tls.RequestClientCert,
 			MinVersion: tls.VersionTLS12,
@@ -145,7 +160,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Close releases the listener of a server that will not Run.
 func (s *Server) Close() error { return s.listener.Close() }
 
-// Handler is the server's routes behind the client certificate check
+// Handler is the server's routes behind authentication and authorization
 // (without TLS: tests and embedders that terminate TLS themselves must put
 // the peer certificates in the request's TLS state).
 func (s *Server) Handler() http.Handler {
@@ -156,73 +171,34 @@ func (s *Server) Handler() http.Handler {
 	})
 	// The process's component-base registry, where the agent's components
 	// (kubelet, service proxy) register their metrics.
-	mux.Handle("GET /metrics", s.metricsReader(legacyregistry.Handler()))
-	mux.Handle("GET /containerLogs/{namespace}/{pod}/{container}", s.authenticated(http.HandlerFunc(s.containerLogs)))
+	mux.Handle("GET /metrics", legacyregistry.Handler())
+	mux.HandleFunc("GET /pods", s.pods)
+	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.containerLogs)
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
-		mux.Handle(method+" /exec/{namespace}/{pod}/{container}", s.authenticated(http.HandlerFunc(s.exec)))
-		mux.Handle(method+" /exec/{namespace}/{pod}/{uid}/{container}", s.authenticated(http.HandlerFunc(s.exec)))
-		mux.Handle(method+" /attach/{namespace}/{pod}/{container}", s.authenticated(http.HandlerFunc(s.attach)))
-		mux.Handle(method+" /attach/{namespace}/{pod}/{uid}/{container}", s.authenticated(http.HandlerFunc(s.attach)))
-		mux.Handle(method+" /portForward/{namespace}/{pod}", s.authenticated(http.HandlerFunc(s.portForward)))
-		mux.Handle(method+" /portForward/{namespace}/{pod}/{uid}", s.authenticated(http.HandlerFunc(s.portForward)))
+		mux.HandleFunc(method+" /exec/{namespace}/{pod}/{container}", s.exec)
+		mux.HandleFunc(method+" /exec/{namespace}/{pod}/{uid}/{container}", s.exec)
+		mux.HandleFunc(method+" /attach/{namespace}/{pod}/{container}", s.attach)
+		mux.HandleFunc(method+" /attach/{namespace}/{pod}/{uid}/{container}", s.attach)
+		mux.HandleFunc(method+" /portForward/{namespace}/{pod}", s.portForward)
+		mux.HandleFunc(method+" /portForward/{namespace}/{pod}/{uid}", s.portForward)
 	}
 	if s.cfg.Stats != nil {
-		addStatsRoutes(mux, s.authenticated, func(*http.Request) StatsProvider { return s.cfg.Stats }, s.log)
+		addStatsRoutes(mux, func(*http.Request) StatsProvider { return s.cfg.Stats }, s.log)
 	}
-	return mux
+	return withAuth(s.cfg.Auth, func(*http.Request) string { return s.cfg.NodeName }, s.log, mux)
 }
 
-// authenticated lets through requests whose client certificate chains to
-// the cluster CA (401 otherwise) and names the API server (403 otherwise).
-func (s *Server) authenticated(next http.Handler) http.Handler {
-	return authorize(s.cfg.ClientCA, s.log, isAPIServer, next)
-}
-
-// metricsReader is authenticated for /metrics, which the cluster's
-// administrators (group system:masters, such as the admin kubeconfig's
-// certificate) may read as well, as Kubernetes' RBAC lets them read
-// nodes/metrics: a Prometheus scrape with the admin certificate. Other
-// nodes' certificates are refused (403).
-func (s *Server) metricsReader(next http.Handler) http.Handler {
-	return authorize(s.cfg.ClientCA, s.log, func(c *x509.Certificate) bool {
-		return isAPIServer(c) || slices.Contains(c.Subject.Organization, user.SystemPrivilegedGroup)
-	}, next)
-}
-
-func isAPIServer(c *x509.Certificate) bool { return c.Subject.CommonName == APIServerUser }
-
-// authenticate lets through requests whose client certificate chains to ca
-// (401 otherwise) and names the API server (403 otherwise).
-func authenticate(ca *x509.CertPool, log *slog.Logger, next http.Handler) http.Handler {
-	return authorize(ca, log, isAPIServer, next)
-}
-
-// authorize lets through requests whose client certificate chains to ca
-// (401 otherwise) and that allow accepts (403 otherwise).
-func authorize(ca *x509.CertPool, log *slog.Logger, allow func(*x509.Certificate) bool, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-			writeStatus(w, unauthorized("no client certificate"))
-			return
-		}
-		certs := r.TLS.PeerCertificates
-		opts := x509.VerifyOptions{
-			Roots:         ca,
-			Intermediates: x509.NewCertPool(),
-			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		}
-		for _, c := range certs[1:] {
-			opts.Intermediates.AddCert(c)
-		}
-		if _, err := certs[0].Verify(opts); err != nil {
-			log.Debug("kubelet server: client certificate refused", "subject", certs[0].Subject.String(), "err", err)
-			writeStatus(w, unauthorized("client certificate not signed by the cluster CA"))
-			return
-		}
-		if !allow(certs[0]) {
-			writeStatus(w, forbidden(certs[0].Subject.CommonName, r))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// pods serves GET /pods: the pods bound to this node, as a v1 PodList.
+func (s *Server) pods(w http.ResponseWriter, _ *http.Request) {
+	pods, err := s.cfg.Pods.List()
+	if err != nil {
+		writeStatus(w, err)
+		return
+	}
+	list := corev1.PodList{TypeMeta: metav1.TypeMeta{Kind: "PodList", APIVersion: "v1"}, Items: make([]corev1.Pod, 0, len(pods))}
+	for _, p := range pods {
+		list.Items = append(list.Items, *p)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(&list)
 }

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
@@ -127,6 +128,10 @@ func (p fakePods) Container(ns, pod, container string, previous bool) (Container
 	return ref, nil
 }
 
+func (p fakePods) List() ([]*corev1.Pod, error) {
+	return []*corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "web"}}}, nil
+}
+
 func (p fakePods) Sandbox(_, pod string) (string, error) {
 	if pod != "web" {
 		return "", PodNotFound(pod)
@@ -175,11 +180,13 @@ func newHarness(t *testing.T) *harness {
 		previous: map[string]ContainerRef{"prod/web/app": {ID: "c1", LogPath: filepath.Join(logDir, "app", "0.log")}},
 	}
 	certDir := t.TempDir()
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Cert)
+	certFile, keyFile := filepath.Join(certDir, "serving.crt"), filepath.Join(certDir, "serving.key")
+	if err := ca.EnsureLeaf(certFile, keyFile, pki.Leaf{CommonName: "system:node:node-a", IPs: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"node-a"}}); err != nil {
+		t.Fatal(err)
+	}
 	srv, err := New(Config{
-		Addr: "127.0.0.1:0", Runtime: rt, Pods: pods, ClientCA: pool,
-		CertDir: certDir, Hosts: []string{"127.0.0.1", "node-a"}, Stats: fixedStats{},
+		Addr: "127.0.0.1:0", Runtime: rt, Pods: pods, Auth: testAuth(t, ca), NodeName: "node-a",
+		CertFile: certFile, KeyFile: keyFile, Stats: fixedStats{},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -195,19 +202,19 @@ func newHarness(t *testing.T) *harness {
 		}
 	})
 
-	servingPEM, err := os.ReadFile(filepath.Join(certDir, "kubelet.crt"))
+	caPEM, err := os.ReadFile(ca.CertFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	servers := x509.NewCertPool()
-	servers.AppendCertsFromPEM(servingPEM)
-	h := &harness{t: t, rt: rt, srv: srv, base: "https://" + srv.Addr().String(), ca: ca, logDir: logDir, servers: servers, caPEM: servingPEM}
+	servers.AppendCertsFromPEM(caPEM)
+	h := &harness{t: t, rt: rt, srv: srv, base: "https://" + srv.Addr().String(), ca: ca, logDir: logDir, servers: servers, caPEM: caPEM}
 	h.api = h.restConfig(ca, APIServerUser)
 	return h
 }
 
 // restConfig is a client config with a certificate for user in groups
-// signed by ca, trusting the server's self-signed certificate.
+// signed by ca, trusting the cluster CA for the server's certificate.
 func (h *harness) restConfig(ca *pki.CA, user string, groups ...string) *rest.Config {
 	h.t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -398,77 +405,69 @@ func TestContainerLogsFollow(t *testing.T) {
 	}
 }
 
+// TestAuthentication: every route needs a caller the cluster CA
+// signed (401, plain text as the kubelet's) whom the authorizer allows on
+// the route's node subresource (403 naming them).
 func TestAuthentication(t *testing.T) {
 	h := newHarness(t)
-	otherCA, err := pki.LoadOrCreateCA(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name string
 		cfg  *rest.Config
+		path string
 		code int
+		body string
 	}{
-		{"no certificate", nil, 401},
-		{"certificate of another CA", h.restConfig(otherCA, APIServerUser), 401},
-		{"another user", h.restConfig(h.ca, "system:node:node-a"), 403},
-		{"the API server", h.api, 200},
+		{"no certificate", nil, "/pods", 401, "Unauthorized"},
+		{"no certificate exec", nil, "/exec/prod/web/app?command=ls&output=1", 401, "Unauthorized"},
+		{"no certificate healthz", nil, "/healthz", 401, "Unauthorized"},
+		{"certificate of another CA", h.restConfig(h.otherCA(), APIServerUser), "/containerLogs/prod/web/sidecar", 401, "Unauthorized"},
+		{"a node on logs", h.restConfig(h.ca, "system:node:node-b", "system:nodes"), "/containerLogs/prod/web/sidecar", 403,
+			"Forbidden (user=system:node:node-b, verb=get, resource=nodes, subresource(s)=[proxy])\n"},
+		{"a node on exec", h.restConfig(h.ca, "system:node:node-b", "system:nodes"), "/exec/prod/web/app?command=ls&output=1", 403,
+			"Forbidden (user=system:node:node-b, verb=get, resource=nodes, subresource(s)=[proxy])\n"},
+		{"a node on pods", h.restConfig(h.ca, "system:node:node-b", "system:nodes"), "/pods", 403,
+			"Forbidden (user=system:node:node-b, verb=get, resource=nodes, subresource(s)=[pods proxy])\n"},
+		{"a metrics reader on logs", h.restConfig(h.ca, "metrics-reader"), "/containerLogs/prod/web/sidecar", 403,
+			"Forbidden (user=metrics-reader, verb=get, resource=nodes, subresource(s)=[proxy])\n"},
+		{"a metrics reader on metrics", h.restConfig(h.ca, "metrics-reader"), "/metrics", 200, ""},
+		{"a metrics reader on stats", h.restConfig(h.ca, "metrics-reader"), "/stats/summary", 403,
+			"Forbidden (user=metrics-reader, verb=get, resource=nodes, subresource(s)=[stats])\n"},
+		{"the API server on logs", h.api, "/containerLogs/prod/web/sidecar", 200, ""},
+		{"the API server on pods", h.api, "/pods", 200, ""},
+		{"the API server on healthz", h.api, "/healthz", 200, "ok"},
+		{"an administrator on exec", h.restConfig(h.ca, "system:admin", "system:masters"), "/exec/prod/web/app?command=ls&output=1", 400, ""},
+		{"a failing authorizer", h.restConfig(h.ca, "broken"), "/pods", 500,
+			"Authorization error (user=broken, verb=get, resource=nodes, subresource=pods)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, path := range []string{"/containerLogs/prod/web/sidecar", "/exec/prod/web/app?command=ls&output=1"} {
-				code, body := h.get(tt.cfg, path)
-				if tt.code == 200 {
-					if code == 401 || code == 403 {
-						t.Errorf("%s: %d %s", path, code, body)
-					}
-					continue
-				}
-				if st := statusOf(t, body); code != tt.code || int(st.Code) != tt.code {
-					t.Errorf("%s: code %d (status %d %q), want %d", path, code, st.Code, st.Message, tt.code)
-				}
+			code, body := h.get(tt.cfg, tt.path)
+			if code != tt.code || (tt.body != "" && body != tt.body) {
+				t.Errorf("GET %s: %d %q, want %d %q", tt.path, code, body, tt.code, tt.body)
 			}
 		})
-	}
-	if code, body := h.get(nil, "/healthz"); code != 200 || body != "ok" {
-		t.Errorf("healthz: %d %q", code, body)
 	}
 }
 
-// TestMetrics: /metrics is the process's Prometheus registry, for the API
-// server and the cluster's administrators only.
+// TestPods: GET /pods lists the node's pods as a v1 PodList.
+func TestPods(t *testing.T) {
+	h := newHarness(t)
+	code, body := h.get(h.api, "/pods")
+	var list corev1.PodList
+	if err := json.Unmarshal([]byte(body), &list); err != nil || code != 200 {
+		t.Fatalf("GET /pods: %d %q (%v)", code, body, err)
+	}
+	if list.Kind != "PodList" || list.APIVersion != "v1" || len(list.Items) != 1 || list.Items[0].Name != "web" {
+		t.Errorf("GET /pods = %s", body)
+	}
+}
+
+// TestMetrics: /metrics is the process's Prometheus registry.
 func TestMetrics(t *testing.T) {
 	h := newHarness(t)
-	tests := []struct {
-		name string
-		cfg  *rest.Config
-		code int
-	}{
-		{"no certificate", nil, 401},
-		{"another node", h.restConfig(h.ca, "system:node:node-b", "system:nodes"), 403},
-		{"an administrator of another CA", h.restConfig(h.otherCA(), "system:admin", "system:masters"), 401},
-		{"the API server", h.api, 200},
-		{"an administrator", h.restConfig(h.ca, "system:admin", "system:masters"), 200},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.code == 200 {
-				got := metricstest.Get(t, h.client(tt.cfg), h.base+"/metrics")
-				if missing := got.Missing("go_goroutines", "process_start_time_seconds"); len(missing) > 0 {
-					t.Errorf("families %v missing from /metrics", missing)
-				}
-				return
-			}
-			code, body := h.get(tt.cfg, "/metrics")
-			if st := statusOf(t, body); code != tt.code || int(st.Code) != tt.code {
-				t.Errorf("code %d (status %d %q), want %d", code, st.Code, st.Message, tt.code)
-			}
-		})
-	}
-	// An administrator may read metrics, not run commands in pods.
-	admin := h.restConfig(h.ca, "system:admin", "system:masters")
-	if code, body := h.get(admin, "/containerLogs/prod/web/app"); code != 403 {
-		t.Errorf("administrator's containerLogs: %d %q, want 403", code, body)
+	got := metricstest.Get(t, h.client(h.api), h.base+"/metrics")
+	if missing := got.Missing("go_goroutines", "process_start_time_seconds"); len(missing) > 0 {
+		t.Errorf("families %v missing from /metrics", missing)
 	}
 }
 

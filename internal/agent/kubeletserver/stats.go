@@ -2,7 +2,6 @@ package kubeletserver
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -22,29 +21,29 @@ type StatsProvider interface {
 
 // StatsHandlerConfig configures NewStatsHandler.
 type StatsHandlerConfig struct {
-	// ClientCA verifies callers' client certificates. Required.
-	ClientCA *x509.CertPool
-	// Provider returns the provider that answers the request (nil: 404),
+	// Auth authenticates and authorizes every request. Required.
+	Auth Auth
+	// Node returns the node a request is for and its provider (nil: 404),
 	// so one handler can serve many simulated nodes.
-	Provider func(r *http.Request) StatsProvider
+	Node func(r *http.Request) (string, StatsProvider)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
 
 // NewStatsHandler serves GET /stats/summary and GET /metrics/resource
-// behind the kubelet server's client certificate check. The hollow nodes
-// use it; Server serves the same routes when Config.Stats is set.
+// behind the kubelet server's authentication and authorization. The hollow
+// nodes use it; Server serves the same routes when Config.Stats is set.
 func NewStatsHandler(cfg StatsHandlerConfig) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	mux := http.NewServeMux()
-	addStatsRoutes(mux, func(h http.Handler) http.Handler { return authenticate(cfg.ClientCA, cfg.Logger, h) }, cfg.Provider, cfg.Logger)
-	return mux
+	addStatsRoutes(mux, func(r *http.Request) StatsProvider { _, p := cfg.Node(r); return p }, cfg.Logger)
+	return withAuth(cfg.Auth, func(r *http.Request) string { name, _ := cfg.Node(r); return name }, cfg.Logger, mux)
 }
 
-func addStatsRoutes(mux *http.ServeMux, auth func(http.Handler) http.Handler, provider func(*http.Request) StatsProvider, log *slog.Logger) {
-	mux.Handle("GET /stats/summary", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func addStatsRoutes(mux *http.ServeMux, provider func(*http.Request) StatsProvider, log *slog.Logger) {
+	mux.Handle("GET /stats/summary", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := provider(r)
 		if p == nil {
 			http.NotFound(w, r)
@@ -57,8 +56,8 @@ func addStatsRoutes(mux *http.ServeMux, auth func(http.Handler) http.Handler, pr
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(s)
-	})))
-	mux.Handle("GET /metrics/resource", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.Handle("GET /metrics/resource", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := provider(r)
 		if p == nil {
 			http.NotFound(w, r)
@@ -71,5 +70,5 @@ func addStatsRoutes(mux *http.ServeMux, auth func(http.Handler) http.Handler, pr
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(stats.ResourceCollector{Summary: s, Incomplete: err != nil})
 		promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
-	})))
+	}))
 }

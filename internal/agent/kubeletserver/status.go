@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,18 +36,6 @@ func PreviousNotFound(container, pod string) error {
 // been created yet (400 as the kubelet answers while it waits).
 func ContainerNotStarted(container, pod, reason string) error {
 	return apierrors.NewBadRequest(fmt.Sprintf("container %q in pod %q is waiting to start: %s", container, pod, reason))
-}
-
-func unauthorized(msg string) error {
-	return apierrors.NewUnauthorized(msg)
-}
-
-func forbidden(user string, r *http.Request) error {
-	sub := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0]
-	return &apierrors.StatusError{ErrStatus: metav1.Status{
-		Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
-		Message: fmt.Sprintf("Forbidden (user=%s, verb=%s, resource=nodes, subresource=%s)", user, strings.ToLower(r.Method), sub),
-	}}
 }
 
 // writeStatus answers with err as a Kubernetes Status: an apierrors value

@@ -26,6 +26,7 @@ import (
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
+	"skiff.dev/skiff/internal/pki"
 	"skiff.dev/skiff/internal/server/api"
 	"skiff.dev/skiff/internal/testserver"
 )
@@ -55,7 +56,15 @@ func startFakeKubelet(t *testing.T, caFile string, nodeCores float64, containers
 	}
 	k := &fakeKubelet{start: time.Now(), nodeCores: nodeCores, containers: containers, clients: sets.New[string]()}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(k.serve))
-	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	ca, err := pki.LoadOrCreateCA(filepath.Dir(caFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving, err := ca.TLSCertificate(pki.Leaf{CommonName: "system:node:fake", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, ServerOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, Certificates: []tls.Certificate{serving}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	k.port = srv.Listener.Addr().(*net.TCPAddr).Port

@@ -22,6 +22,8 @@ import (
 	"k8s.io/cri-streaming/pkg/streaming"
 	remotecommandserver "k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	"k8s.io/utils/exec"
+
+	"skiff.dev/skiff/internal/pki"
 )
 
 // fakeKubelet is a kubelet server on loopback: it requires the API server's
@@ -39,7 +41,10 @@ type fakeKubelet struct {
 	clients  []string   // CommonNames of the client certificates seen
 }
 
-func startFakeKubelet(t *testing.T, caFile string) *fakeKubelet {
+// startFakeKubelet serves with a certificate of the cluster CA (whose
+// files are beside caFile) for 127.0.0.1, or with selfSigned one of its
+// own, which the API server must refuse.
+func startFakeKubelet(t *testing.T, caFile string, selfSigned bool) *fakeKubelet {
 	t.Helper()
 	caPEM, err := os.ReadFile(caFile)
 	if err != nil {
@@ -87,6 +92,17 @@ func startFakeKubelet(t *testing.T, caFile string) *fakeKubelet {
 		mux.ServeHTTP(w, r)
 	}))
 	k.server.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	if !selfSigned {
+		ca, err := pki.LoadOrCreateCA(filepath.Dir(caFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		serving, err := ca.TLSCertificate(pki.Leaf{CommonName: "system:node:node-a", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, ServerOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.server.TLS.Certificates = []tls.Certificate{serving}
+	}
 	k.server.StartTLS()
 	t.Cleanup(k.server.Close)
 	k.port = k.server.Listener.Addr().(*net.TCPAddr).Port

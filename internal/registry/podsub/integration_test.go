@@ -36,8 +36,15 @@ type cluster struct {
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
+	return startClusterWith(t, false)
+}
+
+// startClusterWith starts a cluster whose kubelet serves a self-signed
+// certificate when selfSigned.
+func startClusterWith(t *testing.T, selfSigned bool) *cluster {
+	t.Helper()
 	srv := testserver.Start(t, nil)
-	k := startFakeKubelet(t, caFile(srv.DataDir))
+	k := startFakeKubelet(t, caFile(srv.DataDir), selfSigned)
 	ctx := context.Background()
 	node, err := srv.Client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}}, metav1.CreateOptions{})
 	if err != nil {
@@ -164,6 +171,42 @@ func TestPodLogs(t *testing.T) {
 				t.Errorf("kubelet got %v, want %s?%s", req, tt.wantPath, tt.wantQuery)
 			}
 		})
+	}
+}
+
+// The API server verifies the kubelet's serving certificate against the
+// cluster CA (kube-apiserver's --kubelet-certificate-authority): a kubelet
+// with a certificate of its own is not reached for logs or exec, unless the
+// log request says insecureSkipTLSVerifyBackend.
+func TestKubeletServingCertificateVerified(t *testing.T) {
+	c := startClusterWith(t, true)
+	c.pod(t, "web", "node-a", "", "app")
+	ctx := context.Background()
+	_, err := c.srv.Client.CoreV1().Pods("default").GetLogs("web", &corev1.PodLogOptions{}).Stream(ctx)
+	if err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		t.Errorf("logs from a kubelet with a self-signed certificate: %v, want a certificate error", err)
+	}
+	exec, err := remotecommand.NewSPDYExecutor(c.srv.Config, "POST", c.srv.Client.CoreV1().RESTClient().Post().
+		Resource("pods").Namespace("default").Name("web").SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Command: []string{"echo", "hi"}, Stdout: true}, scheme.ParameterCodec).URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out})
+	if err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		t.Errorf("exec on a kubelet with a self-signed certificate: %v (%q), want a certificate error", err, out.String())
+	}
+	if c.kubelet.lastRequest() != nil {
+		t.Errorf("the kubelet was reached: %v", c.kubelet.lastRequest())
+	}
+	rc, err := c.srv.Client.CoreV1().Pods("default").GetLogs("web", &corev1.PodLogOptions{InsecureSkipTLSVerifyBackend: true}).Stream(ctx)
+	if err != nil {
+		t.Fatalf("logs with insecureSkipTLSVerifyBackend: %v", err)
+	}
+	defer rc.Close()
+	if got, _ := io.ReadAll(rc); string(got) != "log of default/web/app\n" {
+		t.Errorf("logs with insecureSkipTLSVerifyBackend: %q", got)
 	}
 }
 

@@ -31,11 +31,15 @@ type Config struct {
 	// KubeletTransport); nil makes log, exec, attach and portforward answer
 	// 503.
 	KubeletTransport http.RoundTripper
+	// KubeletInsecureTransport, when set, reads pods/log with
+	// insecureSkipTLSVerifyBackend: it does not verify the kubelet's
+	// serving certificate.
+	KubeletInsecureTransport http.RoundTripper
 }
 
 // Storage returns the pod subresources keyed by path.
 func Storage(cfg Config) map[string]rest.Storage {
-	k := kubelet{loc: locator{pods: cfg.Pods, nodes: cfg.Nodes}, transport: cfg.KubeletTransport}
+	k := kubelet{loc: locator{pods: cfg.Pods, nodes: cfg.Nodes}, transport: cfg.KubeletTransport, insecure: cfg.KubeletInsecureTransport}
 	return map[string]rest.Storage{
 		"pods/binding":     &BindingREST{pods: cfg.Pods},
 		"pods/eviction":    &EvictionREST{pods: cfg.Pods},

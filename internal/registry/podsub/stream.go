@@ -3,10 +3,12 @@ package podsub
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,23 +25,33 @@ import (
 
 // KubeletTransport returns the transport to the node agents' kubelet
 // servers: HTTPS with the API server's client certificate (certFile and
-// keyFile, CommonName kube-apiserver-kubelet-client).
-//
-// The kubelet's serving certificate is not verified: agents serve with a
-// self-signed certificate, and kube-apiserver does the same by default
-// (without --kubelet-certificate-authority).
-func KubeletTransport(certFile, keyFile string) (http.RoundTripper, error) {
+// keyFile, CommonName kube-apiserver-kubelet-client), verifying the
+// kubelet's serving certificate against the CA in caFile (the cluster CA,
+// which signs it at join), as kube-apiserver with
+// --kubelet-certificate-authority. With caFile "" the serving certificate
+// is not verified, as kube-apiserver without that flag: the transport of
+// pods/log's insecureSkipTLSVerifyBackend.
+func KubeletTransport(certFile, keyFile, caFile string) (http.RoundTripper, error) {
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("kubelet client certificate: %w", err)
 	}
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		tlsConfig.InsecureSkipVerify = true //nolint:gosec // as kube-apiserver without --kubelet-certificate-authority
+	} else {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("kubelet certificate authority: %w", err)
+		}
+		tlsConfig.RootCAs = x509.NewCertPool()
+		if !tlsConfig.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("kubelet certificate authority %s: no certificate", caFile)
+		}
+	}
 	return utilnet.SetTransportDefaults(&http.Transport{
-		DialContext: (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig: &tls.Config{
-			Certificates:       []tls.Certificate{cert},
-			InsecureSkipVerify: true, //nolint:gosec // as kube-apiserver without --kubelet-certificate-authority
-			MinVersion:         tls.VersionTLS12,
-		},
+		DialContext:     (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig: tlsConfig,
 	}), nil
 }
 
@@ -47,6 +59,9 @@ func KubeletTransport(certFile, keyFile string) (http.RoundTripper, error) {
 type kubelet struct {
 	loc       locator
 	transport http.RoundTripper
+	// insecure does not verify the kubelet's serving certificate (nil:
+	// transport).
+	insecure http.RoundTripper
 }
 
 // location returns the URL of path on the kubelet server of the pod's node.
@@ -136,15 +151,19 @@ func (r *LogREST) Get(ctx context.Context, name string, opts runtime.Object) (ru
 	if err := checkLogStatus(pod, container, logOpts.Previous); err != nil {
 		return nil, err
 	}
-	// InsecureSkipTLSVerifyBackend changes nothing: the kubelet's serving
-	// certificate is never verified (see KubeletTransport).
 	loc, err := r.kubelet.location(ctx, pod, fmt.Sprintf("/containerLogs/%s/%s/%s", pod.Namespace, pod.Name, container), logQuery(logOpts))
 	if err != nil {
 		return nil, err
 	}
+	transport := r.kubelet.transport
+	if logOpts.InsecureSkipTLSVerifyBackend && r.kubelet.insecure != nil {
+		// As Kubernetes: the user asked to read the log of a kubelet
+		// whose serving certificate is not verifiable.
+		transport = r.kubelet.insecure
+	}
 	return &genericrest.LocationStreamer{
 		Location:        loc,
-		Transport:       r.kubelet.transport,
+		Transport:       transport,
 		ContentType:     "text/plain",
 		Flush:           logOpts.Follow,
 		ResponseChecker: genericrest.NewGenericHttpResponseChecker(corev1.Resource("pods/log"), name),

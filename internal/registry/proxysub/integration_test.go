@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"skiff.dev/skiff/internal/pki"
 	"skiff.dev/skiff/internal/server/api"
 	"skiff.dev/skiff/internal/testserver"
 )
@@ -233,7 +234,15 @@ func TestNodeProxy(t *testing.T) {
 	kubelet := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "kubelet %s %s for %s", r.Method, r.URL.Path, r.TLS.PeerCertificates[0].Subject.CommonName)
 	}))
-	kubelet.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	ca, err := pki.LoadOrCreateCA(filepath.Join(srv.DataDir, "tls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving, err := ca.TLSCertificate(pki.Leaf{CommonName: "system:node:node-a", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, ServerOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubelet.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, Certificates: []tls.Certificate{serving}}
 	kubelet.StartTLS()
 	t.Cleanup(kubelet.Close)
 	port := kubelet.Listener.Addr().(*net.TCPAddr).Port

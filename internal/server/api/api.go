@@ -32,6 +32,7 @@ import (
 	"skiff.dev/skiff/internal/registry/servicealloc"
 	"skiff.dev/skiff/internal/serviceaccount"
 	"skiff.dev/skiff/internal/storage/etcd"
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // Config is the configuration of the API server and its storage.
@@ -97,8 +98,9 @@ type Config struct {
 }
 
 // KubeletClientCommonName is the CommonName of the API server's client
-// certificate toward the node agents' kubelet servers, which accept no other.
-const KubeletClientCommonName = "kube-apiserver-kubelet-client"
+// certificate toward the node agents' kubelet servers, in no group: RBAC
+// grants it system:kubelet-api-admin, as Kubernetes does.
+const KubeletClientCommonName = wellknown.KubeletClientCommonName
 
 // KubeconfigPath is where the admin kubeconfig is written in a data dir.
 func KubeconfigPath(dataDir string) string {
@@ -165,6 +167,9 @@ type Server struct {
 	// CAFile is the cluster CA's certificate, which signs the API server's
 	// kubelet client certificate that nodes check.
 	CAFile string
+	// CA is the cluster CA, which signs the kubelets' serving certificates
+	// the API server checks.
+	CA *pki.CA
 
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -260,7 +265,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		BindAddress: cfg.BindAddress, SecurePort: cfg.Port, Listener: cfg.Listener,
 		CertFile: files.servingChain, KeyFile: files.servingKey, ClientCAFile: files.ca.CertFile, JoinToken: &files.token, CA: files.ca,
 		Etcd: etcdClientCfg, EncryptionProviderConfig: files.encryptionConfig, Audit: cfg.Audit, Allocations: alloc, Logger: log,
-		KubeletClientCertFile: files.kubeletCert, KubeletClientKeyFile: files.kubeletKey, ProxyTransport: cfg.ProxyTransport,
+		KubeletClientCertFile: files.kubeletCert, KubeletClientKeyFile: files.kubeletKey, KubeletCAFile: files.ca.CertFile, ProxyTransport: cfg.ProxyTransport,
 		DefaultNotReadyTolerationSeconds:    cfg.DefaultNotReadyTolerationSeconds,
 		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds,
 		ResourceMetrics:                     resourceMetrics(usage),
@@ -274,7 +279,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.Loopback = srv.Loopback
-	s.CAFile = files.ca.CertFile
+	s.CAFile, s.CA = files.ca.CertFile, files.ca
 	srvCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	go func() {
@@ -420,9 +425,9 @@ func writeFiles(cfg Config) (dataFiles, error) {
 		return f, err
 	}
 	// The client certificate the API server shows to node agents' kubelet
-	// servers (pods/log, exec, attach, portforward).
+	// servers (pods/log, exec, attach, portforward, stats, metrics).
 	f.kubeletCert, f.kubeletKey = filepath.Join(tlsDir, "kubelet-client.crt"), filepath.Join(tlsDir, "kubelet-client.key")
-	if err := ca.EnsureLeaf(f.kubeletCert, f.kubeletKey, pki.Leaf{CommonName: KubeletClientCommonName, Organization: []string{"system:masters"}}); err != nil {
+	if err := ca.EnsureLeaf(f.kubeletCert, f.kubeletKey, pki.Leaf{CommonName: KubeletClientCommonName}); err != nil {
 		return f, err
 	}
 	f.serviceAccounts = cfg.ServiceAccounts

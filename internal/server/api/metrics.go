@@ -48,7 +48,7 @@ func (s *Server) startMetrics(ctx context.Context, loopback *rest.Config, files 
 	if err != nil {
 		return fmt.Errorf("metrics client: %w", err)
 	}
-	transport, err := podsub.KubeletTransport(files.kubeletCert, files.kubeletKey)
+	transport, err := podsub.KubeletTransport(files.kubeletCert, files.kubeletKey, files.ca.CertFile)
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
