@@ -75,7 +75,7 @@ func runControllers(ctx context.Context, d deps) {
 		clusterroleaggregation.New(client("clusterrole-aggregation-controller"), factory, clusterroleaggregation.Options{Options: base}).Run,
 	}
 	if d.cfg.SigningCA != nil {
-		fns = append(fns, csrsigning.New(d.client, factory, d.cfg.SigningCA, csrsigning.Options{Options: base}).Run)
+		fns = append(fns, csrsigning.New(client("certificate-controller"), factory, d.cfg.SigningCA, csrsigning.Options{Options: base}).Run)
 	} else {
 		log.Info("no signing CA: CertificateSigningRequests of kubernetes.io/kube-apiserver-client are not signed")
 	}

@@ -18,7 +18,8 @@ import (
 func serviceAccountControllers(d deps, factory informers.SharedInformerFactory) ([]func(ctx context.Context), error) {
 	core := factory.Core().V1()
 	logger := logr.FromSlogHandler(d.cfg.Logger.Handler()).WithName("serviceaccount-controller")
-	sa, err := sacontroller.NewServiceAccountsController(logger, core.ServiceAccounts(), core.Namespaces(), d.client,
+	saClient, _, _ := d.controller("service-account-controller")
+	sa, err := sacontroller.NewServiceAccountsController(logger, core.ServiceAccounts(), core.Namespaces(), saClient,
 		sacontroller.DefaultServiceAccountsControllerOptions())
 	if err != nil {
 		return nil, fmt.Errorf("serviceaccount controller: %w", err)
@@ -31,7 +32,8 @@ func serviceAccountControllers(d deps, factory informers.SharedInformerFactory) 
 	if err != nil {
 		return fns, fmt.Errorf("root CA publisher: %w", err)
 	}
-	pub, err := rootcacertpublisher.NewPublisher(core.ConfigMaps(), core.Namespaces(), d.client, ca)
+	pubClient, _, _ := d.controller("root-ca-cert-publisher")
+	pub, err := rootcacertpublisher.NewPublisher(core.ConfigMaps(), core.Namespaces(), pubClient, ca)
 	if err != nil {
 		return fns, fmt.Errorf("root CA publisher: %w", err)
 	}

@@ -158,8 +158,21 @@ func TestCreateToken(t *testing.T) {
 		return s.kubectl("", []string{"KUBECONFIG=" + empty},
 			append([]string{"--server", cfg.Host, "--certificate-authority", filepath.Join(s.dataDir, "tls", "ca.crt"), "--token", token}, args...)...)
 	}
-	r := tokenOnly(token, "get", "serviceaccounts")
-	if r.Code != 0 || !strings.Contains(r.Stdout, "default") {
+	r := tokenOnly(token, "auth", "whoami")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "system:serviceaccount:default:default") {
+		t.Fatalf("kubectl --token auth whoami: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The service account may read only what RBAC grants it.
+	r = tokenOnly(token, "get", "serviceaccounts")
+	if want := `User "system:serviceaccount:default:default" cannot list resource "serviceaccounts"`; r.Code == 0 || !strings.Contains(r.Stderr, want) {
+		t.Fatalf("kubectl --token get serviceaccounts before a RoleBinding: exit %d, stderr %q, want %q", r.Code, r.Stderr, want)
+	}
+	s.ok("create", "rolebinding", "default-view", "--clusterrole", "view", "--serviceaccount", "default:default")
+	eventually(t, 10*time.Second, "the token reads service accounts once bound to view", func() bool {
+		r = tokenOnly(token, "get", "serviceaccounts")
+		return r.Code == 0
+	})
+	if !strings.Contains(r.Stdout, "default") {
 		t.Fatalf("kubectl --token get serviceaccounts: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	if stderr := s.fails("create", "token", "default", "--duration", "5m"); !strings.Contains(stderr, "may not specify a duration less than 10 minutes") {
