@@ -182,9 +182,16 @@ func TestCreateToken(t *testing.T) {
 	if r.Code == 0 || !strings.Contains(r.Stderr, "Unauthorized") {
 		t.Errorf("kubectl with a forged token: exit %d\n%s", r.Code, r.Stderr)
 	}
-	// Relying parties read the issuer's keys without credentials.
-	if code := s.anonymousGet("/openid/v1/jwks"); code != 200 {
-		t.Errorf("anonymous GET /openid/v1/jwks: %d, want 200", code)
+	// Service accounts read the issuer's discovery documents
+	// (system:service-account-issuer-discovery); anonymous users do not,
+	// as on Kubernetes unless an administrator binds that role to them.
+	for _, path := range []string{"/.well-known/openid-configuration", "/openid/v1/jwks"} {
+		if r := tokenOnly(token, "get", "--raw", path); r.Code != 0 || !strings.Contains(r.Stdout, "{") {
+			t.Errorf("GET %s with the service account's token: exit %d\n%s%s", path, r.Code, r.Stdout, r.Stderr)
+		}
+		if code := s.anonymousGet(path); code != 403 {
+			t.Errorf("anonymous GET %s: %d, want 403", path, code)
+		}
 	}
 }
 
