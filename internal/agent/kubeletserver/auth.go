@@ -6,13 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	apiserverapi "k8s.io/apiserver/pkg/apis/apiserver"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
@@ -91,18 +87,6 @@ func NewAuth(ctx context.Context, cfg AuthConfig) (Auth, error) {
 	if err != nil {
 		return Auth{}, fmt.Errorf("kubelet server authentication: %w", err)
 	}
-	served, err := servesSubjectAccessReview(ctx, cfg.Client)
-	if err != nil {
-		return Auth{}, err
-	}
-	if !served {
-		// TODO(issue 12): remove once the API server serves
-		// authorization.k8s.io (the RBAC work); until then only the
-		// identities RBAC's bootstrap policy lets through everywhere.
-		cfg.Logger.Warn("the API server serves no SubjectAccessReview: the kubelet server allows only " +
-			APIServerUser + " and the group " + user.SystemPrivilegedGroup)
-		return Auth{Authenticator: authn, Authorizer: withoutReviews{}}, nil
-	}
 	authz, err := authorizerfactory.DelegatingAuthorizerConfig{
 		SubjectAccessReviewClient: cfg.Client.AuthorizationV1(),
 		AllowCacheTTL:             authzAllowedCacheTTL,
@@ -113,42 +97,6 @@ func NewAuth(ctx context.Context, cfg AuthConfig) (Auth, error) {
 		return Auth{}, fmt.Errorf("kubelet server authorization: %w", err)
 	}
 	return Auth{Authenticator: authn, Authorizer: authz}, nil
-}
-
-// servesSubjectAccessReview reports whether the API server serves
-// authorization.k8s.io/v1 subjectaccessreviews, retrying a failing API
-// server for a while.
-func servesSubjectAccessReview(ctx context.Context, client kubernetes.Interface) (bool, error) {
-	var served bool
-	var last error
-	err := wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Steps: 8, Cap: 5 * time.Second}, func(context.Context) (bool, error) {
-		list, err := client.Discovery().ServerResourcesForGroupVersion("authorization.k8s.io/v1")
-		switch {
-		case apierrors.IsNotFound(err):
-			return true, nil
-		case err != nil:
-			last = err
-			return false, nil
-		}
-		served = slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == "subjectaccessreviews" })
-		return true, nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("kubelet server authorization: discovery of authorization.k8s.io/v1: %w", errors.Join(err, last))
-	}
-	return served, nil
-}
-
-// withoutReviews authorizes without the API server: the API server's
-// kubelet client and the cluster's administrators, nobody else.
-type withoutReviews struct{}
-
-func (withoutReviews) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-	u := a.GetUser()
-	if u != nil && (u.GetName() == APIServerUser || slices.Contains(u.GetGroups(), user.SystemPrivilegedGroup)) {
-		return authorizer.DecisionAllow, "", nil
-	}
-	return authorizer.DecisionNoOpinion, "", nil
 }
 
 // isSubpath reports whether p is root or below it.

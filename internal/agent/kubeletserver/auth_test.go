@@ -110,9 +110,8 @@ func TestRequestAttributes(t *testing.T) {
 	}
 }
 
-// TestNewAuth: with the review APIs served, the decision is the API
-// server's SubjectAccessReview of the node subresource; without them only
-// the API server's kubelet client and system:masters are allowed.
+// TestNewAuth: the decision is the API server's SubjectAccessReview of the
+// node subresource, cached.
 func TestNewAuth(t *testing.T) {
 	ca, err := pki.LoadOrCreateCA(t.TempDir())
 	if err != nil {
@@ -122,23 +121,14 @@ func TestNewAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, served := range []bool{true, false} {
-		// The API server's side: discovery of authorization.k8s.io/v1 when
-		// served, and SubjectAccessReview allowing alice on nodes/proxy.
+	{
+		// The API server's side: SubjectAccessReview allowing alice on
+		// nodes/proxy.
 		var mu sync.Mutex
 		var reviewed []authorizationv1.SubjectAccessReviewSpec
 		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			switch {
-			case !served:
-				w.WriteHeader(http.StatusNotFound)
-				_ = json.NewEncoder(w).Encode(metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusFailure, Code: 404, Reason: metav1.StatusReasonNotFound})
-			case r.Method == http.MethodGet && r.URL.Path == "/apis/authorization.k8s.io/v1":
-				_ = json.NewEncoder(w).Encode(metav1.APIResourceList{
-					TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
-					GroupVersion: "authorization.k8s.io/v1",
-					APIResources: []metav1.APIResource{{Name: "subjectaccessreviews", Kind: "SubjectAccessReview", Verbs: []string{"create"}}},
-				})
 			case r.Method == http.MethodPost && r.URL.Path == "/apis/authorization.k8s.io/v1/subjectaccessreviews":
 				var sar authorizationv1.SubjectAccessReview
 				if err := json.NewDecoder(r.Body).Decode(&sar); err != nil {
@@ -177,11 +167,7 @@ func TestNewAuth(t *testing.T) {
 		admin := &user.DefaultInfo{Name: "admin", Groups: []string{user.SystemPrivilegedGroup}}
 		apiserver := &user.DefaultInfo{Name: APIServerUser}
 		want := map[string]authorizer.Decision{}
-		if served {
-			want["alice exec"], want["alice stats"], want["admin exec"], want["apiserver exec"] = authorizer.DecisionAllow, authorizer.DecisionDeny, authorizer.DecisionDeny, authorizer.DecisionDeny
-		} else {
-			want["alice exec"], want["alice stats"], want["admin exec"], want["apiserver exec"] = authorizer.DecisionDeny, authorizer.DecisionDeny, authorizer.DecisionAllow, authorizer.DecisionAllow
-		}
+		want["alice exec"], want["alice stats"], want["admin exec"], want["apiserver exec"] = authorizer.DecisionAllow, authorizer.DecisionDeny, authorizer.DecisionDeny, authorizer.DecisionDeny
 		got := map[string]authorizer.Decision{
 			"alice exec":     decide(alice, "/exec/prod/web/app"),
 			"alice stats":    decide(alice, "/stats/summary"),
@@ -190,14 +176,8 @@ func TestNewAuth(t *testing.T) {
 		}
 		for k, w := range want {
 			if got[k] != w {
-				t.Errorf("served=%v: %s: decision %v, want %v", served, k, got[k], w)
+				t.Errorf("%s: decision %v, want %v", k, got[k], w)
 			}
-		}
-		if !served {
-			if len(reviewed) != 0 {
-				t.Errorf("reviews sent without the API: %v", reviewed)
-			}
-			continue
 		}
 		first := reviewed[0]
 		if first.User != "alice" || !slices.Equal(first.Groups, []string{"team"}) || first.ResourceAttributes == nil ||
