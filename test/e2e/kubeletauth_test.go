@@ -15,7 +15,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"skiff.dev/skiff/internal/pki"
@@ -105,22 +104,31 @@ func TestKubeletPortAuth(t *testing.T) {
 	if out := s.ok("exec", "talk", "--", n.shell, "-c", "echo exec works"); out != "exec works\n" {
 		t.Errorf("kubectl exec: %q", out)
 	}
+
+	// A user may exec only with create on pods/exec (RBAC in the API
+	// server, which then reaches the kubelet as itself).
+	dave := userKubeconfig(t, s, "dave")
+	s.ok("create", "role", "pod-reader", "--verb=get,list", "--resource=pods")
+	s.ok("create", "rolebinding", "dave-reader", "--role=pod-reader", "--user=dave")
+	eventually(t, 10*time.Second, "dave reads pods", func() bool { return s.kubectl("", dave, "get", "pod", "talk").Code == 0 })
+	r := s.kubectl("", dave, "exec", "talk", "--", n.shell, "-c", "echo exec works")
+	if want := `pods "talk" is forbidden: User "dave" cannot create resource "pods/exec" in API group "" in the namespace "default"`; r.Code == 0 || !strings.Contains(r.Stderr, want) {
+		t.Errorf("kubectl exec without pods/exec: exit %d, stderr %q, want %q", r.Code, r.Stderr, want)
+	}
+	s.ok("create", "role", "pod-exec", "--verb=create", "--resource=pods/exec")
+	s.ok("create", "rolebinding", "dave-exec", "--role=pod-exec", "--user=dave")
+	eventually(t, 10*time.Second, "dave may exec", func() bool {
+		r := s.kubectl("", dave, "exec", "talk", "--", n.shell, "-c", "echo exec works")
+		return r.Code == 0 && r.Stdout == "exec works\n"
+	})
 }
 
 // TestKubeletPortReviews: the kubelet authorizes with the API server's
 // SubjectAccessReview, so RBAC on nodes/proxy decides who reaches it.
-//
-// TODO(issue 12): runs once the API server serves authorization.k8s.io and
-// RBAC (the RBAC work); skipped before.
 func TestKubeletPortReviews(t *testing.T) {
 	n := startNodeSuite(t, "process")
 	c := n.s.client()
 	ctx := context.Background()
-	if _, err := c.Discovery().ServerResourcesForGroupVersion("authorization.k8s.io/v1"); apierrors.IsNotFound(err) {
-		t.Skip("the API server serves no authorization.k8s.io/v1 (SubjectAccessReview): the kubelet cannot ask it yet")
-	} else if err != nil {
-		t.Fatal(err)
-	}
 	k := newKubeletPort(t, n.s, n.node)
 	if code, body := k.get("/pods", "carol"); code != http.StatusForbidden {
 		t.Fatalf("carol before any grant: %d %q, want 403", code, body)
