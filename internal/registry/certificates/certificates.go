@@ -435,44 +435,14 @@ func Condition(csr *certificatesv1.CertificateSigningRequest) string {
 	return status
 }
 
-// subresource serves status or approval: updates of the CSR with that
+// newSubresource serves status or approval: updates of the CSR with that
 // kind's rules over a copy of the main store.
-type subresource struct {
-	store *registry.Store
-}
-
-func newSubresource(main *registry.Store, kind updateKind) *subresource {
+func newSubresource(main *registry.Store, kind updateKind) *store.StatusREST {
 	s := *main
 	st := &subStrategy{RESTUpdateStrategy: main.UpdateStrategy, kind: kind}
 	s.UpdateStrategy = st
 	s.ResetFieldsStrategy = st
-	return &subresource{store: &s}
-}
-
-// New implements rest.Storage.
-func (r *subresource) New() runtime.Object { return &certificatesv1.CertificateSigningRequest{} }
-
-// Destroy implements rest.Storage; the main resource owns the store.
-func (r *subresource) Destroy() {}
-
-// Get implements rest.Getter.
-func (r *subresource) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-// Update implements rest.Updater; it never creates.
-func (r *subresource) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-// GetResetFields implements rest.ResetFieldsStrategy.
-func (r *subresource) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-// ConvertToTable implements rest.TableConvertor.
-func (r *subresource) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
+	return store.NewSubresourceREST(&s)
 }
 
 // subStrategy is the update strategy of the status and approval

@@ -73,6 +73,11 @@ type StatusREST struct {
 	store *genericregistry.Store
 }
 
+// NewSubresourceREST serves a subresource that updates the object through
+// s (a copy of the main store with the subresource's update strategy), as
+// the status subresource does: get, and update that never creates.
+func NewSubresourceREST(s *genericregistry.Store) *StatusREST { return &StatusREST{store: s} }
+
 // New implements rest.Storage.
 func (r *StatusREST) New() runtime.Object { return r.store.New() }
 
