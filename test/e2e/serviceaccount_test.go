@@ -215,4 +215,3 @@ func hasTokenVolume(pod *corev1.Pod) bool {
 	}
 	return false
 }
-
