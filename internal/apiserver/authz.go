@@ -33,6 +33,8 @@ type authorization struct {
 	// binding writes.
 	rbacRules           rbacregistryvalidation.AuthorizationRuleResolver
 	clusterRoleBindings rbaclisters.ClusterRoleBindingLister
+	clusterRoles        rbaclisters.ClusterRoleLister
+	roleBindings        rbaclisters.RoleBindingLister
 	// synced reports whether the informers behind the decisions have
 	// synced; until then RBAC denies what it cannot see.
 	synced []cache.InformerSynced
@@ -65,7 +67,8 @@ func newAuthorization(factory informers.SharedInformerFactory, opts Authorizatio
 
 	graph := node.NewGraph()
 	pods := factory.Core().V1().Pods().Informer()
-	if _, err := pods.AddEventHandler(podGraph{graph}); err != nil {
+	podsInGraph, err := pods.AddEventHandler(podGraph{graph})
+	if err != nil {
 		return nil, fmt.Errorf("node authorizer: %w", err)
 	}
 	nodeAuthorizer := node.NewAuthorizer(graph, nodeidentifier.NewDefaultNodeIdentifier(), bootstrappolicy.NodeRules())
@@ -104,8 +107,10 @@ func newAuthorization(factory informers.SharedInformerFactory, opts Authorizatio
 		rules:               union.NewRuleResolvers(resolvers...),
 		clusterRoleBindings: rbacInf.ClusterRoleBindings().Lister(),
 		rbacRules:           rbacregistryvalidation.NewDefaultRuleResolver(roles, roleBindings, clusterRoles, clusterRoleBindings),
+		clusterRoles:        rbacInf.ClusterRoles().Lister(),
+		roleBindings:        rbacInf.RoleBindings().Lister(),
 		synced: []cache.InformerSynced{
-			pods.HasSynced,
+			podsInGraph.HasSynced,
 			rbacInf.Roles().Informer().HasSynced, rbacInf.RoleBindings().Informer().HasSynced,
 			rbacInf.ClusterRoles().Informer().HasSynced, rbacInf.ClusterRoleBindings().Informer().HasSynced,
 		},
@@ -145,15 +150,27 @@ func (p podGraph) OnDelete(obj interface{}) {
 }
 
 // waitFor waits until the authorizer's informers have synced and hold
-// every ClusterRoleBinding of policy.
+// every ClusterRole, ClusterRoleBinding and RoleBinding of policy.
 func (a *authorization) waitFor(ctx context.Context, policy Policy) error {
 	if !cache.WaitForCacheSync(ctx.Done(), a.synced...) {
 		return fmt.Errorf("authorization informers did not sync: %w", ctx.Err())
 	}
 	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		for _, r := range policy.ClusterRoles {
+			if _, err := a.clusterRoles.Get(r.Name); err != nil {
+				return false, nil //nolint:nilerr // not seen yet: poll again
+			}
+		}
 		for _, b := range policy.ClusterRoleBindings {
 			if _, err := a.clusterRoleBindings.Get(b.Name); err != nil {
 				return false, nil //nolint:nilerr // not seen yet: poll again
+			}
+		}
+		for ns, bindings := range policy.NamespaceRoleBindings {
+			for _, b := range bindings {
+				if _, err := a.roleBindings.RoleBindings(ns).Get(b.Name); err != nil {
+					return false, nil //nolint:nilerr // not seen yet: poll again
+				}
 			}
 		}
 		return true, nil

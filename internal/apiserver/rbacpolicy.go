@@ -34,8 +34,15 @@ func BootstrapPolicy() Policy {
 	p := Policy{
 		ClusterRoles:          append(bootstrappolicy.ClusterRoles(), bootstrappolicy.ControllerRoles()...),
 		ClusterRoleBindings:   append(bootstrappolicy.ClusterRoleBindings(), bootstrappolicy.ControllerRoleBindings()...),
-		NamespaceRoles:        bootstrappolicy.NamespaceRoles(),
-		NamespaceRoleBindings: bootstrappolicy.NamespaceRoleBindings(),
+		NamespaceRoles:        map[string][]rbacv1.Role{},
+		NamespaceRoleBindings: map[string][]rbacv1.RoleBinding{},
+	}
+	// Copies: upstream returns its package's own maps.
+	for ns, roles := range bootstrappolicy.NamespaceRoles() {
+		p.NamespaceRoles[ns] = append([]rbacv1.Role(nil), roles...)
+	}
+	for ns, bindings := range bootstrappolicy.NamespaceRoleBindings() {
+		p.NamespaceRoleBindings[ns] = append([]rbacv1.RoleBinding(nil), bindings...)
 	}
 	read := []string{"get", "list", "watch"}
 	meta := func(name string) metav1.ObjectMeta {

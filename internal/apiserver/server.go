@@ -44,6 +44,7 @@ import (
 	basecompatibility "k8s.io/component-base/compatibility"
 	"k8s.io/metrics/pkg/apis/metrics"
 
+	"skiff.dev/skiff/internal/apiserver/admission/certsigners"
 	"skiff.dev/skiff/internal/apiserver/admission/certsubject"
 	"skiff.dev/skiff/internal/apiserver/admission/noderestriction"
 	"skiff.dev/skiff/internal/apiserver/admission/podsecurity"
@@ -224,14 +225,19 @@ func New(cfg Config) (*Server, error) {
 		secrets := func(ctx context.Context, name string) (*corev1.Secret, error) {
 			return loopbackClient.CoreV1().Secrets(metav1.NamespaceSystem).Get(ctx, name, metav1.GetOptions{})
 		}
-		tokens = append(tokens, join.TokenAuthenticator{Token: *cfg.JoinToken, Secrets: secrets})
+		// Join and bootstrap tokens carry no audience, as kube-apiserver's
+		// bootstrap tokens.
+		tokens = append(tokens, authenticator.WrapAudienceAgnosticToken(c.Authentication.APIAudiences,
+			join.TokenAuthenticator{Token: *cfg.JoinToken, Secrets: secrets}))
 	}
 	// Bearer tokens alone: what TokenReview answers for.
 	tokenAuthenticator := authunion.New(append([]authenticator.Request{bearertoken.New(tokenunion.New(tokens...))}, requestTokens...)...)
 	// Every authenticated user is in system:authenticated (what
 	// system:basic-user, system:discovery and system:public-info-viewer are
 	// bound to); anonymous requests are not.
-	c.Authentication.Authenticator = authunion.New(
+	// Credentials that fail (a bad certificate or token) get 401 even on
+	// the public paths, as kube-apiserver: anonymous only without any.
+	c.Authentication.Authenticator = authunion.NewFailOnError(
 		group.NewAuthenticatedGroupAdder(authunion.New(
 			x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion),
 			tokenAuthenticator)),
@@ -300,6 +306,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node restriction admission: %w", err)
 	}
+	certSigners, err := certsigners.New(authz.authorizer)
+	if err != nil {
+		return nil, err
+	}
 	podSecurity, err := podsecurity.New(client, informerFactory)
 	if err != nil {
 		return nil, fmt.Errorf("pod security admission: %w", err)
@@ -312,7 +322,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	plugins = append(plugins, nodeRestriction,
 		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)),
-		podSecurity, certsubject.New())
+		podSecurity, certsubject.New(), certSigners)
 	c.AdmissionControl = admission.NewChainHandler(plugins...)
 
 	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)

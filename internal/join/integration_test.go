@@ -156,11 +156,11 @@ func TestJoinWithBootstrapTokens(t *testing.T) {
 		t.Errorf("token list:\n%s", list.String())
 	}
 
-	if _, err := join.Credentials(ctx, s.Config.Host, created.String(), "node-b", t.TempDir()); err != nil {
+	if _, err := join.Credentials(ctx, s.Config.Host, created.String(), "node-b", t.TempDir(), nil); err != nil {
 		t.Errorf("join with a created token: %v", err)
 	}
 	for name, tok := range map[string]join.Token{"expired": expired, "deleted": deleted} {
-		if _, err := join.Credentials(ctx, s.Config.Host, tok.String(), "node-c", t.TempDir()); !errors.Is(err, join.ErrTokenRefused) {
+		if _, err := join.Credentials(ctx, s.Config.Host, tok.String(), "node-c", t.TempDir(), nil); !errors.Is(err, join.ErrTokenRefused) {
 			t.Errorf("join with an %s token: %v, want ErrTokenRefused", name, err)
 		}
 	}

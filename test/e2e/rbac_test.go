@@ -135,6 +135,33 @@ func TestRBAC(t *testing.T) {
 	if r := s.kubectl("", alice, "create", "rolebinding", "bob-view", "--clusterrole=view", "--user=bob", "-n", "team-a"); r.Code != 0 {
 		t.Errorf("alice binding view: %+v", r)
 	}
+	// An aggregationRule gathers any rules: only who holds everything may
+	// set one, even with the right to write ClusterRoles.
+	s.ok("create", "clusterrole", "clusterrole-writer", "--verb=create,get,update,patch", "--resource=clusterroles.rbac.authorization.k8s.io")
+	s.ok("create", "clusterrolebinding", "alice-clusterrole-writer", "--clusterrole=clusterrole-writer", "--user=alice")
+	eventually(t, 10*time.Second, "alice may create clusterroles", func() bool {
+		return strings.TrimSpace(s.kubectl("", alice, "auth", "can-i", "create", "clusterroles").Stdout) == "yes"
+	})
+	harvest := `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: harvest
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels:
+      kubernetes.io/bootstrapping: rbac-defaults
+`
+	if r := s.kubectl(harvest, alice, "create", "-f", "-"); r.Code == 0 || !strings.Contains(r.Stderr, "must have cluster-admin privileges to use the aggregationRule") {
+		t.Errorf("alice creating an aggregated ClusterRole: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+	if r := s.kubectl("", alice, "create", "clusterrole", "harvest", "--verb=create", "--resource=selfsubjectaccessreviews.authorization.k8s.io"); r.Code != 0 {
+		t.Fatalf("alice creating a plain ClusterRole: %+v", r)
+	}
+	r = s.kubectl("", alice, "patch", "clusterrole", "harvest", "--type=merge", "-p",
+		`{"aggregationRule":{"clusterRoleSelectors":[{"matchLabels":{"kubernetes.io/bootstrapping":"rbac-defaults"}}]}}`)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "must have cluster-admin privileges to use the aggregationRule") {
+		t.Errorf("alice adding an aggregationRule: exit %d, stderr %q", r.Code, r.Stderr)
+	}
 	// Impersonation needs the impersonate verb.
 	r = s.kubectl("", alice, "get", "pods", "-n", "team-a", "--as", "bob")
 	// (Kubernetes 1.37 asks for the constrained impersonate-on: verbs

@@ -2,6 +2,8 @@ package rbac
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -40,7 +42,17 @@ type guarded struct {
 	resource schema.GroupResource
 	allowed  func(ctx context.Context, obj runtime.Object, namespace string) bool
 	rules    ruleSource
-	guard    *Guard
+	// aggregates, when set, reports whether a write sets, keeps or drops an
+	// aggregationRule (old is nil on create): that gathers any rules, so it
+	// needs full authority, as kube-apiserver requires.
+	aggregates func(obj, old runtime.Object) bool
+	guard      *Guard
+}
+
+// fullAuthority is what cluster-admin holds.
+var fullAuthority = []rbacv1.PolicyRule{
+	{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}},
+	{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}},
 }
 
 func (g *Guard) roles(s *store.Storage) error {
@@ -50,15 +62,20 @@ func (g *Guard) roles(s *store.Storage) error {
 }
 
 func (g *Guard) clusterRoles(s *store.Storage) error {
-	return g.wrap(s, "clusterroles", roleAllowed(g), func(_ context.Context, obj runtime.Object, _ string) ([]rbacv1.PolicyRule, error) {
-		// An aggregated role's rules are the aggregation controller's to
-		// fill; a user writing one grants nothing by it.
-		role := obj.(*rbacv1.ClusterRole)
-		if role.AggregationRule != nil && len(role.AggregationRule.ClusterRoleSelectors) > 0 {
-			return nil, nil
-		}
-		return role.Rules, nil
+	err := g.wrap(s, "clusterroles", roleAllowed(g), func(_ context.Context, obj runtime.Object, _ string) ([]rbacv1.PolicyRule, error) {
+		return obj.(*rbacv1.ClusterRole).Rules, nil
 	})
+	if err != nil {
+		return err
+	}
+	s.Main.(*guarded).aggregates = func(obj, old runtime.Object) bool {
+		aggregated := func(o runtime.Object) bool {
+			role, ok := o.(*rbacv1.ClusterRole)
+			return ok && role != nil && role.AggregationRule != nil && len(role.AggregationRule.ClusterRoleSelectors) > 0
+		}
+		return aggregated(obj) || (old != nil && aggregated(old))
+	}
+	return nil
 }
 
 func (g *Guard) roleBindings(s *store.Storage) error {
@@ -78,7 +95,7 @@ func (g *Guard) clusterRoleBindings(s *store.Storage) error {
 func (g *Guard) wrap(s *store.Storage, resource string, allowed func(context.Context, runtime.Object, string) bool, rules ruleSource) error {
 	main, ok := s.Main.(*store.REST)
 	if !ok {
-		return nil
+		return fmt.Errorf("escalation check of %s: storage is %T, not a store", resource, s.Main)
 	}
 	s.Main = &guarded{REST: main, resource: rbacv1.Resource(resource), allowed: allowed, rules: rules, guard: g}
 	return nil
@@ -100,8 +117,9 @@ func bindAllowed(g *Guard, ref func(runtime.Object) rbacv1.RoleRef) func(context
 	}
 }
 
-// check returns nil when the requesting user may write obj.
-func (g *guarded) check(ctx context.Context, obj runtime.Object) error {
+// check returns nil when the requesting user may write obj (old is the
+// stored object on update, nil on create).
+func (g *guarded) check(ctx context.Context, obj, old runtime.Object) error {
 	namespace := genericapirequest.NamespaceValue(ctx)
 	if g.allowed(ctx, obj, namespace) {
 		return nil
@@ -110,12 +128,17 @@ func (g *guarded) check(ctx context.Context, obj runtime.Object) error {
 	if err != nil {
 		return err
 	}
+	name := ""
+	if m, ok := obj.(metav1.Object); ok {
+		name = m.GetName()
+	}
 	if err := rbacregistryvalidation.ConfirmNoEscalation(ctx, g.guard.Rules, rules); err != nil {
-		name := ""
-		if m, ok := obj.(metav1.Object); ok {
-			name = m.GetName()
-		}
 		return apierrors.NewForbidden(g.resource, name, err)
+	}
+	if g.aggregates != nil && g.aggregates(obj, old) {
+		if err := rbacregistryvalidation.ConfirmNoEscalation(ctx, g.guard.Rules, fullAuthority); err != nil {
+			return apierrors.NewForbidden(g.resource, name, errors.New("must have cluster-admin privileges to use the aggregationRule"))
+		}
 	}
 	return nil
 }
@@ -123,7 +146,7 @@ func (g *guarded) check(ctx context.Context, obj runtime.Object) error {
 // Create implements rest.Creater.
 func (g *guarded) Create(ctx context.Context, obj runtime.Object, validate rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
 	if !rbacregistry.EscalationAllowed(ctx) {
-		if err := g.check(ctx, obj); err != nil {
+		if err := g.check(ctx, obj, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -140,7 +163,7 @@ func (g *guarded) Update(ctx context.Context, name string, objInfo rest.UpdatedO
 			if old != nil && rbacregistry.IsOnlyMutatingGCFields(obj, old, equality.Semantic) {
 				return obj, nil
 			}
-			if err := g.check(ctx, obj); err != nil {
+			if err := g.check(ctx, obj, old); err != nil {
 				return nil, err
 			}
 			return obj, nil

@@ -14,19 +14,15 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/informers"
-	"k8s.io/kubernetes/pkg/api/legacyscheme"
-	_ "k8s.io/kubernetes/pkg/apis/authentication/install" // TokenRequest
-	_ "k8s.io/kubernetes/pkg/apis/coordination/install"   // Lease
-	_ "k8s.io/kubernetes/pkg/apis/core/install"           // Pod, Node
-	_ "k8s.io/kubernetes/pkg/apis/policy/install"         // Eviction
 	"k8s.io/kubernetes/pkg/auth/nodeidentifier"
 	"k8s.io/kubernetes/pkg/features"
 	upstream "k8s.io/kubernetes/plugin/pkg/admission/noderestriction"
+
+	upstreamadmission "skiff.dev/skiff/internal/apiserver/admission/upstream"
 )
 
 // Plugin restricts what nodes may write.
@@ -69,32 +65,5 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, o admissi
 	if _, isNode := p.identifier.NodeIdentity(a.GetUserInfo()); !isNode {
 		return nil
 	}
-	obj, err := toInternal(a.GetObject())
-	if err != nil {
-		return err
-	}
-	old, err := toInternal(a.GetOldObject())
-	if err != nil {
-		return err
-	}
-	internal := admission.NewAttributesRecord(obj, old, a.GetKind(), a.GetNamespace(), a.GetName(), a.GetResource(),
-		a.GetSubresource(), a.GetOperation(), a.GetOperationOptions(), a.IsDryRun(), a.GetUserInfo())
-	return p.upstream.Admit(ctx, internal, o)
-}
-
-// toInternal converts a served object to Kubernetes' internal type of its
-// kind; kinds the upstream plugin does not read pass unchanged.
-func toInternal(obj runtime.Object) (runtime.Object, error) {
-	if obj == nil {
-		return nil, nil
-	}
-	gvks, _, err := legacyscheme.Scheme.ObjectKinds(obj)
-	if err != nil || len(gvks) == 0 {
-		return obj, nil //nolint:nilerr // a kind Kubernetes' scheme does not know is not one the plugin reads
-	}
-	internal, err := legacyscheme.Scheme.ConvertToVersion(obj, gvks[0].GroupKind().WithVersion(runtime.APIVersionInternal).GroupVersion())
-	if err != nil {
-		return obj, nil //nolint:nilerr // no internal version: not a kind the plugin reads
-	}
-	return internal, nil
+	return upstreamadmission.Validate(ctx, p.upstream.Admit, a, o)
 }
