@@ -12,6 +12,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -120,16 +121,16 @@ func TestTokenRequest(t *testing.T) {
 		}
 
 		client := bearer(t, srv, tr.Status.Token)
-		if _, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); err != nil {
-			t.Fatalf("list pods with the token: %v", err)
+		if who := whoami(ctx, t, client); who != "system:serviceaccount:default:runner" {
+			t.Fatalf("the token authenticates as %q", who)
 		}
 		if err := srv.Client.CoreV1().Pods("default").Delete(ctx, "web", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 			t.Fatal(err)
 		}
 		testserver.Poll(t, 10*time.Second, "the token of a deleted pod refused", func() error {
-			_, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+			_, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 			if !apierrors.IsUnauthorized(err) {
-				return errorf("list pods: %v, want 401", err)
+				return errorf("self subject review: %v, want 401", err)
 			}
 			return nil
 		})
@@ -141,15 +142,16 @@ func TestTokenRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 		client := bearer(t, srv, tr.Status.Token)
-		if _, err := client.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{}); err != nil {
-			t.Fatalf("get namespace with the token: %v", err)
+		if who := whoami(ctx, t, client); who != "system:serviceaccount:default:other" {
+			t.Fatalf("the token authenticates as %q", who)
 		}
 		if err := sas.Delete(ctx, "other", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		testserver.Poll(t, 10*time.Second, "the token of a deleted service account refused", func() error {
-			if _, err := client.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{}); !apierrors.IsUnauthorized(err) {
-				return errorf("get namespace: %v, want 401", err)
+			_, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+			if !apierrors.IsUnauthorized(err) {
+				return errorf("self subject review: %v, want 401", err)
 			}
 			return nil
 		})
@@ -157,13 +159,40 @@ func TestTokenRequest(t *testing.T) {
 }
 
 // TestIssuerDiscovery reads the OIDC discovery documents without
-// credentials, as relying parties do.
+// credentials, as relying parties do once an administrator binds
+// system:service-account-issuer-discovery to system:unauthenticated (by
+// default only service accounts may).
 func TestIssuerDiscovery(t *testing.T) {
 	srv := testserver.Start(t, nil)
+	ctx := context.Background()
 	anon, err := rest.HTTPClientFor(rest.AnonymousClientConfig(srv.Config))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if resp, err := anon.Get(srv.Config.Host + "/.well-known/openid-configuration"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("anonymous discovery before the binding: %s, want 403", resp.Status)
+	}
+	_, err = srv.Client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "public-issuer-discovery"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:service-account-issuer-discovery"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "system:unauthenticated"}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testserver.Poll(t, 10*time.Second, "anonymous discovery allowed", func() error {
+		resp, err := anon.Get(srv.Config.Host + "/.well-known/openid-configuration")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errorf("status %s", resp.Status)
+		}
+		return nil
+	})
 	var config struct {
 		Issuer  string   `json:"issuer"`
 		JWKSURI string   `json:"jwks_uri"`
@@ -206,4 +235,15 @@ func getJSON(t *testing.T, client *http.Client, url string, into any) {
 	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
+}
+
+// whoami is the user the client authenticates as (SelfSubjectReview, which
+// every authenticated user may create).
+func whoami(ctx context.Context, t *testing.T, client kubernetes.Interface) string {
+	t.Helper()
+	r, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("self subject review: %v", err)
+	}
+	return r.Status.UserInfo.Username
 }
