@@ -21,6 +21,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -210,7 +211,7 @@ func run(skiff string, nConfigMaps, nClients, nPods, nWatchers int) error {
 		return err
 	}
 	for _, ns := range []string{"bench-cm", "bench-pods", "bench-watch"} {
-		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		if err := createNamespace(ctx, client, ns); err != nil {
 			return err
 		}
 	}
@@ -353,4 +354,18 @@ func run(skiff string, nConfigMaps, nClients, nPods, nWatchers int) error {
 	fmt.Printf("| watch delivery, %d watchers x %d events | p50 %s, p99 %s | p99 < 50 ms |\n", nWatchers, events,
 		ms(percentile(watchLat, 0.5)), ms(percentile(watchLat, 0.99)))
 	return nil
+}
+
+// createNamespace creates ns with its default ServiceAccount, which pods
+// need (ServiceAccount admission) and which no controller makes on a
+// --no-controllers server.
+func createNamespace(ctx context.Context, client kubernetes.Interface, ns string) error {
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	_, err := client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
 }

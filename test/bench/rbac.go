@@ -82,7 +82,7 @@ func rbacRound(skiff, mode string, nConfigMaps, nClients, nPods int) (rbacFigure
 		return f, err
 	}
 	const ns = "bench-rbac"
-	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	if err := createNamespace(ctx, admin, ns); err != nil {
 		return f, err
 	}
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: ns}, Rules: []rbacv1.PolicyRule{
