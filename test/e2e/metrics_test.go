@@ -60,8 +60,8 @@ func TestMetrics(t *testing.T) {
 		return false
 	})
 
-	// The kubelet port presents a self-signed certificate the agent made.
-	servingPEM, err := os.ReadFile(filepath.Join(agentDir, "kubelet", "kubelet.crt"))
+	// The kubelet port presents a certificate the cluster CA signed at join.
+	servingPEM, err := os.ReadFile(filepath.Join(s.dataDir, "tls", "ca.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}
