@@ -217,45 +217,16 @@ func run(skiff string, nConfigMaps, nClients, nPods, nWatchers int) error {
 	}
 
 	// Creates from concurrent clients.
-	lat := make([]time.Duration, nConfigMaps)
+	lat, createTotal, err := createConfigMaps(ctx, client, "bench-cm", nConfigMaps, nClients)
+	if err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	var firstErr error
 	var errMu sync.Mutex
-	next := make(chan int)
-	begin := time.Now()
-	for c := 0; c < nClients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				t0 := time.Now()
-				_, err := client.CoreV1().ConfigMaps("bench-cm").Create(ctx, &corev1.ConfigMap{
-					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%d", i)},
-					Data:       map[string]string{"model": "churn", "threshold": "0.5"},
-				}, metav1.CreateOptions{})
-				lat[i] = time.Since(t0)
-				if err != nil {
-					errMu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					errMu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := 0; i < nConfigMaps; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	createTotal := time.Since(begin)
-	if firstErr != nil {
-		return fmt.Errorf("create configmaps: %w", firstErr)
-	}
 
 	// Listing pods.
-	next = make(chan int)
+	next := make(chan int)
 	for c := 0; c < nClients; c++ {
 		wg.Add(1)
 		go func() {
@@ -368,4 +339,44 @@ func createNamespace(ctx context.Context, client kubernetes.Interface, ns string
 		return nil
 	}
 	return err
+}
+
+// createConfigMaps creates n ConfigMaps in ns from clients concurrent
+// clients and returns each create's latency and the time for all.
+func createConfigMaps(ctx context.Context, client kubernetes.Interface, ns string, n, clients int) ([]time.Duration, time.Duration, error) {
+	lat := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	next := make(chan int)
+	begin := time.Now()
+	for c := 0; c < clients; c++ {
+		wg.Go(func() {
+			for i := range next {
+				t0 := time.Now()
+				_, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%d", i)},
+					Data:       map[string]string{"model": "churn", "threshold": "0.5"},
+				}, metav1.CreateOptions{})
+				lat[i] = time.Since(t0)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	total := time.Since(begin)
+	if firstErr != nil {
+		return nil, 0, fmt.Errorf("create configmaps: %w", firstErr)
+	}
+	return lat, total, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -109,36 +108,9 @@ func rbacRound(skiff, mode string, nConfigMaps, nClients, nPods int) (rbacFigure
 			return f, fmt.Errorf("user not authorized: %w", err)
 		}
 	}
-	lat := make([]time.Duration, nConfigMaps)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	begin := time.Now()
-	for c := 0; c < nClients; c++ {
-		wg.Go(func() {
-			for i := range next {
-				t0 := time.Now()
-				_, err := user.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
-					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%d", i)}, Data: map[string]string{"model": "churn"},
-				}, metav1.CreateOptions{})
-				lat[i] = time.Since(t0)
-				if err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	for i := 0; i < nConfigMaps; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	total := time.Since(begin)
-	if firstErr != nil {
-		return f, fmt.Errorf("create configmaps: %w", firstErr)
+	lat, total, err := createConfigMaps(ctx, user, ns, nConfigMaps, nClients)
+	if err != nil {
+		return f, err
 	}
 	f.createRate, f.createP50, f.createP99 = float64(nConfigMaps)/total.Seconds(), percentile(lat, 0.5), percentile(lat, 0.99)
 	for i := 0; i < nPods; i++ {
