@@ -54,6 +54,8 @@ func BootstrapPolicy() Policy {
 		ObjectMeta: meta(wellknown.NodeComponentsClusterRole),
 		Rules: []rbacv1.PolicyRule{
 			{Verbs: read, APIGroups: []string{""}, Resources: []string{"nodes", "pods", "namespaces", "services", "endpoints"}},
+			// The local-path volumes: a node removes the directory of a deleted PV.
+			{Verbs: read, APIGroups: []string{""}, Resources: []string{"persistentvolumes"}},
 			{Verbs: read, APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}},
 			{Verbs: read, APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}},
 		},

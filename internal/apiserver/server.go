@@ -49,6 +49,7 @@ import (
 	"skiff.dev/skiff/internal/apiserver/admission/noderestriction"
 	"skiff.dev/skiff/internal/apiserver/admission/podsecurity"
 	saadmission "skiff.dev/skiff/internal/apiserver/admission/serviceaccount"
+	storageadmission "skiff.dev/skiff/internal/apiserver/admission/storage"
 	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
 	"skiff.dev/skiff/internal/apiserver/openapi"
 	"skiff.dev/skiff/internal/join"
@@ -320,6 +321,11 @@ func New(cfg Config) (*Server, error) {
 	if !slices.Contains(cfg.DisableAdmissionPlugins, saadmission.PluginName) {
 		plugins = append(plugins, saadmission.New(informerFactory.Core().V1().ServiceAccounts(), client))
 	}
+	storagePlugins, err := storageadmission.New(informerFactory)
+	if err != nil {
+		return nil, err
+	}
+	plugins = append(plugins, storagePlugins...)
 	plugins = append(plugins, nodeRestriction,
 		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)),
 		podSecurity, certsubject.New(), certSigners)

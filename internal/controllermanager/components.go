@@ -101,6 +101,11 @@ func runControllers(ctx context.Context, d deps) {
 		log.Error("service account controllers", "err", err)
 	}
 	fns = append(fns, saFns...)
+	storageFns, err := storageControllers(ctx, d, factory, base)
+	if err != nil {
+		log.Error("storage controllers", "err", err)
+	}
+	fns = append(fns, storageFns...)
 	startAll(ctx, factory, fns...)
 }
 

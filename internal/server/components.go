@@ -31,6 +31,9 @@ func startComponents(ctx context.Context, cfg Config, srv *api.Server, log *slog
 	if err := publishClusterNetwork(ctx, loopback, cfg); err != nil {
 		log.Error("publishing the cluster network", "err", err)
 	}
+	if err := ensureDefaultStorageClass(ctx, loopback); err != nil {
+		log.Error("the default StorageClass", "err", err)
+	}
 	if !cfg.NoControllers {
 		cm := cfg.ControllerManager
 		cm.RestConfig, cm.Logger = loopback, log

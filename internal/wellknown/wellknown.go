@@ -154,3 +154,20 @@ const (
 	// Kubernetes' system:kubelet-api-admin ClusterRole.
 	KubeletAPIAdminBinding = "system:kube-apiserver-kubelet-api-admin"
 )
+
+// Storage: the built-in local-path provisioner and its default class.
+const (
+	// LocalPathStorageClass is the default StorageClass the server creates
+	// at start, named as k3s names its own.
+	LocalPathStorageClass = "local-path"
+	// LocalPathProvisioner is the provisioner of that class: skiff's own
+	// (internal/controller/localpath), not Rancher's, whose helper pods and
+	// parameters it does not have.
+	LocalPathProvisioner = "skiff.dev/local-path"
+	// LocalPathRootAnnotation on a Node is the directory under which the
+	// node keeps the local-path volumes (<agent data dir>/storage); each
+	// volume is the directory named after its PersistentVolume.
+	LocalPathRootAnnotation = "skiff.dev/local-path-root"
+	// LocalPathDir is that directory's name under the agent's data dir.
+	LocalPathDir = "storage"
+)

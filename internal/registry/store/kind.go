@@ -44,6 +44,9 @@ type Kind struct {
 	PrepareForCreate func(ctx context.Context, obj runtime.Object)
 	// PrepareForUpdate runs after the generic preparation of an update.
 	PrepareForUpdate func(ctx context.Context, obj, old runtime.Object)
+	// PrepareForStatusUpdate runs after the generic preparation of an
+	// update through the status subresource.
+	PrepareForStatusUpdate func(ctx context.Context, obj, old runtime.Object)
 	// Warnings returns the warnings for a created or updated object.
 	Warnings func(ctx context.Context, obj runtime.Object) []string
 
@@ -60,6 +63,10 @@ type Kind struct {
 	// in front of Columns; Row returns the cells after the name.
 	Columns []metav1.TableColumnDefinition
 	Row     func(obj runtime.Object) ([]interface{}, error)
+	// NameCells, when set, renders the Name cells of the rows of items,
+	// a list or (list false) one object: StorageClass marks the effective
+	// default class in lists. metadata.name otherwise.
+	NameCells func(items []runtime.Object, list bool) []string
 
 	// SelectableFields returns the fields a field selector may use beyond
 	// metadata.name and metadata.namespace.

@@ -187,12 +187,15 @@ type statusStrategy struct {
 	*strategy
 }
 
-func (s statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+func (s statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	copyField(obj, old, "Spec")
 	newMeta, err1 := meta.Accessor(obj)
 	oldMeta, err2 := meta.Accessor(old)
 	if err1 == nil && err2 == nil {
 		newMeta.SetGeneration(oldMeta.GetGeneration())
+	}
+	if s.kind.PrepareForStatusUpdate != nil {
+		s.kind.PrepareForStatusUpdate(ctx, obj, old)
 	}
 }
 

@@ -54,12 +54,22 @@ func (t *tableConvertor) ConvertToTable(_ context.Context, object runtime.Object
 		table.Rows = append(table.Rows, metav1.TableRow{Cells: cells, Object: runtime.RawExtension{Object: obj}})
 		return nil
 	}
-	if meta.IsListType(object) {
+	isList := meta.IsListType(object)
+	if isList {
 		if err := meta.EachListItem(object, add); err != nil {
 			return nil, err
 		}
 	} else if err := add(object); err != nil {
 		return nil, err
+	}
+	if t.kind.NameCells != nil {
+		items := make([]runtime.Object, len(table.Rows))
+		for i := range table.Rows {
+			items[i] = table.Rows[i].Object.Object
+		}
+		for i, name := range t.kind.NameCells(items, isList) {
+			table.Rows[i].Cells[0] = name
+		}
 	}
 	if l, err := meta.ListAccessor(object); err == nil {
 		table.ResourceVersion = l.GetResourceVersion()

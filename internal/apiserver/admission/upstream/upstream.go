@@ -17,6 +17,7 @@ import (
 	_ "k8s.io/kubernetes/pkg/apis/coordination/install"   // Lease
 	_ "k8s.io/kubernetes/pkg/apis/core/install"           // Pod, Node
 	_ "k8s.io/kubernetes/pkg/apis/policy/install"         // Eviction
+	_ "k8s.io/kubernetes/pkg/apis/storage/install"        // StorageClass
 )
 
 // Validator is an upstream plugin's validation (or mutation used only to
@@ -54,4 +55,32 @@ func toInternal(obj runtime.Object) (runtime.Object, error) {
 		return nil, fmt.Errorf("admission: convert %s to Kubernetes' internal type: %w", gvks[0], err)
 	}
 	return internal, nil
+}
+
+// Mutator is an upstream mutating plugin's Admit.
+type Mutator func(ctx context.Context, a admission.Attributes, o admission.ObjectInterfaces) error
+
+// Mutate runs m on a copy of a whose object is Kubernetes' internal type,
+// then converts what m changed back into a's own object.
+func Mutate(ctx context.Context, m Mutator, a admission.Attributes, o admission.ObjectInterfaces) error {
+	obj, err := toInternal(a.GetObject())
+	if err != nil {
+		return err
+	}
+	old, err := toInternal(a.GetOldObject())
+	if err != nil {
+		return err
+	}
+	internal := admission.NewAttributesRecord(obj, old, a.GetKind(), a.GetNamespace(), a.GetName(), a.GetResource(),
+		a.GetSubresource(), a.GetOperation(), a.GetOperationOptions(), a.IsDryRun(), a.GetUserInfo())
+	if err := m(ctx, internal, o); err != nil {
+		return err
+	}
+	if obj == nil || obj == a.GetObject() {
+		return nil
+	}
+	if err := legacyscheme.Scheme.Convert(obj, a.GetObject(), nil); err != nil {
+		return fmt.Errorf("admission: convert %T back to %T: %w", obj, a.GetObject(), err)
+	}
+	return nil
 }
