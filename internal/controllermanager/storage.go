@@ -61,9 +61,15 @@ func storageControllers(ctx context.Context, d deps, factory informers.SharedInf
 	// classes and nodes), as in-tree provisioners ran inside the binder.
 	provisioner := localpath.New(binderClient, factory, d.events.For("local-path-provisioner"), localpath.Options{Options: base})
 	return []func(ctx context.Context){
-		func(ctx context.Context) { binder.Run(klog.NewContext(ctx, logger.WithName("persistentvolume-binder-controller"))) },
-		func(ctx context.Context) { pvcProtection.Run(klog.NewContext(ctx, logger.WithName("pvc-protection-controller")), 1) },
-		func(ctx context.Context) { pvProtection.Run(klog.NewContext(ctx, logger.WithName("pv-protection-controller")), 1) },
+		func(ctx context.Context) {
+			binder.Run(klog.NewContext(ctx, logger.WithName("persistentvolume-binder-controller")))
+		},
+		func(ctx context.Context) {
+			pvcProtection.Run(klog.NewContext(ctx, logger.WithName("pvc-protection-controller")), 1)
+		},
+		func(ctx context.Context) {
+			pvProtection.Run(klog.NewContext(ctx, logger.WithName("pv-protection-controller")), 1)
+		},
 		provisioner.Run,
 	}, nil
 }

@@ -16,8 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	apistorage "k8s.io/kubernetes/pkg/apis/storage"
-	k8sstoragev1 "k8s.io/kubernetes/pkg/apis/storage/v1"
 	storageutil "k8s.io/kubernetes/pkg/apis/storage/util"
+	k8sstoragev1 "k8s.io/kubernetes/pkg/apis/storage/v1"
 	storagevalidation "k8s.io/kubernetes/pkg/apis/storage/validation"
 
 	"skiff.dev/skiff/internal/registry/store"

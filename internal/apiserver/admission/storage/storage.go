@@ -57,7 +57,9 @@ func New(factory informers.SharedInformerFactory) ([]admission.Interface, error)
 }
 
 // initializer gives the plugins the API server's shared informers.
-type initializer struct{ factory informers.SharedInformerFactory }
+type initializer struct {
+	factory informers.SharedInformerFactory
+}
 
 func (i initializer) Initialize(p admission.Interface) {
 	if w, ok := p.(genericadmissioninitializer.WantsExternalKubeInformerFactory); ok {
