@@ -135,6 +135,7 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 		closers = append(closers, startRoutes(ctx, client, cfg, nodeIP))
 		return rt, nil
 	}
+	go runLocalPathCleaner(ctx, client, kubelet.LocalPathRoot(cfg.DataDir), log.With("component", "local-path"))
 	return kubelet.Run(ctx, kubelet.Config{
 		Client:      client,
 		NodeName:    cfg.NodeName,

@@ -104,6 +104,7 @@ type Scheduler struct {
 	alg      *framework.Algorithm
 
 	metrics *schedulerMetrics
+	volumes plugins.VolumeBinding
 
 	requests chan struct{} // semaphore over API requests in flight
 	wg       sync.WaitGroup
@@ -121,16 +122,22 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		queue:    newSchedulingQueue(opts.Clock, opts.PodInitialBackoff, opts.PodMaxBackoff, opts.PodMaxInUnschedulablePodsDuration),
 		cache:    newNodeCache(),
 		snapshot: newSnapshot(),
-		alg:      framework.NewAlgorithm(plugins.Default(), opts.PercentageOfNodesToScore, opts.Seed),
+		volumes: plugins.VolumeBinding{
+			Claims:  factory.Core().V1().PersistentVolumeClaims().Lister(),
+			Volumes: factory.Core().V1().PersistentVolumes().Lister(),
+			Classes: factory.Storage().V1().StorageClasses().Lister(),
+		},
 		metrics:  processMetrics(),
 		requests: make(chan struct{}, opts.BindConcurrency),
 	}
+	s.alg = framework.NewAlgorithm(withVolumeBinding(plugins.Default(), s.volumes), opts.PercentageOfNodesToScore, opts.Seed)
 	s.queue.report = s.metrics.setPending
 	// Every queue's gauge exists from the start, at 0, as kube-scheduler's.
 	s.metrics.setPending(0, 0, 0)
 	pods := factory.Core().V1().Pods().Informer()
 	nodes := factory.Core().V1().Nodes().Informer()
 	s.synced = []cache.InformerSynced{pods.HasSynced, nodes.HasSynced}
+	s.synced = append(s.synced, s.watchVolumes(factory)...)
 
 	// Assigned pods fill the cache; their going away may make room.
 	_, _ = pods.AddEventHandler(cache.FilteringResourceEventHandler{
@@ -254,7 +261,10 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, pod *corev1.Pod, no
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
 	}
-	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
+	err := s.bindVolumes(ctx, pod, node)
+	if err == nil {
+		err = s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
+	}
 	if err == nil {
 		now := s.opts.Clock.Now()
 		s.metrics.attempt(s.opts.SchedulerName, resultScheduled, now.Sub(start))

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"skiff.dev/skiff/internal/agent/nodestatus"
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // node is one hollow node: its fixed identity and its running state.
@@ -49,6 +50,11 @@ func (n *node) allocator() *ipAllocator {
 }
 
 // desiredNode is the Node the hollow node registers.
+// HollowLocalPathRoot is the local-path root a simulated node publishes.
+func HollowLocalPathRoot(node string) string {
+	return "/var/lib/skiff-hollow/" + node + "/" + wellknown.LocalPathDir
+}
+
 func (c *Cluster) desiredNode(n *node, now time.Time) *corev1.Node {
 	labels := map[string]string{
 		corev1.LabelHostname:      n.name,
@@ -65,7 +71,9 @@ func (c *Cluster) desiredNode(n *node, now time.Time) *corev1.Node {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        n.name,
 			Labels:      labels,
-			Annotations: map[string]string{SimulatedKey: "true"},
+			// A local-path root, so that claims of the default class are
+			// provisioned on simulated nodes too (nothing is written there).
+			Annotations: map[string]string{SimulatedKey: "true", wellknown.LocalPathRootAnnotation: HollowLocalPathRoot(n.name)},
 		},
 		Spec: corev1.NodeSpec{
 			Taints: append([]corev1.Taint(nil), c.opts.Taints...),
@@ -184,6 +192,7 @@ func (c *Cluster) adopt(ctx context.Context, want *corev1.Node, now time.Time) (
 			upd.Annotations = map[string]string{}
 		}
 		upd.Annotations[SimulatedKey] = "true"
+		upd.Annotations[wellknown.LocalPathRootAnnotation] = want.Annotations[wellknown.LocalPathRootAnnotation]
 		if upd.Spec.PodCIDR == "" && want.Spec.PodCIDR != "" {
 			upd.Spec.PodCIDR, upd.Spec.PodCIDRs = want.Spec.PodCIDR, want.Spec.PodCIDRs
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	goruntime "runtime"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"skiff.dev/skiff/internal/agent/nodestatus"
 	"skiff.dev/skiff/internal/agent/runtime"
+	"skiff.dev/skiff/internal/wellknown"
 )
 
 // Node condition reasons and messages, worded as the kubelet's (the
@@ -163,11 +165,26 @@ func (n *nodeAgent) register(ctx context.Context) error {
 	}
 }
 
+// annotations are the Node annotations the agent keeps: the root of its
+// local-path volumes, which the local-path provisioner reads.
+func (n *nodeAgent) annotations() map[string]string {
+	return map[string]string{wellknown.LocalPathRootAnnotation: LocalPathRoot(n.cfg.DataDir)}
+}
+
+// LocalPathRoot is the directory holding the local-path volumes of the node
+// whose data dir is dataDir.
+func LocalPathRoot(dataDir string) string {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	return filepath.Join(dataDir, wellknown.LocalPathDir)
+}
+
 func (n *nodeAgent) tryRegister(ctx context.Context) error {
 	now := n.cfg.Clock.Now()
 	nodes := n.cfg.Client.CoreV1().Nodes()
 	want := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: n.cfg.NodeName, Labels: n.labels()},
+		ObjectMeta: metav1.ObjectMeta{Name: n.cfg.NodeName, Labels: n.labels(), Annotations: n.annotations()},
 		Spec:       corev1.NodeSpec{Taints: append([]corev1.Taint(nil), n.cfg.Taints...)},
 	}
 	want.Status = n.desiredStatus(nil, now)
@@ -191,6 +208,12 @@ func (n *nodeAgent) adopt(ctx context.Context, want *corev1.Node, now time.Time)
 		}
 		for k, v := range want.Labels {
 			upd.Labels[k] = v
+		}
+		for k, v := range want.Annotations {
+			if upd.Annotations == nil {
+				upd.Annotations = map[string]string{}
+			}
+			upd.Annotations[k] = v
 		}
 		for _, t := range want.Spec.Taints {
 			found := false

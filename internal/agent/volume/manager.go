@@ -109,6 +109,8 @@ func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, vol *corev1.
 	switch {
 	case src.HostPath != nil:
 		return src.HostPath.Path, checkHostPath(src.HostPath)
+	case src.PersistentVolumeClaim != nil:
+		return m.claimPath(ctx, pod.Namespace, src.PersistentVolumeClaim.ClaimName)
 	case src.EmptyDir != nil:
 		dir := m.volumeDir(pod.UID, KindEmptyDir, vol.Name)
 		return dir, m.setupEmptyDir(dir, src.EmptyDir)

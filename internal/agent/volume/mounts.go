@@ -67,7 +67,7 @@ func MountsWithEnv(pod *corev1.Pod, c *corev1.Container, paths map[string]string
 		mounts = append(mounts, &runtimeapi.Mount{
 			ContainerPath: vm.MountPath,
 			HostPath:      hostPath,
-			Readonly:      vm.ReadOnly || filesVolume(vol),
+			Readonly:      vm.ReadOnly || filesVolume(vol) || (vol.PersistentVolumeClaim != nil && vol.PersistentVolumeClaim.ReadOnly),
 			Propagation:   propagation(vm.MountPropagation),
 		})
 	}
