@@ -69,8 +69,8 @@ func (c *Cluster) desiredNode(n *node, now time.Time) *corev1.Node {
 	}
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        n.name,
-			Labels:      labels,
+			Name:   n.name,
+			Labels: labels,
 			// A local-path root, so that claims of the default class are
 			// provisioned on simulated nodes too (nothing is written there).
 			Annotations: map[string]string{SimulatedKey: "true", wellknown.LocalPathRootAnnotation: HollowLocalPathRoot(n.name)},
