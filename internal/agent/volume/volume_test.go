@@ -175,9 +175,9 @@ func TestSetupFileVolumes(t *testing.T) {
 			wantErr: `MountVolume.SetUp failed for volume "v" : clusterTrustBundle projections are not supported`,
 		},
 		{
-			name:    "persistentVolumeClaim",
-			vol:     corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}},
-			wantErr: `MountVolume.SetUp failed for volume "v" : volume type persistentVolumeClaim is not supported`,
+			name:    "nfs",
+			vol:     corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "nfs", Path: "/x"}},
+			wantErr: `MountVolume.SetUp failed for volume "v" : volume type nfs is not supported`,
 		},
 	}
 	for _, tt := range tests {
