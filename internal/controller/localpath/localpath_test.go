@@ -44,7 +44,9 @@ func TestWantsProvisioning(t *testing.T) {
 			c.Annotations[storagehelpers.AnnBetaStorageProvisioner] = wellknown.LocalPathProvisioner
 		}), true},
 		{"no node chosen yet", claim(func(c *corev1.PersistentVolumeClaim) { delete(c.Annotations, storagehelpers.AnnSelectedNode) }), false},
-		{"another provisioner's", claim(func(c *corev1.PersistentVolumeClaim) { c.Annotations[storagehelpers.AnnStorageProvisioner] = "ebs.csi.aws.com" }), false},
+		{"another provisioner's", claim(func(c *corev1.PersistentVolumeClaim) {
+			c.Annotations[storagehelpers.AnnStorageProvisioner] = "ebs.csi.aws.com"
+		}), false},
 		{"bound", claim(func(c *corev1.PersistentVolumeClaim) { c.Spec.VolumeName = "pv" }), false},
 		{"being deleted", claim(func(c *corev1.PersistentVolumeClaim) { c.DeletionTimestamp = &now }), false},
 	}
@@ -128,7 +130,9 @@ func TestShouldDelete(t *testing.T) {
 		want bool
 	}{
 		{"released, Delete", pv(nil), true},
-		{"released, Retain", pv(func(p *corev1.PersistentVolume) { p.Spec.PersistentVolumeReclaimPolicy = corev1.PersistentVolumeReclaimRetain }), false},
+		{"released, Retain", pv(func(p *corev1.PersistentVolume) {
+			p.Spec.PersistentVolumeReclaimPolicy = corev1.PersistentVolumeReclaimRetain
+		}), false},
 		{"bound", pv(func(p *corev1.PersistentVolume) { p.Status.Phase = corev1.VolumeBound }), false},
 		{"another provisioner's", pv(func(p *corev1.PersistentVolume) { p.Annotations = nil }), false},
 		{"already deleted", pv(func(p *corev1.PersistentVolume) { p.DeletionTimestamp = &now }), false},
