@@ -167,6 +167,9 @@ func TestLocalPathProvisioning(t *testing.T) {
 			t.Fatalf("claim without a consumer is %s", claim.Status.Phase)
 		}
 		// What the scheduler does once it placed a pod using the claim.
+		if claim.Annotations == nil {
+			claim.Annotations = map[string]string{}
+		}
 		claim.Annotations["volume.kubernetes.io/selected-node"] = "n1"
 		if _, err := c.CoreV1().PersistentVolumeClaims("default").Update(ctx, claim, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
