@@ -41,3 +41,21 @@ func TestStorageClassNames(t *testing.T) {
 		})
 	}
 }
+
+func TestKinds(t *testing.T) {
+	want := map[string]bool{"storageclasses": false, "volumeattachments": false, "csidrivers": false, "csinodes": false,
+		"csistoragecapacities": true, "volumeattributesclasses": false}
+	kinds := Kinds()
+	if len(kinds) != len(want) {
+		t.Fatalf("%d kinds, want %d", len(kinds), len(want))
+	}
+	for _, k := range kinds {
+		namespaced, ok := want[k.Resource.Resource]
+		if !ok || k.Namespaced != namespaced || k.Resource.Group != GroupName {
+			t.Errorf("%s: namespaced %v", k.Resource, k.Namespaced)
+		}
+		if cells, err := k.Row(k.New()); err != nil || len(cells) != len(k.Columns) {
+			t.Errorf("%s: row of an empty object: %d cells for %d columns, %v", k.Resource.Resource, len(cells), len(k.Columns), err)
+		}
+	}
+}
