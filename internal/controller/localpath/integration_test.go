@@ -145,8 +145,7 @@ func TestLocalPathProvisioning(t *testing.T) {
 		t.Helper()
 		claim := newClaim(name)
 		claim.Spec.StorageClassName = &class
-		claim, err := c.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{})
-		if err != nil {
+		if _, err := c.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// Without a consumer it waits.
@@ -162,7 +161,10 @@ func TestLocalPathProvisioning(t *testing.T) {
 			}
 			return errors.New("no WaitForFirstConsumer event")
 		})
-		claim, _ = c.CoreV1().PersistentVolumeClaims("default").Get(ctx, name, metav1.GetOptions{})
+		claim, err := c.CoreV1().PersistentVolumeClaims("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if claim.Status.Phase != corev1.ClaimPending {
 			t.Fatalf("claim without a consumer is %s", claim.Status.Phase)
 		}
