@@ -1,6 +1,7 @@
 // Package apps serves the apps/v1 workload kinds — Deployment, ReplicaSet,
-// StatefulSet and DaemonSet — with Kubernetes' defaults, validation (field
-// paths and messages), scale subresources and the columns kubectl prints.
+// StatefulSet and DaemonSet, and the ControllerRevisions of the last two —
+// with Kubernetes' defaults, validation (field paths and messages), scale
+// subresources and the columns kubectl prints.
 //
 // Pod templates are defaulted and validated through the podspec package, as
 // Kubernetes does; StatefulSet templates get only their labels and
@@ -23,6 +24,7 @@ func Kinds() []*store.Kind {
 		statefulSetKind(),
 		daemonSetKind(),
 		replicaSetKind(),
+		controllerRevisionKind(),
 	}
 }
 

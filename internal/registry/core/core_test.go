@@ -56,15 +56,17 @@ func TestKinds(t *testing.T) {
 		short      []string
 		categories []string
 	}{
-		"namespaces":      {"Namespace", false, []string{"ns"}, nil},
-		"nodes":           {"Node", false, []string{"no"}, nil},
-		"pods":            {"Pod", true, []string{"po"}, []string{"all"}},
-		"services":        {"Service", true, []string{"svc"}, []string{"all"}},
-		"endpoints":       {"Endpoints", true, []string{"ep"}, nil},
-		"configmaps":      {"ConfigMap", true, []string{"cm"}, nil},
-		"secrets":         {"Secret", true, nil, nil},
-		"serviceaccounts": {"ServiceAccount", true, []string{"sa"}, nil},
-		"events":          {"Event", true, []string{"ev"}, nil},
+		"namespaces":             {"Namespace", false, []string{"ns"}, nil},
+		"nodes":                  {"Node", false, []string{"no"}, nil},
+		"pods":                   {"Pod", true, []string{"po"}, []string{"all"}},
+		"services":               {"Service", true, []string{"svc"}, []string{"all"}},
+		"endpoints":              {"Endpoints", true, []string{"ep"}, nil},
+		"configmaps":             {"ConfigMap", true, []string{"cm"}, nil},
+		"secrets":                {"Secret", true, nil, nil},
+		"serviceaccounts":        {"ServiceAccount", true, []string{"sa"}, nil},
+		"events":                 {"Event", true, []string{"ev"}, nil},
+		"podtemplates":           {"PodTemplate", true, nil, nil},
+		"replicationcontrollers": {"ReplicationController", true, []string{"rc"}, []string{"all"}},
 	}
 	kinds := Kinds()
 	if len(kinds) != len(want) {
