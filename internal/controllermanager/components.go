@@ -101,6 +101,11 @@ func runControllers(ctx context.Context, d deps) {
 		log.Error("service account controllers", "err", err)
 	}
 	fns = append(fns, saFns...)
+	workloadFns, err := workloadControllers(ctx, d, factory)
+	if err != nil {
+		log.Error("workload controllers", "err", err)
+	}
+	fns = append(fns, workloadFns...)
 	startAll(ctx, factory, fns...)
 }
 
