@@ -4,9 +4,8 @@
 // subresources and the columns kubectl prints.
 //
 // Pod templates are defaulted and validated through the podspec package, as
-// Kubernetes does; StatefulSet templates get only their labels and
-// annotations checked, because Kubernetes does not validate their pod spec
-// (volume mounts may name volumeClaimTemplates).
+// Kubernetes does; a StatefulSet's template is validated with its claim
+// templates counted as volumes (volume mounts may name them).
 package apps
 
 import (
