@@ -106,6 +106,11 @@ func runControllers(ctx context.Context, d deps) {
 		log.Error("storage controllers", "err", err)
 	}
 	fns = append(fns, storageFns...)
+	workloadFns, err := workloadControllers(ctx, d, factory)
+	if err != nil {
+		log.Error("workload controllers", "err", err)
+	}
+	fns = append(fns, workloadFns...)
 	startAll(ctx, factory, fns...)
 }
 

@@ -638,10 +638,7 @@ func (m *podManager) stopSandboxes(ctx context.Context, uid types.UID, state *po
 
 // sandboxConfig is the CRI configuration of the pod's sandbox.
 func (m *podManager) sandboxConfig(pod *corev1.Pod, attempt uint32) *runtimeapi.PodSandboxConfig {
-	hostname := pod.Name
-	if pod.Spec.Hostname != "" {
-		hostname = pod.Spec.Hostname
-	}
+	hostname := podHostname(pod, m.cfg.ClusterDomain)
 	if pod.Spec.HostNetwork {
 		if h, err := os.Hostname(); err == nil {
 			hostname = h

@@ -1,11 +1,11 @@
 // Package apps serves the apps/v1 workload kinds — Deployment, ReplicaSet,
-// StatefulSet and DaemonSet — with Kubernetes' defaults, validation (field
-// paths and messages), scale subresources and the columns kubectl prints.
+// StatefulSet and DaemonSet, and the ControllerRevisions of the last two —
+// with Kubernetes' defaults, validation (field paths and messages), scale
+// subresources and the columns kubectl prints.
 //
 // Pod templates are defaulted and validated through the podspec package, as
-// Kubernetes does; StatefulSet templates get only their labels and
-// annotations checked, because Kubernetes does not validate their pod spec
-// (volume mounts may name volumeClaimTemplates).
+// Kubernetes does; a StatefulSet's template is validated with its claim
+// templates counted as volumes (volume mounts may name them).
 package apps
 
 import (
@@ -23,6 +23,7 @@ func Kinds() []*store.Kind {
 		statefulSetKind(),
 		daemonSetKind(),
 		replicaSetKind(),
+		controllerRevisionKind(),
 	}
 }
 

@@ -77,14 +77,16 @@ func checkErrors(t *testing.T, got, want []string) {
 
 func TestKinds(t *testing.T) {
 	want := map[string]struct {
-		kind  string
-		short string
-		scale bool
+		kind       string
+		short      []string
+		categories []string
+		scale      bool
 	}{
-		"deployments":  {"Deployment", "deploy", true},
-		"replicasets":  {"ReplicaSet", "rs", true},
-		"statefulsets": {"StatefulSet", "sts", true},
-		"daemonsets":   {"DaemonSet", "ds", false},
+		"deployments":         {"Deployment", []string{"deploy"}, []string{"all"}, true},
+		"replicasets":         {"ReplicaSet", []string{"rs"}, []string{"all"}, true},
+		"statefulsets":        {"StatefulSet", []string{"sts"}, []string{"all"}, true},
+		"daemonsets":          {"DaemonSet", []string{"ds"}, []string{"all"}, false},
+		"controllerrevisions": {"ControllerRevision", nil, nil, false},
 	}
 	ks := Kinds()
 	if len(ks) != len(want) {
@@ -99,7 +101,7 @@ func TestKinds(t *testing.T) {
 		if k.Resource.Group != "apps" || k.Kind != w.kind || !k.Namespaced {
 			t.Errorf("%s: got group %q kind %q namespaced %v", k.Resource, k.Resource.Group, k.Kind, k.Namespaced)
 		}
-		if !slices.Equal(k.ShortNames, []string{w.short}) || !slices.Equal(k.Categories, []string{"all"}) {
+		if !slices.Equal(k.ShortNames, w.short) || !slices.Equal(k.Categories, w.categories) {
 			t.Errorf("%s: shortNames %v categories %v", k.Resource, k.ShortNames, k.Categories)
 		}
 		if (k.Scale != nil) != w.scale {
@@ -127,6 +129,7 @@ func TestColumns(t *testing.T) {
 		{"replicasets", "DESIRED CURRENT READY AGE", "CONTAINERS IMAGES SELECTOR"},
 		{"statefulsets", "READY AGE", "CONTAINERS IMAGES"},
 		{"daemonsets", "DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE", "CONTAINERS IMAGES SELECTOR"},
+		{"controllerrevisions", "CONTROLLER REVISION AGE", ""},
 	} {
 		k := kind(t, tc.resource)
 		if got := columnNames(k, false); got != tc.columns {
@@ -169,6 +172,13 @@ func TestRows(t *testing.T) {
 			Spec:       appsv1.DaemonSetSpec{Selector: selector(webLabels), Template: tmpl},
 			Status:     appsv1.DaemonSetStatus{DesiredNumberScheduled: 3, CurrentNumberScheduled: 3, NumberReady: 2, UpdatedNumberScheduled: 3, NumberAvailable: 2},
 		}, []interface{}{int64(3), int64(3), int64(2), int64(3), int64(2), "<none>", "5m", "web,sidecar", "nginx:1.25,busybox", "app=web"}},
+		{"controllerrevisions", &appsv1.ControllerRevision{
+			ObjectMeta: metav1.ObjectMeta{Name: "web-5d8f", CreationTimestamp: created, OwnerReferences: []metav1.OwnerReference{
+				{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "web", Controller: new(true)},
+			}},
+			Revision: 2,
+		}, []interface{}{"statefulset.apps/web", int64(2), "5m"}},
+		{"controllerrevisions", &appsv1.ControllerRevision{ObjectMeta: meta, Revision: 1}, []interface{}{"<none>", int64(1), "5m"}},
 	} {
 		k := kind(t, tc.resource)
 		got, err := k.Row(tc.obj)
@@ -237,4 +247,44 @@ func validate(t *testing.T, resource string, obj runtime.Object) field.ErrorList
 func validateUpdate(t *testing.T, resource string, obj, old runtime.Object) field.ErrorList {
 	t.Helper()
 	return kind(t, resource).ValidateUpdate(context.Background(), obj, old)
+}
+
+func TestControllerRevisionValidation(t *testing.T) {
+	k := kind(t, "controllerrevisions")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		data string
+		rev  int64
+		want []string
+	}{
+		{"object", `{"spec":{}}`, 1, nil},
+		{"no data", "", 1, []string{"data: Required value: data is mandatory"}},
+		{"null", "null", 1, []string{"data: Required value: data is mandatory"}},
+		{"array", "[1]", 1, []string{"data: Required value: data must be a valid JSON object"}},
+		{"negative revision", `{}`, -1, []string{"revision: Invalid value: -1: must be greater than or equal to 0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cr := &appsv1.ControllerRevision{Revision: tc.rev}
+			if tc.data != "" {
+				cr.Data.Raw = []byte(tc.data)
+			}
+			var got []string
+			for _, e := range k.Validate(ctx, cr) {
+				got = append(got, e.Error())
+			}
+			checkErrors(t, got, tc.want)
+		})
+	}
+	old := &appsv1.ControllerRevision{Revision: 1, Data: runtime.RawExtension{Raw: []byte(`{"a":1}`)}}
+	changed := old.DeepCopy()
+	changed.Data.Raw = []byte(`{"a":2}`)
+	if errs := k.ValidateUpdate(ctx, changed, old); len(errs) != 1 || !strings.Contains(errs[0].Error(), "data: Invalid value") || !strings.Contains(errs[0].Error(), "field is immutable") {
+		t.Errorf("changed data: %v, want data immutable", errs)
+	}
+	relabeled := old.DeepCopy()
+	relabeled.Labels = map[string]string{"a": "b"}
+	if errs := k.ValidateUpdate(ctx, relabeled, old); len(errs) != 0 {
+		t.Errorf("relabeled: %v", errs)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
+	"skiff.dev/skiff/internal/registry/podspec"
 	"skiff.dev/skiff/internal/registry/store"
 )
 
@@ -31,7 +32,7 @@ func statefulSetKind() *store.Kind {
 		// Pod names and hostnames are <name>-<ordinal>: a DNS label.
 		NameValidation: apivalidation.NameIsDNSLabel,
 		Validate: func(_ context.Context, obj runtime.Object) field.ErrorList {
-			return validateStatefulSetSpec(&obj.(*appsv1.StatefulSet).Spec, specPath, false)
+			return validateStatefulSetSpec(&obj.(*appsv1.StatefulSet).Spec, specPath, setValidation{})
 		},
 		ValidateUpdate: func(_ context.Context, obj, old runtime.Object) field.ErrorList {
 			return validateStatefulSetUpdate(obj.(*appsv1.StatefulSet), old.(*appsv1.StatefulSet))
@@ -73,9 +74,19 @@ func statefulSetRow(obj runtime.Object) ([]interface{}, error) {
 	}, nil
 }
 
-// validateStatefulSetSpec checks a StatefulSet spec; allowInvalidServiceName
-// lets an update keep a serviceName accepted before the check existed.
-func validateStatefulSetSpec(spec *appsv1.StatefulSetSpec, p *field.Path, allowInvalidServiceName bool) field.ErrorList {
+// setValidation relaxes the checks of a StatefulSet update so that sets
+// accepted by older Kubernetes releases stay updatable, as Kubernetes does.
+type setValidation struct {
+	// allowInvalidServiceName keeps a serviceName accepted before the
+	// check existed.
+	allowInvalidServiceName bool
+	// skipPodSpec leaves the template's pod spec unchecked (the stored set
+	// had one that is invalid today).
+	skipPodSpec bool
+}
+
+// validateStatefulSetSpec checks a StatefulSet spec.
+func validateStatefulSetSpec(spec *appsv1.StatefulSetSpec, p *field.Path, opts setValidation) field.ErrorList {
 	var errs field.ErrorList
 	switch spec.PodManagementPolicy {
 	case "":
@@ -113,7 +124,7 @@ func validateStatefulSetSpec(spec *appsv1.StatefulSetSpec, p *field.Path, allowI
 	if spec.Ordinals != nil {
 		errs = append(errs, nonNegative(int64(spec.Ordinals.Start), p.Child("ordinals", "start"))...)
 	}
-	if spec.ServiceName != "" && !allowInvalidServiceName {
+	if spec.ServiceName != "" && !opts.allowInvalidServiceName {
 		for _, msg := range utilvalidation.IsDNS1123Label(spec.ServiceName) {
 			errs = append(errs, field.Invalid(p.Child("serviceName"), spec.ServiceName, msg))
 		}
@@ -130,21 +141,56 @@ func validateStatefulSetSpec(spec *appsv1.StatefulSetSpec, p *field.Path, allowI
 	if sel, err := metav1.LabelSelectorAsSelector(spec.Selector); err != nil {
 		errs = append(errs, field.Invalid(p.Child("selector"), spec.Selector, ""))
 	} else {
-		errs = append(errs, validateStatefulSetTemplate(&spec.Template, sel, p.Child("template"))...)
+		errs = append(errs, validateStatefulSetTemplate(spec, sel, p.Child("template"), opts.skipPodSpec)...)
 	}
 	return append(errs, validateAlwaysRestart(&spec.Template, "StatefulSet", p.Child("template", "spec"))...)
 }
 
-// validateStatefulSetTemplate checks what Kubernetes checks of a StatefulSet's
-// pod template: labels matching the selector, valid labels and annotations.
-// Its pod spec is not validated (its volume mounts may name claim templates).
-func validateStatefulSetTemplate(t *corev1.PodTemplateSpec, sel labels.Selector, p *field.Path) field.ErrorList {
+// validateStatefulSetTemplate checks a StatefulSet's pod template as
+// Kubernetes does: labels matching the selector, valid labels and
+// annotations, and a valid pod spec once what the controller fills in is
+// set aside (hostname and subdomain) and the claim templates count as
+// volumes (container volumeMounts may name them).
+func validateStatefulSetTemplate(spec *appsv1.StatefulSetSpec, sel labels.Selector, p *field.Path, skipPodSpec bool) field.ErrorList {
+	t := &spec.Template
 	var errs field.ErrorList
 	if !sel.Empty() && !sel.Matches(labels.Set(t.Labels)) {
 		errs = append(errs, field.Invalid(p.Child("metadata", "labels"), t.Labels, selectorMismatchMsg))
 	}
-	errs = append(errs, metav1validation.ValidateLabels(t.Labels, p.Child("labels"))...)
-	return append(errs, apivalidation.ValidateAnnotations(t.Annotations, p.Child("annotations"))...)
+	if skipPodSpec {
+		errs = append(errs, metav1validation.ValidateLabels(t.Labels, p.Child("labels"))...)
+		return append(errs, apivalidation.ValidateAnnotations(t.Annotations, p.Child("annotations"))...)
+	}
+	return append(errs, podspec.ValidatePodTemplateSpec(podTemplateToValidate(spec), p)...)
+}
+
+// podTemplateToValidate is the set's pod template without hostname and
+// subdomain, with a volume for each claim template the template does not
+// already name.
+func podTemplateToValidate(spec *appsv1.StatefulSetSpec) *corev1.PodTemplateSpec {
+	t := spec.Template.DeepCopy()
+	t.Spec.Hostname, t.Spec.Subdomain = "", ""
+	if len(spec.VolumeClaimTemplates) == 0 {
+		return t
+	}
+	claims := map[string]bool{}
+	volumes := make([]corev1.Volume, 0, len(spec.VolumeClaimTemplates)+len(t.Spec.Volumes))
+	for _, c := range spec.VolumeClaimTemplates {
+		if claims[c.Name] {
+			continue
+		}
+		claims[c.Name] = true
+		volumes = append(volumes, corev1.Volume{Name: c.Name, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name},
+		}})
+	}
+	for _, v := range t.Spec.Volumes {
+		if !claims[v.Name] {
+			volumes = append(volumes, v)
+		}
+	}
+	t.Spec.Volumes = volumes
+	return t
 }
 
 func validateRollingUpdateStatefulSet(ru *appsv1.RollingUpdateStatefulSetStrategy, p *field.Path) field.ErrorList {
@@ -174,8 +220,9 @@ func validateRetentionPolicyType(t appsv1.PersistentVolumeClaimRetentionPolicyTy
 // validateStatefulSetUpdate validates the new spec and rejects changes to
 // anything but the fields Kubernetes lets a StatefulSet update change.
 func validateStatefulSetUpdate(ss, old *appsv1.StatefulSet) field.ErrorList {
-	allowInvalidServiceName := len(utilvalidation.IsDNS1123Label(old.Spec.ServiceName)) != 0
-	errs := validateStatefulSetSpec(&ss.Spec, specPath, allowInvalidServiceName)
+	opts := setValidation{allowInvalidServiceName: len(utilvalidation.IsDNS1123Label(old.Spec.ServiceName)) != 0}
+	opts.skipPodSpec = len(validateStatefulSetSpec(&old.Spec, specPath, opts)) != 0
+	errs := validateStatefulSetSpec(&ss.Spec, specPath, opts)
 
 	changed := ss.Spec.DeepCopy()
 	changed.Replicas = old.Spec.Replicas

@@ -133,9 +133,19 @@ func TestStatefulSetValidation(t *testing.T) {
 	}{
 		{"valid", func(*appsv1.StatefulSet) {}, nil},
 		{"no service name", func(ss *appsv1.StatefulSet) { ss.Spec.ServiceName = "" }, nil},
-		{"pod spec is not validated", func(ss *appsv1.StatefulSet) {
+		{"a mount may name a claim template", func(ss *appsv1.StatefulSet) {
 			ss.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
 		}, nil},
+		{"hostname and subdomain are the controller's", func(ss *appsv1.StatefulSet) {
+			ss.Spec.Template.Spec.Hostname, ss.Spec.Template.Spec.Subdomain = "Not_A_Label", "Nor_This"
+		}, nil},
+		{"pod spec is validated", func(ss *appsv1.StatefulSet) {
+			ss.Spec.Template.Spec.Containers[0].Image = ""
+			ss.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "logs", MountPath: "/logs"}}
+		}, []string{
+			"spec.template.spec.containers[0].image: Required value",
+			"spec.template.spec.containers[0].volumeMounts[0].name: Not found: \"logs\"",
+		}},
 		{"no selector", func(ss *appsv1.StatefulSet) { ss.Spec.Selector = nil }, []string{
 			"spec.selector: Required value",
 			"spec.template.metadata.labels: Invalid value: {\"app\":\"web\"}: `selector` does not match template `labels`",
@@ -191,6 +201,13 @@ func TestStatefulSetUpdate(t *testing.T) {
 	checkErrors(t, errorStrings(validateUpdate(t, "statefulsets", ok, old)), nil)
 
 	forbidden := "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+	// A stored set whose pod spec is invalid today stays updatable.
+	legacy := old.DeepCopy()
+	legacy.Spec.Template.Spec.Containers[0].Image = ""
+	scaled := legacy.DeepCopy()
+	scaled.Spec.Replicas = new(int32(5))
+	checkErrors(t, errorStrings(validateUpdate(t, "statefulsets", scaled, legacy)), nil)
+
 	for name, mutate := range map[string]func(*appsv1.StatefulSet){
 		"service name":    func(ss *appsv1.StatefulSet) { ss.Spec.ServiceName = "other" },
 		"claim templates": func(ss *appsv1.StatefulSet) { ss.Spec.VolumeClaimTemplates = nil },

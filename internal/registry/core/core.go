@@ -1,5 +1,6 @@
 // Package core describes the core/v1 kinds skiff serves (Namespace, Node,
-// Pod, Service, Endpoints, ConfigMap, Secret, ServiceAccount, Event): their
+// Pod, Service, Endpoints, ConfigMap, Secret, ServiceAccount, Event,
+// PodTemplate, ReplicationController): their
 // defaults, validation, create/update preparation and the tables kubectl
 // prints, as Kubernetes' own registry does.
 //
@@ -31,6 +32,8 @@ func Kinds() []*store.Kind {
 		eventKind(),
 		persistentVolumeKind(),
 		persistentVolumeClaimKind(),
+		podTemplateKind(),
+		replicationControllerKind(),
 	}
 }
 
@@ -47,6 +50,21 @@ func RegisterDefaults(scheme *runtime.Scheme) {
 	})
 	scheme.AddTypeDefaultingFunc(&corev1.PodTemplate{}, func(o interface{}) {
 		podspec.SetDefaultsPodSpec(&o.(*corev1.PodTemplate).Template.Spec)
+	})
+	scheme.AddTypeDefaultingFunc(&corev1.PodTemplateList{}, func(o interface{}) {
+		l := o.(*corev1.PodTemplateList)
+		for i := range l.Items {
+			podspec.SetDefaultsPodSpec(&l.Items[i].Template.Spec)
+		}
+	})
+	scheme.AddTypeDefaultingFunc(&corev1.ReplicationController{}, func(o interface{}) {
+		setDefaultsReplicationController(o.(*corev1.ReplicationController))
+	})
+	scheme.AddTypeDefaultingFunc(&corev1.ReplicationControllerList{}, func(o interface{}) {
+		l := o.(*corev1.ReplicationControllerList)
+		for i := range l.Items {
+			setDefaultsReplicationController(&l.Items[i])
+		}
 	})
 	scheme.AddTypeDefaultingFunc(&corev1.Service{}, func(o interface{}) { setDefaultsService(o.(*corev1.Service)) })
 	scheme.AddTypeDefaultingFunc(&corev1.ServiceList{}, func(o interface{}) {

@@ -67,6 +67,8 @@ func TestKinds(t *testing.T) {
 		"events":                 {"Event", true, []string{"ev"}, nil},
 		"persistentvolumes":      {"PersistentVolume", false, []string{"pv"}, nil},
 		"persistentvolumeclaims": {"PersistentVolumeClaim", true, []string{"pvc"}, nil},
+		"podtemplates":           {"PodTemplate", true, nil, nil},
+		"replicationcontrollers": {"ReplicationController", true, []string{"rc"}, []string{"all"}},
 	}
 	kinds := Kinds()
 	if len(kinds) != len(want) {
