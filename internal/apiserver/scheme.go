@@ -18,6 +18,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -34,8 +35,10 @@ import (
 	"skiff.dev/skiff/internal/registry/events"
 	"skiff.dev/skiff/internal/registry/networking"
 	"skiff.dev/skiff/internal/registry/podsub"
+	"skiff.dev/skiff/internal/registry/policy"
 	"skiff.dev/skiff/internal/registry/proxysub"
 	"skiff.dev/skiff/internal/registry/rbac"
+	"skiff.dev/skiff/internal/registry/scheduling"
 	"skiff.dev/skiff/internal/registry/store"
 )
 
@@ -61,6 +64,8 @@ func Groups(guard *rbac.Guard) []Group {
 		{Name: eventsv1.GroupName, Versions: []schema.GroupVersion{eventsv1.SchemeGroupVersion}, Kinds: events.Kinds()},
 		{Name: rbacv1.GroupName, Versions: []schema.GroupVersion{rbacv1.SchemeGroupVersion}, Kinds: rbac.Kinds(guard)},
 		{Name: certificatesv1.GroupName, Versions: []schema.GroupVersion{certificatesv1.SchemeGroupVersion}, Kinds: certificates.Kinds()},
+		{Name: policyv1.GroupName, Versions: []schema.GroupVersion{policyv1.SchemeGroupVersion}, Kinds: policy.Kinds()},
+		{Name: schedulingv1.GroupName, Versions: []schema.GroupVersion{schedulingv1.SchemeGroupVersion}, Kinds: scheduling.Kinds()},
 	}
 }
 
@@ -78,6 +83,7 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
 		batchv1.AddToScheme, networkingv1.AddToScheme, discoveryv1.AddToScheme, coordinationv1.AddToScheme,
 		eventsv1.AddToScheme, policyv1.AddToScheme, rbacv1.AddToScheme, certificatesv1.AddToScheme,
+		schedulingv1.AddToScheme,
 		// The reviews, served without a store.
 		authorizationv1.AddToScheme, authenticationv1.AddToScheme,
 		// metrics.k8s.io has internal types of its own, with conversions.
@@ -118,6 +124,8 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	events.RegisterDefaults(scheme)
 	rbac.RegisterDefaults(scheme)
 	certificates.RegisterDefaults(scheme)
+	policy.RegisterDefaults(scheme)
+	scheduling.RegisterDefaults(scheme)
 	if err := podsub.RegisterConversions(scheme); err != nil {
 		return nil, serializer.CodecFactory{}, err
 	}

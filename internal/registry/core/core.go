@@ -29,12 +29,15 @@ func Kinds() []*store.Kind {
 		secretKind(),
 		serviceAccountKind(),
 		eventKind(),
+		resourceQuotaKind(),
+		limitRangeKind(),
 	}
 }
 
 // RegisterDefaults registers the defaulting functions of the core/v1 types
 // with the scheme; decoding a request or a stored object applies them.
 func RegisterDefaults(scheme *runtime.Scheme) {
+	registerQuotaDefaults(scheme)
 	scheme.AddTypeDefaultingFunc(&corev1.Pod{}, func(o interface{}) { podspec.SetDefaultsPod(o.(*corev1.Pod)) })
 	scheme.AddTypeDefaultingFunc(&corev1.PodList{}, func(o interface{}) {
 		l := o.(*corev1.PodList)
