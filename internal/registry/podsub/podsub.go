@@ -132,4 +132,3 @@ func setCondition(pod *corev1.Pod, c corev1.PodCondition) {
 	}
 	pod.Status.Conditions = append(pod.Status.Conditions, c)
 }
-
