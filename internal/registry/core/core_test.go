@@ -65,6 +65,8 @@ func TestKinds(t *testing.T) {
 		"secrets":         {"Secret", true, nil, nil},
 		"serviceaccounts": {"ServiceAccount", true, []string{"sa"}, nil},
 		"events":          {"Event", true, []string{"ev"}, nil},
+		"resourcequotas":  {"ResourceQuota", true, []string{"quota"}, nil},
+		"limitranges":     {"LimitRange", true, []string{"limits"}, nil},
 	}
 	kinds := Kinds()
 	if len(kinds) != len(want) {
