@@ -67,11 +67,18 @@ func TestQuotaAndLimits(t *testing.T) {
 	if r.Code == 0 || !strings.Contains(r.Stderr, want) {
 		t.Errorf("second GPU pod: exit %d, stderr %q; want %q", r.Code, r.Stderr, want)
 	}
+	// NAME REQUEST LIMIT AGE, as kubectl prints a quota.
+	var out string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last kubectl output:\n%s", out)
+		}
+	}()
 	eventually(t, 30*time.Second, "kubectl get quota to show the use", func() bool {
-		out := s.ok("get", "quota", "gpu-quota", "--no-headers")
-		return regexp.MustCompile(`^gpu-quota\s+\S+\s+requests.nvidia.com/gpu: 1/1`).MatchString(out)
+		out = s.ok("get", "quota", "gpu-quota")
+		return regexp.MustCompile(`(?m)^NAME\s+REQUEST\s+LIMIT\s+AGE\n^gpu-quota\s+requests.nvidia.com/gpu: 1/1\s`).MatchString(out)
 	})
-	if out := s.ok("describe", "quota", "gpu-quota"); !regexp.MustCompile(`requests.nvidia.com/gpu\s+1\s+1`).MatchString(out) {
+	if out = s.ok("describe", "quota", "gpu-quota"); !regexp.MustCompile(`requests.nvidia.com/gpu\s+1\s+1`).MatchString(out) {
 		t.Errorf("kubectl describe quota:\n%s", out)
 	}
 
