@@ -134,7 +134,10 @@ func TestPreemption(t *testing.T) {
 		t.Errorf("built-in priority classes missing:\n%s", out)
 	}
 	s.kubectl(preemptionManifests, nil, "apply", "-f", "-")
-	s.kubectl(cpuPod("batch-job", "batch"), nil, "apply", "-f", "-")
+	// The Priority admission knows a new class once its cache has it.
+	eventually(t, 10*time.Second, "the batch pod admitted", func() bool {
+		return s.kubectl(cpuPod("batch-job", "batch"), nil, "apply", "-f", "-").Code == 0
+	})
 	eventually(t, 30*time.Second, "the batch pod Running", func() bool {
 		p, err := c.CoreV1().Pods("default").Get(ctx, "batch-job", metav1.GetOptions{})
 		return err == nil && p.Status.Phase == corev1.PodRunning
@@ -142,7 +145,9 @@ func TestPreemption(t *testing.T) {
 	if out := s.ok("get", "pod", "batch-job", "-o", "jsonpath={.spec.priority}"); out != "10" {
 		t.Errorf("spec.priority of the batch pod: %q, want 10", out)
 	}
-	s.kubectl(cpuPod("inference", "inference"), nil, "apply", "-f", "-")
+	if r := s.kubectl(cpuPod("inference", "inference"), nil, "apply", "-f", "-"); r.Code != 0 {
+		t.Fatalf("inference pod refused: %s", r.Stderr)
+	}
 	eventually(t, 45*time.Second, "the inference pod Running on the node", func() bool {
 		p, err := c.CoreV1().Pods("default").Get(ctx, "inference", metav1.GetOptions{})
 		return err == nil && p.Status.Phase == corev1.PodRunning && p.Spec.NodeName == "hollow-0"
