@@ -37,18 +37,23 @@ func disruptionController(d deps, factory informers.SharedInformerFactory) (func
 		return nil, fmt.Errorf("disruption controller: %w", err)
 	}
 	rcs := factory.Core().V1().ReplicationControllers()
+	var noRCs informers.SharedInformerFactory
 	if !served(d, corev1.SchemeGroupVersion.String(), "replicationcontrollers") {
 		// Without ReplicationControllers served, their informer would
 		// never sync and the controller never start: it reads an empty
 		// set instead.
-		rcs = informers.NewSharedInformerFactory(fake.NewClientset(), 0).Core().V1().ReplicationControllers()
-		go rcs.Informer().Run(context.Background().Done())
+		noRCs = informers.NewSharedInformerFactory(fake.NewClientset(), 0)
+		rcs = noRCs.Core().V1().ReplicationControllers()
 	}
 	return func(ctx context.Context) {
 		dc := disruption.NewDisruptionController(ctx, factory.Core().V1().Pods(), factory.Policy().V1().PodDisruptionBudgets(),
 			rcs, factory.Apps().V1().ReplicaSets(), factory.Apps().V1().Deployments(), factory.Apps().V1().StatefulSets(),
 			client, mapper, scales, client.Discovery())
 		factory.Start(ctx.Done())
+		if noRCs != nil {
+			defer noRCs.Shutdown()
+			noRCs.Start(ctx.Done())
+		}
 		go func() {
 			// The deferred mapper learns kinds served later (CRDs).
 			ticker := time.NewTicker(30 * time.Second)
