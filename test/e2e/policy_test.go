@@ -62,11 +62,6 @@ func TestQuotaAndLimits(t *testing.T) {
 	if r := s.kubectl(gpuPodManifest("gpu-1"), nil, "apply", "-f", "-"); r.Code != 0 {
 		t.Fatalf("first GPU pod refused: %s", r.Stderr)
 	}
-	r := s.kubectl(gpuPodManifest("gpu-2"), nil, "apply", "-f", "-")
-	want := `pods "gpu-2" is forbidden: exceeded quota: gpu-quota, requested: requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=1, limited: requests.nvidia.com/gpu=1`
-	if r.Code == 0 || !strings.Contains(r.Stderr, want) {
-		t.Errorf("second GPU pod: exit %d, stderr %q; want %q", r.Code, r.Stderr, want)
-	}
 	// NAME REQUEST LIMIT AGE, as kubectl prints a quota.
 	var out string
 	defer func() {
@@ -78,6 +73,11 @@ func TestQuotaAndLimits(t *testing.T) {
 		out = s.ok("get", "quota", "gpu-quota")
 		return regexp.MustCompile(`(?m)^NAME\s+REQUEST\s+LIMIT\s+AGE\n^gpu-quota\s+requests.nvidia.com/gpu: 1/1\s`).MatchString(out)
 	})
+	r := s.kubectl(gpuPodManifest("gpu-2"), nil, "apply", "-f", "-")
+	want := `pods "gpu-2" is forbidden: exceeded quota: gpu-quota, requested: requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=1, limited: requests.nvidia.com/gpu=1`
+	if r.Code == 0 || !strings.Contains(r.Stderr, want) {
+		t.Errorf("second GPU pod: exit %d, stderr %q; want %q", r.Code, r.Stderr, want)
+	}
 	if out = s.ok("describe", "quota", "gpu-quota"); !regexp.MustCompile(`requests.nvidia.com/gpu\s+1\s+1`).MatchString(out) {
 		t.Errorf("kubectl describe quota:\n%s", out)
 	}
