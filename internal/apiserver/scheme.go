@@ -18,6 +18,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -35,8 +36,10 @@ import (
 	"skiff.dev/skiff/internal/registry/events"
 	"skiff.dev/skiff/internal/registry/networking"
 	"skiff.dev/skiff/internal/registry/podsub"
+	"skiff.dev/skiff/internal/registry/policy"
 	"skiff.dev/skiff/internal/registry/proxysub"
 	"skiff.dev/skiff/internal/registry/rbac"
+	"skiff.dev/skiff/internal/registry/scheduling"
 	"skiff.dev/skiff/internal/registry/storage"
 	"skiff.dev/skiff/internal/registry/store"
 )
@@ -64,6 +67,8 @@ func Groups(guard *rbac.Guard) []Group {
 		{Name: rbacv1.GroupName, Versions: []schema.GroupVersion{rbacv1.SchemeGroupVersion}, Kinds: rbac.Kinds(guard)},
 		{Name: certificatesv1.GroupName, Versions: []schema.GroupVersion{certificatesv1.SchemeGroupVersion}, Kinds: certificates.Kinds()},
 		{Name: storagev1.GroupName, Versions: []schema.GroupVersion{storagev1.SchemeGroupVersion}, Kinds: storage.Kinds()},
+		{Name: policyv1.GroupName, Versions: []schema.GroupVersion{policyv1.SchemeGroupVersion}, Kinds: policy.Kinds()},
+		{Name: schedulingv1.GroupName, Versions: []schema.GroupVersion{schedulingv1.SchemeGroupVersion}, Kinds: scheduling.Kinds()},
 	}
 }
 
@@ -82,6 +87,7 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 		batchv1.AddToScheme, networkingv1.AddToScheme, discoveryv1.AddToScheme, coordinationv1.AddToScheme,
 		eventsv1.AddToScheme, policyv1.AddToScheme, rbacv1.AddToScheme, certificatesv1.AddToScheme,
 		storagev1.AddToScheme,
+		schedulingv1.AddToScheme,
 		// The reviews, served without a store.
 		authorizationv1.AddToScheme, authenticationv1.AddToScheme,
 		// metrics.k8s.io has internal types of its own, with conversions.
@@ -123,6 +129,8 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	rbac.RegisterDefaults(scheme)
 	certificates.RegisterDefaults(scheme)
 	storage.RegisterDefaults(scheme)
+	policy.RegisterDefaults(scheme)
+	scheduling.RegisterDefaults(scheme)
 	if err := podsub.RegisterConversions(scheme); err != nil {
 		return nil, serializer.CodecFactory{}, err
 	}

@@ -48,6 +48,8 @@ import (
 	"skiff.dev/skiff/internal/apiserver/admission/certsubject"
 	"skiff.dev/skiff/internal/apiserver/admission/noderestriction"
 	"skiff.dev/skiff/internal/apiserver/admission/podsecurity"
+	"skiff.dev/skiff/internal/apiserver/admission/priority"
+	"skiff.dev/skiff/internal/apiserver/admission/quota"
 	saadmission "skiff.dev/skiff/internal/apiserver/admission/serviceaccount"
 	storageadmission "skiff.dev/skiff/internal/apiserver/admission/storage"
 	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
@@ -61,6 +63,7 @@ import (
 	"skiff.dev/skiff/internal/registry/podsub"
 	"skiff.dev/skiff/internal/registry/proxysub"
 	rbacregistry "skiff.dev/skiff/internal/registry/rbac"
+	schedulingregistry "skiff.dev/skiff/internal/registry/scheduling"
 	"skiff.dev/skiff/internal/registry/store"
 	"skiff.dev/skiff/internal/registry/tokenrequest"
 	"skiff.dev/skiff/internal/serviceaccount"
@@ -315,9 +318,22 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pod security admission: %w", err)
 	}
+	limitRanger, err := quota.NewLimitRanger(client, informerFactory)
+	if err != nil {
+		return nil, err
+	}
+	priorityAdmission, err := priority.New(client, informerFactory)
+	if err != nil {
+		return nil, err
+	}
+	resourceQuota, err := quota.NewResourceQuota(client, informerFactory, resourceConfig, c.DrainedNotify())
+	if err != nil {
+		return nil, err
+	}
 	// In kube-apiserver's order: mutating plugins run first, then the
 	// validating ones, each set in this order.
 	plugins := []admission.Interface{nsLifecycle}
+	plugins = append(plugins, limitRanger)
 	if !slices.Contains(cfg.DisableAdmissionPlugins, saadmission.PluginName) {
 		plugins = append(plugins, saadmission.New(informerFactory.Core().V1().ServiceAccounts(), client))
 	}
@@ -326,9 +342,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	plugins = append(plugins, storagePlugins...)
-	plugins = append(plugins, nodeRestriction,
+	plugins = append(plugins, nodeRestriction, priorityAdmission,
 		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)),
 		podSecurity, certsubject.New(), certSigners)
+	// ResourceQuota is kube-apiserver's last plugin (after the webhooks).
+	plugins = append(plugins, resourceQuota)
 	c.AdmissionControl = admission.NewChainHandler(plugins...)
 
 	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)
@@ -352,6 +370,9 @@ func New(cfg Config) (*Server, error) {
 			return err
 		}
 		return authz.waitFor(hookCtx, policy)
+	})
+	generic.AddPostStartHookOrDie("scheduling/bootstrap-system-priority-classes", func(hookCtx genericapiserver.PostStartHookContext) error {
+		return schedulingregistry.EnsureSystemClasses(hookCtx, client.SchedulingV1())
 	})
 
 	var metricsStorage map[string]rest.Storage
@@ -397,7 +418,7 @@ func New(cfg Config) (*Server, error) {
 				}
 			}
 			if g.Name == "" {
-				for path, s := range podSubresources(resources["pods"], resources["nodes"], kubeletTransport, kubeletInsecure) {
+				for path, s := range podSubresources(resources["pods"], resources["nodes"], kubeletTransport, kubeletInsecure, client) {
 					m[path] = s
 				}
 				for path, s := range proxySubresources(resources, kubeletTransport, cfg.ProxyTransport) {
@@ -495,11 +516,12 @@ func orDefault(seconds int64) int64 {
 	return seconds
 }
 
-func podSubresources(pods, nodes *store.Storage, kubeletTransport, kubeletInsecure http.RoundTripper) map[string]rest.Storage {
+func podSubresources(pods, nodes *store.Storage, kubeletTransport, kubeletInsecure http.RoundTripper, client kubernetes.Interface) map[string]rest.Storage {
 	if pods == nil {
 		return nil
 	}
-	cfg := podsub.Config{Pods: pods.Store, KubeletTransport: kubeletTransport, KubeletInsecureTransport: kubeletInsecure}
+	cfg := podsub.Config{Pods: pods.Store, KubeletTransport: kubeletTransport, KubeletInsecureTransport: kubeletInsecure,
+		Budgets: client.PolicyV1()}
 	if nodes != nil {
 		cfg.Nodes = nodes.Store
 	}

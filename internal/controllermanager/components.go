@@ -111,6 +111,13 @@ func runControllers(ctx context.Context, d deps) {
 		log.Error("workload controllers", "err", err)
 	}
 	fns = append(fns, workloadFns...)
+	for _, start := range []func(deps, informers.SharedInformerFactory) (func(context.Context), error){disruptionController, resourceQuotaController} {
+		if fn, err := start(d, factory); err != nil {
+			log.Error("controller not started", "err", err)
+		} else {
+			fns = append(fns, fn)
+		}
+	}
 	startAll(ctx, factory, fns...)
 }
 

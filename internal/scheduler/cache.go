@@ -195,3 +195,14 @@ func (c *nodeCache) numNodes() int {
 	}
 	return n
 }
+
+// podsByNode returns the pods on each node, assumed ones included.
+func (c *nodeCache) podsByNode() map[string][]*framework.PodInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string][]*framework.PodInfo{}
+	for _, ps := range c.pods {
+		out[ps.node] = append(out[ps.node], ps.pi)
+	}
+	return out
+}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	policylisters "k8s.io/client-go/listers/policy/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -106,6 +107,9 @@ type Scheduler struct {
 	metrics *schedulerMetrics
 	volumes plugins.VolumeBinding
 
+	// pdbs reads the PodDisruptionBudgets preemption tries to respect.
+	pdbs policylisters.PodDisruptionBudgetLister
+
 	requests chan struct{} // semaphore over API requests in flight
 	wg       sync.WaitGroup
 }
@@ -136,7 +140,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	s.metrics.setPending(0, 0, 0)
 	pods := factory.Core().V1().Pods().Informer()
 	nodes := factory.Core().V1().Nodes().Informer()
-	s.synced = []cache.InformerSynced{pods.HasSynced, nodes.HasSynced}
+	pdbs := factory.Policy().V1().PodDisruptionBudgets()
+	s.pdbs = pdbs.Lister()
+	s.synced = []cache.InformerSynced{pods.HasSynced, nodes.HasSynced, pdbs.Informer().HasSynced}
 	s.synced = append(s.synced, s.watchVolumes(factory)...)
 
 	// Assigned pods fill the cache; their going away may make room.
@@ -226,6 +232,12 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 	s.cache.updateSnapshot(s.snapshot)
 	n, err := s.alg.Schedule(ctx, pi, s.snapshot.list)
 	s.metrics.algorithmDuration.Observe(s.opts.Clock.Since(start).Seconds())
+	var fitErr *framework.FitError
+	if errors.As(err, &fitErr) {
+		// Evicting pods of lower priority may make room: the pod then
+		// waits for them to go, nominated to the node.
+		s.preempt(ctx, pi)
+	}
 	if err != nil {
 		s.failed(ctx, qp, pod, err, start)
 		return true

@@ -34,6 +34,8 @@ func Kinds() []*store.Kind {
 		persistentVolumeClaimKind(),
 		podTemplateKind(),
 		replicationControllerKind(),
+		resourceQuotaKind(),
+		limitRangeKind(),
 	}
 }
 
@@ -41,6 +43,7 @@ func Kinds() []*store.Kind {
 // with the scheme; decoding a request or a stored object applies them.
 func RegisterDefaults(scheme *runtime.Scheme) {
 	registerVolumeDefaults(scheme)
+	registerQuotaDefaults(scheme)
 	scheme.AddTypeDefaultingFunc(&corev1.Pod{}, func(o interface{}) { podspec.SetDefaultsPod(o.(*corev1.Pod)) })
 	scheme.AddTypeDefaultingFunc(&corev1.PodList{}, func(o interface{}) {
 		l := o.(*corev1.PodList)

@@ -69,6 +69,17 @@ func TestKinds(t *testing.T) {
 		"persistentvolumeclaims": {"PersistentVolumeClaim", true, []string{"pvc"}, nil},
 		"podtemplates":           {"PodTemplate", true, nil, nil},
 		"replicationcontrollers": {"ReplicationController", true, []string{"rc"}, []string{"all"}},
+		"namespaces":             {"Namespace", false, []string{"ns"}, nil},
+		"nodes":                  {"Node", false, []string{"no"}, nil},
+		"pods":                   {"Pod", true, []string{"po"}, []string{"all"}},
+		"services":               {"Service", true, []string{"svc"}, []string{"all"}},
+		"endpoints":              {"Endpoints", true, []string{"ep"}, nil},
+		"configmaps":             {"ConfigMap", true, []string{"cm"}, nil},
+		"secrets":                {"Secret", true, nil, nil},
+		"serviceaccounts":        {"ServiceAccount", true, []string{"sa"}, nil},
+		"events":                 {"Event", true, []string{"ev"}, nil},
+		"resourcequotas":         {"ResourceQuota", true, []string{"quota"}, nil},
+		"limitranges":            {"LimitRange", true, []string{"limits"}, nil},
 	}
 	kinds := Kinds()
 	if len(kinds) != len(want) {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,6 +17,7 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
+	policyclient "k8s.io/client-go/kubernetes/typed/policy/v1"
 )
 
 // Config is what the pod subresources work on.
@@ -35,6 +35,10 @@ type Config struct {
 	// insecureSkipTLSVerifyBackend: it does not verify the kubelet's
 	// serving certificate.
 	KubeletInsecureTransport http.RoundTripper
+	// Budgets reads and updates PodDisruptionBudgets for evictions (a
+	// loopback client, as kube-apiserver's); nil lets every eviction
+	// through.
+	Budgets policyclient.PodDisruptionBudgetsGetter
 }
 
 // Storage returns the pod subresources keyed by path.
@@ -42,7 +46,7 @@ func Storage(cfg Config) map[string]rest.Storage {
 	k := kubelet{loc: locator{pods: cfg.Pods, nodes: cfg.Nodes}, transport: cfg.KubeletTransport, insecure: cfg.KubeletInsecureTransport}
 	return map[string]rest.Storage{
 		"pods/binding":     &BindingREST{pods: cfg.Pods},
-		"pods/eviction":    &EvictionREST{pods: cfg.Pods},
+		"pods/eviction":    &EvictionREST{pods: cfg.Pods, budgets: cfg.Budgets},
 		"pods/log":         &LogREST{kubelet: k},
 		"pods/exec":        &ExecREST{kubelet: k},
 		"pods/attach":      &AttachREST{kubelet: k},
@@ -127,53 +131,4 @@ func setCondition(pod *corev1.Pod, c corev1.PodCondition) {
 		}
 	}
 	pod.Status.Conditions = append(pod.Status.Conditions, c)
-}
-
-// EvictionREST deletes a pod through the eviction API (kubectl drain).
-// PodDisruptionBudgets are not served yet, so no budget blocks an eviction.
-type EvictionREST struct {
-	pods *genericregistry.Store
-}
-
-var (
-	_ rest.NamedCreater             = &EvictionREST{}
-	_ rest.GroupVersionKindProvider = &EvictionREST{}
-)
-
-// New implements rest.Storage.
-func (r *EvictionREST) New() runtime.Object { return &policyv1.Eviction{} }
-
-// Destroy implements rest.Storage.
-func (r *EvictionREST) Destroy() {}
-
-// GroupVersionKind implements rest.GroupVersionKindProvider.
-func (r *EvictionREST) GroupVersionKind(schema.GroupVersion) schema.GroupVersionKind {
-	return policyv1.SchemeGroupVersion.WithKind("Eviction")
-}
-
-// Create evicts the pod: it is deleted with the eviction's delete options.
-func (r *EvictionREST) Create(ctx context.Context, name string, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	eviction, ok := obj.(*policyv1.Eviction)
-	if !ok {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("not an Eviction object: %T", obj))
-	}
-	if name != eviction.Name {
-		return nil, apierrors.NewBadRequest("name in URL does not match name in Eviction object")
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, eviction.DeepCopyObject()); err != nil {
-			return nil, err
-		}
-	}
-	deleteOptions := eviction.DeleteOptions
-	if deleteOptions == nil {
-		deleteOptions = &metav1.DeleteOptions{}
-	}
-	if len(options.DryRun) > 0 {
-		deleteOptions.DryRun = options.DryRun
-	}
-	if _, _, err := r.pods.Delete(ctx, name, rest.ValidateAllObjectFunc, deleteOptions); err != nil {
-		return nil, err
-	}
-	return &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated}, nil
 }

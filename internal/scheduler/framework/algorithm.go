@@ -24,8 +24,8 @@ type FitError struct {
 // Error is kube-scheduler's summary, "0/3 nodes are available: 1 node(s)
 // had untolerated taint {k: v}, 2 Insufficient cpu.": each reason with its
 // node count, sorted as strings, joined by ", ". kube-scheduler appends what
-// preemption found; this scheduler does not preempt and, like kube-scheduler
-// with preemption disabled, appends nothing.
+// preemption found; this scheduler's preemption (in package scheduler)
+// appends nothing.
 func (e *FitError) Error() string {
 	parts := make([]string, 0, len(e.Reasons))
 	for r, c := range e.Reasons {

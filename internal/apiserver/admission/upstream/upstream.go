@@ -1,8 +1,9 @@
-// Package upstream runs a validating admission plugin of k8s.io/kubernetes
-// on skiff's requests. skiff serves the k8s.io/api external types as its
+// Package upstream runs an admission plugin of k8s.io/kubernetes on skiff's
+// requests. skiff serves the k8s.io/api external types as its
 // internal ones, while kube-apiserver's plugins read Kubernetes' internal
 // types: the request's objects are converted to them first (with the
-// generated conversions of the install packages imported here).
+// generated conversions of the install packages imported here), and a
+// mutating plugin's changes converted back into the request's object.
 package upstream
 
 import (
@@ -17,6 +18,7 @@ import (
 	_ "k8s.io/kubernetes/pkg/apis/coordination/install"   // Lease
 	_ "k8s.io/kubernetes/pkg/apis/core/install"           // Pod, Node
 	_ "k8s.io/kubernetes/pkg/apis/policy/install"         // Eviction
+	_ "k8s.io/kubernetes/pkg/apis/scheduling/install"     // PriorityClass
 	_ "k8s.io/kubernetes/pkg/apis/storage/install"        // StorageClass
 )
 
@@ -57,13 +59,11 @@ func toInternal(obj runtime.Object) (runtime.Object, error) {
 	return internal, nil
 }
 
-// Mutator is an upstream mutating plugin's Admit.
-type Mutator func(ctx context.Context, a admission.Attributes, o admission.ObjectInterfaces) error
-
-// Mutate runs m on a copy of a whose object is Kubernetes' internal type,
-// then converts what m changed back into a's own object.
-func Mutate(ctx context.Context, m Mutator, a admission.Attributes, o admission.ObjectInterfaces) error {
-	obj, err := toInternal(a.GetObject())
+// Mutate runs m on a copy of a whose objects are Kubernetes' internal types
+// and converts what m changed back into a's object.
+func Mutate(ctx context.Context, m Validator, a admission.Attributes, o admission.ObjectInterfaces) error {
+	obj := a.GetObject()
+	in, err := toInternal(obj)
 	if err != nil {
 		return err
 	}
@@ -71,16 +71,48 @@ func Mutate(ctx context.Context, m Mutator, a admission.Attributes, o admission.
 	if err != nil {
 		return err
 	}
-	internal := admission.NewAttributesRecord(obj, old, a.GetKind(), a.GetNamespace(), a.GetName(), a.GetResource(),
+	internal := admission.NewAttributesRecord(in, old, a.GetKind(), a.GetNamespace(), a.GetName(), a.GetResource(),
 		a.GetSubresource(), a.GetOperation(), a.GetOperationOptions(), a.IsDryRun(), a.GetUserInfo())
 	if err := m(ctx, internal, o); err != nil {
 		return err
 	}
-	if obj == nil || obj == a.GetObject() {
+	if in == obj {
 		return nil
 	}
-	if err := legacyscheme.Scheme.Convert(obj, a.GetObject(), nil); err != nil {
-		return fmt.Errorf("admission: convert %T back to %T: %w", obj, a.GetObject(), err)
+	if err := legacyscheme.Scheme.Convert(in, obj, nil); err != nil {
+		return fmt.Errorf("admission: convert %T back to %T: %w", in, obj, err)
 	}
 	return nil
+}
+
+// Plugin runs an upstream admission plugin (its Admit and Validate, where
+// it has them) on internal copies of the request's objects.
+type Plugin struct {
+	Upstream admission.Interface
+}
+
+var (
+	_ admission.MutationInterface   = Plugin{}
+	_ admission.ValidationInterface = Plugin{}
+)
+
+// Handles implements admission.Interface.
+func (p Plugin) Handles(op admission.Operation) bool { return p.Upstream.Handles(op) }
+
+// Admit implements admission.MutationInterface.
+func (p Plugin) Admit(ctx context.Context, a admission.Attributes, o admission.ObjectInterfaces) error {
+	m, ok := p.Upstream.(admission.MutationInterface)
+	if !ok {
+		return nil
+	}
+	return Mutate(ctx, m.Admit, a, o)
+}
+
+// Validate implements admission.ValidationInterface.
+func (p Plugin) Validate(ctx context.Context, a admission.Attributes, o admission.ObjectInterfaces) error {
+	v, ok := p.Upstream.(admission.ValidationInterface)
+	if !ok {
+		return nil
+	}
+	return Validate(ctx, v.Validate, a, o)
 }
