@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/metrics/pkg/apis/metrics"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
+	"skiff.dev/skiff/internal/registry/admissionregistration"
 	"skiff.dev/skiff/internal/registry/apps"
 	"skiff.dev/skiff/internal/registry/autoscaling"
 	"skiff.dev/skiff/internal/registry/batch"
@@ -61,6 +63,7 @@ func Groups(guard *rbac.Guard) []Group {
 		{Name: eventsv1.GroupName, Versions: []schema.GroupVersion{eventsv1.SchemeGroupVersion}, Kinds: events.Kinds()},
 		{Name: rbacv1.GroupName, Versions: []schema.GroupVersion{rbacv1.SchemeGroupVersion}, Kinds: rbac.Kinds(guard)},
 		{Name: certificatesv1.GroupName, Versions: []schema.GroupVersion{certificatesv1.SchemeGroupVersion}, Kinds: certificates.Kinds()},
+		{Name: admissionregistrationv1.GroupName, Versions: []schema.GroupVersion{admissionregistrationv1.SchemeGroupVersion}, Kinds: admissionregistration.Kinds()},
 	}
 }
 
@@ -78,6 +81,7 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
 		batchv1.AddToScheme, networkingv1.AddToScheme, discoveryv1.AddToScheme, coordinationv1.AddToScheme,
 		eventsv1.AddToScheme, policyv1.AddToScheme, rbacv1.AddToScheme, certificatesv1.AddToScheme,
+		admissionregistrationv1.AddToScheme,
 		// The reviews, served without a store.
 		authorizationv1.AddToScheme, authenticationv1.AddToScheme,
 		// metrics.k8s.io has internal types of its own, with conversions.
@@ -118,6 +122,7 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	events.RegisterDefaults(scheme)
 	rbac.RegisterDefaults(scheme)
 	certificates.RegisterDefaults(scheme)
+	admissionregistration.RegisterDefaults(scheme)
 	if err := podsub.RegisterConversions(scheme); err != nil {
 		return nil, serializer.CodecFactory{}, err
 	}

@@ -314,6 +314,14 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pod security admission: %w", err)
 	}
+	resolver, err := newServiceResolver(c, informerFactory)
+	if err != nil {
+		return nil, err
+	}
+	dynamicAdmission, err := newDynamicAdmission(c, client, informerFactory, authz.authorizer, resolver)
+	if err != nil {
+		return nil, err
+	}
 	// In kube-apiserver's order: mutating plugins run first, then the
 	// validating ones, each set in this order.
 	plugins := []admission.Interface{nsLifecycle}
@@ -323,6 +331,10 @@ func New(cfg Config) (*Server, error) {
 	plugins = append(plugins, nodeRestriction,
 		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)),
 		podSecurity, certsubject.New(), certSigners)
+	// Webhooks mutate after the built-in mutating plugins and validate
+	// last, after the policies (the chain runs every Admit before any
+	// Validate, so their place among validating plugins is what counts).
+	plugins = append(plugins, dynamicAdmission.Mutating, dynamicAdmission.ValidatingPolicy, dynamicAdmission.Validating)
 	c.AdmissionControl = admission.NewChainHandler(plugins...)
 
 	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)
