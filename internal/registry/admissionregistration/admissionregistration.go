@@ -16,11 +16,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/features"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/kubernetes/pkg/api/legacyscheme"
 	internal "k8s.io/kubernetes/pkg/apis/admissionregistration"
 	_ "k8s.io/kubernetes/pkg/apis/admissionregistration/install" // conversions to the internal types
 	upstreamv1 "k8s.io/kubernetes/pkg/apis/admissionregistration/v1"
 	"k8s.io/kubernetes/pkg/apis/admissionregistration/validation"
+	"k8s.io/kubernetes/pkg/kubeapiserver/admission/exclusion"
 
 	"skiff.dev/skiff/internal/registry/store"
 )
@@ -79,11 +82,18 @@ func mutatingWebhookConfigurationKind() *store.Kind {
 		NoStatusSubresource: true,
 		Validate: func(_ context.Context, obj runtime.Object) field.ErrorList {
 			return validate(obj, nil, func(c, _ *internal.MutatingWebhookConfiguration) field.ErrorList {
-				return validation.ValidateMutatingWebhookConfiguration(c)
+				return append(validation.ValidateMutatingWebhookConfiguration(c), staticSuffix(c.Name)...)
 			})
 		},
 		ValidateUpdate: func(_ context.Context, obj, old runtime.Object) field.ErrorList {
 			return validate(obj, old, validation.ValidateMutatingWebhookConfigurationUpdate)
+		},
+		Warnings: func(_ context.Context, obj runtime.Object) []string {
+			c, err := toInternal[internal.MutatingWebhookConfiguration](obj)
+			if err != nil {
+				return nil
+			}
+			return validation.WarningsForMutatingWebhookRules(c.Webhooks, exclusion.Excluded())
 		},
 		Columns: webhooksColumns,
 		Row: func(obj runtime.Object) ([]interface{}, error) {
@@ -106,11 +116,18 @@ func validatingWebhookConfigurationKind() *store.Kind {
 		NoStatusSubresource: true,
 		Validate: func(_ context.Context, obj runtime.Object) field.ErrorList {
 			return validate(obj, nil, func(c, _ *internal.ValidatingWebhookConfiguration) field.ErrorList {
-				return validation.ValidateValidatingWebhookConfiguration(c)
+				return append(validation.ValidateValidatingWebhookConfiguration(c), staticSuffix(c.Name)...)
 			})
 		},
 		ValidateUpdate: func(_ context.Context, obj, old runtime.Object) field.ErrorList {
 			return validate(obj, old, validation.ValidateValidatingWebhookConfigurationUpdate)
+		},
+		Warnings: func(_ context.Context, obj runtime.Object) []string {
+			c, err := toInternal[internal.ValidatingWebhookConfiguration](obj)
+			if err != nil {
+				return nil
+			}
+			return validation.WarningsForValidatingWebhookRules(c.Webhooks, exclusion.Excluded())
 		},
 		Columns: webhooksColumns,
 		Row: func(obj runtime.Object) ([]interface{}, error) {
@@ -132,7 +149,7 @@ func validatingAdmissionPolicyKind() *store.Kind {
 		Categories: []string{"api-extensions"},
 		Validate: func(_ context.Context, obj runtime.Object) field.ErrorList {
 			return validate(obj, nil, func(p, _ *internal.ValidatingAdmissionPolicy) field.ErrorList {
-				return validation.ValidateValidatingAdmissionPolicy(p)
+				return append(validation.ValidateValidatingAdmissionPolicy(p), staticSuffix(p.Name)...)
 			})
 		},
 		ValidateUpdate: func(_ context.Context, obj, old runtime.Object) field.ErrorList {
@@ -166,7 +183,7 @@ func validatingAdmissionPolicyBindingKind() *store.Kind {
 		NoStatusSubresource: true,
 		Validate: func(_ context.Context, obj runtime.Object) field.ErrorList {
 			return validate(obj, nil, func(b, _ *internal.ValidatingAdmissionPolicyBinding) field.ErrorList {
-				return validation.ValidateValidatingAdmissionPolicyBinding(b)
+				return append(validation.ValidateValidatingAdmissionPolicyBinding(b), staticSuffix(b.Name)...)
 			})
 		},
 		ValidateUpdate: func(_ context.Context, obj, old runtime.Object) field.ErrorList {
@@ -185,6 +202,16 @@ func validatingAdmissionPolicyBindingKind() *store.Kind {
 			return []interface{}{b.Spec.PolicyName, paramRef(b.Spec.ParamRef), store.Age(b.CreationTimestamp)}, nil
 		},
 	}
+}
+
+// staticSuffix refuses, on create, the names Kubernetes reserves for
+// configurations loaded from manifest files (ManifestBasedAdmissionControlConfig,
+// on by default), which skiff does not load.
+func staticSuffix(name string) field.ErrorList {
+	if !utilfeature.DefaultFeatureGate.Enabled(features.ManifestBasedAdmissionControlConfig) {
+		return nil
+	}
+	return validation.ValidateStaticSuffix(name, field.NewPath("metadata", "name"))
 }
 
 var webhooksColumns = []metav1.TableColumnDefinition{

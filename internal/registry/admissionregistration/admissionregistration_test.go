@@ -47,6 +47,7 @@ func TestValidatingWebhookConfiguration(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(*admissionregistrationv1.ValidatingWebhook)
+		config func(*admissionregistrationv1.ValidatingWebhookConfiguration)
 		want   []string
 	}{
 		{name: "valid", mutate: func(*admissionregistrationv1.ValidatingWebhook) {}},
@@ -59,6 +60,12 @@ func TestValidatingWebhookConfiguration(t *testing.T) {
 			name:   "name not fully qualified",
 			mutate: func(w *admissionregistrationv1.ValidatingWebhook) { w.Name = "deny" },
 			want:   []string{`webhooks[0].name: Invalid value: "deny": should be a domain with at least three segments separated by dots`},
+		},
+		{
+			name:   "reserved name",
+			mutate: func(w *admissionregistrationv1.ValidatingWebhook) {},
+			config: func(c *admissionregistrationv1.ValidatingWebhookConfiguration) { c.Name = "deny.static.k8s.io" },
+			want:   []string{`metadata.name: Invalid value: "deny.static.k8s.io": names ending with ".static.k8s.io" are reserved`},
 		},
 		{
 			name:   "timeout too long",
@@ -82,7 +89,11 @@ func TestValidatingWebhookConfiguration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			obj := defaulted(t, webhookConfig(tt.mutate))
+			c := webhookConfig(tt.mutate)
+			if tt.config != nil {
+				tt.config(c)
+			}
+			obj := defaulted(t, c)
 			errs := kind.Validate(context.Background(), obj)
 			if len(errs) != len(tt.want) {
 				t.Fatalf("errors = %v, want %v", errs, tt.want)
@@ -152,5 +163,17 @@ func TestColumns(t *testing.T) {
 	}
 	if got := paramKind(&admissionregistrationv1.ParamKind{APIVersion: "v1", Kind: "ConfigMap"}); got != "v1/ConfigMap" {
 		t.Errorf("paramKind = %q", got)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	c := defaulted(t, webhookConfig(func(w *admissionregistrationv1.ValidatingWebhook) {
+		w.Rules[0].Rule = admissionregistrationv1.Rule{APIGroups: []string{"authorization.k8s.io"}, APIVersions: []string{"v1"}, Resources: []string{"subjectaccessreviews"}}
+	}))
+	if w := validatingWebhookConfigurationKind().Warnings(context.Background(), c); len(w) != 1 || !strings.Contains(w[0], "subjectaccessreviews") {
+		t.Errorf("warnings = %q, want one on subjectaccessreviews", w)
+	}
+	if w := validatingWebhookConfigurationKind().Warnings(context.Background(), defaulted(t, webhookConfig(func(*admissionregistrationv1.ValidatingWebhook) {}))); len(w) != 0 {
+		t.Errorf("warnings on a rule for deployments: %q", w)
 	}
 }
