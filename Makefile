@@ -38,6 +38,7 @@ images:
 	@test -x /bin/busybox || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/pause ./cmd/pause
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/fetch ./cmd/fetch
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/admission-webhook ./cmd/admission-webhook
 	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v1" -o $(IMAGES)/bin/model-server-v1 ./cmd/model-server
 	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v2" -o $(IMAGES)/bin/model-server-v2 ./cmd/model-server
 	$(GO) run ./hack/mkimage --bin-dir $(IMAGES)/bin --busybox /bin/busybox --out $(IMAGES)
@@ -85,7 +86,7 @@ integration:
 # E2E_FLAGS adds go test flags (-v, -run ...).
 e2e: build images
 	SKIFF_BIN=$(CURDIR)/$(BIN)/skiff KUBECTL_BIN=$(CURDIR)/$(BIN)/kubectl SKIFF_IMAGES=$(CURDIR)/$(IMAGES) \
-	MODEL_SERVER_BIN=$(CURDIR)/$(IMAGES)/bin/model-server-v2 FETCH_BIN=$(CURDIR)/$(IMAGES)/bin/fetch SKIFF_REQUIRE_CONTAINERD=1 \
+	MODEL_SERVER_BIN=$(CURDIR)/$(IMAGES)/bin/model-server-v2 FETCH_BIN=$(CURDIR)/$(IMAGES)/bin/fetch ADMISSION_WEBHOOK_BIN=$(CURDIR)/$(IMAGES)/bin/admission-webhook SKIFF_REQUIRE_CONTAINERD=1 \
 	LOADGEN_BIN=$(CURDIR)/$(BIN)/loadgen $(GO) test -count=1 -timeout 25m $(E2E_FLAGS) ./test/e2e/...
 
 bench: deps build images

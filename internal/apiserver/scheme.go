@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/metrics/pkg/apis/metrics"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
+	"skiff.dev/skiff/internal/registry/admissionregistration"
 	"skiff.dev/skiff/internal/registry/apps"
 	"skiff.dev/skiff/internal/registry/autoscaling"
 	"skiff.dev/skiff/internal/registry/batch"
@@ -69,6 +71,7 @@ func Groups(guard *rbac.Guard) []Group {
 		{Name: storagev1.GroupName, Versions: []schema.GroupVersion{storagev1.SchemeGroupVersion}, Kinds: storage.Kinds()},
 		{Name: policyv1.GroupName, Versions: []schema.GroupVersion{policyv1.SchemeGroupVersion}, Kinds: policy.Kinds()},
 		{Name: schedulingv1.GroupName, Versions: []schema.GroupVersion{schedulingv1.SchemeGroupVersion}, Kinds: scheduling.Kinds()},
+		{Name: admissionregistrationv1.GroupName, Versions: []schema.GroupVersion{admissionregistrationv1.SchemeGroupVersion}, Kinds: admissionregistration.Kinds()},
 	}
 }
 
@@ -88,6 +91,7 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 		eventsv1.AddToScheme, policyv1.AddToScheme, rbacv1.AddToScheme, certificatesv1.AddToScheme,
 		storagev1.AddToScheme,
 		schedulingv1.AddToScheme,
+		admissionregistrationv1.AddToScheme,
 		// The reviews, served without a store.
 		authorizationv1.AddToScheme, authenticationv1.AddToScheme,
 		// metrics.k8s.io has internal types of its own, with conversions.
@@ -131,6 +135,7 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	storage.RegisterDefaults(scheme)
 	policy.RegisterDefaults(scheme)
 	scheduling.RegisterDefaults(scheme)
+	admissionregistration.RegisterDefaults(scheme)
 	if err := podsub.RegisterConversions(scheme); err != nil {
 		return nil, serializer.CodecFactory{}, err
 	}

@@ -327,6 +327,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	resourceQuota, err := quota.NewResourceQuota(client, informerFactory, resourceConfig, c.DrainedNotify())
+	resolver, err := newServiceResolver(c, informerFactory)
+	if err != nil {
+		return nil, err
+	}
+	dynamicAdmission, err := newDynamicAdmission(c, client, informerFactory, authz.authorizer, resolver)
 	if err != nil {
 		return nil, err
 	}
@@ -345,6 +350,10 @@ func New(cfg Config) (*Server, error) {
 	plugins = append(plugins, nodeRestriction, priorityAdmission,
 		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)),
 		podSecurity, certsubject.New(), certSigners)
+	// Webhooks mutate after the built-in mutating plugins and validate
+	// last, after the policies (the chain runs every Admit before any
+	// Validate, so their place among validating plugins is what counts).
+	plugins = append(plugins, dynamicAdmission.Mutating, dynamicAdmission.ValidatingPolicy, dynamicAdmission.Validating)
 	// ResourceQuota is kube-apiserver's last plugin (after the webhooks).
 	plugins = append(plugins, resourceQuota)
 	c.AdmissionControl = admission.NewChainHandler(plugins...)
