@@ -34,6 +34,7 @@ import (
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	utilflowcontrol "k8s.io/apiserver/pkg/util/flowcontrol"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/apiserver/pkg/server/options"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
@@ -258,6 +259,9 @@ func New(cfg Config) (*Server, error) {
 	for _, g := range groups {
 		resourceConfig.EnableVersions(g.Versions...)
 	}
+	for _, g := range upstreamGroups() {
+		resourceConfig.EnableVersions(g.versions...)
+	}
 	encoding := serverstorage.NewDefaultResourceEncodingConfigForEffectiveVersion(scheme, c.EffectiveVersion)
 	storageFactory := serverstorage.NewDefaultStorageFactory(etcdOpts.StorageConfig, etcdOpts.DefaultStorageMediaType,
 		codecs, encoding, resourceConfig, nil)
@@ -292,6 +296,10 @@ func New(cfg Config) (*Server, error) {
 		c.Authorization.Authorizer = join.Authorizer(c.Authorization.Authorizer)
 	}
 	c.RuleResolver = authz.rules
+	// API Priority and Fairness, as kube-apiserver by default: requests
+	// are queued by the FlowSchemas and PriorityLevelConfigurations the
+	// flowcontrol group serves, in place of the max-in-flight limits.
+	c.FlowControl = utilflowcontrol.New(informerFactory, client.FlowcontrolV1(), c.MaxRequestsInFlight+c.MaxMutatingRequestsInFlight)
 	guard.Authorizer, guard.Rules = c.Authorization.Authorizer, authz.rbacRules
 	nsLifecycle, err := lifecycle.NewLifecycle(sets.New("default", "kube-system", "kube-public"))
 	if err != nil {
@@ -412,6 +420,9 @@ func New(cfg Config) (*Server, error) {
 		if err := generic.InstallAPIGroup(&info); err != nil {
 			return nil, fmt.Errorf("install API group %s: %w", g.Name, err)
 		}
+	}
+	if err := installUpstreamGroups(generic, scheme, codecs, resourceConfig, restOptions, informerFactory); err != nil {
+		return nil, err
 	}
 	reviews := []struct {
 		group   string
