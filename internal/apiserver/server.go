@@ -34,6 +34,7 @@ import (
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/apiserver/pkg/server/options"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
@@ -299,6 +300,11 @@ func New(cfg Config) (*Server, error) {
 	// API Priority and Fairness, as kube-apiserver by default: requests
 	// are queued by the FlowSchemas and PriorityLevelConfigurations the
 	// flowcontrol group serves, in place of the max-in-flight limits.
+	// Long-running, as kube-apiserver's: watches and proxying, and the
+	// streams of exec, attach, logs and port-forward, which neither time
+	// out nor hold a seat of their priority level.
+	c.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(sets.NewString("watch", "proxy"),
+		sets.NewString("attach", "exec", "proxy", "log", "portforward"))
 	c.FlowControl = utilflowcontrol.New(informerFactory, client.FlowcontrolV1(), c.MaxRequestsInFlight+c.MaxMutatingRequestsInFlight)
 	guard.Authorizer, guard.Rules = c.Authorization.Authorizer, authz.rbacRules
 	nsLifecycle, err := lifecycle.NewLifecycle(sets.New("default", "kube-system", "kube-public"))

@@ -182,6 +182,13 @@ func (s *server) stop() {
 	s.cmd = nil
 	if s.t.Failed() {
 		s.t.Logf("skiff server log:\n%s", tail(s.log.String(), 4000))
+		// SKIFF_E2E_LOG_DIR keeps the whole log of a failed test's server.
+		if dir := os.Getenv("SKIFF_E2E_LOG_DIR"); dir != "" {
+			name := filepath.Join(dir, strings.ReplaceAll(s.t.Name(), "/", "_")+".log")
+			if err := os.WriteFile(name, []byte(s.log.String()), 0o644); err == nil {
+				s.t.Logf("whole server log: %s", name)
+			}
+		}
 	}
 }
 
