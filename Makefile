@@ -83,11 +83,12 @@ integration:
 	$(GO) test -race -count=1 -tags integration $(TEST_PKGS)
 
 # e2e runs the real-runtime suites too: containerd must be there (CI).
-# E2E_FLAGS adds go test flags (-v, -run ...).
+# The tests with simulated nodes only run 3 at a time (t.Parallel), after the
+# ones with real nodes. E2E_FLAGS adds go test flags (-v, -run ...).
 e2e: build images
 	SKIFF_BIN=$(CURDIR)/$(BIN)/skiff KUBECTL_BIN=$(CURDIR)/$(BIN)/kubectl SKIFF_IMAGES=$(CURDIR)/$(IMAGES) \
 	MODEL_SERVER_BIN=$(CURDIR)/$(IMAGES)/bin/model-server-v2 FETCH_BIN=$(CURDIR)/$(IMAGES)/bin/fetch ADMISSION_WEBHOOK_BIN=$(CURDIR)/$(IMAGES)/bin/admission-webhook SKIFF_REQUIRE_CONTAINERD=1 \
-	LOADGEN_BIN=$(CURDIR)/$(BIN)/loadgen $(GO) test -count=1 -timeout 25m $(E2E_FLAGS) ./test/e2e/...
+	LOADGEN_BIN=$(CURDIR)/$(BIN)/loadgen $(GO) test -count=1 -timeout 40m -parallel 3 $(E2E_FLAGS) ./test/e2e/...
 
 bench: deps build images
 	./hack/bench.sh

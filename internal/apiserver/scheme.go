@@ -101,6 +101,11 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 			return nil, serializer.CodecFactory{}, fmt.Errorf("build scheme: %w", err)
 		}
 	}
+	// The groups served by Kubernetes' own registries bring their
+	// internal types, conversions and version priorities.
+	for _, g := range upstreamGroups() {
+		g.install(scheme)
+	}
 	// Versions the subresources use (Scale, Eviction) are internal too.
 	internalGroups := [][]schema.GroupVersion{{policyv1.SchemeGroupVersion},
 		{authorizationv1.SchemeGroupVersion}, {authenticationv1.SchemeGroupVersion}}

@@ -35,9 +35,11 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
 	"k8s.io/apiserver/pkg/server/options"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
+	utilflowcontrol "k8s.io/apiserver/pkg/util/flowcontrol"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	clientrest "k8s.io/client-go/rest"
@@ -262,6 +264,9 @@ func New(cfg Config) (*Server, error) {
 	for _, g := range groups {
 		resourceConfig.EnableVersions(g.Versions...)
 	}
+	for _, g := range upstreamGroups() {
+		resourceConfig.EnableVersions(g.versions...)
+	}
 	encoding := serverstorage.NewDefaultResourceEncodingConfigForEffectiveVersion(scheme, c.EffectiveVersion)
 	storageFactory := serverstorage.NewDefaultStorageFactory(etcdOpts.StorageConfig, etcdOpts.DefaultStorageMediaType,
 		codecs, encoding, resourceConfig, nil)
@@ -296,6 +301,15 @@ func New(cfg Config) (*Server, error) {
 		c.Authorization.Authorizer = join.Authorizer(c.Authorization.Authorizer)
 	}
 	c.RuleResolver = authz.rules
+	// API Priority and Fairness, as kube-apiserver by default: requests
+	// are queued by the FlowSchemas and PriorityLevelConfigurations the
+	// flowcontrol group serves, in place of the max-in-flight limits.
+	// Long-running, as kube-apiserver's: watches and proxying, and the
+	// streams of exec, attach, logs and port-forward, which neither time
+	// out nor hold a seat of their priority level.
+	c.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(sets.NewString("watch", "proxy"),
+		sets.NewString("attach", "exec", "proxy", "log", "portforward"))
+	c.FlowControl = utilflowcontrol.New(informerFactory, client.FlowcontrolV1(), c.MaxRequestsInFlight+c.MaxMutatingRequestsInFlight)
 	guard.Authorizer, guard.Rules = c.Authorization.Authorizer, authz.rbacRules
 	nsLifecycle, err := lifecycle.NewLifecycle(sets.New("default", "kube-system", "kube-public"))
 	if err != nil {
@@ -448,6 +462,9 @@ func New(cfg Config) (*Server, error) {
 		if err := generic.InstallAPIGroup(&info); err != nil {
 			return nil, fmt.Errorf("install API group %s: %w", g.Name, err)
 		}
+	}
+	if err := installUpstreamGroups(generic, scheme, codecs, resourceConfig, restOptions, informerFactory); err != nil {
+		return nil, err
 	}
 	reviews := []struct {
 		group   string

@@ -15,6 +15,7 @@ import (
 // external etcd (Debian's etcd-server, started here) that, as every
 // production etcd, serves TLS and requires client certificates.
 func TestSeedWorkflowExternalEtcd(t *testing.T) {
+	t.Parallel()
 	e := startEtcd(t)
 	s := startServer(t, e.flags()...)
 	seedWorkflow(t, s)

@@ -120,6 +120,11 @@ func freeDNSPort(t *testing.T) int {
 // test restarts one) and waits until it is ready. It is stopped when the test
 // ends. Unless the test chooses a --runtime, the server runs no node of its
 // own (--disable-agent).
+//
+// A test whose nodes are all simulated (hollow nodes, agents with --runtime
+// fake) or that runs none calls t.Parallel: such servers share nothing but
+// loopback ports. A test with a real node (process or cri) changes the
+// host's network and runs alone.
 func startServer(t *testing.T, extraArgs ...string) *server {
 	t.Helper()
 	if !slices.ContainsFunc(extraArgs, func(a string) bool { return strings.HasPrefix(a, "--runtime") }) {
@@ -177,6 +182,13 @@ func (s *server) stop() {
 	s.cmd = nil
 	if s.t.Failed() {
 		s.t.Logf("skiff server log:\n%s", tail(s.log.String(), 4000))
+		// SKIFF_E2E_LOG_DIR keeps the whole log of a failed test's server.
+		if dir := os.Getenv("SKIFF_E2E_LOG_DIR"); dir != "" {
+			name := filepath.Join(dir, strings.ReplaceAll(s.t.Name(), "/", "_")+".log")
+			if err := os.WriteFile(name, []byte(s.log.String()), 0o644); err == nil {
+				s.t.Logf("whole server log: %s", name)
+			}
+		}
 	}
 }
 

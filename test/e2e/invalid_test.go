@@ -33,6 +33,7 @@ spec:
 // TestBadInputIsRefused checks that bad input gets Kubernetes' Status
 // errors and leaves what is stored untouched.
 func TestBadInputIsRefused(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.ok("create", "namespace", "production")
 	s.ok("create", "configmap", "keep", "-n", "production", "--from-literal=k=v")

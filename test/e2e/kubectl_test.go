@@ -15,6 +15,7 @@ func manifests() string { return filepath.Join(repoRoot, "examples", "ml-model",
 // TestSeedWorkflow drives the seed's kubectl workflow against a server on
 // its embedded etcd.
 func TestSeedWorkflow(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	seedWorkflow(t, s)
 }

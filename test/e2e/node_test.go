@@ -326,6 +326,7 @@ func runNodeSuite(t *testing.T, rt string) {
 
 	t.Run("port-forward", func(t *testing.T) { n.portForward(t, seedNS, first) })
 	t.Run("exec -it", func(t *testing.T) { n.execInteractive(t, seedNS, first) })
+	t.Run("debug -it", func(t *testing.T) { n.debugInteractive(t, seedNS, first) })
 	t.Run("cp", func(t *testing.T) { n.copyOut(t, seedNS, first) })
 
 	// A container that keeps failing goes to CrashLoopBackOff, with a
@@ -392,6 +393,46 @@ func (n *nodeSuite) portForward(t *testing.T, ns, pod string) {
 // execInteractive drives `kubectl exec -it ... -- sh` through a pty.
 func (n *nodeSuite) execInteractive(t *testing.T, ns, pod string) {
 	cmd := execKubectl(n.s, "exec", "-it", "-n", ns, pod, "--", n.shell)
+	n.interactiveShell(t, cmd, 7)
+}
+
+// debugInteractive drives `kubectl debug -it POD --image=... -- sh`: an
+// ephemeral container joins the running pod, kubectl attaches to its
+// shell, and once the shell exits the container shows Terminated while
+// the pod's own container ran on untouched.
+func (n *nodeSuite) debugInteractive(t *testing.T, ns, pod string) {
+	c := n.s.client()
+	before, err := c.CoreV1().Pods(ns).Get(context.Background(), pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := execKubectl(n.s, "debug", "-it", "-n", ns, pod, "--image=localhost/skiff/model-server:v2",
+		"--image-pull-policy=IfNotPresent", "-c", "debugger", "--", n.shell)
+	n.interactiveShell(t, cmd, -1)
+	n.waitPod(ns, pod, 30*time.Second, "the debugger container Terminated", func(p *corev1.Pod) bool {
+		for _, cs := range p.Status.EphemeralContainerStatuses {
+			if cs.Name == "debugger" && cs.State.Terminated != nil {
+				return true
+			}
+		}
+		return false
+	})
+	after, err := c.CoreV1().Pods(ns).Get(context.Background(), pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, a := before.Status.ContainerStatuses[0], after.Status.ContainerStatuses[0]; a.RestartCount != b.RestartCount || a.State.Running == nil {
+		t.Fatalf("the pod's container was disturbed by kubectl debug: before %+v after %+v", b, a)
+	}
+	if out := n.s.ok("get", "pod", pod, "-n", ns, "-o", "jsonpath={.spec.ephemeralContainers[0].name}"); out != "debugger" {
+		t.Fatalf("spec.ephemeralContainers: %q", out)
+	}
+}
+
+// interactiveShell drives a kubectl command that runs a shell through a
+// pty: the shell answers on a terminal, and the command ends with
+// wantExit (any exit status when negative) after "exit 7".
+func (n *nodeSuite) interactiveShell(t *testing.T, cmd *exec.Cmd, wantExit int) {
 	f, err := pty.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
@@ -426,12 +467,12 @@ func (n *nodeSuite) execInteractive(t *testing.T, ns, pod string) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
-			t.Fatalf("kubectl exec -it exit: %v", err)
+		if ee, ok := err.(*exec.ExitError); wantExit >= 0 && (!ok || ee.ExitCode() != wantExit) {
+			t.Fatalf("%s exit: %v, want %d", cmd.Args, err, wantExit)
 		}
 	case <-time.After(20 * time.Second):
 		_ = cmd.Process.Kill()
-		t.Fatal("kubectl exec -it did not end after exit")
+		t.Fatalf("%s did not end after exit", cmd.Args)
 	}
 }
 

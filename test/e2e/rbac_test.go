@@ -53,6 +53,7 @@ func seedDeployment(t *testing.T, ns string) string {
 // else, `kubectl auth can-i --list` shows it, and RBAC refuses her a
 // binding that would grant more than she holds.
 func TestRBAC(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	alice := userKubeconfig(t, s, "alice")
 
@@ -178,6 +179,7 @@ aggregationRule:
 // pods use, cannot touch other nodes, and cannot set the labels reserved to
 // administrators (the Node authorizer and NodeRestriction admission).
 func TestNodeAuthorization(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	a := startAgent(t, s, "node-a", "--runtime", "fake")
 	startAgent(t, s, "node-b", "--runtime", "fake")

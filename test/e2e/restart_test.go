@@ -25,6 +25,7 @@ func testPod(name string) *corev1.Pod {
 // the server restarts: objects stay, resourceVersions keep increasing, and the
 // informer sees pods created after the restart.
 func TestInformerSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

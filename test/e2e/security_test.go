@@ -71,6 +71,7 @@ func etcdGet(cfg etcd.ClientConfig, key string) error {
 // key with the server running; the Secrets read back the same through
 // kubectl, and after a restart.
 func TestSecretsEncryptedAtRest(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	const value = "e2e-at-rest-4f1d2b9c"
 	s.ok("create", "secret", "generic", "db", "--from-literal=password="+value)
@@ -188,6 +189,7 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 // agent (skiff agent --token); `skiff token list` shows it; once deleted
 // with `skiff token delete`, an agent can no longer join with it.
 func TestJoinWithCreatedToken(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	token := strings.TrimSpace(s.skiff("token", "create", "--data-dir", s.dataDir, "--ttl", "10m", "--description", "e2e"))
 	if list := s.skiff("token", "list", "--data-dir", s.dataDir); !strings.Contains(list, token) || !strings.Contains(list, "e2e") {

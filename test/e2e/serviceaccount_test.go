@@ -138,6 +138,7 @@ func runServiceAccountSuite(t *testing.T, rt string) {
 // TestCreateToken: `kubectl create token` gives a token that `kubectl
 // --token` authenticates with, as the service account.
 func TestCreateToken(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := s.client()
 	eventually(t, 30*time.Second, "the default service account", func() bool {

@@ -71,6 +71,7 @@ func authenticatedAs(t *testing.T, kubeconfig, user string) {
 // the API server authenticates as that user; a denied CSR gets none; `skiff
 // kubeconfig --user` gives a working kubeconfig directly.
 func TestUserCertificates(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	dir := t.TempDir()
 

@@ -23,6 +23,7 @@ type actionsSummary struct {
 	initStart     []string
 	initializing  bool
 	start         []string
+	ephemeral     []string
 	notRestarted  []string
 }
 
@@ -45,7 +46,7 @@ func summarize(a podActions) actionsSummary {
 		}
 		return out
 	}
-	s.initStart, s.start = starts(a.initToStart), starts(a.containersToStart)
+	s.initStart, s.start, s.ephemeral = starts(a.initToStart), starts(a.containersToStart), starts(a.ephemeralToStart)
 	return s
 }
 
@@ -108,6 +109,13 @@ func sidecar(name string, probed bool) podOption {
 				}
 			}
 		}
+	}
+}
+
+func debugger(name string) podOption {
+	return func(pod *corev1.Pod) {
+		pod.Spec.EphemeralContainers = append(pod.Spec.EphemeralContainers, corev1.EphemeralContainer{
+			EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: name, Image: "skiff/debug:v1"}, TargetContainerName: "app"})
 	}
 }
 
@@ -282,6 +290,20 @@ func TestComputePodActions(t *testing.T) {
 			pod:   testPod(func(p *corev1.Pod) { p.Spec.Containers[0].Image = "skiff/app:v2" }),
 			state: withState(readySandbox(0), func() *containerInfo { ci := runningCI("app", 0); ci.hash = ""; return ci }()),
 			want:  actionsSummary{}},
+
+		// Ephemeral containers (kubectl debug).
+		{name: "an ephemeral container added to a running pod starts",
+			pod: testPod(debugger("debug")), state: withState(readySandbox(0), runningCI("app", 0)),
+			want: actionsSummary{ephemeral: []string{"debug#0"}}},
+		{name: "an ephemeral container starts while the pod initializes",
+			pod: testPod(initContainers("setup"), debugger("debug")), state: withState(readySandbox(0), runningCI("setup", 0)),
+			want: actionsSummary{initializing: true, ephemeral: []string{"debug#0"}}},
+		{name: "an ephemeral container that exited is never restarted",
+			pod: testPod(debugger("debug")), state: withState(readySandbox(0), runningCI("app", 0), exitedCI("debug", 0, 1)),
+			want: actionsSummary{}},
+		{name: "no sandbox: the sandbox first, not the ephemeral container",
+			pod: testPod(debugger("debug")), state: withState(nil),
+			want: actionsSummary{createSandbox: true}},
 
 		// The end of a pod.
 		{name: "deleted: kill all within the deletion's grace, start nothing",

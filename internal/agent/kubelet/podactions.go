@@ -35,6 +35,9 @@ type podActions struct {
 	initializing bool
 	// containersToStart are the main containers to start.
 	containersToStart []containerStart
+	// ephemeralToStart are the ephemeral containers (kubectl debug) that
+	// never ran: they start once, first, and are never restarted.
+	ephemeralToStart []containerStart
 	// notRestarted are the stopped containers the restart policy keeps
 	// stopped (their waiting reasons are cleared).
 	notRestarted []string
@@ -122,6 +125,11 @@ func computePodActions(pod *corev1.Pod, state *podState, probes probeResults, ki
 	}
 
 	var acts podActions
+	for _, c := range ephemeralContainers(pod) {
+		if state.latest(c.Name) == nil {
+			acts.ephemeralToStart = append(acts.ephemeralToStart, containerStart{spec: c})
+		}
+	}
 	// Liveness and startup failures and changed specs: killed first.
 	stopping := map[string]killReason{}
 	for _, c := range allContainers(pod) {
@@ -243,6 +251,16 @@ func shouldRestart(pod *corev1.Pod, ci *containerInfo, stopping bool, killed kil
 	default:
 		return true
 	}
+}
+
+// ephemeralContainers are the pod's ephemeral containers as containers
+// (the fields they may not set are empty).
+func ephemeralContainers(pod *corev1.Pod) []*corev1.Container {
+	var out []*corev1.Container
+	for i := range pod.Spec.EphemeralContainers {
+		out = append(out, (*corev1.Container)(&pod.Spec.EphemeralContainers[i].EphemeralContainerCommon))
+	}
+	return out
 }
 
 // allContainers is the pod's sidecars and containers.

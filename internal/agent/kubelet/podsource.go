@@ -24,7 +24,7 @@ func (m *podManager) Container(namespace, name, container string, previous bool)
 		}
 		return kubeletserver.ContainerRef{}, err
 	}
-	if specOf(pod, container) == nil {
+	if specOf(pod, container) == nil && ephemeralSpecOf(pod, container) == nil {
 		return kubeletserver.ContainerRef{}, kubeletserver.ContainerNotFound(container, name)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
@@ -37,6 +37,9 @@ func (m *podManager) Container(namespace, name, container string, previous bool)
 	cs := findStatus(st.ContainerStatuses, container)
 	if cs == nil {
 		cs = findStatus(st.InitContainerStatuses, container)
+	}
+	if cs == nil {
+		cs = findStatus(st.EphemeralContainerStatuses, container)
 	}
 	if cs == nil {
 		return kubeletserver.ContainerRef{}, kubeletserver.ContainerNotFound(container, name)

@@ -89,6 +89,14 @@ func computeStatus(in statusInput) corev1.PodStatus {
 	if len(st.InitContainerStatuses) == 0 {
 		st.InitContainerStatuses = nil
 	}
+	st.EphemeralContainerStatuses = nil
+	if len(pod.Spec.EphemeralContainers) > 0 {
+		ephemeral := make([]corev1.Container, 0, len(pod.Spec.EphemeralContainers))
+		for _, c := range ephemeralContainers(pod) {
+			ephemeral = append(ephemeral, *c)
+		}
+		st.EphemeralContainerStatuses = containerStatuses(in, ephemeral, false)
+	}
 	phase := podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses, in.terminating)
 	if old.Phase == corev1.PodSucceeded || old.Phase == corev1.PodFailed {
 		phase = old.Phase

@@ -260,6 +260,11 @@ func (m *podManager) startContainers(ctx context.Context, sc *startContext, stat
 	for _, name := range acts.notRestarted {
 		m.setWaiting(sc.pod.UID, name, "", "")
 	}
+	// Ephemeral containers first, as the kubelet: they are most likely
+	// there to debug an init container that does not finish.
+	for _, s := range acts.ephemeralToStart {
+		_, _ = m.startContainer(ctx, sc, state, s.spec, 0, nil)
+	}
 	for _, s := range acts.initToStart {
 		after, ok := m.restart(ctx, sc, state, s)
 		next.at(after)
@@ -608,7 +613,8 @@ func (m *podManager) killContainers(ctx context.Context, pod *corev1.Pod, state 
 	}
 }
 
-// specOf is the pod's container (or init container) of the name.
+// specOf is the pod's container (or init container) of the name;
+// ephemeral containers are not among them (see ephemeralSpecOf).
 func specOf(pod *corev1.Pod, name string) *corev1.Container {
 	for i := range pod.Spec.InitContainers {
 		if pod.Spec.InitContainers[i].Name == name {
@@ -618,6 +624,16 @@ func specOf(pod *corev1.Pod, name string) *corev1.Container {
 	for i := range pod.Spec.Containers {
 		if pod.Spec.Containers[i].Name == name {
 			return &pod.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+// ephemeralSpecOf is the pod's ephemeral container of the name.
+func ephemeralSpecOf(pod *corev1.Pod, name string) *corev1.Container {
+	for _, c := range ephemeralContainers(pod) {
+		if c.Name == name {
+			return c
 		}
 	}
 	return nil

@@ -1,7 +1,7 @@
 // Package podsub serves the subresources of pods that are not plain reads and
 // writes of the Pod object: binding (the scheduler's placement), eviction,
-// and the streaming endpoints (log, exec, attach, portforward) that reach the
-// node agent.
+// ephemeralcontainers (kubectl debug), and the streaming endpoints (log, exec,
+// attach, portforward) that reach the node agent.
 package podsub
 
 import (
@@ -51,6 +51,8 @@ func Storage(cfg Config) map[string]rest.Storage {
 		"pods/exec":        &ExecREST{kubelet: k},
 		"pods/attach":      &AttachREST{kubelet: k},
 		"pods/portforward": &PortForwardREST{kubelet: k},
+		// Written by kubectl debug; started by the kubelet.
+		"pods/ephemeralcontainers": ephemeralContainersREST(cfg.Pods),
 	}
 }
 
