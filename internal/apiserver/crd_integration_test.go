@@ -5,7 +5,10 @@ package apiserver_test
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -270,4 +274,93 @@ func TestCustomResourceDefinitions(t *testing.T) {
 			t.Errorf("%d Models survived their CRD", len(list.Items))
 		}
 	})
+}
+
+// A CRD whose versions differ in shape converts through its webhook: v1's
+// spec.size is v2's spec.replicas.
+func TestCustomResourceConversionWebhook(t *testing.T) {
+	hook := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var review apiextensionsv1.ConversionReview
+		if err := json.NewDecoder(r.Body).Decode(&review); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		resp := &apiextensionsv1.ConversionResponse{UID: review.Request.UID, Result: metav1.Status{Status: metav1.StatusSuccess}}
+		for _, raw := range review.Request.Objects {
+			var obj map[string]any
+			if err := json.Unmarshal(raw.Raw, &obj); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			spec, _ := obj["spec"].(map[string]any)
+			from, to := "size", "replicas"
+			if review.Request.DesiredAPIVersion == "conv.example.com/v1" {
+				from, to = to, from
+			}
+			if v, ok := spec[from]; ok && obj["apiVersion"] != review.Request.DesiredAPIVersion {
+				delete(spec, from)
+				spec[to] = v
+			}
+			obj["apiVersion"] = review.Request.DesiredAPIVersion
+			b, _ := json.Marshal(obj)
+			resp.ConvertedObjects = append(resp.ConvertedObjects, runtime.RawExtension{Raw: b})
+		}
+		review.Response, review.Request = resp, nil
+		_ = json.NewEncoder(w).Encode(&review)
+	}))
+	defer hook.Close()
+	caBundle := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hook.Certificate().Raw})
+
+	srv := testserver.Start(t, nil)
+	ctx := context.Background()
+	ext := apiextensionsclient.NewForConfigOrDie(srv.Config)
+	dyn := dynamic.NewForConfigOrDie(srv.Config)
+	version := func(name, field string, storage bool) apiextensionsv1.CustomResourceDefinitionVersion {
+		return apiextensionsv1.CustomResourceDefinitionVersion{Name: name, Served: true, Storage: storage,
+			Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+				Type: "object",
+				Properties: map[string]apiextensionsv1.JSONSchemaProps{"spec": {
+					Type: "object", Properties: map[string]apiextensionsv1.JSONSchemaProps{field: {Type: "integer"}},
+				}},
+			}}}
+	}
+	createCRD(t, ext, &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "pools.conv.example.com"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "conv.example.com", Scope: apiextensionsv1.NamespaceScoped,
+			Names:    apiextensionsv1.CustomResourceDefinitionNames{Plural: "pools", Singular: "pool", Kind: "Pool", ListKind: "PoolList"},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{version("v1", "size", false), version("v2", "replicas", true)},
+			Conversion: &apiextensionsv1.CustomResourceConversion{
+				Strategy: apiextensionsv1.WebhookConverter,
+				Webhook: &apiextensionsv1.WebhookConversion{
+					ConversionReviewVersions: []string{"v1"},
+					ClientConfig:             &apiextensionsv1.WebhookClientConfig{URL: ptr.To(hook.URL + "/convert"), CABundle: caBundle},
+				},
+			},
+		},
+	})
+	v1 := dyn.Resource(schema.GroupVersionResource{Group: "conv.example.com", Version: "v1", Resource: "pools"}).Namespace("default")
+	v2 := dyn.Resource(schema.GroupVersionResource{Group: "conv.example.com", Version: "v2", Resource: "pools"}).Namespace("default")
+	pool := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "conv.example.com/v1", "kind": "Pool",
+		"metadata": map[string]any{"name": "p"}, "spec": map[string]any{"size": int64(2)},
+	}}
+	testserver.Poll(t, 10*time.Second, "create v1 Pool", func() error {
+		_, err := v1.Create(ctx, pool, metav1.CreateOptions{})
+		return err
+	})
+	got, err := v2.Get(ctx, "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _, _ := unstructured.NestedInt64(got.Object, "spec", "replicas"); r != 2 {
+		t.Errorf("v2 spec %v, want replicas 2", got.Object["spec"])
+	}
+	got, err = v1.Get(ctx, "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _, _ := unstructured.NestedInt64(got.Object, "spec", "size"); s != 2 {
+		t.Errorf("v1 spec %v, want size 2", got.Object["spec"])
+	}
 }
