@@ -106,6 +106,20 @@ func TestCustomResources(t *testing.T) {
 		if got := s.ok("get", "model", "llama", "-o", "jsonpath={.spec}"); got != `{"image":"llama:3","maxReplicas":10,"replicas":1}` {
 			t.Errorf("stored spec %s, want defaults filled and spec.unknown pruned", got)
 		}
+		// Server-side apply tracks field managers on custom resources: a
+		// second manager setting the first's field conflicts until it
+		// forces.
+		s.kubectlIn("apiVersion: ml.example.com/v2\nkind: Model\nmetadata: {name: ssa}\nspec: {image: x, replicas: 1}\n",
+			"apply", "--server-side", "--field-manager", "deployer", "-f", "-")
+		tuned := "apiVersion: ml.example.com/v2\nkind: Model\nmetadata: {name: ssa}\nspec: {replicas: 2}\n"
+		r = s.kubectl(tuned, nil, "apply", "--server-side", "--field-manager", "tuner", "-f", "-")
+		if r.Code != 1 || !strings.Contains(r.Stderr, `conflict with "deployer"`) || !strings.Contains(r.Stderr, ".spec.replicas") {
+			t.Errorf("server-side apply over another manager's field: exit %d, stderr %q", r.Code, r.Stderr)
+		}
+		s.kubectlIn(tuned, "apply", "--server-side", "--force-conflicts", "--field-manager", "tuner", "-f", "-")
+		if got := s.ok("get", "model", "ssa", "-o", "jsonpath={.spec.image}/{.spec.replicas}"); got != "x/2" {
+			t.Errorf("after a forced server-side apply of replicas 2: %s", got)
+		}
 		// Served at v1 too.
 		if got := s.ok("get", "models.v1.ml.example.com", "llama", "-o", "jsonpath={.apiVersion}"); got != "ml.example.com/v1" {
 			t.Errorf("v1 read gives apiVersion %q", got)
