@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -96,8 +97,20 @@ func publishCRDs(main *genericapiserver.GenericAPIServer, crds *apiextensionsapi
 	informer := crds.Informers.Apiextensions().V1().CustomResourceDefinitions()
 	v2 := crdopenapi.NewController(informer)
 	v3 := crdopenapiv3.NewController(informer)
-	groups := &crdGroups{server: main, lister: informer.Lister(), served: map[string]bool{}}
+	groups := &crdGroups{server: main, lister: informer.Lister(), served: map[string]bool{}, builtin: map[string]bool{}}
 	return func(ctx genericapiserver.PostStartHookContext) error {
+		// The groups installed by now are built in: a CRD adding a kind to
+		// one of them must not replace or remove its entry.
+		for _, p := range main.ListedPaths() {
+			if name, ok := strings.CutPrefix(p, "/apis/"); ok && !strings.Contains(name, "/") {
+				groups.builtin[name] = true
+			}
+		}
+		// apiextensions.k8s.io itself is served by the delegate, which
+		// lists no groups of its own.
+		gv := metav1.GroupVersionForDiscovery{GroupVersion: apiextensionsv1.SchemeGroupVersion.String(), Version: apiextensionsv1.SchemeGroupVersion.Version}
+		main.DiscoveryGroupManager.AddGroup(metav1.APIGroup{Name: apiextensionsv1.GroupName, Versions: []metav1.GroupVersionForDiscovery{gv}, PreferredVersion: gv})
+		groups.builtin[apiextensionsv1.GroupName] = true
 		if main.StaticOpenAPISpec != nil && main.OpenAPIVersionedService != nil {
 			go v2.Run(main.StaticOpenAPISpec, main.OpenAPIVersionedService, ctx.Done())
 		}
@@ -128,7 +141,7 @@ type crdGroups struct {
 	lister interface {
 		List(labels.Selector) ([]*apiextensionsv1.CustomResourceDefinition, error)
 	}
-	served map[string]bool
+	served, builtin map[string]bool
 }
 
 func (g *crdGroups) sync() {
@@ -138,6 +151,9 @@ func (g *crdGroups) sync() {
 	}
 	now := map[string]bool{}
 	for _, group := range CRDAPIGroups(crds) {
+		if g.builtin[group.Name] {
+			continue
+		}
 		g.server.DiscoveryGroupManager.AddGroup(group)
 		now[group.Name] = true
 	}

@@ -225,8 +225,10 @@ func TestCustomResourceDefinitions(t *testing.T) {
 		if err := json.Unmarshal(raw, &legacy); err != nil {
 			t.Fatal(err)
 		}
-		if !slices.ContainsFunc(legacy.Groups, func(g metav1.APIGroup) bool { return g.Name == "ml.example.com" }) {
-			t.Errorf("legacy /apis does not list ml.example.com")
+		for _, name := range []string{"ml.example.com", "apiextensions.k8s.io", "apps"} {
+			if !slices.ContainsFunc(legacy.Groups, func(g metav1.APIGroup) bool { return g.Name == name }) {
+				t.Errorf("legacy /apis does not list %s", name)
+			}
 		}
 	})
 
