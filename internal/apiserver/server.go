@@ -20,6 +20,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -31,6 +32,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/request/x509"
 	tokenunion "k8s.io/apiserver/pkg/authentication/token/union"
+	discoveryendpoint "k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -281,7 +283,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	namer := openapinamer.NewDefinitionNamer(scheme)
+	namer := openapinamer.NewDefinitionNamer(scheme, apiextensionsapiserver.Scheme)
 	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
 	c.OpenAPIConfig.Info.Title = "Kubernetes"
 	c.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
@@ -373,11 +375,24 @@ func New(cfg Config) (*Server, error) {
 	c.AdmissionControl = admission.NewChainHandler(plugins...)
 
 	loopback := clientrest.CopyConfig(c.LoopbackClientConfig)
+	// CustomResourceDefinitions are served by apiextensions-apiserver, the
+	// delegate of skiff's server, as in kube-apiserver's chain; both list
+	// their groups in one aggregated discovery document.
+	c.AggregatedDiscoveryGroupManager = discoveryendpoint.NewResourceManager("apis")
+	extensionsConfig, err := apiExtensionsConfig(*c, *etcdOpts, informerFactory)
+	if err != nil {
+		return nil, err
+	}
+	extensions, err := extensionsConfig.Complete().New(genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, fmt.Errorf("apiextensions API server: %w", err)
+	}
 	completed := c.Complete(informerFactory)
-	generic, err := completed.New("skiff-apiserver", genericapiserver.NewEmptyDelegate())
+	generic, err := completed.New("skiff-apiserver", extensions.GenericAPIServer)
 	if err != nil {
 		return nil, fmt.Errorf("generic API server: %w", err)
 	}
+	generic.AddPostStartHookOrDie("publish-custom-resources", publishCRDs(generic, extensions))
 	if cfg.JoinToken != nil && cfg.CA != nil {
 		generic.Handler.NonGoRestfulMux.Handle(join.Path, join.Handler(cfg.CA))
 	}
