@@ -343,6 +343,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	resourceQuota, err := quota.NewResourceQuota(client, informerFactory, resourceConfig, c.DrainedNotify())
+	if err != nil {
+		return nil, err
+	}
 	resolver, err := newServiceResolver(c, informerFactory)
 	if err != nil {
 		return nil, err
