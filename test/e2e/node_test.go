@@ -326,8 +326,10 @@ func runNodeSuite(t *testing.T, rt string) {
 
 	t.Run("port-forward", func(t *testing.T) { n.portForward(t, seedNS, first) })
 	t.Run("exec -it", func(t *testing.T) { n.execInteractive(t, seedNS, first) })
-	t.Run("debug -it", func(t *testing.T) { n.debugInteractive(t, seedNS, first) })
 	t.Run("cp", func(t *testing.T) { n.copyOut(t, seedNS, first) })
+	// On another pod: kubectl names the ephemeral container among a
+	// pod's containers from then on ("Defaulted container ...").
+	t.Run("debug -it", func(t *testing.T) { n.debugInteractive(t, seedNS, pods[1].Name) })
 
 	// A container that keeps failing goes to CrashLoopBackOff, with a
 	// growing back-off.
