@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +145,111 @@ func TestPersistentVolumes(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(pv.Spec.Local.Path, "file")); err != nil || strings.TrimSpace(string(b)) != "retained" {
 		t.Fatalf("retained volume's data: %q %v", b, err)
+	}
+
+	t.Run("statefulset", func(t *testing.T) { statefulSetVolumes(t, n, mountDir) })
+}
+
+// statefulSetVolumes: a StatefulSet of 3 with a volumeClaimTemplate starts
+// its pods in order, each with a claim of its own; what web-1 wrote is
+// there after web-1 is deleted and comes back; scaling down keeps the
+// claims; kubectl rollout undo statefulset brings the last template back.
+func statefulSetVolumes(t *testing.T, n *nodeSuite, mountDir string) {
+	s, c, ctx := n.s, n.s.client(), context.Background()
+	ctr := n.shellContainer("web", "exec sleep 3600")
+	manifest := fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: web
+spec:
+  serviceName: web
+  replicas: 3
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: %s
+        command: [%q, "-c", %q]
+        volumeMounts: [{name: data, mountPath: %q}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 64Mi}}
+`, ctr.Image, ctr.Command[0], ctr.Command[2], mountDir)
+	if r := s.kubectl(manifest, nil, "apply", "-f", "-"); r.Code != 0 {
+		t.Fatalf("kubectl apply: %d %s", r.Code, r.Stderr)
+	}
+	eventually(t, 120*time.Second, "web-0, web-1, web-2 Running and Ready", func() bool { return readyRunning(t, c, "default", "app=web", 3) })
+	// OrderedReady: each pod was created only once the one before it was
+	// Ready.
+	pods := map[string]corev1.Pod{}
+	for _, p := range livePods(t, c, "default", "app=web") {
+		pods[p.Name] = p
+	}
+	for i := 1; i < 3; i++ {
+		prev, cur := pods[fmt.Sprintf("web-%d", i-1)], pods[fmt.Sprintf("web-%d", i)]
+		var readyAt time.Time
+		for _, cond := range prev.Status.Conditions {
+			if cond.Type == corev1.PodReady {
+				readyAt = cond.LastTransitionTime.Time
+			}
+		}
+		if readyAt.IsZero() || cur.CreationTimestamp.Time.Before(readyAt.Truncate(time.Second)) {
+			t.Fatalf("%s created at %s, before %s was Ready (%s)", cur.Name, cur.CreationTimestamp, prev.Name, readyAt)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		pvc, err := c.CoreV1().PersistentVolumeClaims("default").Get(ctx, fmt.Sprintf("data-web-%d", i), metav1.GetOptions{})
+		if err != nil || pvc.Status.Phase != corev1.ClaimBound {
+			t.Fatalf("claim data-web-%d: %v %+v", i, err, pvc)
+		}
+	}
+
+	s.ok("exec", "web-1", "--", n.shell, "-c", "echo written-by-web-1 > "+mountDir+"/file")
+	old := pods["web-1"].UID
+	s.ok("delete", "pod", "web-1")
+	eventually(t, 90*time.Second, "web-1 back, Running and Ready", func() bool {
+		p, err := c.CoreV1().Pods("default").Get(ctx, "web-1", metav1.GetOptions{})
+		return err == nil && p.UID != old && readyRunning(t, c, "default", "app=web", 3)
+	})
+	if out := s.ok("exec", "web-1", "--", n.shell, "-c", "cat "+mountDir+"/file"); strings.TrimSpace(out) != "written-by-web-1" {
+		t.Fatalf("web-1's volume after the pod came back: %q", out)
+	}
+
+	s.ok("set", "env", "statefulset/web", "MODEL_VERSION=v2")
+	eventually(t, 120*time.Second, "the rollout of MODEL_VERSION=v2", func() bool {
+		return s.kubectl("", nil, "rollout", "status", "statefulset/web", "--timeout=1s").Code == 0
+	})
+	s.ok("rollout", "undo", "statefulset/web")
+	eventually(t, 120*time.Second, "the rollout back", func() bool {
+		return s.kubectl("", nil, "rollout", "status", "statefulset/web", "--timeout=1s").Code == 0
+	})
+	if env := s.ok("get", "statefulset", "web", "-o", "jsonpath={.spec.template.spec.containers[0].env}"); strings.Contains(env, "MODEL_VERSION") {
+		t.Fatalf("after rollout undo the template still has MODEL_VERSION: %s", env)
+	}
+
+	s.ok("scale", "statefulset/web", "--replicas=1")
+	eventually(t, 60*time.Second, "web-1 and web-2 gone", func() bool { return len(livePods(t, c, "default", "app=web")) == 1 })
+	out := s.ok("get", "pvc")
+	for i := 0; i < 3; i++ {
+		if !regexp.MustCompile(fmt.Sprintf(`data-web-%d\s+Bound`, i)).MatchString(out) {
+			t.Fatalf("claims after scaling down to 1 (all three are kept):\n%s", out)
+		}
 	}
 }
 
