@@ -3,7 +3,9 @@ package apiserver
 import (
 	"fmt"
 	"net/url"
+	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/util/proxy"
@@ -47,6 +49,10 @@ func newDynamicAdmission(c *genericapiserver.Config, client kubernetes.Interface
 		return webhooks.Plugins{}, fmt.Errorf("dynamic admission: %w", err)
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(client.Discovery()))
+	// Forget what discovery said every 30 seconds, as k8s.io/apiserver's
+	// admission options do: a policy's paramKind may be a CRD created
+	// after the first lookup.
+	go wait.Until(mapper.Reset, 30*time.Second, c.DrainedNotify())
 	return webhooks.New(webhooks.Config{
 		Client: client, Dynamic: dynamicClient, Informers: informerFactory, Authorizer: authz,
 		RESTMapper: mapper, ServiceResolver: resolver, Loopback: c.LoopbackClientConfig,

@@ -49,12 +49,12 @@ func (n *node) allocator() *ipAllocator {
 	return n.alloc
 }
 
-// desiredNode is the Node the hollow node registers.
 // HollowLocalPathRoot is the local-path root a simulated node publishes.
 func HollowLocalPathRoot(node string) string {
 	return "/var/lib/skiff-hollow/" + node + "/" + wellknown.LocalPathDir
 }
 
+// desiredNode is the Node the hollow node registers.
 func (c *Cluster) desiredNode(n *node, now time.Time) *corev1.Node {
 	labels := map[string]string{
 		corev1.LabelHostname:      n.name,

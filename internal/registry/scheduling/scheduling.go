@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/util/wait"
 	schedulingclient "k8s.io/client-go/kubernetes/typed/scheduling/v1"
 	schedulinginternal "k8s.io/kubernetes/pkg/apis/scheduling"
 	schedulinginternalv1 "k8s.io/kubernetes/pkg/apis/scheduling/v1"
@@ -117,12 +119,25 @@ func withoutMetadata(errs field.ErrorList) field.ErrorList {
 
 // EnsureSystemClasses creates Kubernetes' built-in priority classes
 // (system-cluster-critical, system-node-critical) where they are missing,
-// as kube-apiserver's scheduling post-start hook does.
+// as kube-apiserver's scheduling post-start hook does: a class already
+// stored is left alone (no write goes through admission at a restart),
+// and a failed create is retried for up to 30 seconds.
 func EnsureSystemClasses(ctx context.Context, client schedulingclient.PriorityClassesGetter) error {
 	for _, pc := range schedulinginternalv1.SystemPriorityClasses() {
-		_, err := client.PriorityClasses().Create(ctx, pc.DeepCopy(), metav1.CreateOptions{})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create priority class %s: %w", pc.Name, err)
+		var last error
+		err := wait.PollUntilContextTimeout(ctx, time.Second, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			_, last = client.PriorityClasses().Get(ctx, pc.Name, metav1.GetOptions{})
+			if last == nil {
+				return true, nil
+			}
+			if !apierrors.IsNotFound(last) {
+				return false, nil
+			}
+			_, last = client.PriorityClasses().Create(ctx, pc.DeepCopy(), metav1.CreateOptions{})
+			return last == nil || apierrors.IsAlreadyExists(last), nil
+		})
+		if err != nil {
+			return fmt.Errorf("create priority class %s: %w (last: %v)", pc.Name, err, last)
 		}
 	}
 	return nil

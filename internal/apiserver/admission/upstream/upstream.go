@@ -48,8 +48,13 @@ func toInternal(obj runtime.Object) (runtime.Object, error) {
 	if obj == nil {
 		return nil, nil
 	}
+	// A custom resource (Unstructured) reports its declared kind, which
+	// Kubernetes' scheme cannot convert: the plugins get it as it is.
+	if _, ok := obj.(runtime.Unstructured); ok {
+		return obj, nil
+	}
 	gvks, _, err := legacyscheme.Scheme.ObjectKinds(obj)
-	if err != nil || len(gvks) == 0 {
+	if err != nil || len(gvks) == 0 || !legacyscheme.Scheme.Recognizes(gvks[0].GroupKind().WithVersion(runtime.APIVersionInternal)) {
 		return obj, nil //nolint:nilerr // not a kind the plugins read
 	}
 	internal, err := legacyscheme.Scheme.ConvertToVersion(obj, gvks[0].GroupKind().WithVersion(runtime.APIVersionInternal).GroupVersion())
