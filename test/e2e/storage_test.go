@@ -235,7 +235,10 @@ spec:
 	eventually(t, 120*time.Second, "the rollout of MODEL_VERSION=v2", func() bool {
 		return s.kubectl("", nil, "rollout", "status", "statefulset/web", "--timeout=1s").Code == 0
 	})
-	s.ok("rollout", "undo", "statefulset/web")
+	// kubectl warns that the apply annotation is not rolled back.
+	if r := s.kubectl("", nil, "rollout", "undo", "statefulset/web"); r.Code != 0 || !strings.Contains(r.Stdout, "rolled back") {
+		t.Fatalf("kubectl rollout undo: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
 	eventually(t, 120*time.Second, "the rollout back", func() bool {
 		return s.kubectl("", nil, "rollout", "status", "statefulset/web", "--timeout=1s").Code == 0
 	})
