@@ -3,6 +3,8 @@ package controllermanager
 import (
 	"context"
 	"fmt"
+	resourcev1 "k8s.io/api/resource/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"time"
 
 	quotav1generic "k8s.io/apiserver/pkg/quota/v1/generic"
@@ -16,6 +18,7 @@ import (
 	pkgcontroller "k8s.io/kubernetes/pkg/controller"
 	"k8s.io/kubernetes/pkg/controller/disruption"
 	resourcequotacontroller "k8s.io/kubernetes/pkg/controller/resourcequota"
+	quotacore "k8s.io/kubernetes/pkg/quota/v1/evaluator/core"
 	quotainstall "k8s.io/kubernetes/pkg/quota/v1/install"
 )
 
@@ -65,10 +68,14 @@ func disruptionController(d deps, factory informers.SharedInformerFactory) (func
 func resourceQuotaController(d deps, factory informers.SharedInformerFactory) (func(ctx context.Context), error) {
 	client, md, _ := d.controller("resourcequota-controller")
 	discoveryFunc := client.Discovery().ServerPreferredNamespacedResources
-	config, err := quotainstall.NewQuotaConfigurationForControllers(quotav1generic.ListerFuncForResourceFunc(factory.ForResource), factory)
+	// Kubernetes' evaluators, less resource.k8s.io's (dynamic resource
+	// allocation is not served: its informers would never list).
+	servedGroups := func(gvr schema.GroupVersionResource) bool { return gvr.Group != resourcev1.GroupName }
+	evaluators, err := quotacore.NewEvaluators(quotav1generic.ListerFuncForResourceFunc(factory.ForResource), factory, servedGroups)
 	if err != nil {
 		return nil, fmt.Errorf("resourcequota controller: %w", err)
 	}
+	config := quotav1generic.NewConfiguration(evaluators, quotainstall.DefaultIgnoredResources())
 	return func(ctx context.Context) {
 		metadataFactory := metadatainformer.NewSharedInformerFactory(md, 0)
 		started := make(chan struct{})
