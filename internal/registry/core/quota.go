@@ -55,26 +55,10 @@ func resourceQuotaKind() *store.Kind {
 			return corevalidation.ValidateResourceQuotaSpec(&in.Spec, field.NewPath("spec"))
 		},
 		ValidateUpdate: func(_ context.Context, obj, old runtime.Object) field.ErrorList {
-			in, errs := quotaToInternal(obj)
-			if errs != nil {
-				return errs
-			}
-			oldIn, errs := quotaToInternal(old)
-			if errs != nil {
-				return errs
-			}
-			return dropMetadataErrors(corevalidation.ValidateResourceQuotaUpdate(in, oldIn))
+			return validateQuotaUpdate(obj, old, corevalidation.ValidateResourceQuotaUpdate)
 		},
 		ValidateStatusUpdate: func(_ context.Context, obj, old runtime.Object) field.ErrorList {
-			in, errs := quotaToInternal(obj)
-			if errs != nil {
-				return errs
-			}
-			oldIn, errs := quotaToInternal(old)
-			if errs != nil {
-				return errs
-			}
-			return dropMetadataErrors(corevalidation.ValidateResourceQuotaStatusUpdate(in, oldIn))
+			return validateQuotaUpdate(obj, old, corevalidation.ValidateResourceQuotaStatusUpdate)
 		},
 		Columns: []metav1.TableColumnDefinition{
 			col("Request", "string", "Request represents a minimum amount of cpu/memory that a container may consume."),
@@ -83,6 +67,20 @@ func resourceQuotaKind() *store.Kind {
 		},
 		Row: resourceQuotaRow,
 	}
+}
+
+// validateQuotaUpdate runs one of Kubernetes' ResourceQuota update
+// validators on the internal copies of obj and old.
+func validateQuotaUpdate(obj, old runtime.Object, validate func(in, old *coreinternal.ResourceQuota) field.ErrorList) field.ErrorList {
+	in, errs := quotaToInternal(obj)
+	if errs != nil {
+		return errs
+	}
+	oldIn, errs := quotaToInternal(old)
+	if errs != nil {
+		return errs
+	}
+	return dropMetadataErrors(validate(in, oldIn))
 }
 
 func quotaToInternal(obj runtime.Object) (*coreinternal.ResourceQuota, field.ErrorList) {
