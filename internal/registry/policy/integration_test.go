@@ -4,6 +4,7 @@ package policy_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -165,6 +166,20 @@ func TestQuotaLimitsPriorityAdmission(t *testing.T) {
 		if _, err := c.CoreV1().ResourceQuotas("default").UpdateStatus(ctx, q, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		// Admission reads quotas from an informer and, while that has none,
+		// from a live lookup cached for 30s (which the pods above may have
+		// filled with "no quotas"): wait until the quota is enforced.
+		testserver.Poll(t, 40*time.Second, "the quota enforced", func() error {
+			_, err := c.CoreV1().Pods("default").Create(ctx, pod("gpu-probe", corev1.ResourceList{gpu: resource.MustParse("2")}), metav1.CreateOptions{})
+			if err == nil {
+				_ = c.CoreV1().Pods("default").Delete(ctx, "gpu-probe", metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
+				return fmt.Errorf("a pod asking for 2 GPUs was admitted")
+			}
+			if apierrors.IsForbidden(err) && strings.Contains(err.Error(), "exceeded quota: gpu-quota") {
+				return nil
+			}
+			return err
+		})
 		one := corev1.ResourceList{gpu: resource.MustParse("1")}
 		testserver.Poll(t, 10*time.Second, "the first GPU pod admitted", func() error {
 			_, err := c.CoreV1().Pods("default").Create(ctx, pod("gpu-1", one), metav1.CreateOptions{})
