@@ -75,9 +75,7 @@ const (
 // judge decides what evicting pod does, given the budgets of its
 // namespace. More than one matching budget is an error, as in Kubernetes.
 func judge(pod *corev1.Pod, budgets []policyv1.PodDisruptionBudget) (verdict, *policyv1.PodDisruptionBudget, error) {
-	switch {
-	case pod.Status.Phase == corev1.PodSucceeded, pod.Status.Phase == corev1.PodFailed,
-		pod.Status.Phase == corev1.PodPending, pod.DeletionTimestamp != nil:
+	if budgetsIgnored(pod) {
 		return deleteFreely, nil, nil
 	}
 	var matching []*policyv1.PodDisruptionBudget
@@ -192,11 +190,10 @@ func (r *EvictionREST) Create(ctx context.Context, name string, obj runtime.Obje
 		deleteOptions.DryRun = options.DryRun
 	}
 	dryRun := len(deleteOptions.DryRun) > 0
-	got, err := r.pods.Get(ctx, name, &metav1.GetOptions{})
-	if err != nil {
-		return nil, err
+	pod, deleted, err := r.evictIgnoringBudgets(ctx, name, deleteOptions, dryRun)
+	if err != nil || deleted {
+		return evicted(err)
 	}
-	pod := got.(*corev1.Pod)
 	v := deleteFreely
 	if r.budgets != nil {
 		list, err := r.budgets.PodDisruptionBudgets(pod.Namespace).List(ctx, metav1.ListOptions{})
@@ -214,27 +211,89 @@ func (r *EvictionREST) Create(ctx context.Context, name string, obj runtime.Obje
 		}
 	}
 	ownPrecondition := false
-	if v == deleteUnhealthy && (deleteOptions.Preconditions == nil || deleteOptions.Preconditions.ResourceVersion == nil) {
+	if v == deleteUnhealthy && !hasResourceVersion(deleteOptions) {
 		// Delete only the pod judged: one turned ready since would count.
-		rv := pod.ResourceVersion
-		if deleteOptions.Preconditions == nil {
-			deleteOptions.Preconditions = &metav1.Preconditions{}
-		}
-		deleteOptions.Preconditions.ResourceVersion = &rv
+		deleteOptions = withResourceVersion(deleteOptions, pod.ResourceVersion)
 		ownPrecondition = true
 	}
-	if !dryRun {
-		if err := r.markDisruptionTarget(ctx, pod, deleteOptions.Preconditions); err != nil {
-			if ownPrecondition && apierrors.IsConflict(err) {
-				return nil, apierrors.NewTooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 10)
-			}
-			return nil, err
-		}
+	err = r.delete(ctx, pod, deleteOptions, dryRun)
+	if ownPrecondition && apierrors.IsConflict(err) {
+		return nil, apierrors.NewTooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 10)
 	}
-	if _, _, err := r.pods.Delete(ctx, name, rest.ValidateAllObjectFunc, deleteOptions); err != nil {
+	return evicted(err)
+}
+
+func evicted(err error) (runtime.Object, error) {
+	if err != nil {
 		return nil, err
 	}
 	return &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated}, nil
+}
+
+// budgetsIgnored tells whether an eviction deletes pod without looking at
+// budgets: it is finished, not yet running, or already being deleted.
+func budgetsIgnored(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed ||
+		pod.Status.Phase == corev1.PodPending || pod.DeletionTimestamp != nil
+}
+
+// evictIgnoringBudgets reads the pod and deletes it if budgets do not guard
+// it. A pending pod is deleted only at the version read (it may turn ready
+// meanwhile, and then its budget counts); on a conflict it is read and
+// judged again, unless the caller set the resourceVersion precondition, as
+// in Kubernetes.
+func (r *EvictionREST) evictIgnoringBudgets(ctx context.Context, name string, deleteOptions *metav1.DeleteOptions, dryRun bool) (*corev1.Pod, bool, error) {
+	shouldRetry := apierrors.IsConflict
+	if hasResourceVersion(deleteOptions) {
+		shouldRetry = func(error) bool { return false }
+	}
+	var pod *corev1.Pod
+	deleted := false
+	err := retry.OnError(evictionRetry, shouldRetry, func() error {
+		got, err := r.pods.Get(ctx, name, &metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		pod = got.(*corev1.Pod)
+		if !budgetsIgnored(pod) {
+			return nil
+		}
+		opts := deleteOptions
+		if pod.Status.Phase == corev1.PodPending && pod.DeletionTimestamp == nil && !hasResourceVersion(opts) {
+			opts = withResourceVersion(opts, pod.ResourceVersion)
+		}
+		if err := r.delete(ctx, pod, opts, dryRun); err != nil {
+			return err
+		}
+		deleted = true
+		return nil
+	})
+	return pod, deleted, err
+}
+
+// delete marks the pod a disruption target and deletes it with opts.
+func (r *EvictionREST) delete(ctx context.Context, pod *corev1.Pod, opts *metav1.DeleteOptions, dryRun bool) error {
+	if !dryRun {
+		if err := r.markDisruptionTarget(ctx, pod, opts.Preconditions); err != nil {
+			return err
+		}
+	}
+	_, _, err := r.pods.Delete(ctx, pod.Name, rest.ValidateAllObjectFunc, opts)
+	return err
+}
+
+func hasResourceVersion(opts *metav1.DeleteOptions) bool {
+	return opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil
+}
+
+// withResourceVersion is a copy of opts that deletes only at rv.
+func withResourceVersion(opts *metav1.DeleteOptions, rv string) *metav1.DeleteOptions {
+	opts = opts.DeepCopy()
+	if opts.Preconditions == nil {
+		opts.Preconditions = &metav1.Preconditions{}
+	}
+	opts.Preconditions.ResourceVersion = &rv
+	return opts
 }
 
 // spendBudget takes a disruption from pdb, rereading it on conflicts.

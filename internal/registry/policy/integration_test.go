@@ -92,6 +92,35 @@ func TestEvictionRespectsBudget(t *testing.T) {
 	if _, err := c.CoreV1().Pods("default").Get(ctx, "web-1", metav1.GetOptions{}); err != nil {
 		t.Errorf("refused eviction deleted the pod: %v", err)
 	}
+
+	// A pending pod is not guarded by its budget, spent as it is.
+	if _, err := c.CoreV1().Pods("default").Create(ctx, pod("web-2", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := evict("web-2"); err != nil {
+		t.Errorf("evicting a pending pod: %v", err)
+	}
+	if _, err := c.CoreV1().Pods("default").Get(ctx, "web-2", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("evicted pending pod: %v, want it gone", err)
+	}
+	// The caller's resourceVersion precondition is honoured, not retried.
+	stale, err := c.CoreV1().Pods("default").Create(ctx, pod("web-3", nil), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := stale.DeepCopy()
+	fresh.Labels["tier"] = "a"
+	if _, err := c.CoreV1().Pods("default").Update(ctx, fresh, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = c.CoreV1().Pods("default").EvictV1(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "web-3", Namespace: "default"},
+		DeleteOptions: &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &stale.ResourceVersion}}})
+	if !apierrors.IsConflict(err) {
+		t.Errorf("eviction at a stale resourceVersion: %v, want a conflict", err)
+	}
+	if _, err := c.CoreV1().Pods("default").Get(ctx, "web-3", metav1.GetOptions{}); err != nil {
+		t.Errorf("eviction at a stale resourceVersion deleted the pod: %v", err)
+	}
 }
 
 func TestQuotaLimitsPriorityAdmission(t *testing.T) {
