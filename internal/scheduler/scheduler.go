@@ -273,7 +273,8 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, pod *corev1.Pod, no
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
 	}
-	err := s.bindVolumes(ctx, pod, node)
+	volumesErr := s.bindVolumes(ctx, pod, node)
+	err := volumesErr
 	if err == nil {
 		err = s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
 	}
@@ -288,8 +289,7 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, pod *corev1.Pod, no
 	// The pod's place is free again for others.
 	s.cache.forget(pod.UID)
 	s.queue.moveAll()
-	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) || ctx.Err() != nil {
-		// Deleted, already bound or being deleted: nothing to retry.
+	if !bindingRetried(volumesErr, err, ctx.Err()) {
 		s.log.Info("binding not done", "pod", klogKey(pod), "node", node, "err", err)
 		s.queue.done(qp)
 		return
@@ -300,6 +300,21 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, pod *corev1.Pod, no
 	s.recorder.Event(pod, corev1.EventTypeWarning, reasonFailedScheduling, msg)
 	s.setUnschedulable(ctx, pod, corev1.PodReasonSchedulerError, msg)
 	s.queue.addBackoff(qp)
+}
+
+// bindingRetried tells whether a failed binding is tried again: not when
+// the pod was deleted or already bound (the binding itself answered
+// NotFound or Conflict) or the scheduler is stopping; a claim that could
+// not be bound (a stale claim, one deleted, the binder too slow) is.
+func bindingRetried(volumesErr, err, ctxErr error) bool {
+	switch {
+	case ctxErr != nil:
+		return false
+	case volumesErr != nil:
+		return true
+	default:
+		return !apierrors.IsNotFound(err) && !apierrors.IsConflict(err)
+	}
 }
 
 // failed records why pod could not be placed in the attempt that began at
