@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -65,12 +64,14 @@ func newAuthorization(factory informers.SharedInformerFactory, opts Authorizatio
 	clusterRoleBindings := &rbac.ClusterRoleBindingLister{Lister: rbacInf.ClusterRoleBindings().Lister()}
 	rbacAuthorizer := rbac.New(roles, roleBindings, clusterRoles, clusterRoleBindings)
 
+	// The Node authorizer's graph of which node runs which pod, and so may
+	// read which Secrets, ConfigMaps, claims, volumes and service accounts,
+	// kept by Kubernetes' populator (resource.k8s.io and
+	// PodCertificateRequests are not served: no ResourceSlice or request
+	// edges).
 	graph := node.NewGraph()
-	pods := factory.Core().V1().Pods().Informer()
-	podsInGraph, err := pods.AddEventHandler(podGraph{graph})
-	if err != nil {
-		return nil, fmt.Errorf("node authorizer: %w", err)
-	}
+	core, storage := factory.Core().V1(), factory.Storage().V1()
+	node.AddGraphEventHandlers(graph, core.Nodes(), core.Pods(), core.PersistentVolumes(), storage.VolumeAttachments(), nil, nil)
 	nodeAuthorizer := node.NewAuthorizer(graph, nodeidentifier.NewDefaultNodeIdentifier(), bootstrappolicy.NodeRules())
 
 	modes := opts.AuthorizationModes
@@ -110,43 +111,12 @@ func newAuthorization(factory informers.SharedInformerFactory, opts Authorizatio
 		clusterRoles:        rbacInf.ClusterRoles().Lister(),
 		roleBindings:        rbacInf.RoleBindings().Lister(),
 		synced: []cache.InformerSynced{
-			podsInGraph.HasSynced,
+			core.Pods().Informer().HasSynced, core.PersistentVolumes().Informer().HasSynced,
+			storage.VolumeAttachments().Informer().HasSynced,
 			rbacInf.Roles().Informer().HasSynced, rbacInf.RoleBindings().Informer().HasSynced,
 			rbacInf.ClusterRoles().Informer().HasSynced, rbacInf.ClusterRoleBindings().Informer().HasSynced,
 		},
 	}, nil
-}
-
-// podGraph keeps the Node authorizer's graph of which node runs which pod,
-// and so may read which Secrets, ConfigMaps, claims and service accounts.
-// (kube-apiserver's populator also follows PersistentVolumes,
-// VolumeAttachments and ResourceSlices, kinds skiff does not serve.)
-type podGraph struct{ graph *node.Graph }
-
-func (p podGraph) OnAdd(obj interface{}, _ bool) { p.OnUpdate(nil, obj) }
-
-func (p podGraph) OnUpdate(oldObj, obj interface{}) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok || pod.Spec.NodeName == "" {
-		// Not bound yet: no node may read what it references.
-		return
-	}
-	if old, ok := oldObj.(*corev1.Pod); ok && old.UID == pod.UID && old.Spec.NodeName == pod.Spec.NodeName &&
-		len(old.Spec.EphemeralContainers) == len(pod.Spec.EphemeralContainers) {
-		// Status updates change nothing the graph holds (the volumes and
-		// service account of a pod are immutable).
-		return
-	}
-	p.graph.AddPod(pod)
-}
-
-func (p podGraph) OnDelete(obj interface{}) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	if pod, ok := obj.(*corev1.Pod); ok {
-		p.graph.DeletePod(pod.Name, pod.Namespace)
-	}
 }
 
 // waitFor waits until the authorizer's informers have synced and hold
