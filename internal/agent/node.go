@@ -135,7 +135,14 @@ func runNode(ctx context.Context, client kubernetes.Interface, restCfg *rest.Con
 		closers = append(closers, startRoutes(ctx, client, cfg, nodeIP))
 		return rt, nil
 	}
-	go runLocalPathCleaner(ctx, client, kubelet.LocalPathRoot(cfg.DataDir), log.With("component", "local-path"))
+	// The cleaner stops with the node, and runNode returns after it.
+	cleanerCtx, stopCleaner := context.WithCancel(ctx)
+	cleaned := make(chan struct{})
+	go func() {
+		defer close(cleaned)
+		runLocalPathCleaner(cleanerCtx, client, kubelet.LocalPathRoot(cfg.DataDir), log.With("component", "local-path"))
+	}()
+	defer func() { stopCleaner(); <-cleaned }()
 	return kubelet.Run(ctx, kubelet.Config{
 		Client:      client,
 		NodeName:    cfg.NodeName,

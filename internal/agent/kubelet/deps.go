@@ -46,6 +46,7 @@ func defaultDeps(cfg *Config, rt runtime.Runtime, n *nodeAgent, log *slog.Logger
 	allocatable := n.allocatable()
 	vm := volume.NewManager(cfg.Client, filepath.Join(cfg.DataDir, "pods"), log)
 	vm.SetNodeAllocatable(allocatable)
+	vm.LocalPathRoot = LocalPathRoot(cfg.DataDir)
 	return &deps{
 		volumes: vm,
 		mounts:  volume.MountsWithEnv,

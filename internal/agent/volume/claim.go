@@ -31,12 +31,13 @@ func (m *Manager) claimPath(ctx context.Context, namespace, claimName string) (s
 	if err != nil {
 		return "", fmt.Errorf("error processing PVC %s/%s: %w", namespace, claimName, err)
 	}
-	return VolumePath(pv, claim)
+	return VolumePath(m.LocalPathRoot, pv, claim)
 }
 
 // VolumePath returns the host path of pv for claim, making the directory of
-// a local-path volume, and checking the volume is bound to the claim.
-func VolumePath(pv *corev1.PersistentVolume, claim *corev1.PersistentVolumeClaim) (string, error) {
+// a local-path volume (one the provisioner made under root, this node's
+// local-path root), and checking the volume is bound to the claim.
+func VolumePath(root string, pv *corev1.PersistentVolume, claim *corev1.PersistentVolumeClaim) (string, error) {
 	if ref := pv.Spec.ClaimRef; ref == nil || ref.Namespace != claim.Namespace || ref.Name != claim.Name || (ref.UID != "" && ref.UID != claim.UID) {
 		return "", fmt.Errorf("persistentvolume %q is not bound to claim %s/%s", pv.Name, claim.Namespace, claim.Name)
 	}
@@ -46,7 +47,7 @@ func VolumePath(pv *corev1.PersistentVolume, claim *corev1.PersistentVolumeClaim
 		return src.HostPath.Path, checkHostPath(src.HostPath)
 	case src.Local != nil:
 		path := src.Local.Path
-		if pv.Annotations[storagehelpers.AnnDynamicallyProvisioned] == wellknown.LocalPathProvisioner {
+		if isLocalPathVolume(root, pv) {
 			// World-writable, as k3s' local-path volumes: the pod may run
 			// as any user.
 			if err := os.MkdirAll(path, 0o777); err != nil {
@@ -84,9 +85,17 @@ func RemoveLocalPath(root string, pv *corev1.PersistentVolume) (bool, error) {
 // ShouldRemoveLocalPath decides whether the directory of the deleted pv is
 // to be removed from this node, whose local-path root is root.
 func ShouldRemoveLocalPath(root string, pv *corev1.PersistentVolume) bool {
+	return isLocalPathVolume(root, pv) && pv.Spec.PersistentVolumeReclaimPolicy == corev1.PersistentVolumeReclaimDelete
+}
+
+// isLocalPathVolume tells whether pv is a volume of this node's local-path
+// provisioner: provisioned by it, in the directory it names under root. Only
+// those directories are made, opened to every user and removed by the node;
+// a volume naming another path (anyone who may create PersistentVolumes can
+// write any annotation) is left as it is.
+func isLocalPathVolume(root string, pv *corev1.PersistentVolume) bool {
 	src := pv.Spec.Local
 	return src != nil && root != "" &&
 		pv.Annotations[storagehelpers.AnnDynamicallyProvisioned] == wellknown.LocalPathProvisioner &&
-		pv.Spec.PersistentVolumeReclaimPolicy == corev1.PersistentVolumeReclaimDelete &&
 		src.Path == root+string(os.PathSeparator)+pv.Name
 }

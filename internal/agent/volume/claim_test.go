@@ -35,17 +35,31 @@ func TestSetupClaim(t *testing.T) {
 	other := bound.DeepCopy()
 	other.Name, other.UID, other.Spec.VolumeName = "other", "u2", "pvc-u1" // claims a volume bound elsewhere
 	pv := localPathPV("pvc-u1", root, corev1.PersistentVolumeReclaimDelete, bound)
+	// A volume that says it is local-path but names a directory outside the
+	// node's root (anyone who may create PersistentVolumes can say so).
+	elsewhere := t.TempDir()
+	if err := os.Chmod(elsewhere, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	outside := bound.DeepCopy()
+	outside.Name, outside.UID, outside.Spec.VolumeName = "outside", "u3", "pvc-u3"
+	outsidePV := localPathPV("pvc-u3", root, corev1.PersistentVolumeReclaimDelete, outside)
+	outsidePV.Spec.Local.Path = elsewhere
 	tests := []struct {
 		claim, wantErr string
+		wantPath       string
+		wantMode       os.FileMode
 	}{
-		{claim: "data"},
+		{claim: "data", wantPath: pv.Spec.Local.Path, wantMode: 0o777},
+		{claim: "outside", wantPath: elsewhere, wantMode: 0o755},
 		{claim: "pending", wantErr: "PVC prod/pending is not bound"},
 		{claim: "missing", wantErr: `persistentvolumeclaims "missing" not found`},
 		{claim: "other", wantErr: `persistentvolume "pvc-u1" is not bound to claim prod/other`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.claim, func(t *testing.T) {
-			m := NewManager(fake.NewClientset(bound, pending, other, pv), t.TempDir(), nil)
+			m := NewManager(fake.NewClientset(bound, pending, other, pv, outside, outsidePV), t.TempDir(), nil)
+			m.LocalPathRoot = root
 			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "p", UID: "pod1"}, Spec: corev1.PodSpec{
 				Volumes: []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{
 					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: tt.claim}}}}}}
@@ -59,10 +73,10 @@ func TestSetupClaim(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if paths["v"] != pv.Spec.Local.Path {
-				t.Fatalf("path = %q, want %q", paths["v"], pv.Spec.Local.Path)
+			if paths["v"] != tt.wantPath {
+				t.Fatalf("path = %q, want %q", paths["v"], tt.wantPath)
 			}
-			if fi, err := os.Stat(paths["v"]); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o777 {
+			if fi, err := os.Stat(paths["v"]); err != nil || !fi.IsDir() || fi.Mode().Perm() != tt.wantMode {
 				t.Fatalf("volume directory: %v %v", fi, err)
 			}
 			// Tearing the pod down leaves the volume's data alone.

@@ -35,6 +35,10 @@ type Manager struct {
 	// Now is the clock (tests set it); it names data directories and ages
 	// service account tokens.
 	Now func() time.Time
+	// LocalPathRoot is this node's local-path root: the directories of the
+	// local-path provisioner's volumes under it are made when first
+	// mounted.
+	LocalPathRoot string
 
 	mu          sync.Mutex
 	allocatable corev1.ResourceList
