@@ -2,12 +2,9 @@ package apiserver
 
 import (
 	"fmt"
-	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
 	apiextensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
@@ -23,7 +20,6 @@ import (
 	"k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/util/webhook"
 	"k8s.io/client-go/informers"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -33,7 +29,8 @@ import (
 // copy of the main server's configuration (the same authentication,
 // authorization, admission, loopback and OpenAPI), with its own storage
 // codec for the apiextensions.k8s.io types and its own post-start hooks.
-func apiExtensionsConfig(main genericapiserver.Config, etcd options.EtcdOptions, kubeInformers informers.SharedInformerFactory) (*apiextensionsapiserver.Config, error) {
+// Conversion webhooks are called through resolver, as admission webhooks.
+func apiExtensionsConfig(main genericapiserver.Config, etcd options.EtcdOptions, kubeInformers informers.SharedInformerFactory, resolver webhook.ServiceResolver) (*apiextensionsapiserver.Config, error) {
 	c := main
 	c.PostStartHooks = map[string]genericapiserver.PostStartHookConfigEntry{}
 	c.RESTOptionsGetter = nil
@@ -46,46 +43,15 @@ func apiExtensionsConfig(main genericapiserver.Config, etcd options.EtcdOptions,
 		return nil, fmt.Errorf("apiextensions etcd storage: %w", err)
 	}
 	c.MergedResourceConfig = apiextensionsapiserver.DefaultAPIResourceConfigSource()
-	services := kubeInformers.Core().V1().Services().Lister()
 	return &apiextensionsapiserver.Config{
 		GenericConfig: &genericapiserver.RecommendedConfig{Config: c, SharedInformerFactory: kubeInformers},
 		ExtraConfig: apiextensionsapiserver.ExtraConfig{
 			CRDRESTOptionsGetter: apiextensionsoptions.NewCRDRESTOptionsGetter(etcd, c.ResourceTransformers, c.StorageObjectCountTracker),
 			MasterCount:          1,
-			ServiceResolver:      clusterIPResolver{services},
+			ServiceResolver:      resolver,
 			AuthResolverWrapper:  webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, c.LoopbackClientConfig, nil),
 		},
 	}, nil
-}
-
-// clusterIPResolver sends conversion webhook calls to a Service's
-// ClusterIP, as kube-apiserver does without --enable-aggregator-routing.
-type clusterIPResolver struct {
-	services corelisters.ServiceLister
-}
-
-func (r clusterIPResolver) ResolveEndpoint(namespace, name string, port int32) (*url.URL, error) {
-	svc, err := r.services.Services(namespace).Get(name)
-	if err != nil {
-		return nil, err
-	}
-	return serviceURL(svc, port)
-}
-
-// serviceURL is where a webhook behind svc's port is called.
-func serviceURL(svc *corev1.Service, port int32) (*url.URL, error) {
-	if svc.Spec.Type == corev1.ServiceTypeExternalName {
-		return &url.URL{Scheme: "https", Host: svc.Spec.ExternalName + ":" + strconv.Itoa(int(port))}, nil
-	}
-	if svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
-		return nil, fmt.Errorf("service %s/%s has no cluster IP", svc.Namespace, svc.Name)
-	}
-	for _, p := range svc.Spec.Ports {
-		if p.Port == port {
-			return &url.URL{Scheme: "https", Host: svc.Spec.ClusterIP + ":" + strconv.Itoa(int(port))}, nil
-		}
-	}
-	return nil, fmt.Errorf("service %s/%s has no port %d", svc.Namespace, svc.Name, port)
 }
 
 // publishCRDs makes the main server show custom resources where clients

@@ -382,7 +382,7 @@ func New(cfg Config) (*Server, error) {
 	// delegate of skiff's server, as in kube-apiserver's chain; both list
 	// their groups in one aggregated discovery document.
 	c.AggregatedDiscoveryGroupManager = discoveryendpoint.NewResourceManager("apis")
-	extensionsConfig, err := apiExtensionsConfig(*c, *etcdOpts, informerFactory)
+	extensionsConfig, err := apiExtensionsConfig(*c, *etcdOpts, informerFactory, resolver)
 	if err != nil {
 		return nil, err
 	}
