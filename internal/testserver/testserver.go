@@ -72,7 +72,9 @@ func Start(t testing.TB, mutate func(*api.Config)) *Server {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// A start takes seconds; the bound is generous for a loaded machine
+	// running many test binaries under -race at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv, err := api.Start(ctx, cfg)
 	if err != nil {
