@@ -42,6 +42,7 @@ images:
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/pause ./cmd/pause
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/fetch ./cmd/fetch
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/admission-webhook ./cmd/admission-webhook
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/aggregated-api ./cmd/aggregated-api
 	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v1" -o $(IMAGES)/bin/model-server-v1 ./cmd/model-server
 	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v2" -o $(IMAGES)/bin/model-server-v2 ./cmd/model-server
 	$(GO) run ./hack/mkimage --bin-dir $(IMAGES)/bin --busybox /bin/busybox --out $(IMAGES)
