@@ -6,6 +6,8 @@ DATA_DIR ?= $(CURDIR)/build/data
 GOFLAGS_BUILD = -trimpath -ldflags "$(shell ./hack/ldflags.sh)"
 STATICCHECK_VERSION := v0.8.2
 TEST_PKGS := ./internal/... ./cmd/...
+# helm reports the version of the helm.sh/helm/v4 module it is built from.
+HELM_VERSION = $(shell $(GO) list -m -f '{{.Version}}' helm.sh/helm/v4)
 
 IMAGES := build/images
 # Static binaries for the images: no libc in them.
@@ -21,7 +23,7 @@ help:
 	@echo "make integration - every test without -short (-race): also those against a real API server"
 	@echo "                   (internal/testserver), as root and with containerd"
 	@echo "make e2e         - e2e tests only (upstream kubectl against a real skiff server)"
-	@echo "make build       - build skiff, kubectl, model-server and loadgen into $(BIN)"
+	@echo "make build       - build skiff, kubectl, helm, model-server and loadgen into $(BIN)"
 	@echo "make images      - build the pause and model-server images into $(IMAGES)/*.tar (for --runtime=cri)"
 	@echo "make openapi     - regenerate internal/apiserver/openapi (after a k8s.io/api update)"
 	@echo "make bench       - benchmarks; figures go to BENCHMARKS.md"
@@ -29,6 +31,7 @@ help:
 build:
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/skiff ./cmd/skiff
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/kubectl ./cmd/kubectl
+	$(GO) build -trimpath -ldflags "-X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" -o $(BIN)/helm ./cmd/helm
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(BIN)/model-server ./cmd/model-server
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(BIN)/loadgen ./cmd/loadgen
 
@@ -39,6 +42,7 @@ images:
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/pause ./cmd/pause
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/fetch ./cmd/fetch
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/admission-webhook ./cmd/admission-webhook
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(IMAGES)/bin/aggregated-api ./cmd/aggregated-api
 	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v1" -o $(IMAGES)/bin/model-server-v1 ./cmd/model-server
 	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v2" -o $(IMAGES)/bin/model-server-v2 ./cmd/model-server
 	$(GO) run ./hack/mkimage --bin-dir $(IMAGES)/bin --busybox /bin/busybox --out $(IMAGES)
@@ -86,7 +90,7 @@ integration:
 # The tests with simulated nodes only run 3 at a time (t.Parallel), after the
 # ones with real nodes. E2E_FLAGS adds go test flags (-v, -run ...).
 e2e: build images
-	SKIFF_BIN=$(CURDIR)/$(BIN)/skiff KUBECTL_BIN=$(CURDIR)/$(BIN)/kubectl SKIFF_IMAGES=$(CURDIR)/$(IMAGES) \
+	SKIFF_BIN=$(CURDIR)/$(BIN)/skiff KUBECTL_BIN=$(CURDIR)/$(BIN)/kubectl HELM_BIN=$(CURDIR)/$(BIN)/helm SKIFF_IMAGES=$(CURDIR)/$(IMAGES) \
 	MODEL_SERVER_BIN=$(CURDIR)/$(IMAGES)/bin/model-server-v2 FETCH_BIN=$(CURDIR)/$(IMAGES)/bin/fetch ADMISSION_WEBHOOK_BIN=$(CURDIR)/$(IMAGES)/bin/admission-webhook SKIFF_REQUIRE_CONTAINERD=1 \
 	LOADGEN_BIN=$(CURDIR)/$(BIN)/loadgen $(GO) test -count=1 -timeout 40m -parallel 3 $(E2E_FLAGS) ./test/e2e/...
 

@@ -24,6 +24,7 @@ build/tools/openapi-gen \
   k8s.io/metrics/pkg/apis/metrics/v1beta1 \
   k8s.io/api/admissionregistration/v1 \
   k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1 \
+  k8s.io/kube-aggregator/pkg/apis/apiregistration/v1 \
   k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version \
   k8s.io/apimachinery/pkg/util/intstr k8s.io/apimachinery/pkg/api/resource
 gofmt -w "$out_dir/zz_generated.openapi.go"

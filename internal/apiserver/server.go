@@ -46,6 +46,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientrest "k8s.io/client-go/rest"
 	basecompatibility "k8s.io/component-base/compatibility"
+	aggregatorapiserver "k8s.io/kube-aggregator/pkg/apiserver"
+	aggregatorscheme "k8s.io/kube-aggregator/pkg/apiserver/scheme"
+	controlplaneapiserver "k8s.io/kubernetes/pkg/controlplane/apiserver"
 	"k8s.io/metrics/pkg/apis/metrics"
 
 	"skiff.dev/skiff/internal/apiserver/admission/certsigners"
@@ -140,6 +143,9 @@ type Config struct {
 	// kube-apiserver's --disable-admission-plugins (only ServiceAccount
 	// can be turned off).
 	DisableAdmissionPlugins []string
+	// AggregationOptions configure the API aggregator's front-proxy
+	// authentication.
+	AggregationOptions
 }
 
 // ServiceAllocations is the part of the Service registry that hands out
@@ -150,7 +156,9 @@ type ServiceAllocations interface {
 
 // Server is a configured API server, ready to run.
 type Server struct {
-	generic *genericapiserver.GenericAPIServer
+	// aggregator is the front of the delegation chain: kube-aggregator,
+	// then skiff's server, then apiextensions-apiserver.
+	aggregator *aggregatorapiserver.APIAggregator
 	// Loopback is a client configuration with full rights over the server,
 	// for components running in the same process.
 	Loopback *clientrest.Config
@@ -158,7 +166,7 @@ type Server struct {
 }
 
 // New builds the API server: nothing listens until Run.
-func New(cfg Config) (*Server, error) {
+func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -245,10 +253,19 @@ func New(cfg Config) (*Server, error) {
 	// bound to); anonymous requests are not.
 	// Credentials that fail (a bad certificate or token) get 401 even on
 	// the public paths, as kube-apiserver: anonymous only without any.
+	// A front proxy's user (the aggregator's, kube-apiserver's request
+	// header authentication) is checked first, as kube-apiserver does.
+	requestHeader, err := cfg.RequestHeader.ToAuthenticationRequestHeaderConfig()
+	if err != nil {
+		return nil, fmt.Errorf("request header authentication: %w", err)
+	}
+	c.Authentication.RequestHeaderConfig = requestHeader
+	userAuthenticators := []authenticator.Request{x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion), tokenAuthenticator}
+	if rh := requestHeaderAuthenticator(requestHeader); rh != nil {
+		userAuthenticators = append([]authenticator.Request{rh}, userAuthenticators...)
+	}
 	c.Authentication.Authenticator = authunion.NewFailOnError(
-		group.NewAuthenticatedGroupAdder(authunion.New(
-			x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion),
-			tokenAuthenticator)),
+		group.NewAuthenticatedGroupAdder(authunion.New(userAuthenticators...)),
 		anonymous.NewAuthenticator(publicInfoPaths()))
 	// Repeated refused bearer tokens from one address are slowed down and
 	// logged (join token guessing). Keep this after every authenticator.
@@ -283,7 +300,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	namer := openapinamer.NewDefinitionNamer(scheme, apiextensionsapiserver.Scheme)
+	namer := openapinamer.NewDefinitionNamer(scheme, apiextensionsapiserver.Scheme, aggregatorscheme.Scheme)
 	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
 	c.OpenAPIConfig.Info.Title = "Kubernetes"
 	c.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
@@ -390,12 +407,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apiextensions API server: %w", err)
 	}
+	aggregatorCfg, err := aggregatorConfig(ctx, *c, *etcdOpts, cfg.AggregationOptions, informerFactory, resolver)
+	if err != nil {
+		return nil, err
+	}
 	completed := c.Complete(informerFactory)
 	generic, err := completed.New("skiff-apiserver", extensions.GenericAPIServer)
 	if err != nil {
 		return nil, fmt.Errorf("generic API server: %w", err)
 	}
-	generic.AddPostStartHookOrDie("publish-custom-resources", publishCRDs(generic, extensions))
 	if cfg.JoinToken != nil && cfg.CA != nil {
 		generic.Handler.NonGoRestfulMux.Handle(join.Path, join.Handler(cfg.CA))
 	}
@@ -519,7 +539,17 @@ func New(cfg Config) (*Server, error) {
 		installMetricsGroup(generic, customapi.APIGroup(), customHandler)
 		installMetricsGroup(generic, customapi.ExternalAPIGroup(), &customapi.ExternalHandler{Handler: *customHandler})
 	}
-	return &Server{generic: generic, Loopback: loopback, log: cfg.Logger}, nil
+	// The aggregator comes last, in front of everything installed above:
+	// it registers a local APIService for each group version served
+	// behind it, and one for each CustomResourceDefinition's.
+	aggregator, err := controlplaneapiserver.CreateAggregatorServer(aggregatorCfg.Complete(), generic,
+		extensions.Informers.Apiextensions().V1().CustomResourceDefinitions(), true, apiServicePriorities())
+	if err != nil {
+		return nil, fmt.Errorf("API aggregator: %w", err)
+	}
+	aggregator.GenericAPIServer.AddPostStartHookOrDie("start-cluster-authentication-info-controller",
+		publishAuthenticationInfo(clientCA, requestHeader, client))
+	return &Server{aggregator: aggregator, Loopback: loopback, log: cfg.Logger}, nil
 }
 
 // installMetricsGroup serves a metrics API group (custom.metrics.k8s.io,
@@ -528,6 +558,11 @@ func New(cfg Config) (*Server, error) {
 func installMetricsGroup(generic *genericapiserver.GenericAPIServer, group metav1.APIGroup, h http.Handler) {
 	generic.Handler.NonGoRestfulMux.Handle("/apis/"+group.Name, h)
 	generic.Handler.NonGoRestfulMux.HandlePrefix("/apis/"+group.Name+"/", h)
+	// Listed, each version, so that the aggregator registers its local
+	// APIService.
+	for _, v := range group.Versions {
+		generic.Handler.NonGoRestfulMux.Handle("/apis/"+v.GroupVersion, h)
+	}
 	generic.DiscoveryGroupManager.AddGroup(group)
 	generic.AggregatedDiscoveryGroupManager.AddGroupVersion(group.Name, apidiscoveryv2.APIVersionDiscovery{
 		Version: group.PreferredVersion.Version, Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent,
@@ -536,7 +571,11 @@ func installMetricsGroup(generic *genericapiserver.GenericAPIServer, group metav
 
 // Run serves until ctx is done, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
-	return s.generic.PrepareRun().RunWithContext(ctx)
+	prepared, err := s.aggregator.PrepareRun()
+	if err != nil {
+		return err
+	}
+	return prepared.Run(ctx)
 }
 
 // skiffVersion reports skiff's build in /version while keeping the

@@ -38,7 +38,14 @@ const validity = 10 * 365 * 24 * time.Hour
 
 // LoadOrCreateCA reads ca.crt and ca.key from dir, creating them on first use.
 func LoadOrCreateCA(dir string) (*CA, error) {
-	certFile, keyFile := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
+	return LoadOrCreateNamedCA(dir, "ca", "skiff-ca")
+}
+
+// LoadOrCreateNamedCA reads name.crt and name.key from dir, creating them on
+// first use as a self-signed CA called commonName (a second CA beside the
+// cluster's: the front proxy's).
+func LoadOrCreateNamedCA(dir, name, commonName string) (*CA, error) {
+	certFile, keyFile := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
 	if exists(certFile) && exists(keyFile) {
 		certs, err := certutil.CertsFromFile(certFile)
 		if err != nil {
@@ -58,7 +65,7 @@ func LoadOrCreateCA(dir string) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate CA key: %w", err)
 	}
-	cert, err := certutil.NewSelfSignedCACert(certutil.Config{CommonName: "skiff-ca"}, key)
+	cert, err := certutil.NewSelfSignedCACert(certutil.Config{CommonName: commonName}, key)
 	if err != nil {
 		return nil, fmt.Errorf("self-sign CA: %w", err)
 	}

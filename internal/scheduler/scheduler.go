@@ -273,11 +273,16 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, pod *corev1.Pod, no
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
 	}
-	volumesErr := s.bindVolumes(ctx, pod, node)
-	err := volumesErr
-	if err == nil {
-		err = s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
+	if err := s.bindVolumes(ctx, pod, node); err != nil {
+		// As a failed PreBind of kube-scheduler's VolumeBinding: the
+		// attempt fails and the pod is tried again after a back-off. A
+		// conflict here is a claim another controller wrote meanwhile
+		// (the StatefulSet controller sets its owner references), not a
+		// pod already bound.
+		s.bindFailed(ctx, qp, pod, node, start, fmt.Errorf("running PreBind plugin %q: %w", "VolumeBinding", err))
+		return
 	}
+	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
 	if err == nil {
 		now := s.opts.Clock.Now()
 		s.metrics.attempt(s.opts.SchedulerName, resultScheduled, now.Sub(start))
@@ -286,35 +291,38 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, pod *corev1.Pod, no
 		s.recorder.Eventf(pod, corev1.EventTypeNormal, reasonScheduled, "Successfully assigned %v/%v to %v", pod.Namespace, pod.Name, node)
 		return
 	}
-	// The pod's place is free again for others.
-	s.cache.forget(pod.UID)
-	s.queue.moveAll()
-	if !bindingRetried(volumesErr, err, ctx.Err()) {
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		// Deleted or already bound: nothing to retry.
+		s.cache.forget(pod.UID)
+		s.queue.moveAll()
 		s.log.Info("binding not done", "pod", klogKey(pod), "node", node, "err", err)
 		s.queue.done(qp)
 		return
 	}
-	s.log.Error("binding failed", "pod", klogKey(pod), "node", node, "err", err)
+	s.bindFailed(ctx, qp, pod, node, start, err)
+}
+
+// bindFailed forgets pod's place on node and tries the pod again after a
+// back-off: binding it, in the attempt that began at start, failed with err.
+func (s *Scheduler) bindFailed(ctx context.Context, qp *queuedPod, pod *corev1.Pod, node string, start time.Time, err error) {
+	// The pod's place is free again for others.
+	s.cache.forget(pod.UID)
+	s.queue.moveAll()
+	if ctx.Err() != nil {
+		s.log.Info("binding not done", "pod", klogKey(pod), "node", node, "err", err)
+		s.queue.done(qp)
+		return
+	}
+	level := slog.LevelError
+	if apierrors.IsConflict(err) {
+		level = slog.LevelInfo // a claim written meanwhile: the retry reads it anew
+	}
+	s.log.Log(ctx, level, "binding failed", "pod", klogKey(pod), "node", node, "err", err)
 	s.metrics.attempt(s.opts.SchedulerName, resultError, s.opts.Clock.Since(start))
 	msg := fmt.Sprintf("Binding rejected: %v", err)
 	s.recorder.Event(pod, corev1.EventTypeWarning, reasonFailedScheduling, msg)
 	s.setUnschedulable(ctx, pod, corev1.PodReasonSchedulerError, msg)
 	s.queue.addBackoff(qp)
-}
-
-// bindingRetried tells whether a failed binding is tried again: not when
-// the pod was deleted or already bound (the binding itself answered
-// NotFound or Conflict) or the scheduler is stopping; a claim that could
-// not be bound (a stale claim, one deleted, the binder too slow) is.
-func bindingRetried(volumesErr, err, ctxErr error) bool {
-	switch {
-	case ctxErr != nil:
-		return false
-	case volumesErr != nil:
-		return true
-	default:
-		return !apierrors.IsNotFound(err) && !apierrors.IsConflict(err)
-	}
 }
 
 // failed records why pod could not be placed in the attempt that began at

@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -308,30 +306,5 @@ func BenchmarkSchedulerThroughput(b *testing.B) {
 			b.Fatalf("bound %d of %d pods", n, numPods)
 		}
 		b.ReportMetric(numPods/elapsed.Seconds(), "pods/s")
-	}
-}
-
-func TestBindingRetried(t *testing.T) {
-	gone := apierrors.NewNotFound(corev1.Resource("pods"), "p")
-	bound := apierrors.NewConflict(corev1.Resource("pods"), "p", errors.New("pod p is already assigned to node a"))
-	staleClaim := fmt.Errorf("select node %q for persistentvolumeclaim %q: %w", "a", "data", apierrors.NewConflict(corev1.Resource("persistentvolumeclaims"), "data", errors.New("modified")))
-	tests := []struct {
-		name                    string
-		volumesErr, err, ctxErr error
-		want                    bool
-	}{
-		{"the pod was deleted", nil, gone, nil, false},
-		{"the pod is already bound", nil, bound, nil, false},
-		{"the API server failed", nil, apierrors.NewInternalError(errors.New("etcd")), nil, true},
-		{"a stale claim conflicted", staleClaim, staleClaim, nil, true},
-		{"a claim was deleted", errors.New("binding volumes: persistentvolumeclaim \"data\" was deleted"), errors.New("x"), nil, true},
-		{"the scheduler stops", nil, errors.New("x"), context.Canceled, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := bindingRetried(tt.volumesErr, tt.err, tt.ctxErr); got != tt.want {
-				t.Errorf("bindingRetried = %v, want %v", got, tt.want)
-			}
-		})
 	}
 }

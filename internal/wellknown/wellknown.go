@@ -171,3 +171,21 @@ const (
 	// LocalPathDir is that directory's name under the agent's data dir.
 	LocalPathDir = "storage"
 )
+
+// The API aggregator's identity toward aggregated API servers, as kubeadm
+// names it: a client certificate signed by a CA of its own (the front-proxy
+// CA, kube-apiserver's --requestheader-client-ca-file), which those servers
+// trust to assert the user in the X-Remote-* headers.
+const (
+	// FrontProxyCAName is the base name of the front-proxy CA's files in
+	// the data dir's tls directory, and its CommonName.
+	FrontProxyCAName = "front-proxy-ca"
+	// FrontProxyClientCommonName is the CommonName of the aggregator's
+	// client certificate (kube-apiserver's --proxy-client-cert-file), the
+	// one name --requestheader-allowed-names allows.
+	FrontProxyClientCommonName = "front-proxy-client"
+	// ExtensionAPIServerAuthenticationConfigMap is the ConfigMap in
+	// kube-system that tells aggregated API servers how to authenticate
+	// clients and the aggregator.
+	ExtensionAPIServerAuthenticationConfigMap = "extension-apiserver-authentication"
+)

@@ -29,27 +29,28 @@ import (
 var (
 	skiffBin   string
 	kubectlBin string
+	helmBin    string
 	repoRoot   string
 )
 
 func TestMain(m *testing.M) {
 	_, file, _, _ := runtime.Caller(0)
 	repoRoot = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-	skiffBin, kubectlBin = os.Getenv("SKIFF_BIN"), os.Getenv("KUBECTL_BIN")
-	if skiffBin == "" || kubectlBin == "" {
+	skiffBin, kubectlBin, helmBin = os.Getenv("SKIFF_BIN"), os.Getenv("KUBECTL_BIN"), os.Getenv("HELM_BIN")
+	if skiffBin == "" || kubectlBin == "" || helmBin == "" {
 		dir, err := os.MkdirTemp("", "skiff-e2e-bin")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		defer os.RemoveAll(dir)
-		skiffBin, kubectlBin = filepath.Join(dir, "skiff"), filepath.Join(dir, "kubectl")
+		skiffBin, kubectlBin, helmBin = filepath.Join(dir, "skiff"), filepath.Join(dir, "kubectl"), filepath.Join(dir, "helm")
 		ldflags, err := exec.Command(filepath.Join(repoRoot, "hack", "ldflags.sh")).Output()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "hack/ldflags.sh:", err)
 			os.Exit(1)
 		}
-		for bin, pkg := range map[string]string{skiffBin: "./cmd/skiff", kubectlBin: "./cmd/kubectl"} {
+		for bin, pkg := range map[string]string{skiffBin: "./cmd/skiff", kubectlBin: "./cmd/kubectl", helmBin: "./cmd/helm"} {
 			cmd := exec.Command("go", "build", "-ldflags", strings.TrimSpace(string(ldflags)), "-o", bin, pkg)
 			cmd.Dir, cmd.Stdout, cmd.Stderr = repoRoot, os.Stdout, os.Stderr
 			if err := cmd.Run(); err != nil {

@@ -261,7 +261,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if !cfg.Metrics.Disable {
 		usage, values = resource.NewStore(), custom.NewStore()
 	}
-	srv, err := apiserver.New(apiserver.Config{
+	srv, err := apiserver.New(ctx, apiserver.Config{
 		BindAddress: cfg.BindAddress, SecurePort: cfg.Port, Listener: cfg.Listener,
 		CertFile: files.servingChain, KeyFile: files.servingKey, ClientCAFile: files.ca.CertFile, JoinToken: &files.token, CA: files.ca,
 		Etcd: etcdClientCfg, EncryptionProviderConfig: files.encryptionConfig, Audit: cfg.Audit, Allocations: alloc, Logger: log,
@@ -274,6 +274,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		ExternalAddress:                     net.JoinHostPort(cfg.AdvertiseAddress, fmt.Sprint(cfg.Port)),
 		ServiceAccounts:                     files.serviceAccounts,
 		DisableAdmissionPlugins:             cfg.DisableAdmissionPlugins,
+		AggregationOptions:                  files.frontProxy,
 	})
 	if err != nil {
 		return nil, err
@@ -377,6 +378,9 @@ type dataFiles struct {
 	encryptionConfig         string
 	// serviceAccounts is Config.ServiceAccounts with its signing key.
 	serviceAccounts serviceaccount.Options
+	// frontProxy is the front-proxy CA and the aggregator's client
+	// certificate it signs.
+	frontProxy apiserver.AggregationOptions
 }
 
 // writeFiles creates (or keeps) the CA, the certificates, the join token and
@@ -430,6 +434,18 @@ func writeFiles(cfg Config) (dataFiles, error) {
 	if err := ca.EnsureLeaf(f.kubeletCert, f.kubeletKey, pki.Leaf{CommonName: KubeletClientCommonName}); err != nil {
 		return f, err
 	}
+	// The front-proxy CA, apart from the cluster CA as kubeadm keeps it,
+	// and the aggregator's client certificate toward aggregated API
+	// servers, which trust that CA for the user in the request headers.
+	frontProxyCA, err := pki.LoadOrCreateNamedCA(tlsDir, wellknown.FrontProxyCAName, wellknown.FrontProxyCAName)
+	if err != nil {
+		return f, err
+	}
+	proxyCert, proxyKey := filepath.Join(tlsDir, "front-proxy-client.crt"), filepath.Join(tlsDir, "front-proxy-client.key")
+	if err := frontProxyCA.EnsureLeaf(proxyCert, proxyKey, pki.Leaf{CommonName: wellknown.FrontProxyClientCommonName}); err != nil {
+		return f, err
+	}
+	f.frontProxy = apiserver.FrontProxy(frontProxyCA.CertFile, proxyCert, proxyKey)
 	f.serviceAccounts = cfg.ServiceAccounts
 	if f.serviceAccounts.SigningKeyFile == "" {
 		f.serviceAccounts.SigningKeyFile = serviceaccount.SigningKeyPath(cfg.DataDir)
