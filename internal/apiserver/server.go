@@ -53,6 +53,7 @@ import (
 	"skiff.dev/skiff/internal/apiserver/admission/noderestriction"
 	"skiff.dev/skiff/internal/apiserver/admission/podsecurity"
 	"skiff.dev/skiff/internal/apiserver/admission/priority"
+	"skiff.dev/skiff/internal/apiserver/admission/runtimeclass"
 	"skiff.dev/skiff/internal/apiserver/admission/quota"
 	saadmission "skiff.dev/skiff/internal/apiserver/admission/serviceaccount"
 	storageadmission "skiff.dev/skiff/internal/apiserver/admission/storage"
@@ -342,6 +343,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	runtimeClassAdmission, err := runtimeclass.New(client, informerFactory)
+	if err != nil {
+		return nil, err
+	}
 	resourceQuota, err := quota.NewResourceQuota(client, informerFactory, resourceConfig, c.DrainedNotify())
 	if err != nil {
 		return nil, err
@@ -368,7 +373,7 @@ func New(cfg Config) (*Server, error) {
 	plugins = append(plugins, storagePlugins...)
 	plugins = append(plugins, nodeRestriction, priorityAdmission,
 		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)),
-		podSecurity, certsubject.New(), certSigners)
+		podSecurity, runtimeClassAdmission, certsubject.New(), certSigners)
 	// Webhooks mutate after the built-in mutating plugins and validate
 	// last, after the policies (the chain runs every Admit before any
 	// Validate, so their place among validating plugins is what counts).
