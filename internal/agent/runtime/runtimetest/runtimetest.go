@@ -531,8 +531,12 @@ func (s *suite) testUpdateResources(t *testing.T, sandboxID string, pod *runtime
 	id := s.start(t, sandboxID, pod, "resized", s.impl.Programs.Serve)
 	s.waitLog(t, pod, "resized", "stdout F ready")
 	want := &runtimeapi.LinuxContainerResources{CpuPeriod: 100000, CpuQuota: 20000, CpuShares: 204, MemoryLimitInBytes: 256 << 20}
-	if err := s.rt.UpdateContainerResources(t.Context(), id, &runtimeapi.ContainerResources{Linux: want}); err != nil {
-		t.Fatalf("UpdateContainerResources: %v", err)
+	// Lowered, then raised (cgroup v1 orders the memory+swap limit).
+	for _, mem := range []int64{128 << 20, 256 << 20} {
+		want.MemoryLimitInBytes = mem
+		if err := s.rt.UpdateContainerResources(t.Context(), id, &runtimeapi.ContainerResources{Linux: want}); err != nil {
+			t.Fatalf("UpdateContainerResources to memory %d: %v", mem, err)
+		}
 	}
 	st := s.status(t, id)
 	if st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
