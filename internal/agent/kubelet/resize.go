@@ -9,6 +9,8 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/klog/v2"
+	kubeletevents "k8s.io/kubernetes/pkg/kubelet/events"
 )
 
 // In-place pod resize (pods/resize), as the kubelet does it: the resources
@@ -69,8 +71,10 @@ type resizeDecision struct {
 	// now.
 	accepted bool
 	// pending is why the resources the spec asks are not allocated (they
-	// do not fit the node now); nil when they are.
-	pending *rejection
+	// do not fit the node now); nil when they are. newlyPending: it was
+	// not pending for this generation before.
+	pending      *rejection
+	newlyPending bool
 }
 
 // decideResize allocates the resources pod's spec asks when they differ
@@ -220,9 +224,11 @@ func (m *podManager) allocate(pod *corev1.Pod) *corev1.Pod {
 	switch {
 	case d.accepted:
 		m.log.Info("pod resize allocated", "pod", key, "generation", pod.Generation)
-		m.event(pod, "", corev1.EventTypeNormal, "ResizeStarted", fmt.Sprintf("Pod resize started: generation %d", pod.Generation))
-	case d.pending != nil:
+		m.event(pod, "", corev1.EventTypeNormal, kubeletevents.ResizeStarted, kubeletevents.PodResizeStartedMsg(klog.Background(), pod, pod.Generation))
+	case d.newlyPending:
 		m.log.Info("pod resize deferred", "pod", key, "message", d.pending.message)
+		m.event(pod, "", corev1.EventTypeWarning, kubeletevents.ResizeDeferred,
+			kubeletevents.PodResizePendingMsg(klog.Background(), pod, reasonResizeDeferred, d.pending.message, pod.Generation))
 	}
 	return allocatedPod(pod, d.alloc)
 }

@@ -59,6 +59,7 @@ func TestPodResizeInPlace(t *testing.T) {
 
 	resize("200m", "64Mi")
 	env.waitPod(t, "web", "cpu resized in place", applied("200m", "64Mi", 0))
+	env.waitEvent(t, "web", "Pod resize started: ")
 	if got := env.rt.Config("web", "app").Linux.Resources; got.CpuQuota != 20000 {
 		t.Errorf("runtime cpu quota %d, want 20000", got.CpuQuota)
 	}
@@ -75,6 +76,7 @@ func TestPodResizeInPlace(t *testing.T) {
 		}
 		return nil
 	})
+	env.waitEvent(t, "web", "Pod resize Deferred: ")
 	if cs := p.Status.ContainerStatuses[0]; cs.AllocatedResources.Cpu().String() != "200m" {
 		t.Errorf("allocatedResources %v after a deferred resize, want the previous 200m", cs.AllocatedResources)
 	}

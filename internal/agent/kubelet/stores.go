@@ -200,6 +200,7 @@ func (a *admissions) resize(pod *corev1.Pod, decide func(current allocation, oth
 	}
 	d := decide(current, others)
 	rs := a.resizes[pod.UID]
+	d.newlyPending = d.pending != nil && (rs.pending == nil || rs.pendingGen != pod.Generation)
 	rs.pending, rs.pendingGen = d.pending, 0
 	if d.pending != nil {
 		rs.pendingGen = pod.Generation
