@@ -57,6 +57,7 @@ import (
 	"skiff.dev/skiff/internal/apiserver/admission/podsecurity"
 	"skiff.dev/skiff/internal/apiserver/admission/priority"
 	"skiff.dev/skiff/internal/apiserver/admission/quota"
+	"skiff.dev/skiff/internal/apiserver/admission/runtimeclass"
 	saadmission "skiff.dev/skiff/internal/apiserver/admission/serviceaccount"
 	storageadmission "skiff.dev/skiff/internal/apiserver/admission/storage"
 	"skiff.dev/skiff/internal/apiserver/admission/tolerationseconds"
@@ -359,6 +360,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	runtimeClassAdmission, err := runtimeclass.New(client, informerFactory)
+	if err != nil {
+		return nil, err
+	}
 	resourceQuota, err := quota.NewResourceQuota(client, informerFactory, resourceConfig, c.DrainedNotify())
 	if err != nil {
 		return nil, err
@@ -385,7 +390,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	plugins = append(plugins, storagePlugins...)
 	plugins = append(plugins, nodeRestriction, priorityAdmission,
 		tolerationseconds.New(orDefault(cfg.DefaultNotReadyTolerationSeconds), orDefault(cfg.DefaultUnreachableTolerationSeconds)),
-		podSecurity, certsubject.New(), certSigners)
+		podSecurity, runtimeClassAdmission, certsubject.New(), certSigners)
 	// Webhooks mutate after the built-in mutating plugins and validate
 	// last, after the policies (the chain runs every Admit before any
 	// Validate, so their place among validating plugins is what counts).

@@ -192,8 +192,30 @@ spec:
     matchLabels: {app: web}
 `
 
+// drainDaemonSet runs a pod on every node, as a node agent does.
+const drainDaemonSet = `
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+spec:
+  selector:
+    matchLabels: {app: agent}
+  template:
+    metadata:
+      labels: {app: agent}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: agent
+        image: localhost/skiff/model-server:v1
+`
+
 // TestDrain is issue 13's Done-when 5: kubectl drain of a node with a PDB
-// minAvailable 2 over 3 replicas evicts one pod at a time and waits.
+// minAvailable 2 over 3 replicas evicts one pod at a time and waits. The
+// node also runs a DaemonSet's pod: without --ignore-daemonsets drain
+// refuses naming it; with the flag the Deployment's pods move elsewhere
+// and the DaemonSet's pod stays.
 func TestDrain(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "--hollow-nodes", "3")
@@ -216,6 +238,26 @@ func TestDrain(t *testing.T) {
 	eventually(t, 30*time.Second, "the budget allowing 1 disruption", func() bool {
 		return regexp.MustCompile(`^web\s+2\s+N/A\s+1\s`).MatchString(s.ok("get", "pdb", "web", "--no-headers"))
 	})
+	if r := s.kubectl(drainDaemonSet, nil, "apply", "-f", "-"); r.Code != 0 {
+		t.Fatalf("apply the DaemonSet: %s", r.Stderr)
+	}
+	eventually(t, 30*time.Second, "a DaemonSet pod on each node", func() bool { return readyRunning(t, c, "default", "app=agent", 3) })
+	agentOn := func(node string) string {
+		for _, p := range livePods(t, c, "default", "app=agent") {
+			if p.Spec.NodeName == node {
+				return p.Name
+			}
+		}
+		return ""
+	}
+	agent := agentOn("hollow-0")
+	refused := s.kubectl("", nil, "drain", "hollow-0", "--timeout=20s")
+	if want := "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): default/" + agent; refused.Code == 0 || !strings.Contains(refused.Stdout+refused.Stderr, want) {
+		t.Fatalf("kubectl drain without --ignore-daemonsets: exit %d, want an error with %q\n%s\n%s", refused.Code, want, refused.Stdout, refused.Stderr)
+	}
+	if n := len(livePods(t, c, "default", "app=web")); n != 3 {
+		t.Fatalf("%d web pods after the refused drain, want all 3", n)
+	}
 
 	var minReady atomic.Int32
 	minReady.Store(3)
@@ -253,6 +295,13 @@ func TestDrain(t *testing.T) {
 	if !strings.Contains(r.Stdout, "node/hollow-0 drained") {
 		t.Errorf("kubectl drain output:\n%s", r.Stdout)
 	}
+	if want := "Warning: ignoring DaemonSet-managed Pods: default/" + agent; !strings.Contains(r.Stdout+r.Stderr, want) {
+		t.Errorf("kubectl drain --ignore-daemonsets does not warn %q:\n%s", want, r.Stderr)
+	}
+	if got := agentOn("hollow-0"); got != agent {
+		t.Errorf("DaemonSet pod on the drained node: %q, want %s left running", got, agent)
+	}
+	eventually(t, 30*time.Second, "the evicted pods rescheduled elsewhere", func() bool { return readyRunning(t, c, "default", "app=web", 3) })
 	if want := "Cannot evict pod as it would violate the pod's disruption budget."; !strings.Contains(r.Stdout+r.Stderr, want) {
 		t.Errorf("drain never waited on the budget (no %q):\n%s\n%s", want, r.Stdout, r.Stderr)
 	}

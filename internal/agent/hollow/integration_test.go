@@ -212,6 +212,39 @@ func TestHollowNodesAgainstAPIServer(t *testing.T) {
 		}
 	})
 
+	t.Run("a resize is applied at once", func(t *testing.T) {
+		p := boundPod("resized", "hollow-1", corev1.RestartPolicyAlways)
+		p.Spec.Containers[0].Resources = corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: *resourceQuantity("100m")},
+			Limits:   corev1.ResourceList{corev1.ResourceCPU: *resourceQuantity("100m")},
+		}
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		resized := func(cpu string) func() error {
+			return func() error {
+				got, err := cs.CoreV1().Pods("default").Get(ctx, "resized", metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				if got.Status.ObservedGeneration != got.Generation || len(got.Status.ContainerStatuses) != 1 {
+					return fmt.Errorf("observedGeneration %d of %d", got.Status.ObservedGeneration, got.Generation)
+				}
+				st := got.Status.ContainerStatuses[0]
+				if st.State.Running == nil || st.Resources == nil || st.Resources.Limits.Cpu().String() != cpu || st.AllocatedResources.Cpu().String() != cpu {
+					return fmt.Errorf("state %+v resources %v allocated %v", st.State, st.Resources, st.AllocatedResources)
+				}
+				return nil
+			}
+		}
+		poll(t, 15*time.Second, "pod running with its resources", resized("100m"))
+		patch := []byte(`{"spec":{"containers":[{"name":"app","resources":{"requests":{"cpu":"200m"},"limits":{"cpu":"200m"}}}]}}`)
+		if _, err := cs.CoreV1().Pods("default").Patch(ctx, "resized", types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "resize"); err != nil {
+			t.Fatalf("resize: %v", err)
+		}
+		poll(t, 15*time.Second, "pod resized", resized("200m"))
+	})
+
 	t.Run("a deleted pod is stopped and removed", func(t *testing.T) {
 		if err := cs.CoreV1().Pods("default").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)

@@ -225,6 +225,10 @@ func (r *podRun) status(pod *corev1.Pod, now time.Time, cfg simConfig) (corev1.P
 		HostIPs:           []corev1.HostIP{{IP: cfg.nodeIP}},
 		StartTime:         old.StartTime,
 		Resize:            old.Resize,
+		// A simulated node applies a resize at once: what it observed is
+		// the pod's generation, and its containers run with the resources
+		// the spec asks.
+		ObservedGeneration: pod.Generation,
 	}
 	if st.StartTime == nil {
 		t := apiTime(r.start)
@@ -248,6 +252,7 @@ func (r *podRun) status(pod *corev1.Pod, now time.Time, cfg simConfig) (corev1.P
 		} else {
 			s.State.Terminated = terminated(0, r.start, r.start, s.ContainerID)
 		}
+		s.Resources, s.AllocatedResources = c.Resources.DeepCopy(), c.Resources.DeepCopy().Requests
 		st.InitContainerStatuses = append(st.InitContainerStatuses, s)
 	}
 
@@ -260,7 +265,9 @@ func (r *podRun) status(pod *corev1.Pod, now time.Time, cfg simConfig) (corev1.P
 			ContainerID:  containerID(r.uid, c.Name, cr.restarts),
 			RestartCount: cr.restarts,
 			Started:      new(bool),
+			Resources:    c.Resources.DeepCopy(),
 		}
+		s.AllocatedResources = s.Resources.DeepCopy().Requests
 		if cr.last != nil {
 			s.LastTerminationState.Terminated = cr.last.DeepCopy()
 		}
@@ -327,7 +334,7 @@ func (r *podRun) status(pod *corev1.Pod, now time.Time, cfg simConfig) (corev1.P
 	}
 
 	conds := kubeletConditions(pod, st.Phase, unready, terminal)
-	st.Conditions = mergeConditions(old.Conditions, conds, now)
+	st.Conditions = mergeConditions(old.Conditions, conds, pod.Generation, now)
 	return st, wake
 }
 
@@ -377,11 +384,12 @@ var kubeletOwned = map[corev1.PodConditionType]bool{
 	corev1.ContainersReady: true, corev1.PodScheduled: true,
 }
 
-// mergeConditions keeps the conditions others own, replaces the kubelet's,
-// and keeps a condition's lastTransitionTime while its status is unchanged.
-func mergeConditions(old, kubelet []corev1.PodCondition, now time.Time) []corev1.PodCondition {
+// mergeConditions keeps the conditions others own, replaces the kubelet's
+// (observing generation), and keeps a condition's lastTransitionTime while its status is unchanged.
+func mergeConditions(old, kubelet []corev1.PodCondition, generation int64, now time.Time) []corev1.PodCondition {
 	out := make([]corev1.PodCondition, 0, len(old)+len(kubelet))
 	for _, c := range kubelet {
+		c.ObservedGeneration = generation
 		if prev := findCondition(old, c.Type); prev != nil && prev.Status == c.Status {
 			c.LastTransitionTime = prev.LastTransitionTime
 			c.LastProbeTime = prev.LastProbeTime

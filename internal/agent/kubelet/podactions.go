@@ -26,6 +26,9 @@ type podActions struct {
 
 	// containersToKill are running instances stopped before the starts.
 	containersToKill []containerKill
+	// containersToUpdate are running instances whose resources change in
+	// place (an in-place resize whose resizePolicy needs no restart).
+	containersToUpdate []containerUpdate
 	// initToStart are the init containers and sidecars to start, in
 	// order.
 	initToStart []containerStart
@@ -139,6 +142,9 @@ func computePodActions(pod *corev1.Pod, state *podState, probes probeResults, ki
 		}
 		reason, message := killFor(c, ci, probes)
 		if reason == 0 {
+			if _, update := resizeFor(c, ci); update != nil {
+				acts.containersToUpdate = append(acts.containersToUpdate, containerUpdate{spec: c, instance: ci, resources: update})
+			}
 			continue
 		}
 		acts.containersToKill = append(acts.containersToKill, containerKill{spec: c, instance: ci, reason: reason, message: message})
@@ -174,8 +180,9 @@ func computePodActions(pod *corev1.Pod, state *podState, probes probeResults, ki
 }
 
 // killFor is why a running instance is killed, if it is (0 if not): its
-// spec changed, or its liveness or startup probe failed; and the Killing
-// event's message.
+// spec changed, its liveness or startup probe failed, or its resources
+// changed with a resizePolicy that restarts it; and the Killing event's
+// message.
 func killFor(c *corev1.Container, ci *containerInfo, probes probeResults) (killReason, string) {
 	if ci.hash != "" && ci.hash != containerHash(c) {
 		return killedSpec, fmt.Sprintf("Container %s definition changed, will be restarted", c.Name)
@@ -186,6 +193,9 @@ func killFor(c *corev1.Container, ci *containerInfo, probes probeResults) (killR
 		return killedLiveness, fmt.Sprintf("Container %s failed liveness probe, will be restarted", c.Name)
 	case failed:
 		return killedStartup, fmt.Sprintf("Container %s failed startup probe, will be restarted", c.Name)
+	}
+	if restart, _ := resizeFor(c, ci); restart {
+		return killedResize, fmt.Sprintf("Container %s resize requires restart", c.Name)
 	}
 	return 0, ""
 }
@@ -242,7 +252,7 @@ func shouldRestart(pod *corev1.Pod, ci *containerInfo, stopping bool, killed kil
 		return true
 	}
 	switch {
-	case killed == killedSpec:
+	case killed == killedSpec || killed == killedResize:
 		return true
 	case pod.Spec.RestartPolicy == corev1.RestartPolicyNever:
 		return false

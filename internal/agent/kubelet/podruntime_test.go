@@ -32,6 +32,9 @@ func TestPodRuntimeInvalidates(t *testing.T) {
 			return err
 		}},
 		{"StartContainer", func() error { return pr.StartContainer(ctx, c) }},
+		{"UpdateContainerResources", func() error {
+			return pr.UpdateContainerResources(ctx, c, &runtimeapi.ContainerResources{Linux: &runtimeapi.LinuxContainerResources{CpuShares: 2}})
+		}},
 		{"StopContainer", func() error { return pr.StopContainer(ctx, c, 0) }},
 		{"RemoveContainer", func() error { return pr.RemoveContainer(ctx, c) }},
 		{"StopPodSandbox", func() error { return pr.StopPodSandbox(ctx, sb) }},

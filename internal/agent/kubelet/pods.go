@@ -429,6 +429,11 @@ func (r podRuntime) StopContainer(ctx context.Context, id string, timeout int64)
 	return r.Runtime.StopContainer(ctx, id, timeout)
 }
 
+func (r podRuntime) UpdateContainerResources(ctx context.Context, id string, resources *runtimeapi.ContainerResources) error {
+	defer r.invalidate()
+	return r.Runtime.UpdateContainerResources(ctx, id, resources)
+}
+
 func (r podRuntime) RemoveContainer(ctx context.Context, id string) error {
 	defer r.invalidate()
 	return r.Runtime.RemoveContainer(ctx, id)

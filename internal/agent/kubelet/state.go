@@ -51,6 +51,9 @@ type containerInfo struct {
 	logPath    string
 	termPath   string
 	hash       string
+	// resources are what the runtime applied to the instance (nil when
+	// it does not say).
+	resources *runtimeapi.LinuxContainerResources
 }
 
 func (c *containerInfo) running() bool { return c.state == runtimeapi.ContainerState_CONTAINER_RUNNING }
@@ -157,6 +160,7 @@ func buildState(ctx context.Context, rt runtime.Runtime, sbs []*runtimeapi.PodSa
 			finishedAt: unixNano(s.FinishedAt),
 			imageRef:   s.ImageRef,
 			logPath:    s.LogPath,
+			resources:  s.GetResources().GetLinux(),
 		}
 		if info.name == "" && s.Metadata != nil {
 			info.name = s.Metadata.Name

@@ -51,6 +51,9 @@ type statusInput struct {
 	// terminating: the pod is being deleted or is done, its containers
 	// are not restarted any more.
 	terminating bool
+	// resize is the state of the pod's in-place resize; pod holds the
+	// resources allocated to its containers.
+	resize resizeStatus
 }
 
 // computeStatus is the pod's status from the runtime's view.
@@ -83,9 +86,10 @@ func computeStatus(in statusInput) corev1.PodStatus {
 		t := apiTime(in.now)
 		st.StartTime = &t
 	}
+	st.ObservedGeneration = pod.Generation
 	hasInit := len(pod.Spec.InitContainers) > 0
-	st.InitContainerStatuses = containerStatuses(in, pod.Spec.InitContainers, hasInit)
-	st.ContainerStatuses = containerStatuses(in, pod.Spec.Containers, hasInit)
+	st.InitContainerStatuses = withResources(in, pod.Spec.InitContainers, containerStatuses(in, pod.Spec.InitContainers, hasInit))
+	st.ContainerStatuses = withResources(in, pod.Spec.Containers, containerStatuses(in, pod.Spec.Containers, hasInit))
 	if len(st.InitContainerStatuses) == 0 {
 		st.InitContainerStatuses = nil
 	}
@@ -106,7 +110,35 @@ func computeStatus(in statusInput) corev1.PodStatus {
 		st.Reason, st.Message = "", ""
 	}
 	st.Conditions = podConditions(pod, old.Conditions, sb != nil && sb.ready, st, in.now)
+	resizing := !isTerminal(phase) && !in.terminating && resizeInProgress(pod, in.state)
+	st.Conditions = withResizeConditions(st.Conditions, old.Conditions, resizeConditions(in.resize, resizing, pod.Generation), in.now)
 	return st
+}
+
+// withResources adds to the statuses of specs the resources allocated to
+// each container and those it runs with.
+func withResources(in statusInput, specs []corev1.Container, statuses []corev1.ContainerStatus) []corev1.ContainerStatus {
+	for i := range statuses {
+		c := &specs[i]
+		statuses[i].AllocatedResources = c.Resources.DeepCopy().Requests
+		statuses[i].Resources = statusResources(c, in.state.latest(c.Name))
+	}
+	return statuses
+}
+
+// withResizeConditions puts the resize conditions after the others, each
+// keeping the transition time of the old one of its type and status.
+func withResizeConditions(conds, old, resize []corev1.PodCondition, now time.Time) []corev1.PodCondition {
+	for _, c := range resize {
+		c.LastTransitionTime = apiTime(now)
+		for _, o := range old {
+			if o.Type == c.Type && o.Status == c.Status {
+				c.LastTransitionTime, c.LastProbeTime = o.LastTransitionTime, o.LastProbeTime
+			}
+		}
+		conds = append(conds, c)
+	}
+	return conds
 }
 
 // containerStatuses are the statuses of specs, in spec order.
@@ -367,6 +399,7 @@ func podConditions(pod *corev1.Pod, old []corev1.PodCondition, sandboxReady bool
 	// Transition times, and the conditions others own.
 	t := apiTime(now)
 	for i := range conds {
+		conds[i].ObservedGeneration = pod.Generation
 		conds[i].LastTransitionTime = t
 		for _, o := range old {
 			if o.Type == conds[i].Type && o.Status == conds[i].Status {
@@ -387,7 +420,8 @@ func podConditions(pod *corev1.Pod, old []corev1.PodCondition, sandboxReady bool
 // (the scheduler's, readiness gates) are kept as they are.
 func kubeletCondition(t corev1.PodConditionType) bool {
 	switch t {
-	case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady:
+	case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady,
+		corev1.PodResizePending, corev1.PodResizeInProgress:
 		return true
 	}
 	return false

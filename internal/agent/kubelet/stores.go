@@ -134,6 +134,10 @@ type admissions struct {
 	admitted map[types.UID]corev1.ResourceList
 	rejected map[types.UID]*rejection
 	finished map[types.UID]bool
+	// alloc is the resources allocated to the admitted pods' containers,
+	// and resizes the state of their resizes.
+	alloc   map[types.UID]allocation
+	resizes map[types.UID]resizeStatus
 }
 
 func newAdmissions(free func(types.UID)) *admissions {
@@ -142,6 +146,8 @@ func newAdmissions(free func(types.UID)) *admissions {
 		admitted: map[types.UID]corev1.ResourceList{},
 		rejected: map[types.UID]*rejection{},
 		finished: map[types.UID]bool{},
+		alloc:    map[types.UID]allocation{},
+		resizes:  map[types.UID]resizeStatus{},
 	}
 }
 
@@ -170,11 +176,68 @@ func (a *admissions) admit(uid types.UID, requests corev1.ResourceList, decide f
 	return nil
 }
 
+// resize decides, for an admitted pod, on the resources its spec asks
+// (its allocation starts as its spec's): decide gets the pod's allocation
+// and the requests of the other admitted pods, under the lock. An accepted
+// resize changes the pod's allocation and the requests it holds on the
+// node. It reports false for a pod not admitted.
+func (a *admissions) resize(pod *corev1.Pod, decide func(current allocation, others []corev1.ResourceList) resizeDecision) (resizeDecision, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.admitted[pod.UID]; !ok {
+		return resizeDecision{}, false
+	}
+	current, ok := a.alloc[pod.UID]
+	if !ok {
+		current = allocationOf(pod)
+		a.alloc[pod.UID] = current
+	}
+	others := make([]corev1.ResourceList, 0, len(a.admitted))
+	for uid, r := range a.admitted {
+		if uid != pod.UID {
+			others = append(others, r)
+		}
+	}
+	d := decide(current, others)
+	rs := a.resizes[pod.UID]
+	d.newlyPending = d.pending != nil && (rs.pending == nil || rs.pendingGen != pod.Generation)
+	rs.pending, rs.pendingGen = d.pending, 0
+	if d.pending != nil {
+		rs.pendingGen = pod.Generation
+	}
+	if d.accepted {
+		a.alloc[pod.UID] = d.alloc
+		a.admitted[pod.UID] = podRequests(allocatedPod(pod, d.alloc))
+		rs.inProgressGen, rs.err = pod.Generation, ""
+	}
+	a.resizes[pod.UID] = rs
+	return d, true
+}
+
+// resizeStatusOf is the state of the pod's resize.
+func (a *admissions) resizeStatusOf(uid types.UID) resizeStatus {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.resizes[uid]
+}
+
+// setResizeError records the last failure ("" for none) to apply the
+// pod's allocation.
+func (a *admissions) setResizeError(uid types.UID, msg string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rs := a.resizes[uid]
+	rs.err = msg
+	a.resizes[uid] = rs
+}
+
 // release frees the pod's place on the node.
 func (a *admissions) release(uid types.UID) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.admitted, uid)
+	delete(a.alloc, uid)
+	delete(a.resizes, uid)
 	a.free(uid)
 }
 
@@ -185,6 +248,8 @@ func (a *admissions) finish(uid types.UID) {
 	defer a.mu.Unlock()
 	a.finished[uid] = true
 	delete(a.admitted, uid)
+	delete(a.alloc, uid)
+	delete(a.resizes, uid)
 	a.free(uid)
 }
 
@@ -201,6 +266,8 @@ func (a *admissions) forget(uid types.UID) {
 	delete(a.admitted, uid)
 	delete(a.rejected, uid)
 	delete(a.finished, uid)
+	delete(a.alloc, uid)
+	delete(a.resizes, uid)
 	a.free(uid)
 }
 
@@ -214,6 +281,9 @@ const (
 	killedStartup
 	// killedSpec: its spec (image) changed; restarted under any policy.
 	killedSpec
+	// killedResize: its resources changed and its resizePolicy restarts
+	// it; restarted under any policy.
+	killedResize
 )
 
 // byProbe reports a kill for a failed liveness or startup probe.

@@ -48,6 +48,10 @@ func (m *podManager) syncPod(ctx context.Context, w *podWorker) (time.Duration, 
 		st.Phase, st.Reason, st.Message = corev1.PodFailed, rej.reason, "Pod was rejected: "+rej.message
 		return 0, false, m.updateStatus(ctx, pod, *st)
 	}
+	// From here on the pod is the one the kubelet runs: with the
+	// resources allocated to it.
+	pod = m.allocate(pod)
+	acts = m.computeActions(pod, state)
 	if left, over := m.activeDeadline(pod); over {
 		return 0, false, m.failDeadline(ctx, pod, state)
 	} else if left > 0 {
@@ -172,6 +176,7 @@ func (m *podManager) syncRunning(ctx context.Context, pod *corev1.Pod, state *po
 			return 0, false, err
 		}
 	}
+	m.updateResources(ctx, pod, acts.containersToUpdate)
 	after := m.startContainers(ctx, sc, state, acts)
 	if state, err = m.podState(ctx, pod.UID); err != nil {
 		return 0, false, err
@@ -374,6 +379,7 @@ func (m *podManager) status(pod *corev1.Pod, state *podState, terminating bool) 
 		waiting:     m.waiting.of(pod.UID),
 		termMessage: func(c *corev1.Container, ci *containerInfo) string { return m.termMessage(pod, c, ci) },
 		terminating: terminating,
+		resize:      m.admissions.resizeStatusOf(pod.UID),
 	})
 }
 

@@ -56,6 +56,10 @@ type ContainerManager interface {
 	RemoveContainer(ctx context.Context, containerID string) error
 	ListContainers(ctx context.Context, filter *runtimeapi.ContainerFilter) ([]*runtimeapi.Container, error)
 	ContainerStatus(ctx context.Context, containerID string, verbose bool) (*runtimeapi.ContainerStatusResponse, error)
+	// UpdateContainerResources applies new cgroup limits to a container
+	// in place (in-place pod resize); ContainerStatus reports them in
+	// Resources.
+	UpdateContainerResources(ctx context.Context, containerID string, resources *runtimeapi.ContainerResources) error
 	// ExecSync runs cmd in the container and returns its output; a
 	// non-zero exit is a k8s.io/utils/exec.CodeExitError.
 	ExecSync(ctx context.Context, containerID string, cmd []string, timeout time.Duration) (stdout []byte, stderr []byte, err error)

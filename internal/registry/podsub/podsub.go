@@ -1,7 +1,8 @@
 // Package podsub serves the subresources of pods that are not plain reads and
 // writes of the Pod object: binding (the scheduler's placement), eviction,
-// ephemeralcontainers (kubectl debug), and the streaming endpoints (log, exec,
-// attach, portforward) that reach the node agent.
+// ephemeralcontainers (kubectl debug), resize (in-place vertical scaling),
+// and the streaming endpoints (log, exec, attach, portforward) that reach
+// the node agent.
 package podsub
 
 import (
@@ -53,6 +54,8 @@ func Storage(cfg Config) map[string]rest.Storage {
 		"pods/portforward": &PortForwardREST{kubelet: k},
 		// Written by kubectl debug; started by the kubelet.
 		"pods/ephemeralcontainers": ephemeralContainersREST(cfg.Pods),
+		// In-place vertical scaling; carried out by the kubelet.
+		"pods/resize": resizeREST(cfg.Pods),
 	}
 }
 

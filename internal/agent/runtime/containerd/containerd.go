@@ -324,6 +324,11 @@ func (r *Runtime) StopContainer(ctx context.Context, containerID string, timeout
 	return r.rt.StopContainer(r.ctx(ctx), containerID, timeout)
 }
 
+// UpdateContainerResources implements runtime.Runtime.
+func (r *Runtime) UpdateContainerResources(ctx context.Context, containerID string, resources *runtimeapi.ContainerResources) error {
+	return r.rt.UpdateContainerResources(r.ctx(ctx), containerID, resources)
+}
+
 // RemoveContainer implements runtime.Runtime.
 func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error {
 	return r.rt.RemoveContainer(r.ctx(ctx), containerID)

@@ -555,7 +555,21 @@ func (f *Runtime) ContainerStatus(_ context.Context, id string, _ bool) (*runtim
 		FinishedAt: c.finishedAt, ExitCode: c.exitCode, Reason: c.reason, Image: c.cfg.Image,
 		ImageRef: "docker.io/library/" + c.cfg.GetImage().GetImage() + "@sha256:0123", Labels: c.cfg.Labels,
 		Annotations: c.cfg.Annotations, LogPath: c.cfg.LogPath, Mounts: c.cfg.Mounts,
+		Resources: &runtimeapi.ContainerResources{Linux: c.cfg.GetLinux().GetResources()},
 	}}, nil
+}
+
+// UpdateContainerResources implements runtime.Runtime: the container's
+// resources are what ContainerStatus reports from then on.
+func (f *Runtime) UpdateContainerResources(_ context.Context, id string, resources *runtimeapi.ContainerResources) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.containers[id]
+	if c == nil {
+		return notFound("container", id)
+	}
+	c.cfg.Linux = &runtimeapi.LinuxContainerConfig{Resources: resources.GetLinux(), SecurityContext: c.cfg.GetLinux().GetSecurityContext()}
+	return nil
 }
 
 // Config is the CRI config of the newest container of that name in the pod

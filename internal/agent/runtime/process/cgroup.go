@@ -146,9 +146,18 @@ func (c *cgroups) setResources(rel string, res *runtimeapi.LinuxContainerResourc
 			settings = append(settings, setting{"cpu", "cpu.shares", strconv.FormatInt(res.CpuShares, 10)})
 		}
 	}
-	for _, s := range settings {
+	for i, s := range settings {
 		p := filepath.Join(c.controllerDir(s.ctrl, rel), s.file)
-		if err := os.WriteFile(p, []byte(s.value), 0o644); err != nil {
+		err := os.WriteFile(p, []byte(s.value), 0o644)
+		if errors.Is(err, syscall.EINVAL) && s.file == "memory.limit_in_bytes" && i+1 < len(settings) {
+			// v1 keeps memory+swap at or above memory: a raised limit
+			// (an in-place resize) raises memory+swap first.
+			next := settings[i+1]
+			if werr := os.WriteFile(filepath.Join(c.controllerDir(next.ctrl, rel), next.file), []byte(next.value), 0o644); werr == nil {
+				err = os.WriteFile(p, []byte(s.value), 0o644)
+			}
+		}
+		if err != nil {
 			if errors.Is(err, os.ErrNotExist) && (s.file == "memory.memsw.limit_in_bytes" || s.file == "memory.swap.max") {
 				continue // no swap accounting on this kernel
 			}

@@ -537,6 +537,27 @@ func (r *Runtime) ListContainers(ctx context.Context, filter *runtimeapi.Contain
 	return out, nil
 }
 
+// UpdateContainerResources writes new limits into a running container's
+// cgroup (in-place pod resize); a container not started yet gets them when
+// it starts. ContainerStatus reports them from then on.
+func (r *Runtime) UpdateContainerResources(ctx context.Context, containerID string, resources *runtimeapi.ContainerResources) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.containers[containerID]
+	if !ok {
+		return notFound("container", containerID)
+	}
+	res := resources.GetLinux()
+	if c.state == runtimeapi.ContainerState_CONTAINER_RUNNING && c.cgroup != "" {
+		// A container whose cgroup could not be created runs without one.
+		if err := r.cg.setResources(c.cgroup, res); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("update resources of container %s: %w", containerID, err)
+		}
+	}
+	c.config.Linux = &runtimeapi.LinuxContainerConfig{Resources: res, SecurityContext: c.config.GetLinux().GetSecurityContext()}
+	return nil
+}
+
 // ContainerStatus returns the state, times, exit code and reason of a
 // container.
 func (r *Runtime) ContainerStatus(ctx context.Context, containerID string, verbose bool) (*runtimeapi.ContainerStatusResponse, error) {
@@ -562,6 +583,7 @@ func (r *Runtime) ContainerStatus(ctx context.Context, containerID string, verbo
 		Annotations: c.config.GetAnnotations(),
 		Mounts:      c.config.GetMounts(),
 		LogPath:     c.logPath,
+		Resources:   &runtimeapi.ContainerResources{Linux: c.config.GetLinux().GetResources()},
 	}
 	resp := &runtimeapi.ContainerStatusResponse{Status: st}
 	if verbose {

@@ -107,6 +107,7 @@ func Run(t *testing.T, impl Implementation) {
 	t.Run("exit code, reason, times and log", func(t *testing.T) { s.testExits(t, sandboxID, pod) })
 	t.Run("list filters, ExecSync and stop on SIGTERM", func(t *testing.T) { s.testServe(t, sandboxID, pod) })
 	t.Run("stop kills after the timeout", func(t *testing.T) { s.testKill(t, sandboxID, pod) })
+	t.Run("update resources in place", func(t *testing.T) { s.testUpdateResources(t, sandboxID, pod) })
 	t.Run("security context", func(t *testing.T) { s.testSecurity(t, sandboxID, pod) })
 	t.Run("remove is idempotent", func(t *testing.T) { s.testRemove(t, sandboxID, pod) })
 	t.Run("stop and remove the sandbox", func(t *testing.T) { s.testRemoveSandbox(t, sandboxID, pod) })
@@ -521,6 +522,32 @@ func (s *suite) testServe(t *testing.T, sandboxID string, pod *runtimeapi.PodSan
 	}
 	if list, err := s.rt.ListContainers(ctx, &runtimeapi.ContainerFilter{State: exited, LabelSelector: byName}); err != nil || len(list) != 1 || list[0].Id != id {
 		t.Errorf("ListContainers exited: %v, %v; want the stopped container", list, err)
+	}
+}
+
+// testUpdateResources changes a running container's limits: it keeps
+// running, and its status reports the new ones.
+func (s *suite) testUpdateResources(t *testing.T, sandboxID string, pod *runtimeapi.PodSandboxConfig) {
+	id := s.start(t, sandboxID, pod, "resized", s.impl.Programs.Serve)
+	s.waitLog(t, pod, "resized", "stdout F ready")
+	want := &runtimeapi.LinuxContainerResources{CpuPeriod: 100000, CpuQuota: 20000, CpuShares: 204, MemoryLimitInBytes: 256 << 20}
+	// Lowered, then raised (cgroup v1 orders the memory+swap limit).
+	for _, mem := range []int64{128 << 20, 256 << 20} {
+		want.MemoryLimitInBytes = mem
+		if err := s.rt.UpdateContainerResources(t.Context(), id, &runtimeapi.ContainerResources{Linux: want}); err != nil {
+			t.Fatalf("UpdateContainerResources to memory %d: %v", mem, err)
+		}
+	}
+	st := s.status(t, id)
+	if st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("after the update: state %v, want running", st.State)
+	}
+	got := st.GetResources().GetLinux()
+	if got.GetCpuQuota() != want.CpuQuota || got.GetCpuShares() != want.CpuShares || got.GetMemoryLimitInBytes() != want.MemoryLimitInBytes {
+		t.Errorf("status resources = %v, want %v", got, want)
+	}
+	if err := s.rt.StopContainer(t.Context(), id, 0); err != nil {
+		t.Fatalf("StopContainer: %v", err)
 	}
 }
 
