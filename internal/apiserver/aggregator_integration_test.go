@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,12 +20,15 @@ import (
 	"time"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	certutil "k8s.io/client-go/util/cert"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregatorclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
@@ -106,6 +110,48 @@ func TestAggregation(t *testing.T) {
 		t.Fatal(err)
 	}
 	apiservices := agg.ApiregistrationV1().APIServices()
+
+	t.Run("a front proxy asserts the user", func(t *testing.T) {
+		// What an external front proxy (or kube-apiserver's aggregator)
+		// sends: the front-proxy client certificate and X-Remote-* headers.
+		whoami := func(withCert func(*rest.Config)) string {
+			t.Helper()
+			cfg := rest.AnonymousClientConfig(s.Config)
+			withCert(cfg)
+			cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+				return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+					r = r.Clone(r.Context())
+					r.Header.Set("X-Remote-User", "alice")
+					r.Header.Set("X-Remote-Group", "team-a")
+					return rt.RoundTrip(r)
+				})
+			}
+			c, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			review, err := c.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatalf("whoami: %v", err)
+			}
+			return review.Status.UserInfo.Username
+		}
+		tlsDir := filepath.Join(s.DataDir, "tls")
+		frontProxy := func(c *rest.Config) {
+			c.CertFile, c.KeyFile = filepath.Join(tlsDir, wellknown.FrontProxyClientCertFile), filepath.Join(tlsDir, wellknown.FrontProxyClientKeyFile)
+		}
+		admin := func(c *rest.Config) {
+			c.CertFile, c.KeyFile = s.Config.CertFile, s.Config.KeyFile
+			c.CertData, c.KeyData = s.Config.CertData, s.Config.KeyData
+		}
+		if got := whoami(frontProxy); got != "alice" {
+			t.Errorf("user through the front proxy's certificate: %q, want alice", got)
+		}
+		// Another client's headers are not believed.
+		if got := whoami(admin); got == "alice" || got == "" {
+			t.Errorf("user through the admin certificate with X-Remote-User: %q, want the certificate's own", got)
+		}
+	})
 
 	t.Run("local APIServices", func(t *testing.T) {
 		want := []string{"v1.", "v1.apps", "v2.autoscaling", "v1.apiextensions.k8s.io", "v1.rbac.authorization.k8s.io",
@@ -350,3 +396,7 @@ func TestAggregation(t *testing.T) {
 		}
 	})
 }
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

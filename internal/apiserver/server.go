@@ -261,6 +261,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("request header authentication: %w", err)
 	}
 	c.Authentication.RequestHeaderConfig = requestHeader
+	if requestHeader != nil {
+		// The front proxy's CA is offered in the TLS handshake too (as
+		// kube-apiserver does), or a proxy's client would send no
+		// certificate.
+		if err := c.Authentication.ApplyClientCert(requestHeader.CAContentProvider, c.SecureServing); err != nil {
+			return nil, fmt.Errorf("request header client CA: %w", err)
+		}
+	}
 	userAuthenticators := []authenticator.Request{x509.NewDynamic(clientCA.VerifyOptions, x509.CommonNameUserConversion), tokenAuthenticator}
 	if rh := requestHeaderAuthenticator(requestHeader); rh != nil {
 		userAuthenticators = append([]authenticator.Request{rh}, userAuthenticators...)

@@ -184,6 +184,11 @@ const (
 	// client certificate (kube-apiserver's --proxy-client-cert-file), the
 	// one name --requestheader-allowed-names allows.
 	FrontProxyClientCommonName = "front-proxy-client"
+	// FrontProxyClientCertFile and FrontProxyClientKeyFile are the
+	// aggregator's client certificate and key in the data dir's tls
+	// directory.
+	FrontProxyClientCertFile = "front-proxy-client.crt"
+	FrontProxyClientKeyFile  = "front-proxy-client.key"
 	// ExtensionAPIServerAuthenticationConfigMap is the ConfigMap in
 	// kube-system that tells aggregated API servers how to authenticate
 	// clients and the aggregator.

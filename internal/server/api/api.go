@@ -441,7 +441,7 @@ func writeFiles(cfg Config) (dataFiles, error) {
 	if err != nil {
 		return f, err
 	}
-	proxyCert, proxyKey := filepath.Join(tlsDir, "front-proxy-client.crt"), filepath.Join(tlsDir, "front-proxy-client.key")
+	proxyCert, proxyKey := filepath.Join(tlsDir, wellknown.FrontProxyClientCertFile), filepath.Join(tlsDir, wellknown.FrontProxyClientKeyFile)
 	if err := frontProxyCA.EnsureLeaf(proxyCert, proxyKey, pki.Leaf{CommonName: wellknown.FrontProxyClientCommonName}); err != nil {
 		return f, err
 	}
