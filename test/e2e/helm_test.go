@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
@@ -238,6 +239,8 @@ func TestHelmCharts(t *testing.T) {
 			}
 			if _, err := c.RbacV1().ClusterRoles().Get(ctx, "ingress-ingress-controller-admission", metav1.GetOptions{}); err == nil {
 				return errors.New("the hook ClusterRole is left")
+			} else if !apierrors.IsNotFound(err) {
+				return err
 			}
 			return replicasChange(workload{"Deployment", "ingress-ingress-controller"}, 1, 2)(ctx, c, ns, upgraded)
 		},

@@ -251,6 +251,9 @@ func TestDrain(t *testing.T) {
 		return ""
 	}
 	agent := agentOn("hollow-0")
+	if agent == "" {
+		t.Fatal("no DaemonSet pod on hollow-0")
+	}
 	refused := s.kubectl("", nil, "drain", "hollow-0", "--timeout=20s")
 	if want := "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): default/" + agent; refused.Code == 0 || !strings.Contains(refused.Stdout+refused.Stderr, want) {
 		t.Fatalf("kubectl drain without --ignore-daemonsets: exit %d, want an error with %q\n%s\n%s", refused.Code, want, refused.Stdout, refused.Stderr)
