@@ -12,12 +12,14 @@ package noderestriction
 
 import (
 	"context"
+	"fmt"
 
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/informers"
 	"k8s.io/kubernetes/pkg/auth/nodeidentifier"
+	"k8s.io/kubernetes/pkg/features"
 	upstream "k8s.io/kubernetes/plugin/pkg/admission/noderestriction"
 
 	upstreamadmission "skiff.dev/skiff/internal/apiserver/admission/upstream"
@@ -38,10 +40,15 @@ var _ admission.ValidationInterface = &Plugin{}
 func New(factory informers.SharedInformerFactory, authz authorizer.UnconditionalAuthorizer) (*Plugin, error) {
 	identifier := nodeidentifier.NewDefaultNodeIdentifier()
 	p := upstream.NewPlugin(identifier)
-	// Kubernetes' gates, ServiceAccountNodeAudienceRestriction on: a node
-	// asks for a token of another audience than the API server's only for
-	// a pod that names it (a projected token or a CSI driver's audience).
-	p.InspectFeatureGates(utilfeature.DefaultFeatureGate)
+	gates := utilfeature.DefaultFeatureGate.DeepCopy()
+	// The audience restriction reads CSIDrivers, PersistentVolumes and
+	// claims, which skiff does not serve; without them no CSI driver can
+	// claim an audience, and nodes may ask for tokens of their pods' own
+	// service accounts as before the feature.
+	if err := gates.SetFromMap(map[string]bool{string(features.ServiceAccountNodeAudienceRestriction): false}); err != nil {
+		return nil, fmt.Errorf("%s feature gates: %w", upstream.PluginName, err)
+	}
+	p.InspectFeatureGates(gates)
 	p.SetExternalKubeInformerFactory(factory)
 	p.SetUnconditionalAuthorizer(authz)
 	if err := p.ValidateInitialization(); err != nil {
