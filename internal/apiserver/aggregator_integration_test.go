@@ -9,9 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -243,33 +241,12 @@ func TestAggregation(t *testing.T) {
 	})
 
 	backend := &wardle{}
-	stopBackend := func() {}
-	t.Cleanup(func() { stopBackend() })
+	parent := t // the backend outlives the subtest that starts it
 	t.Run("aggregated API behind a Service", func(t *testing.T) {
 		if _, err := s.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "wardle"}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		certPEM, keyPEM, err := certutil.GenerateSelfSignedCertKey("api.wardle.svc", nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pair, err := tls.X509KeyPair(certPEM, keyPEM)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The endpoint is the host's own non-loopback address (EndpointSlices
-		// refuse loopback ones), as a pod's would be.
-		l, err := net.Listen("tcp", net.JoinHostPort(s.EndpointAddress.String(), "0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewUnstartedServer(backend)
-		srv.Listener.Close()
-		srv.Listener = l
-		srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequestClientCert}
-		srv.StartTLS()
-		stopBackend = srv.Close
-		port := int32(l.Addr().(*net.TCPAddr).Port)
+		_, port, certPEM := s.ServeTLSAtEndpoint(parent, backend, "api.wardle.svc", tls.RequestClientCert)
 		_, err = s.Client.CoreV1().Services("wardle").Create(ctx, &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: "api"},
 			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(port)}}},

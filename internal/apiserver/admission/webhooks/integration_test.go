@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -209,28 +208,8 @@ func TestWebhooks(t *testing.T) {
 
 	t.Run("mutating webhook behind a Service", func(t *testing.T) {
 		createNamespace(t, s, "svc")
-		certPEM, keyPEM, err := certutil.GenerateSelfSignedCertKey("labeller.svc.svc", nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pair, err := tls.X509KeyPair(certPEM, keyPEM)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The endpoint is the host's own non-loopback address (EndpointSlices
-		// refuse loopback ones), as a pod's would be.
-		l, err := net.Listen("tcp", net.JoinHostPort(s.EndpointAddress.String(), "0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		svcHook := httptest.NewUnstartedServer(h)
-		svcHook.Listener.Close()
-		svcHook.Listener = l
-		svcHook.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
-		svcHook.StartTLS()
-		t.Cleanup(svcHook.Close)
-		port := int32(l.Addr().(*net.TCPAddr).Port)
-		_, err = s.Client.CoreV1().Services("svc").Create(ctx, &corev1.Service{
+		_, port, certPEM := s.ServeTLSAtEndpoint(t, h, "labeller.svc.svc", tls.NoClientCert)
+		_, err := s.Client.CoreV1().Services("svc").Create(ctx, &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: "labeller"},
 			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(port)}}},
 		}, metav1.CreateOptions{})
