@@ -237,4 +237,22 @@ func TestNodeAuthorization(t *testing.T) {
 	if r := s.kubectl("", nodeA, "label", "node", "node-a", "example.com/pool=a"); r.Code != 0 {
 		t.Errorf("node-a labelling itself outside the reserved prefixes: %+v", r)
 	}
+
+	// A node gets tokens of its pods' service accounts only for the
+	// audiences those pods name (ServiceAccountNodeAudienceRestriction).
+	podA, err := c.CoreV1().Pods("apps").Get(ctx, "pod-a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(extra ...string) []string {
+		return append([]string{"create", "token", "default", "-n", "apps", "--bound-object-kind", "Pod",
+			"--bound-object-name", "pod-a", "--bound-object-uid", string(podA.UID)}, extra...)
+	}
+	if r := s.kubectl("", nodeA, token()...); r.Code != 0 || strings.Count(r.Stdout, ".") != 2 {
+		t.Errorf("node-a asking for its pod's token: %+v", r)
+	}
+	want := `system:node:node-a is not authorized to request tokens for audience "vault"`
+	if r := s.kubectl("", nodeA, token("--audience", "vault")...); r.Code == 0 || !strings.Contains(r.Stderr, want) {
+		t.Errorf("node-a asking for a token for an audience its pod does not name: exit %d, stderr %q, want %q", r.Code, r.Stderr, want)
+	}
 }

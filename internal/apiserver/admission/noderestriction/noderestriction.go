@@ -8,18 +8,22 @@
 // The decisions are k8s.io/kubernetes' own plugin's: it works on
 // Kubernetes' internal types, so a node's request is converted to them
 // before the plugin sees it (other users' requests are not touched).
+//
+// As in kube-apiserver the plugin runs in the mutating phase (it changes
+// nothing): it sees a TokenRequest as the node sent it, before the
+// TokenRequest API fills in the API server's audiences, so a node asking
+// for its pod's default token (no audience) is told apart from one asking
+// for an audience its pod does not name.
 package noderestriction
 
 import (
 	"context"
-	"fmt"
 
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/informers"
 	"k8s.io/kubernetes/pkg/auth/nodeidentifier"
-	"k8s.io/kubernetes/pkg/features"
 	upstream "k8s.io/kubernetes/plugin/pkg/admission/noderestriction"
 
 	upstreamadmission "skiff.dev/skiff/internal/apiserver/admission/upstream"
@@ -32,7 +36,7 @@ type Plugin struct {
 	upstream   *upstream.Plugin
 }
 
-var _ admission.ValidationInterface = &Plugin{}
+var _ admission.MutationInterface = &Plugin{}
 
 // New returns the plugin reading pods, nodes and service accounts from
 // factory's listers; authz authorizes what the plugin asks (pod
@@ -40,15 +44,10 @@ var _ admission.ValidationInterface = &Plugin{}
 func New(factory informers.SharedInformerFactory, authz authorizer.UnconditionalAuthorizer) (*Plugin, error) {
 	identifier := nodeidentifier.NewDefaultNodeIdentifier()
 	p := upstream.NewPlugin(identifier)
-	gates := utilfeature.DefaultFeatureGate.DeepCopy()
-	// The audience restriction reads CSIDrivers, PersistentVolumes and
-	// claims, which skiff does not serve; without them no CSI driver can
-	// claim an audience, and nodes may ask for tokens of their pods' own
-	// service accounts as before the feature.
-	if err := gates.SetFromMap(map[string]bool{string(features.ServiceAccountNodeAudienceRestriction): false}); err != nil {
-		return nil, fmt.Errorf("%s feature gates: %w", upstream.PluginName, err)
-	}
-	p.InspectFeatureGates(gates)
+	// Kubernetes' gates, ServiceAccountNodeAudienceRestriction on: a node
+	// asks for a token of an audience other than the API server's only for
+	// a pod that names it (a projected token or a CSI driver's audience).
+	p.InspectFeatureGates(utilfeature.DefaultFeatureGate)
 	p.SetExternalKubeInformerFactory(factory)
 	p.SetUnconditionalAuthorizer(authz)
 	if err := p.ValidateInitialization(); err != nil {
@@ -60,8 +59,8 @@ func New(factory informers.SharedInformerFactory, authz authorizer.Unconditional
 	}, nil
 }
 
-// Validate refuses a node's request the node may not make.
-func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, o admission.ObjectInterfaces) error {
+// Admit refuses a node's request the node may not make.
+func (p *Plugin) Admit(ctx context.Context, a admission.Attributes, o admission.ObjectInterfaces) error {
 	if _, isNode := p.identifier.NodeIdentity(a.GetUserInfo()); !isNode {
 		return nil
 	}
