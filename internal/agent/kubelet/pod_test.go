@@ -88,8 +88,10 @@ func TestPodRunsAndIsReady(t *testing.T) {
 	if src := evs.Items[0].Source; src.Component != "kubelet" || src.Host != testNode {
 		t.Errorf("event source = %+v", src)
 	}
-	env.waitEvent(t, "web", "Started: Started container app")
-	env.waitEvent(t, "web", "Created: Created container: sidecar")
+	// Kubernetes 1.37's words: the container is named by the event's
+	// fieldPath, not in the message.
+	env.waitEvent(t, "web", "Started: Container started [spec.containers{app}]")
+	env.waitEvent(t, "web", "Created: Container created [spec.initContainers{sidecar}]")
 	env.waitEvent(t, "web", `Pulling: Pulling image "skiff/helper:latest"`)
 }
 
