@@ -105,6 +105,9 @@ func TestPodAdmissionOutOfCPU(t *testing.T) {
 	if p.Status.Reason != "OutOfcpu" || !strings.HasPrefix(p.Status.Message, "Pod was rejected: Node didn't have enough resource: cpu, requested: 100000000, used: 0, capacity: ") {
 		t.Errorf("reason %q message %q", p.Status.Reason, p.Status.Message)
 	}
+	if p.Status.ObservedGeneration != p.Generation {
+		t.Errorf("observedGeneration %d of generation %d", p.Status.ObservedGeneration, p.Generation)
+	}
 	if n, _ := env.rt.Count(); n != 0 {
 		t.Errorf("%d containers created for a rejected pod", n)
 	}

@@ -48,6 +48,7 @@ func (m *podManager) syncPod(ctx context.Context, w *podWorker) (time.Duration, 
 	if rej := m.admitPod(pod, state); rej != nil {
 		st := pod.Status.DeepCopy()
 		st.Phase, st.Reason, st.Message = corev1.PodFailed, rej.reason, "Pod was rejected: "+rej.message
+		st.ObservedGeneration = pod.Generation // the generation rejected
 		return 0, false, m.updateStatus(ctx, pod, *st)
 	}
 	// From here on the pod is the one the kubelet runs: with the
