@@ -91,7 +91,7 @@ func TestPodRunsAndIsReady(t *testing.T) {
 	// Kubernetes 1.37's words: the container is named by the event's
 	// fieldPath, not in the message.
 	env.waitEvent(t, "web", "Started: Container started [spec.containers{app}]")
-	env.waitEvent(t, "web", "Created: Container created [spec.initContainers{sidecar}]")
+	env.waitEvent(t, "web", "Created: Container created [spec.containers{sidecar}]")
 	env.waitEvent(t, "web", `Pulling: Pulling image "skiff/helper:latest"`)
 }
 
