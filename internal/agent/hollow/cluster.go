@@ -13,13 +13,20 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 )
 
-const nodeNameIndex = "spec.nodeName"
+const (
+	nodeNameIndex = "spec.nodeName"
+	// kubeletComponent is the source component of the nodes' events.
+	kubeletComponent = "kubelet"
+)
 
 // Cluster is a set of hollow nodes sharing one pod informer and one
 // workqueue of pod keys.
@@ -135,6 +142,14 @@ func (c *Cluster) Run(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("hollow: %v cache did not sync: %w", typ, ctx.Err())
 		}
+	}
+
+	// One broadcaster for all the nodes; each records as its kubelet.
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	for _, n := range c.order {
+		n.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: kubeletComponent, Host: n.name})
 	}
 
 	var wg sync.WaitGroup
@@ -363,6 +378,7 @@ func (c *Cluster) syncPod(ctx context.Context, key string) (time.Duration, error
 
 	if !terminal {
 		wake := r.advance(pod, now, cfg)
+		recordEvents(n.recorder, pod, r.takeEvents())
 		names, starts := r.running(pod, cfg.keepGoing)
 		r.usage.update(now, simulatedUsage(pod, names, c.opts.PodCPU, c.opts.PodMemory), starts)
 		st, wake2 := r.status(pod, now, cfg)
@@ -395,6 +411,20 @@ func (c *Cluster) syncPod(ctx context.Context, key string) (time.Duration, error
 
 	// Being deleted and stopped: the kubelet's final delete.
 	return 0, c.finalDelete(ctx, key, pod)
+}
+
+// recordEvents records what the node's kubelet did to the pod.
+func recordEvents(rec record.EventRecorder, pod *corev1.Pod, evs []podEvent) {
+	if rec == nil {
+		return
+	}
+	for _, ev := range evs {
+		ref := &corev1.ObjectReference{
+			Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID,
+			ResourceVersion: pod.ResourceVersion, FieldPath: ev.fieldPath,
+		}
+		rec.Event(ref, ev.eventType, ev.reason, ev.message)
+	}
 }
 
 // finalDelete removes a stopped pod that is being deleted, as the kubelet's

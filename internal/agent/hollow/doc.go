@@ -9,8 +9,11 @@
 // Running with an IP from the node's pod CIDR within moments, become Ready
 // after their readiness probe's initialDelaySeconds, and containers of pods
 // whose restartPolicy is not Always exit after ContainerRunTime (code 0, or
-// the code in the pod annotation skiff.dev/simulate-exit-code). Nothing is
-// executed. All nodes of a Cluster share one pod informer and one workqueue,
+// the code in the pod annotation skiff.dev/simulate-exit-code). Init
+// containers complete at once (exit 0, ready); a pod past its
+// activeDeadlineSeconds is stopped and fails with DeadlineExceeded; the
+// kubelet's container events (the image, Created, Started, Killing) are
+// recorded in its words, with source kubelet. Nothing is executed. All nodes of a Cluster share one pod informer and one workqueue,
 // so a thousand nodes cost a thousand small heartbeat goroutines and no more
 // watches.
 //

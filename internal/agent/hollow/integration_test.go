@@ -245,6 +245,103 @@ func TestHollowNodesAgainstAPIServer(t *testing.T) {
 		poll(t, 15*time.Second, "pod resized", resized("200m"))
 	})
 
+	t.Run("init containers that exited 0 are ready; the kubelet's container events", func(t *testing.T) {
+		p := boundPod("with-init", "hollow-2", corev1.RestartPolicyAlways)
+		p.Spec.InitContainers = []corev1.Container{{Name: "setup", Image: "registry.example/setup:v1"}}
+		created, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		poll(t, 15*time.Second, "pod Running", func() error {
+			p, err := cs.CoreV1().Pods("default").Get(ctx, "with-init", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if p.Status.Phase != corev1.PodRunning || len(p.Status.InitContainerStatuses) != 1 {
+				return fmt.Errorf("phase %q init statuses %d", p.Status.Phase, len(p.Status.InitContainerStatuses))
+			}
+			s := p.Status.InitContainerStatuses[0]
+			if s.State.Terminated == nil || s.State.Terminated.ExitCode != 0 || !s.Ready {
+				t.Errorf("init container: state %+v ready %v", s.State, s.Ready)
+			}
+			return nil
+		})
+		want := map[string]bool{
+			"spec.initContainers{setup} Started: Container started": false,
+			"spec.containers{app} Created: Container created":       false,
+			"spec.containers{app} Started: Container started":       false,
+		}
+		poll(t, 15*time.Second, "the kubelet's events", func() error {
+			evs, err := cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return err
+			}
+			for _, ev := range evs.Items {
+				if ev.InvolvedObject.UID != created.UID || ev.Source.Component != "kubelet" || ev.Source.Host != "hollow-2" {
+					continue
+				}
+				want[ev.InvolvedObject.FieldPath+" "+ev.Reason+": "+ev.Message] = true
+			}
+			for k, seen := range want {
+				if !seen {
+					return fmt.Errorf("no event %q", k)
+				}
+			}
+			return nil
+		})
+	})
+
+	t.Run("observedGeneration follows spec updates; a lowered activeDeadlineSeconds fails the pod", func(t *testing.T) {
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, boundPod("deadline", "hollow-0", corev1.RestartPolicyAlways), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		observed := func(gen int64) func() error {
+			return func() error {
+				p, err := cs.CoreV1().Pods("default").Get(ctx, "deadline", metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				if p.Generation != gen || p.Status.ObservedGeneration != gen || p.Status.Phase != corev1.PodRunning {
+					return fmt.Errorf("generation %d observed %d phase %s", p.Generation, p.Status.ObservedGeneration, p.Status.Phase)
+				}
+				for _, typ := range []corev1.PodConditionType{corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady, corev1.PodScheduled} {
+					if c := podCondition(p, typ); c == nil || c.ObservedGeneration != gen {
+						return fmt.Errorf("condition %s: %+v", typ, c)
+					}
+				}
+				return nil
+			}
+		}
+		poll(t, 15*time.Second, "generation 1 observed", observed(1))
+		setDeadline := func(seconds int) {
+			t.Helper()
+			patch := fmt.Appendf(nil, `{"spec":{"activeDeadlineSeconds":%d}}`, seconds)
+			if _, err := cs.CoreV1().Pods("default").Patch(ctx, "deadline", types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setDeadline(5000)
+		poll(t, 15*time.Second, "generation 2 observed", observed(2))
+		setDeadline(2)
+		poll(t, 15*time.Second, "pod Failed with DeadlineExceeded", func() error {
+			p, err := cs.CoreV1().Pods("default").Get(ctx, "deadline", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if p.Status.Phase != corev1.PodFailed {
+				return fmt.Errorf("phase %q", p.Status.Phase)
+			}
+			if p.Status.Reason != "DeadlineExceeded" || p.Status.Message != "Pod was active on the node longer than the specified deadline" ||
+				p.Status.ObservedGeneration != 3 {
+				t.Errorf("reason %q message %q observedGeneration %d", p.Status.Reason, p.Status.Message, p.Status.ObservedGeneration)
+			}
+			if s := p.Status.ContainerStatuses; len(s) != 1 || s[0].State.Terminated == nil || s[0].Ready {
+				t.Errorf("container statuses %+v", s)
+			}
+			return nil
+		})
+	})
+
 	t.Run("a deleted pod is stopped and removed", func(t *testing.T) {
 		if err := cs.CoreV1().Pods("default").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)

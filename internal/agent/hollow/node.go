@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
 
 	"skiff.dev/skiff/internal/agent/nodestatus"
 	"skiff.dev/skiff/internal/wellknown"
@@ -25,6 +26,9 @@ type node struct {
 	port  int // of the stats server; set before the node starts
 
 	beat nodestatus.Beat
+	// recorder records the node's pod events (source kubelet, host the
+	// node); set by Run before any pod is synced.
+	recorder record.EventRecorder
 
 	mu         sync.Mutex
 	cidr       netip.Prefix

@@ -9,6 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	kubeletevents "k8s.io/kubernetes/pkg/kubelet/events"
+
+	"skiff.dev/skiff/internal/agent/activedeadline"
 )
 
 // Pod condition reasons and messages as the kubelet writes them.
@@ -30,6 +33,22 @@ type podRun struct {
 	start time.Time
 	ctrs  map[string]*ctrRun
 	usage podUsage // what the running containers use, for the stats server
+
+	// overDeadline is set once the pod's activeDeadlineSeconds has passed:
+	// its containers are stopped and it fails.
+	overDeadline bool
+	// stopped is set once the containers were told to stop (deleted or
+	// over the deadline), so that the sidecars are stopped once.
+	stopped bool
+	// events the kubelet would have recorded since the last sync, in
+	// order; the sync records and clears them.
+	events []podEvent
+}
+
+// podEvent is an event the kubelet records about a pod, or one of its
+// containers when fieldPath is set.
+type podEvent struct {
+	fieldPath, eventType, reason, message string
 }
 
 // ctrRun is one container's simulated state.
@@ -61,8 +80,18 @@ func newPodRun(pod *corev1.Pod, now time.Time) *podRun {
 	for _, s := range pod.Status.ContainerStatuses {
 		old[s.Name] = s
 	}
-	for _, c := range pod.Spec.Containers {
+	// A pod the node sees first while it is being deleted never starts.
+	announce := pod.DeletionTimestamp == nil
+	if announce && len(pod.Status.InitContainerStatuses) == 0 {
+		for i := range pod.Spec.InitContainers {
+			r.started(initFieldPath(pod.Spec.InitContainers[i].Name), &pod.Spec.InitContainers[i])
+		}
+	}
+	for i, c := range pod.Spec.Containers {
 		cr := &ctrRun{startedAt: r.start}
+		if _, ok := old[c.Name]; !ok && announce {
+			r.started(containerFieldPath(c.Name), &pod.Spec.Containers[i])
+		}
 		if s, ok := old[c.Name]; ok {
 			cr.restarts = s.RestartCount
 			cr.last = s.LastTerminationState.Terminated.DeepCopy()
@@ -79,6 +108,41 @@ func newPodRun(pod *corev1.Pod, now time.Time) *podRun {
 		r.ctrs[c.Name] = cr
 	}
 	return r
+}
+
+func initFieldPath(name string) string      { return fmt.Sprintf("spec.initContainers{%s}", name) }
+func containerFieldPath(name string) string { return fmt.Sprintf("spec.containers{%s}", name) }
+
+// event queues an event for the sync to record.
+func (r *podRun) event(fieldPath, eventType, reason, message string) {
+	r.events = append(r.events, podEvent{fieldPath: fieldPath, eventType: eventType, reason: reason, message: message})
+}
+
+// started queues the events of a container's start, in the kubelet's
+// words: its image (pulled again under pullPolicy Always, present
+// otherwise: a simulated node has every image), then Created and Started.
+func (r *podRun) started(fieldPath string, c *corev1.Container) {
+	if c.ImagePullPolicy == corev1.PullAlways {
+		r.event(fieldPath, corev1.EventTypeNormal, kubeletevents.PullingImage, fmt.Sprintf("Pulling image %q", c.Image))
+		r.event(fieldPath, corev1.EventTypeNormal, kubeletevents.PulledImage, fmt.Sprintf("Successfully pulled image %q in 0s (0s including waiting).", c.Image))
+	} else {
+		r.event(fieldPath, corev1.EventTypeNormal, kubeletevents.PulledImage,
+			fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", c.Image))
+	}
+	r.event(fieldPath, corev1.EventTypeNormal, kubeletevents.CreatedContainer, "Container created")
+	r.event(fieldPath, corev1.EventTypeNormal, kubeletevents.StartedContainer, "Container started")
+}
+
+// killed queues the event of a running container the kubelet stops.
+func (r *podRun) killed(fieldPath, name string) {
+	r.event(fieldPath, corev1.EventTypeNormal, kubeletevents.KillingContainer, "Stopping container "+name)
+}
+
+// takeEvents returns the queued events and clears the queue.
+func (r *podRun) takeEvents() []podEvent {
+	evs := r.events
+	r.events = nil
+	return evs
 }
 
 // running returns the names of the containers running at now (after
@@ -159,16 +223,29 @@ func (r *podRun) advance(pod *corev1.Pod, now time.Time, cfg simConfig) time.Tim
 	policy := pod.Spec.RestartPolicy
 	code := exitCode(pod)
 	run := runTime(pod, cfg.runTime)
-	for _, c := range pod.Spec.Containers {
+	if cfg.keepGoing && !r.overDeadline {
+		left, over := activedeadline.Left(&pod.Spec, r.start, now)
+		switch {
+		case over:
+			r.overDeadline = true
+			r.event("", corev1.EventTypeNormal, activedeadline.Reason, activedeadline.Message)
+		case left > 0:
+			soonest(now.Add(left))
+		}
+	}
+	stop := !cfg.keepGoing || r.overDeadline
+	for i, c := range pod.Spec.Containers {
 		cr := r.ctrs[c.Name]
 		if cr == nil || cr.term != nil {
 			continue
 		}
-		if !cfg.keepGoing {
-			// The pod is being deleted: the container stops now, cleanly.
+		if stop {
+			// The pod is being deleted, or ran past its deadline: the
+			// container stops now, cleanly.
 			if cr.startedAt.IsZero() {
 				cr.term = terminated(0, now, now, containerID(r.uid, c.Name, cr.restarts))
 			} else {
+				r.killed(containerFieldPath(c.Name), c.Name)
 				cr.term = terminated(0, cr.startedAt, now, containerID(r.uid, c.Name, cr.restarts))
 			}
 			continue
@@ -180,6 +257,7 @@ func (r *podRun) advance(pod *corev1.Pod, now time.Time, cfg simConfig) time.Tim
 			}
 			cr.startedAt, cr.restartAt = now, time.Time{}
 			cr.restarts++
+			r.started(containerFieldPath(c.Name), &pod.Spec.Containers[i])
 		}
 		if policy == corev1.RestartPolicyAlways {
 			continue
@@ -203,7 +281,20 @@ func (r *podRun) advance(pod *corev1.Pod, now time.Time, cfg simConfig) time.Tim
 		}
 		cr.term = t
 	}
+	if stop && !r.stopped {
+		// The sidecars stop after the main containers.
+		r.stopped = true
+		for _, c := range pod.Spec.InitContainers {
+			if isSidecar(&c) {
+				r.killed(initFieldPath(c.Name), c.Name)
+			}
+		}
+	}
 	return wake
+}
+
+func isSidecar(c *corev1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 }
 
 // status builds the status the kubelet would report for the pod at now,
@@ -245,12 +336,18 @@ func (r *podRun) status(pod *corev1.Pod, now time.Time, cfg simConfig) (corev1.P
 			ContainerID: containerID(r.uid, c.Name, 0),
 			Started:     new(bool),
 		}
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways && cfg.keepGoing {
+		switch {
+		case isSidecar(&c) && cfg.keepGoing && !r.overDeadline:
 			// A sidecar: runs beside the main containers.
 			s.State.Running = &corev1.ContainerStateRunning{StartedAt: apiTime(r.start)}
 			*s.Started, s.Ready = true, true
-		} else {
+		case isSidecar(&c):
+			s.State.Terminated = terminated(0, r.start, now, s.ContainerID)
+		default:
+			// Ran to completion at once; an init container that exited 0
+			// is ready, as the kubelet reports it.
 			s.State.Terminated = terminated(0, r.start, r.start, s.ContainerID)
+			s.Ready = true
 		}
 		s.Resources, s.AllocatedResources = c.Resources.DeepCopy(), c.Resources.DeepCopy().Requests
 		st.InitContainerStatuses = append(st.InitContainerStatuses, s)
@@ -315,6 +412,8 @@ func (r *podRun) status(pod *corev1.Pod, now time.Time, cfg simConfig) (corev1.P
 	}
 
 	switch {
+	case r.overDeadline:
+		st.Phase, st.Reason, st.Message = corev1.PodFailed, activedeadline.Reason, activedeadline.Message
 	case len(pod.Spec.Containers) > 0 && allDone && anyFailed:
 		st.Phase = corev1.PodFailed
 	case len(pod.Spec.Containers) > 0 && allDone:

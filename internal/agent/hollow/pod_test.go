@@ -1,7 +1,9 @@
 package hollow
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,6 +85,12 @@ func TestSimulation(t *testing.T) {
 			steps: []time.Duration{0, 3 * time.Second}, phase: corev1.PodSucceeded, ready: corev1.ConditionFalse, reason: "PodCompleted", exitCode: new(int32)},
 		{name: "deleted: stopped cleanly", pod: simPod(corev1.RestartPolicyAlways, nil),
 			steps: []time.Duration{0, time.Second}, deleting: true, phase: corev1.PodSucceeded, ready: corev1.ConditionFalse, reason: "PodCompleted", exitCode: new(int32)},
+		{name: "active deadline: running before it", pod: simPod(corev1.RestartPolicyAlways, func(p *corev1.Pod) {
+			p.Spec.ActiveDeadlineSeconds = ptr.To(int64(5))
+		}), steps: []time.Duration{0, 3 * time.Second}, phase: corev1.PodRunning, ready: corev1.ConditionTrue, wakeAfter: 2 * time.Second},
+		{name: "active deadline: failed at it, containers stopped", pod: simPod(corev1.RestartPolicyAlways, func(p *corev1.Pod) {
+			p.Spec.ActiveDeadlineSeconds = ptr.To(int64(5))
+		}), steps: []time.Duration{0, 5 * time.Second}, phase: corev1.PodFailed, ready: corev1.ConditionFalse, reason: "ContainersNotReady", exitCode: new(int32)},
 		{name: "readiness gate missing", pod: simPod(corev1.RestartPolicyAlways, func(p *corev1.Pod) {
 			p.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "example.com/lb"}}
 		}), steps: []time.Duration{0}, phase: corev1.PodRunning, ready: corev1.ConditionFalse, reason: "ReadinessGatesNotReady"},
@@ -247,5 +255,170 @@ func TestOptionsCIDRs(t *testing.T) {
 				t.Errorf("pods capacity %s", q.String())
 			}
 		})
+	}
+}
+
+// sim runs pod on a simulated node at each of steps after t0, as the sync
+// does, and returns the last status and the events queued on the way.
+func sim(pod *corev1.Pod, t0 time.Time, steps ...time.Duration) (corev1.PodStatus, []podEvent) {
+	cfg := simConfig{runTime: time.Second, backOff: 10 * time.Second, nodeIP: "10.41.0.1", podIP: "10.42.0.2", keepGoing: true}
+	run := newPodRun(pod, t0)
+	var st corev1.PodStatus
+	var evs []podEvent
+	for _, d := range steps {
+		now := t0.Add(d)
+		cfg.keepGoing = pod.DeletionTimestamp == nil
+		run.advance(pod, now, cfg)
+		evs = append(evs, run.takeEvents()...)
+		st, _ = run.status(pod, now, cfg)
+		pod = pod.DeepCopy()
+		pod.Status = st
+	}
+	return st, evs
+}
+
+func eventStrings(evs []podEvent) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, fmt.Sprintf("%s %s %s: %s", e.fieldPath, e.eventType, e.reason, e.message))
+	}
+	return out
+}
+
+// A pod past its activeDeadlineSeconds fails as the kubelet fails it: its
+// containers stopped, the kubelet's reason and message, its events.
+func TestActiveDeadline(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	pod := simPod(corev1.RestartPolicyAlways, func(p *corev1.Pod) {
+		p.Spec.ActiveDeadlineSeconds = ptr.To(int64(2))
+		p.Spec.InitContainers = []corev1.Container{{Name: "proxy", Image: "proxy:v1", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways)}}
+	})
+	st, evs := sim(pod, t0, 0, time.Second, 2*time.Second, 3*time.Second)
+	if st.Phase != corev1.PodFailed || st.Reason != "DeadlineExceeded" || st.Message != "Pod was active on the node longer than the specified deadline" {
+		t.Errorf("phase %s reason %q message %q", st.Phase, st.Reason, st.Message)
+	}
+	for _, s := range append(st.InitContainerStatuses, st.ContainerStatuses...) {
+		if s.State.Terminated == nil || s.Ready {
+			t.Errorf("container %s: state %+v ready %v, want stopped", s.Name, s.State, s.Ready)
+		}
+	}
+	if c := cond(st, corev1.PodReadyToStartContainers); c.Status != corev1.ConditionFalse {
+		t.Errorf("PodReadyToStartContainers %s", c.Status)
+	}
+	got := eventStrings(evs)
+	want := []string{
+		` Normal DeadlineExceeded: Pod was active on the node longer than the specified deadline`,
+		`spec.containers{app} Normal Killing: Stopping container app`,
+		`spec.initContainers{proxy} Normal Killing: Stopping container proxy`,
+	}
+	if len(got) < len(want) || !slices.Equal(got[len(got)-len(want):], want) {
+		t.Errorf("events end with\n %q\nwant\n %q", got, want)
+	}
+}
+
+// The kubelet's container events, in its words: the image, Created,
+// Started, for every container and every restart; Killing when the pod is
+// deleted.
+func TestContainerEvents(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	pod := simPod(corev1.RestartPolicyOnFailure, func(p *corev1.Pod) {
+		p.Annotations = map[string]string{ExitCodeAnnotation: "1"}
+		p.Spec.InitContainers = []corev1.Container{{Name: "setup", Image: "setup:v1", ImagePullPolicy: corev1.PullAlways}}
+		p.Spec.Containers[0].ImagePullPolicy = corev1.PullIfNotPresent
+	})
+	// Runs 1s, fails, backs off 10s, runs again.
+	_, evs := sim(pod, t0, 0, 2*time.Second, 11*time.Second)
+	want := []string{
+		`spec.initContainers{setup} Normal Pulling: Pulling image "setup:v1"`,
+		`spec.initContainers{setup} Normal Pulled: Successfully pulled image "setup:v1" in 0s (0s including waiting).`,
+		`spec.initContainers{setup} Normal Created: Container created`,
+		`spec.initContainers{setup} Normal Started: Container started`,
+		`spec.containers{app} Normal Pulled: Container image "img:v1" already present on machine and can be accessed by the pod`,
+		`spec.containers{app} Normal Created: Container created`,
+		`spec.containers{app} Normal Started: Container started`,
+		`spec.containers{app} Normal Pulled: Container image "img:v1" already present on machine and can be accessed by the pod`,
+		`spec.containers{app} Normal Created: Container created`,
+		`spec.containers{app} Normal Started: Container started`,
+	}
+	if got := eventStrings(evs); !slices.Equal(got, want) {
+		t.Errorf("events\n %q\nwant\n %q", got, want)
+	}
+
+	deleting := simPod(corev1.RestartPolicyAlways, nil)
+	cfg := simConfig{runTime: time.Second, backOff: time.Second, keepGoing: true}
+	run := newPodRun(deleting, t0)
+	run.advance(deleting, t0, cfg)
+	run.takeEvents()
+	cfg.keepGoing = false
+	run.advance(deleting, t0.Add(time.Second), cfg)
+	if got, want := eventStrings(run.takeEvents()), []string{`spec.containers{app} Normal Killing: Stopping container app`}; !slices.Equal(got, want) {
+		t.Errorf("deletion events %q, want %q", got, want)
+	}
+
+	// A node that picks up a pod it already ran (its process restarted)
+	// does not announce the containers again.
+	st, _ := sim(simPod(corev1.RestartPolicyAlways, nil), t0, 0)
+	again := simPod(corev1.RestartPolicyAlways, nil)
+	again.Status = st
+	if evs := newPodRun(again, t0.Add(time.Minute)).takeEvents(); len(evs) != 0 {
+		t.Errorf("events for a running pod picked up: %q", eventStrings(evs))
+	}
+}
+
+// An init container that ran to completion is reported terminated with
+// exit code 0 and ready, not started, as the kubelet reports it.
+func TestInitContainersReady(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st, _ := sim(simPod(corev1.RestartPolicyAlways, func(p *corev1.Pod) {
+		p.Spec.InitContainers = []corev1.Container{{Name: "init-1", Image: "busybox"}, {Name: "init-2", Image: "busybox"}}
+	}), t0, 0)
+	if len(st.InitContainerStatuses) != 2 {
+		t.Fatalf("init statuses %+v", st.InitContainerStatuses)
+	}
+	for _, s := range st.InitContainerStatuses {
+		if s.State.Terminated == nil || s.State.Terminated.ExitCode != 0 || s.State.Terminated.Reason != "Completed" || !s.Ready || s.Started == nil || *s.Started {
+			t.Errorf("%s: state %+v ready %v started %v", s.Name, s.State, s.Ready, s.Started)
+		}
+	}
+	if c := cond(st, corev1.PodInitialized); c.Status != corev1.ConditionTrue {
+		t.Errorf("Initialized %s", c.Status)
+	}
+}
+
+// The status observes the generation of the pod it was computed from, on
+// itself and on every condition the kubelet owns; the others' conditions
+// keep theirs.
+func TestObservedGeneration(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	pod := simPod(corev1.RestartPolicyAlways, func(p *corev1.Pod) {
+		p.Generation = 1
+		p.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "example.com/lb"}}
+		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: "example.com/lb", Status: corev1.ConditionTrue, ObservedGeneration: 1})
+	})
+	cfg := simConfig{runTime: time.Second, backOff: time.Second, keepGoing: true}
+	run := newPodRun(pod, t0)
+	run.advance(pod, t0, cfg)
+	st, _ := run.status(pod, t0, cfg)
+	pod.Status = st
+	// activeDeadlineSeconds set: the generation bumps.
+	pod = pod.DeepCopy()
+	pod.Generation = 2
+	pod.Spec.ActiveDeadlineSeconds = ptr.To(int64(5000))
+	run.advance(pod, t0.Add(time.Second), cfg)
+	st, _ = run.status(pod, t0.Add(time.Second), cfg)
+	if st.ObservedGeneration != 2 {
+		t.Errorf("status.observedGeneration %d, want 2", st.ObservedGeneration)
+	}
+	want := map[corev1.PodConditionType]int64{
+		corev1.PodReadyToStartContainers: 2, corev1.PodInitialized: 2, corev1.PodReady: 2,
+		corev1.ContainersReady: 2, corev1.PodScheduled: 2, "example.com/lb": 1,
+	}
+	if len(st.Conditions) != len(want) {
+		t.Errorf("conditions %+v", st.Conditions)
+	}
+	for _, c := range st.Conditions {
+		if g, ok := want[c.Type]; !ok || c.ObservedGeneration != g {
+			t.Errorf("condition %s observedGeneration %d, want %d", c.Type, c.ObservedGeneration, g)
+		}
 	}
 }

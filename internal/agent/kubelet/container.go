@@ -135,12 +135,12 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, state
 	if err != nil {
 		return failed(reasonCreateContainer, err)
 	}
-	m.event(pod, ref, corev1.EventTypeNormal, "Created", "Created container: "+c.Name)
+	m.event(pod, ref, corev1.EventTypeNormal, "Created", "Container created")
 	if err := rt.StartContainer(ctx, id); err != nil {
 		_ = rt.RemoveContainer(ctx, id)
 		return failed(reasonRunContainer, err)
 	}
-	m.event(pod, ref, corev1.EventTypeNormal, "Started", "Started container "+c.Name)
+	m.event(pod, ref, corev1.EventTypeNormal, "Started", "Container started")
 	m.setWaiting(pod.UID, c.Name, "", "")
 	m.backOff.forget(fk)
 	m.prune(ctx, pod.UID, state, c.Name, id, prev)
@@ -225,7 +225,7 @@ func (m *podManager) ensureImage(ctx context.Context, sc *startContext, c *corev
 		m.event(pod, ref, corev1.EventTypeWarning, reasonErrImageNeverPull, msg)
 		return "", 0, false
 	case present != "" && policy != corev1.PullAlways:
-		m.event(pod, ref, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image))
+		m.event(pod, ref, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", c.Image))
 		return present, 0, true
 	}
 	key := pullKey(pod.UID, c.Image)

@@ -245,7 +245,11 @@ func (e *testEnv) events(t *testing.T, podName string) []string {
 	var out []string
 	for _, ev := range l.Items {
 		if ev.InvolvedObject.Name == podName {
-			out = append(out, ev.Reason+": "+ev.Message)
+			s := ev.Reason + ": " + ev.Message
+			if fp := ev.InvolvedObject.FieldPath; fp != "" {
+				s += " [" + fp + "]"
+			}
+			out = append(out, s)
 		}
 	}
 	return out

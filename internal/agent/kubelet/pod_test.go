@@ -88,8 +88,10 @@ func TestPodRunsAndIsReady(t *testing.T) {
 	if src := evs.Items[0].Source; src.Component != "kubelet" || src.Host != testNode {
 		t.Errorf("event source = %+v", src)
 	}
-	env.waitEvent(t, "web", "Started: Started container app")
-	env.waitEvent(t, "web", "Created: Created container: sidecar")
+	// Kubernetes 1.37's words: the container is named by the event's
+	// fieldPath, not in the message.
+	env.waitEvent(t, "web", "Started: Container started [spec.containers{app}]")
+	env.waitEvent(t, "web", "Created: Container created [spec.containers{sidecar}]")
 	env.waitEvent(t, "web", `Pulling: Pulling image "skiff/helper:latest"`)
 }
 
@@ -102,6 +104,9 @@ func TestPodAdmissionOutOfCPU(t *testing.T) {
 	p := env.waitPhase(t, "big", corev1.PodFailed)
 	if p.Status.Reason != "OutOfcpu" || !strings.HasPrefix(p.Status.Message, "Pod was rejected: Node didn't have enough resource: cpu, requested: 100000000, used: 0, capacity: ") {
 		t.Errorf("reason %q message %q", p.Status.Reason, p.Status.Message)
+	}
+	if p.Status.ObservedGeneration != p.Generation {
+		t.Errorf("observedGeneration %d of generation %d", p.Status.ObservedGeneration, p.Generation)
 	}
 	if n, _ := env.rt.Count(); n != 0 {
 		t.Errorf("%d containers created for a rejected pod", n)

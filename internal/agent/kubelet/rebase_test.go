@@ -23,7 +23,7 @@ func TestRebase(t *testing.T) {
 		{
 			name: "a status computed from a pod without ours keeps what we wrote first",
 			ours: corev1.PodStatus{Phase: corev1.PodRunning, StartTime: &later,
-				Conditions: []corev1.PodCondition{cond(corev1.PodReady, corev1.ConditionTrue, later)}},
+				Conditions: []corev1.PodCondition{cond(corev1.PodReady, corev1.ConditionTrue, later), cond(corev1.PodScheduled, corev1.ConditionTrue, later)}},
 			fresh: corev1.PodStatus{Phase: corev1.PodRunning, StartTime: &first, QOSClass: corev1.PodQOSBurstable,
 				Conditions: []corev1.PodCondition{cond(corev1.PodReady, corev1.ConditionTrue, first), cond(corev1.PodScheduled, corev1.ConditionTrue, first)}},
 			want: corev1.PodStatus{Phase: corev1.PodRunning, StartTime: &first, QOSClass: corev1.PodQOSBurstable,
@@ -37,6 +37,27 @@ func TestRebase(t *testing.T) {
 				Conditions: []corev1.PodCondition{cond(corev1.PodReady, corev1.ConditionTrue, first)}},
 			want: corev1.PodStatus{StartTime: &first,
 				Conditions: []corev1.PodCondition{cond(corev1.PodReady, corev1.ConditionFalse, later)}},
+		},
+		{
+			name: "a condition others own comes from the newer pod",
+			ours: corev1.PodStatus{StartTime: &first,
+				Conditions: []corev1.PodCondition{cond(corev1.PodReady, corev1.ConditionTrue, first)}},
+			fresh: corev1.PodStatus{StartTime: &first,
+				Conditions: []corev1.PodCondition{cond(corev1.DisruptionTarget, corev1.ConditionTrue, later)}},
+			want: corev1.PodStatus{StartTime: &first,
+				Conditions: []corev1.PodCondition{cond(corev1.PodReady, corev1.ConditionTrue, first), cond(corev1.DisruptionTarget, corev1.ConditionTrue, later)}},
+		},
+		{
+			name:  "the generation observed is the one the status was computed from",
+			ours:  corev1.PodStatus{StartTime: &first, ObservedGeneration: 2},
+			fresh: corev1.PodStatus{StartTime: &first, ObservedGeneration: 1},
+			want:  corev1.PodStatus{StartTime: &first, ObservedGeneration: 2},
+		},
+		{
+			name:  "but never lower than the one already written",
+			ours:  corev1.PodStatus{StartTime: &first, ObservedGeneration: 2},
+			fresh: corev1.PodStatus{StartTime: &first, ObservedGeneration: 3},
+			want:  corev1.PodStatus{StartTime: &first, ObservedGeneration: 3},
 		},
 		{
 			name:  "no start time yet: ours",

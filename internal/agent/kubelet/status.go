@@ -89,6 +89,7 @@ func computeStatus(in statusInput) corev1.PodStatus {
 	st.ObservedGeneration = pod.Generation
 	hasInit := len(pod.Spec.InitContainers) > 0
 	st.InitContainerStatuses = withResources(in, pod.Spec.InitContainers, containerStatuses(in, pod.Spec.InitContainers, hasInit))
+	markCompletedInitReady(pod.Spec.InitContainers, st.InitContainerStatuses)
 	st.ContainerStatuses = withResources(in, pod.Spec.Containers, containerStatuses(in, pod.Spec.Containers, hasInit))
 	if len(st.InitContainerStatuses) == 0 {
 		st.InitContainerStatuses = nil
@@ -113,6 +114,19 @@ func computeStatus(in statusInput) corev1.PodStatus {
 	resizing := !isTerminal(phase) && !in.terminating && resizeInProgress(pod, in.state)
 	st.Conditions = withResizeConditions(st.Conditions, old.Conditions, resizeConditions(in.resize, resizing, pod.Generation), in.now)
 	return st
+}
+
+// markCompletedInitReady reports an init container (not a sidecar) that
+// exited 0 as ready, as the kubelet does.
+func markCompletedInitReady(specs []corev1.Container, statuses []corev1.ContainerStatus) {
+	for i := range statuses {
+		if isSidecar(&specs[i]) {
+			continue
+		}
+		if t := statuses[i].State.Terminated; t != nil && t.ExitCode == 0 {
+			statuses[i].Ready = true
+		}
+	}
 }
 
 // withResources adds to the statuses of specs the resources allocated to
@@ -395,6 +409,10 @@ func podConditions(pod *corev1.Pod, old []corev1.PodCondition, sandboxReady bool
 		}
 	}
 	conds = append(conds, ready, containersReady)
+	// The kubelet runs the pod, so it is scheduled: it writes the
+	// condition too (a pod bound by spec.nodeName alone has it only from
+	// the kubelet), observing the generation like the others.
+	conds = append(conds, cond(corev1.PodScheduled, true, "", ""))
 
 	// Transition times, and the conditions others own.
 	t := apiTime(now)
@@ -416,12 +434,13 @@ func podConditions(pod *corev1.Pod, old []corev1.PodCondition, sandboxReady bool
 	return conds
 }
 
-// kubeletCondition reports the pod conditions the kubelet owns; others
-// (the scheduler's, readiness gates) are kept as they are.
+// kubeletCondition reports the pod conditions the kubelet owns (as
+// Kubernetes' PodConditionsByKubelet); others (readiness gates,
+// DisruptionTarget) are kept as they are.
 func kubeletCondition(t corev1.PodConditionType) bool {
 	switch t {
 	case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady,
-		corev1.PodResizePending, corev1.PodResizeInProgress:
+		corev1.PodScheduled, corev1.PodResizePending, corev1.PodResizeInProgress:
 		return true
 	}
 	return false

@@ -176,3 +176,77 @@ func TestReadinessGates(t *testing.T) {
 		t.Errorf("msg = %q", msg)
 	}
 }
+
+// The kubelet writes the generation of the pod it computed the status
+// from, on the status and on every condition it owns (PodScheduled
+// included), and leaves the others' conditions as they were.
+func TestComputeStatusObservedGeneration(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "u1", Generation: 3},
+		Spec: corev1.PodSpec{
+			RestartPolicy:  corev1.RestartPolicyAlways,
+			Containers:     []corev1.Container{{Name: "a", Image: "img:a"}},
+			ReadinessGates: []corev1.PodReadinessGate{{ConditionType: "example.com/lb"}},
+		},
+		Status: corev1.PodStatus{
+			ObservedGeneration: 2,
+			Conditions: []corev1.PodCondition{
+				{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, ObservedGeneration: 1},
+				{Type: corev1.PodReady, Status: corev1.ConditionTrue, ObservedGeneration: 2},
+				{Type: "example.com/lb", Status: corev1.ConditionTrue, ObservedGeneration: 1},
+			},
+		},
+	}
+	state := &podState{
+		sandboxes: []*sandboxInfo{{id: "s", ready: true, ip: "10.0.0.5"}},
+		containers: map[string][]*containerInfo{
+			"a": {{id: "a1", name: "a", state: runtimeapi.ContainerState_CONTAINER_RUNNING, startedAt: now.Add(-time.Minute)}},
+		},
+	}
+	st := computeStatus(statusInput{pod: pod, state: state, runtimeName: "containerd", now: now})
+	if st.ObservedGeneration != 3 {
+		t.Errorf("status.observedGeneration = %d, want 3", st.ObservedGeneration)
+	}
+	want := map[corev1.PodConditionType]int64{
+		corev1.PodReadyToStartContainers: 3, corev1.PodInitialized: 3, corev1.PodReady: 3,
+		corev1.ContainersReady: 3, corev1.PodScheduled: 3, "example.com/lb": 1,
+	}
+	if len(st.Conditions) != len(want) {
+		t.Errorf("conditions = %+v", st.Conditions)
+	}
+	for _, c := range st.Conditions {
+		if g, ok := want[c.Type]; !ok || c.ObservedGeneration != g {
+			t.Errorf("condition %s observedGeneration = %d, want %d", c.Type, c.ObservedGeneration, g)
+		}
+	}
+}
+
+// An init container that exited 0 is reported ready, as the kubelet's
+// prober manager reports it; one that failed, or a sidecar that stopped,
+// is not.
+func TestComputeStatusCompletedInitReady(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "u1"},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			InitContainers: []corev1.Container{{Name: "ok"}, {Name: "failed"},
+				{Name: "sidecar", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways)}},
+			Containers: []corev1.Container{{Name: "a"}},
+		},
+	}
+	exited := func(name string, code int32) []*containerInfo {
+		return []*containerInfo{{id: name + "1", name: name, state: runtimeapi.ContainerState_CONTAINER_EXITED, exitCode: code, finishedAt: now}}
+	}
+	state := &podState{containers: map[string][]*containerInfo{
+		"ok": exited("ok", 0), "failed": exited("failed", 1), "sidecar": exited("sidecar", 0),
+	}}
+	st := computeStatus(statusInput{pod: pod, state: state, runtimeName: "containerd", now: now})
+	want := map[string]bool{"ok": true, "failed": false, "sidecar": false}
+	for _, s := range st.InitContainerStatuses {
+		if s.Ready != want[s.Name] || s.Started == nil || *s.Started {
+			t.Errorf("init container %s: ready %v started %v, want ready %v and not started", s.Name, s.Ready, s.Started, want[s.Name])
+		}
+	}
+}

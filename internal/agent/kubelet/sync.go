@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/ptr"
+
+	"skiff.dev/skiff/internal/agent/activedeadline"
 )
 
 const (
@@ -46,6 +48,7 @@ func (m *podManager) syncPod(ctx context.Context, w *podWorker) (time.Duration, 
 	if rej := m.admitPod(pod, state); rej != nil {
 		st := pod.Status.DeepCopy()
 		st.Phase, st.Reason, st.Message = corev1.PodFailed, rej.reason, "Pod was rejected: "+rej.message
+		st.ObservedGeneration = pod.Generation // the generation rejected
 		return 0, false, m.updateStatus(ctx, pod, *st)
 	}
 	// From here on the pod is the one the kubelet runs: with the
@@ -73,16 +76,15 @@ func (m *podManager) computeActions(pod *corev1.Pod, state *podState) podActions
 // activeDeadline is the time left of the pod's activeDeadlineSeconds
 // (counted from its startTime), and whether it is over.
 func (m *podManager) activeDeadline(pod *corev1.Pod) (time.Duration, bool) {
-	if pod.Spec.ActiveDeadlineSeconds == nil || pod.Status.StartTime == nil {
+	if pod.Status.StartTime == nil {
 		return 0, false
 	}
-	left := pod.Status.StartTime.Add(time.Duration(*pod.Spec.ActiveDeadlineSeconds) * time.Second).Sub(m.cfg.Clock.Now())
-	return left, left <= 0
+	return activedeadline.Left(&pod.Spec, pod.Status.StartTime.Time, m.cfg.Clock.Now())
 }
 
 // failDeadline ends a pod past its active deadline, as the kubelet does.
 func (m *podManager) failDeadline(ctx context.Context, pod *corev1.Pod, state *podState) error {
-	m.event(pod, "", corev1.EventTypeNormal, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
+	m.event(pod, "", corev1.EventTypeNormal, activedeadline.Reason, activedeadline.Message)
 	m.probes.stop(pod.UID, "")
 	m.killContainers(ctx, pod, state, gracePeriod(pod, false), true)
 	m.stopSandboxes(ctx, pod.UID, state)
@@ -92,7 +94,7 @@ func (m *podManager) failDeadline(ctx context.Context, pod *corev1.Pod, state *p
 		return err
 	}
 	st := m.status(pod, state, true)
-	st.Phase, st.Reason, st.Message = corev1.PodFailed, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
+	st.Phase, st.Reason, st.Message = corev1.PodFailed, activedeadline.Reason, activedeadline.Message
 	if err := m.updateStatus(ctx, pod, st); err != nil {
 		return err
 	}
@@ -428,12 +430,16 @@ func (m *podManager) updateStatus(ctx context.Context, pod *corev1.Pod, st corev
 
 // rebase is st, computed from an older copy of the pod, laid over the
 // newer status fresh: the conditions others own and the QOS class come from
-// fresh, and what the kubelet wrote once stays as it wrote it (the start
-// time; a condition's transition time while its status is the same), so a
-// write that lost a race does not restamp them.
+// fresh, the generation observed stays the one st was computed from (or
+// fresh's, when higher), and what the kubelet wrote once stays as it wrote
+// it (the start time; a condition's transition time while its status is
+// the same), so a write that lost a race does not restamp them.
 func rebase(st, fresh corev1.PodStatus) corev1.PodStatus {
 	st.Conditions = mergeForeignConditions(st.Conditions, fresh.Conditions)
 	st.QOSClass = fresh.QOSClass
+	// As the kubelet's status manager: a status computed from an older
+	// pod does not take back a newer generation already reported.
+	st.ObservedGeneration = max(st.ObservedGeneration, fresh.ObservedGeneration)
 	if fresh.StartTime != nil {
 		st.StartTime = fresh.StartTime
 	}

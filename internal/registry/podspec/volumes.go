@@ -4,14 +4,18 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/kubernetes/pkg/apis/certificates"
+	corevalidation "k8s.io/kubernetes/pkg/apis/core/validation"
 )
 
 const fileModeErrorMsg = "must be a number between 0 and 0777 (octal), both inclusive"
@@ -283,18 +287,10 @@ func validateDownwardAPIFile(f *corev1.DownwardAPIVolumeFile, fldPath *field.Pat
 
 func validateProjected(p *corev1.ProjectedVolumeSource, fldPath *field.Path) field.ErrorList {
 	errs := validateFileMode(p.DefaultMode, fldPath.Child("defaultMode"))
-	paths := sets.New[string]()
-	addPath := func(pth string, bad interface{}) {
-		if pth == "" {
-			return
-		}
-		if paths.Has(pth) {
-			errs = append(errs, field.Invalid(fldPath, bad, "conflicting duplicate paths"))
-			return
-		}
-		paths.Insert(pth)
-	}
-	for i, s := range p.Sources {
+	paths := projectedPaths{written: sets.New[string](), fldPath: fldPath}
+	addPath := func(pth string, bad interface{}) { errs = append(errs, paths.add(pth, bad)...) }
+	for i := range p.Sources {
+		s := &p.Sources[i]
 		n := 0
 		sp := fldPath.Child("sources").Index(i)
 		if s.Secret != nil {
@@ -304,7 +300,9 @@ func validateProjected(p *corev1.ProjectedVolumeSource, fldPath *field.Path) fie
 			}
 			for j := range s.Secret.Items {
 				errs = append(errs, validateKeyToPath(&s.Secret.Items[j], sp.Child("secret", "items").Index(j))...)
-				addPath(s.Secret.Items[j].Path, s.Secret.Name)
+				if pth := s.Secret.Items[j].Path; pth != "" {
+					addPath(pth, s.Secret.Name)
+				}
 			}
 		}
 		if s.ConfigMap != nil {
@@ -314,48 +312,167 @@ func validateProjected(p *corev1.ProjectedVolumeSource, fldPath *field.Path) fie
 			}
 			for j := range s.ConfigMap.Items {
 				errs = append(errs, validateKeyToPath(&s.ConfigMap.Items[j], sp.Child("configMap", "items").Index(j))...)
-				addPath(s.ConfigMap.Items[j].Path, s.ConfigMap.Name)
+				if pth := s.ConfigMap.Items[j].Path; pth != "" {
+					addPath(pth, s.ConfigMap.Name)
+				}
 			}
 		}
 		if s.DownwardAPI != nil {
 			n++
 			for j := range s.DownwardAPI.Items {
 				errs = append(errs, validateDownwardAPIFile(&s.DownwardAPI.Items[j], sp.Child("downwardAPI"))...)
-				addPath(s.DownwardAPI.Items[j].Path, s.DownwardAPI.Items[j].Path)
+				if pth := s.DownwardAPI.Items[j].Path; pth != "" {
+					addPath(pth, pth)
+				}
 			}
 		}
 		if t := s.ServiceAccountToken; t != nil {
 			n++
-			tp := sp.Child("serviceAccountToken")
-			if t.ExpirationSeconds != nil {
-				if *t.ExpirationSeconds < 10*60 {
-					errs = append(errs, field.Invalid(tp.Child("expirationSeconds"), *t.ExpirationSeconds, "may not specify a duration less than 10 minutes"))
-				}
-				if *t.ExpirationSeconds > 1<<32 {
-					errs = append(errs, field.Invalid(tp.Child("expirationSeconds"), *t.ExpirationSeconds, "may not specify a duration larger than 2^32 seconds"))
-				}
-			}
-			if t.Path == "" {
-				errs = append(errs, field.Required(fldPath.Child("path"), ""))
-			} else {
-				errs = append(errs, validateLocalNonReservedPath(t.Path, fldPath.Child("path"))...)
-			}
+			errs = append(errs, validateServiceAccountTokenProjection(t, sp.Child("serviceAccountToken"), fldPath)...)
 		}
 		if b := s.ClusterTrustBundle; b != nil {
 			n++
-			bp := sp.Child("clusterTrustBundle")
-			if b.Path == "" {
-				errs = append(errs, field.Required(bp.Child("path"), ""))
-			}
-			errs = append(errs, validateLocalNonReservedPath(b.Path, bp.Child("path"))...)
+			errs = append(errs, validateClusterTrustBundleProjection(b, sp.Child("clusterTrustBundle"))...)
 			addPath(b.Path, b.Path)
 		}
-		if s.PodCertificate != nil {
+		if c := s.PodCertificate; c != nil {
 			n++
+			errs = append(errs, validatePodCertificateProjection(c, sp.Child("podCertificate"), &paths)...)
 		}
 		if n > 1 {
 			errs = append(errs, field.Forbidden(sp, "may not specify more than 1 volume type per source"))
 		}
+	}
+	return errs
+}
+
+// projectedPaths are the files a projected volume writes, so that no two
+// sources write the same one.
+type projectedPaths struct {
+	written sets.Set[string]
+	fldPath *field.Path // the projection's, where a conflict is reported
+}
+
+// add records pth; a path written twice is reported on the projection
+// with bad as the value, as Kubernetes reports it.
+func (p *projectedPaths) add(pth string, bad interface{}) field.ErrorList {
+	if p.written.Has(pth) {
+		return field.ErrorList{field.Invalid(p.fldPath, bad, "conflicting duplicate paths")}
+	}
+	p.written.Insert(pth)
+	return nil
+}
+
+// validateServiceAccountTokenProjection checks a projected token; as in
+// Kubernetes, an empty or bad path is reported on the projection
+// (projPath), not on the source.
+func validateServiceAccountTokenProjection(t *corev1.ServiceAccountTokenProjection, fldPath, projPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if exp := t.ExpirationSeconds; exp == nil {
+		errs = append(errs, field.Required(fldPath.Child("expirationSeconds"), ""))
+	} else {
+		if *exp < 10*60 {
+			errs = append(errs, field.Invalid(fldPath.Child("expirationSeconds"), *exp, "may not specify a duration less than 10 minutes"))
+		}
+		if *exp > 1<<32 {
+			errs = append(errs, field.Invalid(fldPath.Child("expirationSeconds"), *exp, "may not specify a duration larger than 2^32 seconds"))
+		}
+	}
+	if t.Path == "" {
+		errs = append(errs, field.Required(projPath.Child("path"), ""))
+	} else {
+		errs = append(errs, validateLocalNonReservedPath(t.Path, projPath.Child("path"))...)
+	}
+	return errs
+}
+
+// validateClusterTrustBundleProjection checks a projected trust bundle,
+// named either by object name or by signer name and label selector.
+func validateClusterTrustBundleProjection(b *corev1.ClusterTrustBundleProjection, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case b.Name != nil && b.SignerName != nil:
+		errs = append(errs, field.Invalid(fldPath, b, "only one of name and signerName may be used"))
+	case b.Name != nil:
+		name := *b.Name
+		if name == "" {
+			errs = append(errs, field.Required(fldPath.Child("name"), "must be a valid object name"))
+		}
+		// A name with a colon names a bundle of the signer before the
+		// last colon (its slashes written as colons).
+		signer := ""
+		if i := strings.LastIndex(name, ":"); i >= 0 {
+			signer = strings.ReplaceAll(name[:i], ":", "/")
+		}
+		for _, msg := range corevalidation.ValidateClusterTrustBundleName(signer)(name, false) {
+			errs = append(errs, field.Invalid(fldPath.Child("name"), name, "not a valid clustertrustbundlename: "+msg))
+		}
+		if b.LabelSelector != nil {
+			errs = append(errs, field.Invalid(fldPath.Child("labelSelector"), b.LabelSelector, "labelSelector must be unset if name is specified"))
+		}
+	case b.SignerName != nil:
+		if *b.SignerName == "" {
+			errs = append(errs, field.Required(fldPath.Child("signerName"), "must be a valid signer name"))
+		}
+		errs = append(errs, corevalidation.ValidateSignerName(fldPath.Child("signerName"), *b.SignerName)...)
+		errs = append(errs, metav1validation.ValidateLabelSelector(b.LabelSelector,
+			metav1validation.LabelSelectorValidationOptions{}, fldPath.Child("labelSelector"))...)
+	default:
+		errs = append(errs, field.Required(fldPath, "either name or signerName must be specified"))
+	}
+	if b.Path == "" {
+		errs = append(errs, field.Required(fldPath.Child("path"), ""))
+	}
+	return append(errs, validateLocalNonReservedPath(b.Path, fldPath.Child("path"))...)
+}
+
+// Key types a pod certificate may ask for, in Kubernetes' order.
+var podCertificateKeyTypes = []string{"RSA3072", "RSA4096", "ECDSAP256", "ECDSAP384", "ECDSAP521", "ED25519"}
+
+// minPodCertificateMaxExpirationSeconds is the shortest lifetime a pod
+// certificate may ask for; the longest is Kubernetes' limit for any signer,
+// or its shorter one for the signers it reserves (kubernetes.io and its
+// subdomains).
+const minPodCertificateMaxExpirationSeconds = 3600
+
+// validatePodCertificateProjection checks a projected pod certificate: its
+// signer, key type, lifetime, and the files it writes (at least one).
+func validatePodCertificateProjection(c *corev1.PodCertificateProjection, fldPath *field.Path, paths *projectedPaths) field.ErrorList {
+	errs := corevalidation.ValidateSignerName(fldPath.Child("signerName"), c.SignerName)
+	if c.UserAnnotations != nil {
+		errs = append(errs, corevalidation.ValidateUserAnnotations(c.UserAnnotations, fldPath.Child("userAnnotations"))...)
+	}
+	if !slices.Contains(podCertificateKeyTypes, c.KeyType) {
+		errs = append(errs, field.NotSupported(fldPath.Child("keyType"), c.KeyType, podCertificateKeyTypes))
+	}
+	if exp := c.MaxExpirationSeconds; exp != nil {
+		if *exp < minPodCertificateMaxExpirationSeconds {
+			errs = append(errs, field.Invalid(fldPath.Child("maxExpirationSeconds"), *exp,
+				fmt.Sprintf("if provided, maxExpirationSeconds must be >= %d", minPodCertificateMaxExpirationSeconds)))
+		}
+		limit := certificates.MaxMaxExpirationSeconds
+		if corevalidation.IsKubernetesSignerName(c.SignerName) {
+			limit = certificates.KubernetesMaxMaxExpirationSeconds
+		}
+		if *exp > int32(limit) {
+			errs = append(errs, field.Invalid(fldPath.Child("maxExpirationSeconds"), *exp,
+				fmt.Sprintf("if provided, maxExpirationSeconds must be <= %d", limit)))
+		}
+	}
+	files := 0
+	for _, f := range []struct {
+		path string
+		name string
+	}{{c.CredentialBundlePath, "credentialBundlePath"}, {c.KeyPath, "keyPath"}, {c.CertificateChainPath, "certificateChainPath"}} {
+		if f.path == "" {
+			continue
+		}
+		files++
+		errs = append(errs, validateLocalNonReservedPath(f.path, fldPath.Child(f.name))...)
+		errs = append(errs, paths.add(f.path, f.path)...)
+	}
+	if files == 0 {
+		errs = append(errs, field.Required(fldPath, "specify at least one of credentialBundlePath, keyPath, and certificateChainPath"))
 	}
 	return errs
 }
