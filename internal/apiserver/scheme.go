@@ -52,6 +52,11 @@ type Group struct {
 	Name     string
 	Versions []schema.GroupVersion
 	Kinds    []*store.Kind
+	// Views are resources of groups listed before this one that this group
+	// serves too: the same stored objects, in this group's types, which
+	// the scheme converts to and from the stored kind (events.k8s.io/v1
+	// events are core/v1 events).
+	Views []schema.GroupResource
 }
 
 // Groups returns the API groups skiff serves from its stores, the legacy
@@ -65,7 +70,7 @@ func Groups(guard *rbac.Guard) []Group {
 		{Name: networkingv1.GroupName, Versions: []schema.GroupVersion{networkingv1.SchemeGroupVersion}, Kinds: networking.Kinds()},
 		{Name: discoveryv1.GroupName, Versions: []schema.GroupVersion{discoveryv1.SchemeGroupVersion}, Kinds: discovery.Kinds()},
 		{Name: coordinationv1.GroupName, Versions: []schema.GroupVersion{coordinationv1.SchemeGroupVersion}, Kinds: coordination.Kinds()},
-		{Name: eventsv1.GroupName, Versions: []schema.GroupVersion{eventsv1.SchemeGroupVersion}, Kinds: events.Kinds()},
+		{Name: eventsv1.GroupName, Versions: []schema.GroupVersion{eventsv1.SchemeGroupVersion}, Views: []schema.GroupResource{events.Resource}},
 		{Name: rbacv1.GroupName, Versions: []schema.GroupVersion{rbacv1.SchemeGroupVersion}, Kinds: rbac.Kinds(guard)},
 		{Name: certificatesv1.GroupName, Versions: []schema.GroupVersion{certificatesv1.SchemeGroupVersion}, Kinds: certificates.Kinds()},
 		{Name: storagev1.GroupName, Versions: []schema.GroupVersion{storagev1.SchemeGroupVersion}, Kinds: storage.Kinds()},
@@ -81,8 +86,9 @@ func Groups(guard *rbac.Guard) []Group {
 // skiff serves the k8s.io/api types directly: each external type is also
 // registered as its group's internal version, so the generic API server's
 // conversions to and from the internal version are identities. The one
-// exception is autoscaling/v1 HorizontalPodAutoscaler, converted to and from
-// the stored autoscaling/v2 type.
+// exceptions are autoscaling/v1 HorizontalPodAutoscaler, converted to and
+// from the stored autoscaling/v2 type, and events.k8s.io/v1 Event, converted
+// to and from the stored core/v1 Event.
 func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error) {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
@@ -123,6 +129,11 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	if err := scheme.SetVersionPriority(metricsv1beta1.SchemeGroupVersion); err != nil {
 		return nil, serializer.CodecFactory{}, err
 	}
+	// events.k8s.io's internal Event is core/v1's, before registerInternal
+	// would make it events.k8s.io/v1's.
+	if err := events.Install(scheme); err != nil {
+		return nil, serializer.CodecFactory{}, err
+	}
 	for _, versions := range internalGroups {
 		registerInternal(scheme, versions)
 	}
@@ -134,7 +145,6 @@ func NewScheme(groups []Group) (*runtime.Scheme, serializer.CodecFactory, error)
 	networking.RegisterDefaults(scheme)
 	discovery.RegisterDefaults(scheme)
 	coordination.RegisterDefaults(scheme)
-	events.RegisterDefaults(scheme)
 	rbac.RegisterDefaults(scheme)
 	certificates.RegisterDefaults(scheme)
 	storage.RegisterDefaults(scheme)

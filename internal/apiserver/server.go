@@ -298,9 +298,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	encoding := serverstorage.NewDefaultResourceEncodingConfigForEffectiveVersion(scheme, c.EffectiveVersion)
 	storageFactory := serverstorage.NewDefaultStorageFactory(etcdOpts.StorageConfig, etcdOpts.DefaultStorageMediaType,
 		codecs, encoding, resourceConfig, nil)
-	// events.k8s.io Events are kept apart from core/v1 Events: the two are
-	// not converted into each other here, so they must not share keys.
-	storageFactory.SetResourceEtcdPrefix(schema.GroupResource{Group: "events.k8s.io", Resource: "events"}, "events.k8s.io/events")
 	if err := etcdOpts.ApplyWithStorageFactoryTo(storageFactory, c); err != nil {
 		return nil, fmt.Errorf("etcd storage: %w", err)
 	}
@@ -463,6 +460,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	restOptions := c.RESTOptionsGetter
+	// Every group's storage, for the groups that serve it as a view.
+	built := map[schema.GroupResource]builtKind{}
 	for _, g := range groups {
 		info := genericapiserver.NewDefaultAPIGroupInfo(g.Name, scheme, runtime.NewParameterCodec(scheme), codecs)
 		info.PrioritizedVersions = g.Versions
@@ -480,6 +479,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 				st = cfg.Allocations.Wrap(st)
 			}
 			resources[k.Resource.Resource] = st
+			built[k.Resource] = builtKind{kind: k, storage: st}
+		}
+		for _, gr := range g.Views {
+			if _, ok := built[gr]; !ok {
+				return nil, fmt.Errorf("API group %s: view of %s, which no group before it serves", g.Name, gr)
+			}
 		}
 		for _, v := range g.Versions {
 			m := map[string]rest.Storage{}
@@ -488,6 +493,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 					continue
 				}
 				for path, s := range resources[k.Resource.Resource].Map(k.Resource.Resource) {
+					m[path] = s
+				}
+			}
+			for _, gr := range g.Views {
+				b := built[gr]
+				if !scheme.Recognizes(v.WithKind(b.kind.Kind)) {
+					continue
+				}
+				for path, s := range b.storage.Map(gr.Resource) {
 					m[path] = s
 				}
 			}
@@ -563,6 +577,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	aggregator.GenericAPIServer.AddPostStartHookOrDie("start-cluster-authentication-info-controller",
 		publishAuthenticationInfo(clientCA, requestHeader, client))
 	return &Server{aggregator: aggregator, Loopback: loopback, log: cfg.Logger}, nil
+}
+
+// builtKind is a kind with the storage built for it.
+type builtKind struct {
+	kind    *store.Kind
+	storage *store.Storage
 }
 
 // installMetricsGroup serves a metrics API group (custom.metrics.k8s.io,

@@ -2,29 +2,37 @@ package core
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	api "k8s.io/kubernetes/pkg/apis/core"
+	corevalidation "k8s.io/kubernetes/pkg/apis/core/validation"
 
 	"skiff.dev/skiff/internal/registry/store"
+	"skiff.dev/skiff/internal/registry/upstream"
 )
 
-// Length limits of the fields of events written with an eventTime.
-const (
-	eventReportingInstanceLimit = 128
-	eventActionLimit            = 128
-	eventReasonLimit            = 128
-	eventNoteLimit              = 1024
-)
+// Events are stored once, as core/v1 Events, and served through two APIs:
+// core/v1 and events.k8s.io/v1 (whose scheme conversions live in
+// internal/registry/events). As in Kubernetes, each write is checked by
+// the rules of the API it came through (k8s.io/kubernetes' event
+// validation, given the request's group version): core/v1 keeps the
+// legacy rules, events.k8s.io/v1 checks new events strictly (eventTime,
+// reportingController, DNS subdomain names, no deprecated fields). Error
+// paths use the core field names (involvedObject for regarding, message
+// for note), as Kubernetes' do.
 
 func eventKind() *store.Kind {
+	newInternal := func() *api.Event { return &api.Event{} }
 	return &store.Kind{
 		Resource:   groupResource("events"),
 		Kind:       "Event",
@@ -33,10 +41,29 @@ func eventKind() *store.Kind {
 		NewList:    func() runtime.Object { return &corev1.EventList{} },
 		ShortNames: []string{"ev"},
 		// core/v1 events keep the legacy rules: any name that fits in a URL
-		// path segment ("pod.17a2b3c4d5e6f7").
+		// path segment ("pod.17a2b3c4d5e6f7"). events.k8s.io writes need a
+		// DNS subdomain, e.g. ml-model-7d9f8b6c5-x2k4p.17a2b3c4d5e6f7a8.
 		NameValidation: path.ValidatePathSegmentName,
-
-		Validate: func(_ context.Context, obj runtime.Object) field.ErrorList { return validateEvent(obj.(*corev1.Event)) },
+		RequestNameValidation: func(ctx context.Context) apivalidation.ValidateNameFunc {
+			if eventRequestVersion(ctx).Group == eventsv1.GroupName {
+				return apivalidation.NameIsDNSSubdomain
+			}
+			return path.ValidatePathSegmentName
+		},
+		Validate: func(ctx context.Context, obj runtime.Object) field.ErrorList {
+			gv := eventRequestVersion(ctx)
+			return upstream.Validate(obj, newInternal, func(e *api.Event) field.ErrorList {
+				return corevalidation.ValidateEventCreate(e, gv)
+			})
+		},
+		ValidateUpdate: func(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+			gv := eventRequestVersion(ctx)
+			return upstream.ValidateUpdate(obj, old, newInternal, func(e, oldEvent *api.Event) field.ErrorList {
+				return corevalidation.ValidateEventUpdate(e, oldEvent, gv)
+			})
+		},
+		// Recorders write event series with PUT as well as POST.
+		AllowCreateOnUpdate: true,
 
 		Columns: []metav1.TableColumnDefinition{
 			col("Last Seen", "string", corev1.Event{}.SwaggerDoc()["lastTimestamp"]),
@@ -54,49 +81,20 @@ func eventKind() *store.Kind {
 	}
 }
 
-// validateEvent applies the rules Kubernetes keeps for core/v1 events: the
-// involved object's namespace matches the event's, and events with an
-// eventTime (written by newer clients) carry their reporting fields.
-func validateEvent(e *corev1.Event) field.ErrorList {
-	var errs field.ErrorList
-	nsPath := field.NewPath("involvedObject", "namespace")
-	if e.EventTime.IsZero() {
-		if e.InvolvedObject.Namespace == "" {
-			if e.Namespace != metav1.NamespaceNone && e.Namespace != metav1.NamespaceDefault {
-				errs = append(errs, field.Invalid(nsPath, e.InvolvedObject.Namespace, "does not match event.namespace"))
-			}
-		} else if e.Namespace != e.InvolvedObject.Namespace {
-			errs = append(errs, field.Invalid(nsPath, e.InvolvedObject.Namespace, "does not match event.namespace"))
-		}
-	} else {
-		if e.InvolvedObject.Namespace == "" && e.Namespace != metav1.NamespaceDefault && e.Namespace != metav1.NamespaceSystem {
-			errs = append(errs, field.Invalid(nsPath, e.InvolvedObject.Namespace, "does not match event.namespace"))
-		}
-		if e.ReportingController == "" {
-			errs = append(errs, field.Required(field.NewPath("reportingController"), ""))
-		}
-		for _, msg := range validation.IsQualifiedName(e.ReportingController) {
-			errs = append(errs, field.Invalid(field.NewPath("reportingController"), e.ReportingController, msg))
-		}
-		tooLong := func(name, value string, limit int) {
-			if value == "" && name != "message" {
-				errs = append(errs, field.Required(field.NewPath(name), ""))
-			}
-			if len(value) > limit {
-				errs = append(errs, field.Invalid(field.NewPath(name), "", fmt.Sprintf("can have at most %v characters", limit)))
-			}
-		}
-		tooLong("reportingInstance", e.ReportingInstance, eventReportingInstanceLimit)
-		tooLong("action", e.Action, eventActionLimit)
-		tooLong("reason", e.Reason, eventReasonLimit)
-		tooLong("message", e.Message, eventNoteLimit)
+// eventRequestVersion is the group version a write came through, which
+// picks the validation rules. Without request information (a caller inside
+// the server) it is core/v1, the stored version.
+func eventRequestVersion(ctx context.Context) schema.GroupVersion {
+	if info, ok := genericapirequest.RequestInfoFrom(ctx); ok && info.APIVersion != "" {
+		return schema.GroupVersion{Group: info.APIGroup, Version: info.APIVersion}
 	}
-	for _, msg := range validation.IsDNS1123Subdomain(e.Namespace) {
-		errs = append(errs, field.Invalid(field.NewPath("namespace"), e.Namespace, msg))
-	}
-	return errs
+	return corev1.SchemeGroupVersion
 }
 
+// eventSelectableFields are the fields a selector may use, under their
+// core/v1 names; events.k8s.io/v1 selectors (regarding.*,
+// reportingController) are mapped to them by the scheme's field label
+// conversion.
 func eventSelectableFields(obj runtime.Object) fields.Set {
 	e := obj.(*corev1.Event)
 	source := e.Source.Component

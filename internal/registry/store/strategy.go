@@ -82,19 +82,22 @@ func bumpGeneration(obj, old runtime.Object) {
 }
 
 func (s *strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	errs := s.validateMeta(obj)
+	errs := s.validateMeta(ctx, obj)
 	if s.kind.Validate != nil {
 		errs = append(errs, s.kind.Validate(ctx, obj)...)
 	}
 	return errs
 }
 
-func (s *strategy) validateMeta(obj runtime.Object) field.ErrorList {
+func (s *strategy) validateMeta(ctx context.Context, obj runtime.Object) field.ErrorList {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
 	}
 	nameFn := s.kind.NameValidation
+	if s.kind.RequestNameValidation != nil {
+		nameFn = s.kind.RequestNameValidation(ctx)
+	}
 	if nameFn == nil {
 		nameFn = apivalidation.NameIsDNSSubdomain
 	}
@@ -108,7 +111,7 @@ func (s *strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) 
 		return field.ErrorList{field.InternalError(field.NewPath("metadata"), errorOf(err1, err2))}
 	}
 	errs := apivalidation.ValidateObjectMetaAccessorUpdate(newMeta, oldMeta, field.NewPath("metadata"))
-	errs = append(errs, s.validateMeta(obj)...)
+	errs = append(errs, s.validateMeta(ctx, obj)...)
 	switch {
 	case s.kind.ValidateUpdate != nil:
 		errs = append(errs, s.kind.ValidateUpdate(ctx, obj, old)...)

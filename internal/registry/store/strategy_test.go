@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -93,5 +94,35 @@ func TestMetadataValidation(t *testing.T) {
 				t.Errorf("errors %v, want one on %s", errs, tc.wantField)
 			}
 		})
+	}
+}
+
+type requestGroupKey struct{}
+
+// TestRequestNameValidation: a kind served through two APIs checks names by
+// the rule of the API the request came through.
+func TestRequestNameValidation(t *testing.T) {
+	k := &Kind{
+		Resource: schema.GroupResource{Resource: "events"}, Kind: "Event", Namespaced: true,
+		New: func() runtime.Object { return &corev1.Event{} }, NewList: func() runtime.Object { return &corev1.EventList{} },
+		NameValidation: func(string, bool) []string { return nil },
+		RequestNameValidation: func(ctx context.Context) apivalidation.ValidateNameFunc {
+			if ctx.Value(requestGroupKey{}) == "strict" {
+				return func(string, bool) []string { return []string{"refused"} }
+			}
+			return func(string, bool) []string { return nil }
+		},
+	}
+	s := newStrategy(runtime.NewScheme(), k, []string{"v1"})
+	ev := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "pod.1", Namespace: "default", ResourceVersion: "1"}}
+	if errs := s.Validate(context.Background(), ev); len(errs) != 0 {
+		t.Errorf("lenient request: %v", errs)
+	}
+	strict := context.WithValue(context.Background(), requestGroupKey{}, "strict")
+	if errs := s.Validate(strict, ev); len(errs) != 1 || errs[0].Field != "metadata.name" {
+		t.Errorf("strict request: %v", errs)
+	}
+	if errs := s.ValidateUpdate(strict, ev, ev.DeepCopy()); len(errs) != 1 || errs[0].Field != "metadata.name" {
+		t.Errorf("strict update: %v", errs)
 	}
 }
