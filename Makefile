@@ -13,7 +13,7 @@ IMAGES := build/images
 # Static binaries for the images: no libc in them.
 GO_BUILD_STATIC = CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: help build run deps test lint unit integration e2e bench clean openapi images
+.PHONY: help build run deps test lint unit integration e2e bench clean openapi images conformance-images
 
 help:
 	@echo "make run         - build, start skiff server and deploy the example model from its manifests"
@@ -25,6 +25,8 @@ help:
 	@echo "make e2e         - e2e tests only (upstream kubectl against a real skiff server)"
 	@echo "make build       - build skiff, kubectl, helm, model-server and loadgen into $(BIN)"
 	@echo "make images      - build the pause and model-server images into $(IMAGES)/*.tar (for --runtime=cri)"
+	@echo "make conformance-images - build the images the Kubernetes conformance suite runs into"
+	@echo "                   $(CONFORMANCE_IMAGES)/*.tar, tagged as the suite names them (skiff image load)"
 	@echo "make openapi     - regenerate internal/apiserver/openapi (after a k8s.io/api update)"
 	@echo "make bench       - benchmarks; figures go to BENCHMARKS.md"
 
@@ -46,6 +48,23 @@ images:
 	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v1" -o $(IMAGES)/bin/model-server-v1 ./cmd/model-server
 	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v2" -o $(IMAGES)/bin/model-server-v2 ./cmd/model-server
 	$(GO) run ./hack/mkimage --bin-dir $(IMAGES)/bin --busybox /bin/busybox --out $(IMAGES)
+
+CONFORMANCE_IMAGES := build/conformance-images
+# conformance-images writes the images the conformance suite of the
+# k8s.io/kubernetes module in go.mod runs, tagged with the names it asks for
+# (hack/conformance/IMAGES.md): agnhost and nonewprivs from their source in
+# the module (go.mod's tool lines keep their dependencies), busybox from
+# Debian's busybox-static, pause from cmd/pause, and static Go substitutes
+# (test/images) for the rest. Nothing is pulled.
+conformance-images:
+	@test -x /bin/busybox || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/agnhost k8s.io/kubernetes/test/images/agnhost
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/nonewprivs k8s.io/kubernetes/test/images/nonewprivs
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/pause ./cmd/pause
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/nettools ./test/images/nettools
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/webserver ./test/images/webserver
+	$(GO) run ./hack/conformance/images --bin-dir $(CONFORMANCE_IMAGES)/bin --busybox /bin/busybox \
+	  --kubernetes-dir "$$($(GO) list -m -f '{{.Dir}}' k8s.io/kubernetes)" --out $(CONFORMANCE_IMAGES)
 
 run: deps build images
 	./hack/run.sh "$(DATA_DIR)"
