@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ type digOptions struct {
 	Name    string
 	Type    uint16
 	Server  string // @server; the resolv.conf servers when empty
+	Port    string // -p; 53 when empty
 	TCP     bool
 	Search  bool
 	Short   bool
@@ -28,8 +30,8 @@ type digOptions struct {
 }
 
 // parseDig parses dig's arguments: +[no]tcp, +[no]vc, +[no]search, +short,
-// +noall, +[no]answer, +time=N, +tries=N, +retry=N, @SERVER, -x ADDR,
-// -t TYPE, NAME and TYPE (class IN).
+// +noall, +[no]answer, +time=N, +tries=N, +retry=N, @SERVER, -p PORT,
+// -x ADDR, -t TYPE, NAME and TYPE (class IN).
 func parseDig(args []string) (digOptions, error) {
 	o := digOptions{Type: dns.TypeA, Answer: true, Timeout: 5 * time.Second, Tries: 3}
 	typeSet := false
@@ -84,11 +86,18 @@ func parseDig(args []string) (digOptions, error) {
 			}
 		case strings.HasPrefix(a, "@"):
 			o.Server = a[1:]
-		case a == "-x" || a == "-t":
+		case a == "-x" || a == "-t" || a == "-p":
 			if i+1 >= len(args) {
 				return o, fmt.Errorf("option %s needs an argument", a)
 			}
 			i++
+			if a == "-p" {
+				if _, err := number(args[i], "port number"); err != nil {
+					return o, err
+				}
+				o.Port = args[i]
+				continue
+			}
 			if a == "-t" {
 				t, ok := dns.StringToType[strings.ToUpper(args[i])]
 				if !ok {
@@ -182,12 +191,17 @@ func digMain(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		}
 		conf = &dns.ClientConfig{Ndots: 1}
 	}
-	servers := make([]string, 0, len(conf.Servers))
-	for _, s := range conf.Servers {
-		servers = append(servers, net.JoinHostPort(s, conf.Port))
+	port := conf.Port
+	if o.Port != "" || port == "" {
+		port = cmp.Or(o.Port, "53")
 	}
+	hosts := conf.Servers
 	if o.Server != "" {
-		servers = []string{net.JoinHostPort(o.Server, "53")}
+		hosts = []string{o.Server}
+	}
+	servers := make([]string, 0, len(hosts))
+	for _, h := range hosts {
+		servers = append(servers, net.JoinHostPort(h, port))
 	}
 	var last *dns.Msg
 	for _, name := range digCandidates(o, conf) {
