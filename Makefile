@@ -108,8 +108,9 @@ integration:
 # e2e runs the real-runtime suites too: containerd must be there (CI).
 # The tests with simulated nodes only run 3 at a time (t.Parallel), after the
 # ones with real nodes. E2E_FLAGS adds go test flags (-v, -run ...).
-e2e: build images
+e2e: build images conformance-images
 	SKIFF_BIN=$(CURDIR)/$(BIN)/skiff KUBECTL_BIN=$(CURDIR)/$(BIN)/kubectl HELM_BIN=$(CURDIR)/$(BIN)/helm SKIFF_IMAGES=$(CURDIR)/$(IMAGES) \
+	SKIFF_CONFORMANCE_IMAGES=$(CURDIR)/$(CONFORMANCE_IMAGES) \
 	MODEL_SERVER_BIN=$(CURDIR)/$(IMAGES)/bin/model-server-v2 FETCH_BIN=$(CURDIR)/$(IMAGES)/bin/fetch ADMISSION_WEBHOOK_BIN=$(CURDIR)/$(IMAGES)/bin/admission-webhook SKIFF_REQUIRE_CONTAINERD=1 \
 	LOADGEN_BIN=$(CURDIR)/$(BIN)/loadgen $(GO) test -count=1 -timeout 40m -parallel 3 $(E2E_FLAGS) ./test/e2e/...
 
