@@ -52,14 +52,17 @@ images:
 CONFORMANCE_IMAGES := build/conformance-images
 # conformance-images writes the images the conformance suite of the
 # k8s.io/kubernetes module in go.mod runs, tagged with the names it asks for
-# (hack/conformance/IMAGES.md): agnhost and nonewprivs from their source in
-# the module (go.mod's tool lines keep their dependencies), busybox from
-# Debian's busybox-static, pause from cmd/pause, and static Go substitutes
-# (test/images) for the rest. Nothing is pulled.
+# (hack/conformance/IMAGES.md): agnhost, nonewprivs and sample-apiserver from
+# their source (go.mod's tool lines keep their dependencies), etcd from the
+# etcd server module, busybox from Debian's busybox-static, pause from
+# cmd/pause, and static Go substitutes (test/images) for the rest. Nothing is
+# pulled.
 conformance-images:
 	@test -x /bin/busybox || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/agnhost k8s.io/kubernetes/test/images/agnhost
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/nonewprivs k8s.io/kubernetes/test/images/nonewprivs
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/sample-apiserver k8s.io/sample-apiserver
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/etcd ./test/images/etcd
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/pause ./cmd/pause
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/nettools ./test/images/nettools
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/webserver ./test/images/webserver

@@ -19,7 +19,7 @@ import (
 
 // binaries are the static programs `make conformance-images` builds into
 // --bin-dir.
-var binaries = []string{"agnhost", "nonewprivs", "pause", "nettools", "webserver"}
+var binaries = []string{"agnhost", "nonewprivs", "sample-apiserver", "etcd", "pause", "nettools", "webserver"}
 
 // inputs are where the images' files come from.
 type inputs struct {
@@ -156,6 +156,32 @@ var definitions = []definition{
 			return image.Spec{Files: files, Cmd: []string{"/usr/local/bin/nnp"}, Env: []string{pathEnv}}
 		},
 	},
+	{
+		File:   "sample-apiserver.tar",
+		Images: []upstreamImage{{imageutils.APIServer, "APIServer"}},
+		Build:  "k8s.io/sample-apiserver (the module of go.mod's Kubernetes release) from source, entrypoint /sample-apiserver",
+		Substitute: "the tag names upstream's build of an older release; this is the sample-apiserver of our " +
+			"k8s.io modules' release (same wardle.example.com API)",
+		spec: func(in inputs) image.Spec {
+			files := baseFiles(passwd, group)
+			files["/sample-apiserver"] = image.File{Source: in.bin("sample-apiserver"), Mode: 0o755}
+			return image.Spec{Files: files, Entrypoint: []string{"/sample-apiserver"}}
+		},
+	},
+	{
+		File:   "etcd.tar",
+		Images: []upstreamImage{{imageutils.Etcd, "Etcd"}},
+		Build:  "test/images/etcd: go.etcd.io/etcd/server/v3's etcdmain at /usr/local/bin/etcd",
+		Substitute: "the etcd server release go.mod requires, not the one of the tag; no etcdctl, etcdutl or " +
+			"migration scripts",
+		spec: func(in inputs) image.Spec {
+			files := baseFiles(passwd, group)
+			files["/usr/local/bin/etcd"] = image.File{Source: in.bin("etcd"), Mode: 0o755}
+			files["/var/lib/etcd"] = image.Dir(0o700)
+			return image.Spec{Files: files, Cmd: []string{"/usr/local/bin/etcd"}, Env: []string{pathEnv},
+				WorkingDir: "/var/lib/etcd", ExposedPorts: []string{"2379", "2380"}}
+		},
+	},
 	updateDemo("kitten", imageutils.Kitten, "Kitten"),
 	updateDemo("nautilus", imageutils.Nautilus, "Nautilus"),
 }
@@ -230,7 +256,8 @@ func withTools(in inputs, files map[string]image.File) map[string]image.File {
 }
 
 // withBusybox adds /bin/busybox and a link for each of its applets at the
-// path busybox --list-full gives, except those named in skip.
+// path busybox --list-full gives, except those named in skip (and
+// /linuxrc, the init of a busybox root file system).
 func withBusybox(in inputs, files map[string]image.File, skip []string) map[string]image.File {
 	files["/bin/busybox"] = image.File{Source: in.Busybox, Mode: 0o755}
 	skipped := map[string]bool{}
@@ -238,7 +265,7 @@ func withBusybox(in inputs, files map[string]image.File, skip []string) map[stri
 		skipped[s] = true
 	}
 	for _, p := range in.applets {
-		if p == "bin/busybox" || skipped[path.Base(p)] {
+		if p == "bin/busybox" || p == "linuxrc" || skipped[path.Base(p)] {
 			continue
 		}
 		files["/"+p] = image.Symlink("/bin/busybox")
@@ -315,6 +342,4 @@ var notProvided = map[string]string{
 	"AgnhostPrivate":       "a private registry's image; only the non-conformance private-image tests of the same files run it",
 	"InvalidRegistryImage": "an image that must fail to pull, by design",
 	"NonRoot":              "only the runAsNonRoot tests run it, none of them conformance",
-	"APIServer":            "sample-apiserver for the aggregator conformance test: not built yet (k8s.io/sample-apiserver from source)",
-	"Etcd":                 "the etcd beside sample-apiserver in the aggregator conformance test: not built yet",
 }

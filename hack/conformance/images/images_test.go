@@ -306,6 +306,8 @@ func TestImages(t *testing.T) {
 		{file: "glibc-dns-testing.tar", want: want{cmd: []string{"sh"},
 			links: map[string]string{"/bin/sh": "/bin/busybox", "/usr/bin/dig": "nettools", "/usr/bin/getent": "nettools"}}},
 		{file: "nonewprivs.tar", want: want{cmd: []string{"/usr/local/bin/nnp"}, setuid: "/usr/local/bin/nnp"}},
+		{file: "sample-apiserver.tar", want: want{entrypoint: []string{"/sample-apiserver"}, files: map[string]string{"/sample-apiserver": "sample-apiserver"}}},
+		{file: "etcd.tar", want: want{cmd: []string{"/usr/local/bin/etcd"}, files: map[string]string{"/usr/local/bin/etcd": "etcd"}}},
 		{file: "kitten.tar", want: want{entrypoint: []string{"/usr/sbin/webserver", "-root", "/"},
 			files: map[string]string{"/data.json": "data.json", "/kitten.jpg": "kitten.jpg", "/etc/os-release": osRelease}}},
 		{file: "nautilus.tar", want: want{entrypoint: []string{"/usr/sbin/webserver", "-root", "/"},
