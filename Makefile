@@ -54,11 +54,11 @@ CONFORMANCE_IMAGES := build/conformance-images
 # k8s.io/kubernetes module in go.mod runs, tagged with the names it asks for
 # (hack/conformance/IMAGES.md): agnhost, nonewprivs and sample-apiserver from
 # their source (go.mod's tool lines keep their dependencies), etcd from the
-# etcd server module, busybox from Debian's busybox-static, pause from
+# etcd server module, busybox and bash from Debian's static builds, pause from
 # cmd/pause, and static Go substitutes (test/images) for the rest. Nothing is
 # pulled.
 conformance-images:
-	@test -x /bin/busybox || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
+	@test -x /bin/busybox -a -x /bin/bash-static || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static bash-static >/dev/null; }
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/agnhost k8s.io/kubernetes/test/images/agnhost
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/nonewprivs k8s.io/kubernetes/test/images/nonewprivs
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/sample-apiserver k8s.io/sample-apiserver
@@ -66,7 +66,7 @@ conformance-images:
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/pause ./cmd/pause
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/nettools ./test/images/nettools
 	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/webserver ./test/images/webserver
-	$(GO) run ./hack/conformance/images --bin-dir $(CONFORMANCE_IMAGES)/bin --busybox /bin/busybox \
+	$(GO) run ./hack/conformance/images --bin-dir $(CONFORMANCE_IMAGES)/bin --busybox /bin/busybox --bash /bin/bash-static \
 	  --kubernetes-dir "$$($(GO) list -m -f '{{.Dir}}' k8s.io/kubernetes)" --out $(CONFORMANCE_IMAGES)
 
 run: deps build images
@@ -74,8 +74,9 @@ run: deps build images
 
 # deps installs what the tests need from Debian's packages when missing:
 # etcd (external-etcd tests), containerd with runc and the CNI plugins (the
-# cri runtime), iptables (CNI portmap/masquerade), busybox-static (images).
-DEB_DEPS := etcd:etcd-server containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables /bin/busybox:busybox-static nft:nftables
+# cri runtime), iptables (CNI portmap/masquerade), busybox-static and
+# bash-static (images).
+DEB_DEPS := etcd:etcd-server containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables /bin/busybox:busybox-static /bin/bash-static:bash-static nft:nftables
 deps:
 	@missing=""; for d in $(DEB_DEPS); do cmd=$${d%%:*}; pkg=$${d#*:}; \
 	  if [ "$${cmd#/}" != "$$cmd" ]; then [ -e "$$cmd" ] || missing="$$missing $$pkg"; \

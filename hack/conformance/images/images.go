@@ -27,6 +27,8 @@ type inputs struct {
 	BinDir string
 	// Busybox is a static busybox.
 	Busybox string
+	// Bash is a static bash, the shell of the images with nettools.
+	Bash string
 	// KubernetesDir is the k8s.io/kubernetes module's source (the kitten
 	// and nautilus pages, agnhost's porter certificate).
 	KubernetesDir string
@@ -75,9 +77,9 @@ var definitions = []definition{
 	{
 		File:   "agnhost.tar",
 		Images: []upstreamImage{{imageutils.Agnhost, "Agnhost"}, {imageutils.AgnhostPrev, "AgnhostPrev"}},
-		Build:  "k8s.io/kubernetes/test/images/agnhost from the module, with busybox and nettools (curl, nc, dig, getent)",
-		Substitute: "base is Debian's static busybox plus test/images/nettools instead of Alpine with curl, netcat-openbsd, " +
-			"bind-tools, iproute2, iperf, socat, bash and coredns; AgnhostPrev is the same binary under the older tag",
+		Build:  "k8s.io/kubernetes/test/images/agnhost from the module, with busybox, bash and nettools (curl, nc, dig, getent)",
+		Substitute: "base is Debian's static busybox and bash plus test/images/nettools instead of Alpine with curl, " +
+			"netcat-openbsd, bind-tools, iproute2, iperf, socat and coredns; AgnhostPrev is the same binary under the older tag",
 		spec: func(in inputs) image.Spec {
 			files := withTools(in, baseFiles(agnhostPasswd, agnhostGroup))
 			files["/agnhost"] = image.File{Source: in.bin("agnhost"), Mode: 0o755}
@@ -139,7 +141,7 @@ var definitions = []definition{
 	{
 		File:   "glibc-dns-testing.tar",
 		Images: []upstreamImage{{imageutils.GlibcDnsTesting, "GlibcDnsTesting"}},
-		Build:  "busybox with test/images/nettools (dig, getent, curl, nc)",
+		Build:  "busybox and bash with test/images/nettools (dig, getent, curl, nc)",
 		Substitute: "Debian with dnsutils (glibc's resolver) upstream; here Go's resolver answers getent and " +
 			"nettools' dig (miekg/dns) the dig queries, so the glibc half of the DNS tests exercises no glibc",
 		spec: func(in inputs) image.Spec {
@@ -245,9 +247,13 @@ func baseFiles(passwd, group string) map[string]image.File {
 // replace busybox's applets of the same name (busybox's nc lacks -u, -v, -z).
 var nettoolsApplets = []string{"curl", "nc", "dig", "getent"}
 
-// withTools adds busybox and nettools to files.
+// withTools adds busybox, nettools and bash as /bin/sh to files. The shell
+// is not busybox's: Debian's static busybox runs its own applets before
+// looking in PATH, so `sh -c 'nc -u ...'` would run busybox's nc.
 func withTools(in inputs, files map[string]image.File) map[string]image.File {
-	files = withBusybox(in, files, nettoolsApplets)
+	files = withBusybox(in, files, append([]string{"sh", "bash"}, nettoolsApplets...))
+	files["/bin/bash"] = image.File{Source: in.Bash, Mode: 0o755}
+	files["/bin/sh"] = image.Symlink("bash")
 	files["/usr/bin/nettools"] = image.File{Source: in.bin("nettools"), Mode: 0o755}
 	for _, a := range nettoolsApplets {
 		files["/usr/bin/"+a] = image.Symlink("nettools")
@@ -306,7 +312,7 @@ func run(in inputs, out string, stdout io.Writer) error {
 	if in.KubernetesDir == "" {
 		return fmt.Errorf("--kubernetes-dir is required (go list -m -f '{{.Dir}}' k8s.io/kubernetes)")
 	}
-	for _, b := range append([]string{in.Busybox}, binPaths(in)...) {
+	for _, b := range append([]string{in.Busybox, in.Bash}, binPaths(in)...) {
 		if err := image.CheckStatic(b); err != nil {
 			return err
 		}

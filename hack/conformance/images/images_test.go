@@ -264,10 +264,11 @@ func TestImages(t *testing.T) {
 		os.MkdirAll(filepath.Dir(filepath.Join(kdir, f)), 0o755)
 		os.WriteFile(filepath.Join(kdir, f), []byte(filepath.Base(f)), 0o644)
 	}
-	in := inputs{BinDir: filepath.Join(dir, "bin"), Busybox: filepath.Join(dir, "busybox"), KubernetesDir: kdir,
+	in := inputs{BinDir: filepath.Join(dir, "bin"), Busybox: filepath.Join(dir, "busybox"), Bash: filepath.Join(dir, "bash"), KubernetesDir: kdir,
 		applets: []string{"bin/busybox", "bin/sh", "bin/cat", "bin/ls", "bin/nc", "sbin/ip", "usr/bin/wget"}}
 	os.MkdirAll(in.BinDir, 0o755)
 	os.WriteFile(in.Busybox, []byte("busybox"), 0o755)
+	os.WriteFile(in.Bash, []byte("bash"), 0o755)
 	for _, b := range binaries {
 		os.WriteFile(in.bin(b), []byte(b), 0o755)
 	}
@@ -294,9 +295,9 @@ func TestImages(t *testing.T) {
 	}{
 		{file: "agnhost.tar", want: want{
 			entrypoint: []string{"/agnhost"}, cmd: []string{"pause"},
-			links: map[string]string{"/bin/sh": "/bin/busybox", "/bin/cat": "/bin/busybox", "/usr/bin/nc": "nettools",
+			links: map[string]string{"/bin/sh": "bash", "/bin/cat": "/bin/busybox", "/usr/bin/nc": "nettools",
 				"/usr/bin/curl": "nettools", "/usr/bin/dig": "nettools", "/usr/bin/getent": "nettools", "/agnhost-2": "agnhost"},
-			files: map[string]string{"/agnhost": "agnhost", "/localhost.crt": "localhost.crt"},
+			files: map[string]string{"/agnhost": "agnhost", "/localhost.crt": "localhost.crt", "/bin/bash": "bash"},
 		}},
 		{file: "busybox.tar", want: want{cmd: []string{"sh"},
 			links: map[string]string{"/bin/sh": "/bin/busybox", "/sbin/ip": "/bin/busybox", "/bin/nc": "/bin/busybox"}}},
@@ -304,7 +305,7 @@ func TestImages(t *testing.T) {
 		{file: "nginx.tar", want: want{entrypoint: []string{"/usr/sbin/webserver"},
 			links: map[string]string{"/bin/sh": "/bin/busybox"}, files: map[string]string{"/usr/share/nginx/html/index.html": nginxIndex}}},
 		{file: "glibc-dns-testing.tar", want: want{cmd: []string{"sh"},
-			links: map[string]string{"/bin/sh": "/bin/busybox", "/usr/bin/dig": "nettools", "/usr/bin/getent": "nettools"}}},
+			links: map[string]string{"/bin/sh": "bash", "/usr/bin/dig": "nettools", "/usr/bin/getent": "nettools"}}},
 		{file: "nonewprivs.tar", want: want{cmd: []string{"/usr/local/bin/nnp"}, setuid: "/usr/local/bin/nnp"}},
 		{file: "sample-apiserver.tar", want: want{entrypoint: []string{"/sample-apiserver"}, files: map[string]string{"/sample-apiserver": "sample-apiserver"}}},
 		{file: "etcd.tar", want: want{cmd: []string{"/usr/local/bin/etcd"}, files: map[string]string{"/usr/local/bin/etcd": "etcd"}}},

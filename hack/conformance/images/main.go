@@ -10,7 +10,7 @@
 // hack/conformance/IMAGES.md lists them.
 //
 //	go run ./hack/conformance/images --bin-dir build/conformance-images/bin \
-//	    --busybox /bin/busybox --kubernetes-dir "$(go list -m -f '{{.Dir}}' k8s.io/kubernetes)" \
+//	    --busybox /bin/busybox --bash /bin/bash-static --kubernetes-dir "$(go list -m -f '{{.Dir}}' k8s.io/kubernetes)" \
 //	    --out build/conformance-images
 //	go run ./hack/conformance/images --list    # the image names, one a line
 package main
@@ -26,6 +26,7 @@ func main() {
 	var in inputs
 	flag.StringVar(&in.BinDir, "bin-dir", "build/conformance-images/bin", "directory with the static binaries "+fmt.Sprint(binaries))
 	flag.StringVar(&in.Busybox, "busybox", "/bin/busybox", "a statically linked busybox (Debian: busybox-static)")
+	flag.StringVar(&in.Bash, "bash", "/bin/bash-static", "a statically linked bash (Debian: bash-static)")
 	flag.StringVar(&in.KubernetesDir, "kubernetes-dir", "", "source of the k8s.io/kubernetes module (go list -m -f '{{.Dir}}' k8s.io/kubernetes)")
 	out := flag.String("out", "build/conformance-images", "directory to write the image tarballs to")
 	list := flag.Bool("list", false, "print the image names and exit")
