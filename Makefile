@@ -13,7 +13,7 @@ IMAGES := build/images
 # Static binaries for the images: no libc in them.
 GO_BUILD_STATIC = CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: help build run deps test lint unit integration e2e bench clean openapi images
+.PHONY: help build run deps test lint unit integration e2e bench clean openapi images conformance-images
 
 help:
 	@echo "make run         - build, start skiff server and deploy the example model from its manifests"
@@ -25,6 +25,8 @@ help:
 	@echo "make e2e         - e2e tests only (upstream kubectl against a real skiff server)"
 	@echo "make build       - build skiff, kubectl, helm, model-server and loadgen into $(BIN)"
 	@echo "make images      - build the pause and model-server images into $(IMAGES)/*.tar (for --runtime=cri)"
+	@echo "make conformance-images - build the images the Kubernetes conformance suite runs into"
+	@echo "                   $(CONFORMANCE_IMAGES)/*.tar, tagged as the suite names them (skiff image load)"
 	@echo "make openapi     - regenerate internal/apiserver/openapi (after a k8s.io/api update)"
 	@echo "make bench       - benchmarks; figures go to BENCHMARKS.md"
 
@@ -47,13 +49,34 @@ images:
 	$(GO_BUILD_STATIC) -ldflags "-s -w -X main.version=v2" -o $(IMAGES)/bin/model-server-v2 ./cmd/model-server
 	$(GO) run ./hack/mkimage --bin-dir $(IMAGES)/bin --busybox /bin/busybox --out $(IMAGES)
 
+CONFORMANCE_IMAGES := build/conformance-images
+# conformance-images writes the images the conformance suite of the
+# k8s.io/kubernetes module in go.mod runs, tagged with the names it asks for
+# (hack/conformance/IMAGES.md): agnhost, nonewprivs and sample-apiserver from
+# their source (go.mod's tool lines keep their dependencies), etcd from the
+# etcd server module, busybox and bash from Debian's static builds, pause from
+# cmd/pause, and static Go substitutes (test/images) for the rest. Nothing is
+# pulled.
+conformance-images:
+	@test -x /bin/busybox -a -x /bin/bash-static || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static bash-static >/dev/null; }
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/agnhost k8s.io/kubernetes/test/images/agnhost
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/nonewprivs k8s.io/kubernetes/test/images/nonewprivs
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/sample-apiserver k8s.io/sample-apiserver
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/etcd ./test/images/etcd
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/pause ./cmd/pause
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/nettools ./test/images/nettools
+	$(GO_BUILD_STATIC) -ldflags "-s -w" -o $(CONFORMANCE_IMAGES)/bin/webserver ./test/images/webserver
+	$(GO) run ./hack/conformance/images --bin-dir $(CONFORMANCE_IMAGES)/bin --busybox /bin/busybox --bash /bin/bash-static \
+	  --kubernetes-dir "$$($(GO) list -m -f '{{.Dir}}' k8s.io/kubernetes)" --out $(CONFORMANCE_IMAGES)
+
 run: deps build images
 	./hack/run.sh "$(DATA_DIR)"
 
 # deps installs what the tests need from Debian's packages when missing:
 # etcd (external-etcd tests), containerd with runc and the CNI plugins (the
-# cri runtime), iptables (CNI portmap/masquerade), busybox-static (images).
-DEB_DEPS := etcd:etcd-server containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables /bin/busybox:busybox-static nft:nftables
+# cri runtime), iptables (CNI portmap/masquerade), busybox-static and
+# bash-static (images).
+DEB_DEPS := etcd:etcd-server containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables /bin/busybox:busybox-static /bin/bash-static:bash-static nft:nftables
 deps:
 	@missing=""; for d in $(DEB_DEPS); do cmd=$${d%%:*}; pkg=$${d#*:}; \
 	  if [ "$${cmd#/}" != "$$cmd" ]; then [ -e "$$cmd" ] || missing="$$missing $$pkg"; \
@@ -89,8 +112,9 @@ integration:
 # e2e runs the real-runtime suites too: containerd must be there (CI).
 # The tests with simulated nodes only run 3 at a time (t.Parallel), after the
 # ones with real nodes. E2E_FLAGS adds go test flags (-v, -run ...).
-e2e: build images
+e2e: build images conformance-images
 	SKIFF_BIN=$(CURDIR)/$(BIN)/skiff KUBECTL_BIN=$(CURDIR)/$(BIN)/kubectl HELM_BIN=$(CURDIR)/$(BIN)/helm SKIFF_IMAGES=$(CURDIR)/$(IMAGES) \
+	SKIFF_CONFORMANCE_IMAGES=$(CURDIR)/$(CONFORMANCE_IMAGES) \
 	MODEL_SERVER_BIN=$(CURDIR)/$(IMAGES)/bin/model-server-v2 FETCH_BIN=$(CURDIR)/$(IMAGES)/bin/fetch ADMISSION_WEBHOOK_BIN=$(CURDIR)/$(IMAGES)/bin/admission-webhook SKIFF_REQUIRE_CONTAINERD=1 \
 	LOADGEN_BIN=$(CURDIR)/$(BIN)/loadgen $(GO) test -count=1 -timeout 40m -parallel 3 $(E2E_FLAGS) ./test/e2e/...
 

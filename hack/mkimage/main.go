@@ -11,7 +11,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"debug/elf"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -56,7 +55,7 @@ func run(binDir, busybox, out string) error {
 	pause := filepath.Join(binDir, "pause")
 	fetch := filepath.Join(binDir, "fetch")
 	for _, bin := range []string{pause, busybox, fetch, filepath.Join(binDir, "model-server-v1"), filepath.Join(binDir, "model-server-v2")} {
-		if err := checkStatic(bin); err != nil {
+		if err := image.CheckStatic(bin); err != nil {
 			return err
 		}
 	}
@@ -95,29 +94,6 @@ func run(binDir, busybox, out string) error {
 			return err
 		}
 		fmt.Printf("wrote %s (%s)\n", s.Output, s.Tag)
-	}
-	return nil
-}
-
-// checkStatic fails unless file is an ELF executable without a program
-// interpreter: images have no libc to load.
-func checkStatic(file string) error {
-	if _, err := os.Stat(file); err != nil {
-		return err
-	}
-	f, err := elf.Open(file)
-	if err != nil {
-		return fmt.Errorf("%s: not an ELF executable: %w", file, err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			hint := "build it with CGO_ENABLED=0"
-			if strings.Contains(file, "busybox") {
-				hint = "install Debian's busybox-static"
-			}
-			return fmt.Errorf("%s is dynamically linked; images need static binaries (%s)", file, hint)
-		}
 	}
 	return nil
 }

@@ -26,6 +26,9 @@ import (
 type Spec struct {
 	// Tag names the image, e.g. localhost/skiff/model-server:v1.
 	Tag string
+	// ExtraTags are further names of the same image, written beside Tag in
+	// the tarball's manifest (one image, several RepoTags).
+	ExtraTags []string
 	// Files maps absolute paths in the image to their content. Parent
 	// directories that are not listed are added with mode 0755.
 	Files map[string]File
@@ -74,6 +77,14 @@ func Build(spec Spec) error {
 	if err != nil {
 		return fmt.Errorf("image tag %q: %w", spec.Tag, err)
 	}
+	tags := []name.Tag{tag}
+	for _, t := range spec.ExtraTags {
+		extra, err := name.NewTag(t, name.WeakValidation)
+		if err != nil {
+			return fmt.Errorf("image tag %q: %w", t, err)
+		}
+		tags = append(tags, extra)
+	}
 	if spec.Output == "" {
 		return errors.New("image: no output path")
 	}
@@ -98,7 +109,7 @@ func Build(spec Spec) error {
 	if err != nil {
 		return fmt.Errorf("image %s: adding the layer: %w", spec.Tag, err)
 	}
-	if err := writeAtomically(spec.Output, tag, img); err != nil {
+	if err := writeAtomically(spec.Output, tags, img); err != nil {
 		return fmt.Errorf("image %s: %w", spec.Tag, err)
 	}
 	return nil
@@ -247,14 +258,18 @@ func tarMode(m fs.FileMode, def int64) int64 {
 	return mode
 }
 
-// writeAtomically writes the tarball next to out and renames it into place,
-// so a reader never sees half an image.
-func writeAtomically(out string, tag name.Tag, img v1.Image) error {
+// writeAtomically writes the tarball, img under every tag, next to out and
+// renames it into place, so a reader never sees half an image.
+func writeAtomically(out string, tags []name.Tag, img v1.Image) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
+	refs := make(map[name.Tag]v1.Image, len(tags))
+	for _, t := range tags {
+		refs[t] = img
+	}
 	tmp := out + ".tmp"
-	if err := tarball.WriteToFile(tmp, tag, img); err != nil {
+	if err := tarball.MultiWriteToFile(tmp, refs); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", out, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -187,6 +188,45 @@ func TestBuild(t *testing.T) {
 				t.Errorf("temporary file left behind: %v", err)
 			}
 		})
+	}
+}
+
+func TestBuildExtraTags(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "agnhost")
+	os.WriteFile(bin, []byte("agnhost"), 0o755)
+	out := filepath.Join(dir, "agnhost.tar")
+	spec := Spec{
+		Tag:        "registry.k8s.io/e2e-test-images/agnhost:2.66.1",
+		ExtraTags:  []string{"registry.k8s.io/e2e-test-images/agnhost:2.55"},
+		Files:      map[string]File{"/agnhost": {Source: bin, Mode: 0o755}},
+		Entrypoint: []string{"/agnhost"},
+		Output:     out,
+	}
+	if err := Build(spec); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := Tags(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(tags)
+	want := []string{"registry.k8s.io/e2e-test-images/agnhost:2.55", "registry.k8s.io/e2e-test-images/agnhost:2.66.1"}
+	if !reflect.DeepEqual(tags, want) {
+		t.Errorf("Tags = %q, want %q", tags, want)
+	}
+	for _, tag := range want {
+		cfg, entries, _ := readImage(t, out, tag)
+		if got := cfg["Entrypoint"]; !reflect.DeepEqual(got, []string{"/agnhost"}) {
+			t.Errorf("%s: entrypoint %q, want /agnhost", tag, got)
+		}
+		if entries["agnhost"].content != "agnhost" {
+			t.Errorf("%s: /agnhost missing from the layer", tag)
+		}
+	}
+	spec.ExtraTags = []string{"Bad Tag!"}
+	if err := Build(spec); err == nil || !strings.Contains(err.Error(), `image tag "Bad Tag!"`) {
+		t.Errorf("Build with a bad extra tag = %v, want an error naming it", err)
 	}
 }
 
