@@ -32,11 +32,12 @@ type Kind struct {
 
 	// NameValidation checks metadata.name; defaults to a DNS-1123 subdomain.
 	NameValidation apivalidation.ValidateNameFunc
-	// RequestNameValidation, when set, picks the name check per request,
-	// in place of NameValidation: a kind whose objects are also served by
-	// another API group may check names by that group's rules (events
-	// written through events.k8s.io need DNS subdomain names, core/v1
-	// ones only path segments).
+	// RequestNameValidation, when set, picks the name check of a create
+	// per request, in place of NameValidation: a kind whose objects are
+	// also served by another API group may check new names by that group's
+	// rules (events created through events.k8s.io need DNS subdomain names,
+	// core/v1 ones only path segments). Updates check NameValidation, so an
+	// object created through the lenient API can be updated through either.
 	RequestNameValidation func(ctx context.Context) apivalidation.ValidateNameFunc
 	// Validate checks a new object beyond its metadata.
 	Validate func(ctx context.Context, obj runtime.Object) field.ErrorList

@@ -82,20 +82,22 @@ func bumpGeneration(obj, old runtime.Object) {
 }
 
 func (s *strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	errs := s.validateMeta(ctx, obj)
+	errs := s.validateMeta(ctx, obj, true)
 	if s.kind.Validate != nil {
 		errs = append(errs, s.kind.Validate(ctx, obj)...)
 	}
 	return errs
 }
 
-func (s *strategy) validateMeta(ctx context.Context, obj runtime.Object) field.ErrorList {
+// validateMeta checks obj's metadata; the name by the kind's rule, which
+// on create may be the rule of the API the request came through.
+func (s *strategy) validateMeta(ctx context.Context, obj runtime.Object, create bool) field.ErrorList {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
 	}
 	nameFn := s.kind.NameValidation
-	if s.kind.RequestNameValidation != nil {
+	if create && s.kind.RequestNameValidation != nil {
 		nameFn = s.kind.RequestNameValidation(ctx)
 	}
 	if nameFn == nil {
@@ -111,7 +113,7 @@ func (s *strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) 
 		return field.ErrorList{field.InternalError(field.NewPath("metadata"), errorOf(err1, err2))}
 	}
 	errs := apivalidation.ValidateObjectMetaAccessorUpdate(newMeta, oldMeta, field.NewPath("metadata"))
-	errs = append(errs, s.validateMeta(ctx, obj)...)
+	errs = append(errs, s.validateMeta(ctx, obj, false)...)
 	switch {
 	case s.kind.ValidateUpdate != nil:
 		errs = append(errs, s.kind.ValidateUpdate(ctx, obj, old)...)
