@@ -83,7 +83,7 @@ echo "conformance: skiff server on port $port, data in $data_dir, its log in $re
   --pause-image "$images/pause.tar" >"$results/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 600); do
-  grep -q "skiff server ready" "$results/server.log" && break
+  grep -qs "skiff server ready" "$results/server.log" && break
   kill -0 "$server" 2>/dev/null || { echo "skiff server exited:" >&2; tail -n 30 "$results/server.log" >&2; exit 1; }
   sleep 0.1
 done
@@ -137,7 +137,7 @@ if [ ${#reports[@]} -eq 0 ]; then
   exit 1
 fi
 go run ./hack/conformance/report --known hack/conformance/known-causes.yaml --out "$out" \
-  --kubernetes "$k8s_version" --skiff "$("$skiff" version 2>/dev/null | head -n 1 || echo unknown)" \
+  --kubernetes "$k8s_version" --skiff "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --focus "$focus" --skip "$skip" --runtime "cri (containerd)" "${reports[@]}"
 echo "conformance: $(grep -m1 -F '**' "$out")  ($out)"
 exit "$status"
