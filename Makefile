@@ -13,7 +13,7 @@ IMAGES := build/images
 # Static binaries for the images: no libc in them.
 GO_BUILD_STATIC = CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: help build run deps test lint unit integration e2e bench clean openapi images conformance-images
+.PHONY: help build run deps test lint unit integration e2e bench clean openapi images conformance-images conformance conformance-bin
 
 help:
 	@echo "make run         - build, start skiff server and deploy the example model from its manifests"
@@ -29,6 +29,8 @@ help:
 	@echo "                   $(CONFORMANCE_IMAGES)/*.tar, tagged as the suite names them (skiff image load)"
 	@echo "make openapi     - regenerate internal/apiserver/openapi (after a k8s.io/api update)"
 	@echo "make bench       - benchmarks; figures go to BENCHMARKS.md"
+	@echo "make conformance - the Kubernetes [Conformance] suite against skiff with containerd; writes CONFORMANCE.md"
+	@echo "                   (FOCUS=regex SKIP=regex run a part)"
 
 build:
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/skiff ./cmd/skiff
@@ -123,6 +125,24 @@ bench: deps build images
 
 openapi:
 	./hack/update-openapi.sh
+
+# The conformance suite: e2e.test and the ginkgo CLI of the Kubernetes
+# release our k8s.io modules are at, from a module of their own
+# (hack/conformance/tools) so that their dependencies stay out of go.mod.
+# hack/conformance.sh starts a server, runs the [Conformance] tests (FOCUS
+# and SKIP narrow them) and writes CONFORMANCE.md.
+CONFORMANCE := build/conformance
+CONFORMANCE_MOD := hack/conformance/tools/go.mod hack/conformance/tools/go.sum
+conformance: deps
+	./hack/conformance.sh
+
+conformance-bin: $(CONFORMANCE)/e2e.test $(CONFORMANCE)/ginkgo
+
+$(CONFORMANCE)/e2e.test: $(CONFORMANCE_MOD)
+	cd hack/conformance/tools && $(GO) test -c -trimpath -o $(CURDIR)/$@ k8s.io/kubernetes/test/e2e
+
+$(CONFORMANCE)/ginkgo: $(CONFORMANCE_MOD)
+	cd hack/conformance/tools && $(GO) build -trimpath -o $(CURDIR)/$@ github.com/onsi/ginkgo/v2/ginkgo
 
 clean:
 	rm -rf build
