@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
+	cmapi "k8s.io/metrics/pkg/apis/custom_metrics/v1beta2"
 	custommetrics "k8s.io/metrics/pkg/client/custom_metrics"
 	externalmetrics "k8s.io/metrics/pkg/client/external_metrics"
 
@@ -136,10 +137,14 @@ func TestCustomMetricsAPI(t *testing.T) {
 		return nil
 	})
 	only200 := labels.SelectorFromSet(labels.Set{"code": "200"})
-	v, err := prod.GetForObject(pod, "db-0", "http_requests_per_second", only200)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// db-0 was created after the web pods: its rate needs two scrapes of
+	// its own.
+	var v *cmapi.MetricValue
+	testserver.Poll(t, 20*time.Second, "http_requests_per_second of db-0", func() error {
+		var err error
+		v, err = prod.GetForObject(pod, "db-0", "http_requests_per_second", only200)
+		return err
+	})
 	if !near(v.Value.AsApproximateFloat64(), 100) || v.DescribedObject.Kind != "Pod" || v.Metric.Selector == nil || v.WindowSeconds == nil {
 		t.Errorf("db-0 http_requests_per_second{code=200} = %+v, want 100/s", v)
 	}
