@@ -9,9 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	kubeletevents "k8s.io/kubernetes/pkg/kubelet/events"
+	podv1util "k8s.io/kubernetes/pkg/api/v1/pod"
 
 	"skiff.dev/skiff/internal/agent/activedeadline"
+	"skiff.dev/skiff/internal/agent/containerevents"
 )
 
 // Pod condition reasons and messages as the kubelet writes them.
@@ -123,19 +124,18 @@ func (r *podRun) event(fieldPath, eventType, reason, message string) {
 // otherwise: a simulated node has every image), then Created and Started.
 func (r *podRun) started(fieldPath string, c *corev1.Container) {
 	if c.ImagePullPolicy == corev1.PullAlways {
-		r.event(fieldPath, corev1.EventTypeNormal, kubeletevents.PullingImage, fmt.Sprintf("Pulling image %q", c.Image))
-		r.event(fieldPath, corev1.EventTypeNormal, kubeletevents.PulledImage, fmt.Sprintf("Successfully pulled image %q in 0s (0s including waiting).", c.Image))
+		r.event(fieldPath, corev1.EventTypeNormal, containerevents.ReasonPulling, containerevents.Pulling(c.Image))
+		r.event(fieldPath, corev1.EventTypeNormal, containerevents.ReasonPulled, containerevents.Pulled(c.Image, 0, 0))
 	} else {
-		r.event(fieldPath, corev1.EventTypeNormal, kubeletevents.PulledImage,
-			fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", c.Image))
+		r.event(fieldPath, corev1.EventTypeNormal, containerevents.ReasonPulled, containerevents.Present(c.Image))
 	}
-	r.event(fieldPath, corev1.EventTypeNormal, kubeletevents.CreatedContainer, "Container created")
-	r.event(fieldPath, corev1.EventTypeNormal, kubeletevents.StartedContainer, "Container started")
+	r.event(fieldPath, corev1.EventTypeNormal, containerevents.ReasonCreated, containerevents.Created)
+	r.event(fieldPath, corev1.EventTypeNormal, containerevents.ReasonStarted, containerevents.Started)
 }
 
 // killed queues the event of a running container the kubelet stops.
 func (r *podRun) killed(fieldPath, name string) {
-	r.event(fieldPath, corev1.EventTypeNormal, kubeletevents.KillingContainer, "Stopping container "+name)
+	r.event(fieldPath, corev1.EventTypeNormal, containerevents.ReasonKilling, containerevents.Killing(name))
 }
 
 // takeEvents returns the queued events and clears the queue.
@@ -285,16 +285,12 @@ func (r *podRun) advance(pod *corev1.Pod, now time.Time, cfg simConfig) time.Tim
 		// The sidecars stop after the main containers.
 		r.stopped = true
 		for _, c := range pod.Spec.InitContainers {
-			if isSidecar(&c) {
+			if podv1util.IsRestartableInitContainer(&c) {
 				r.killed(initFieldPath(c.Name), c.Name)
 			}
 		}
 	}
 	return wake
-}
-
-func isSidecar(c *corev1.Container) bool {
-	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 }
 
 // status builds the status the kubelet would report for the pod at now,
@@ -337,11 +333,11 @@ func (r *podRun) status(pod *corev1.Pod, now time.Time, cfg simConfig) (corev1.P
 			Started:     new(bool),
 		}
 		switch {
-		case isSidecar(&c) && cfg.keepGoing && !r.overDeadline:
+		case podv1util.IsRestartableInitContainer(&c) && cfg.keepGoing && !r.overDeadline:
 			// A sidecar: runs beside the main containers.
 			s.State.Running = &corev1.ContainerStateRunning{StartedAt: apiTime(r.start)}
 			*s.Started, s.Ready = true, true
-		case isSidecar(&c):
+		case podv1util.IsRestartableInitContainer(&c):
 			s.State.Terminated = terminated(0, r.start, now, s.ContainerID)
 		default:
 			// Ran to completion at once; an init container that exited 0

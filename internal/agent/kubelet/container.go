@@ -18,6 +18,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"skiff.dev/skiff/internal/agent/containerevents"
 )
 
 // startContext is what starting any container of a pod needs.
@@ -135,12 +137,12 @@ func (m *podManager) startContainer(ctx context.Context, sc *startContext, state
 	if err != nil {
 		return failed(reasonCreateContainer, err)
 	}
-	m.event(pod, ref, corev1.EventTypeNormal, "Created", "Container created")
+	m.event(pod, ref, corev1.EventTypeNormal, containerevents.ReasonCreated, containerevents.Created)
 	if err := rt.StartContainer(ctx, id); err != nil {
 		_ = rt.RemoveContainer(ctx, id)
 		return failed(reasonRunContainer, err)
 	}
-	m.event(pod, ref, corev1.EventTypeNormal, "Started", "Container started")
+	m.event(pod, ref, corev1.EventTypeNormal, containerevents.ReasonStarted, containerevents.Started)
 	m.setWaiting(pod.UID, c.Name, "", "")
 	m.backOff.forget(fk)
 	m.prune(ctx, pod.UID, state, c.Name, id, prev)
@@ -225,7 +227,7 @@ func (m *podManager) ensureImage(ctx context.Context, sc *startContext, c *corev
 		m.event(pod, ref, corev1.EventTypeWarning, reasonErrImageNeverPull, msg)
 		return "", 0, false
 	case present != "" && policy != corev1.PullAlways:
-		m.event(pod, ref, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", c.Image))
+		m.event(pod, ref, corev1.EventTypeNormal, containerevents.ReasonPulled, containerevents.Present(c.Image))
 		return present, 0, true
 	}
 	key := pullKey(pod.UID, c.Image)
@@ -234,7 +236,7 @@ func (m *podManager) ensureImage(ctx context.Context, sc *startContext, c *corev
 		m.event(pod, ref, corev1.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", c.Image))
 		return "", left, false
 	}
-	m.event(pod, ref, corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
+	m.event(pod, ref, corev1.EventTypeNormal, containerevents.ReasonPulling, containerevents.Pulling(c.Image))
 	start := m.cfg.Clock.Now()
 	imageRef, err := m.rt.PullImage(ctx, spec, nil, sc.sandboxConfig)
 	if err != nil {
@@ -248,11 +250,11 @@ func (m *podManager) ensureImage(ctx context.Context, sc *startContext, c *corev
 	}
 	m.backOff.forget(key)
 	took := m.cfg.Clock.Since(start).Round(time.Millisecond)
-	size := ""
-	if st, err := m.rt.ImageStatus(ctx, spec, false); err == nil && st.GetImage().GetSize() > 0 {
-		size = fmt.Sprintf(" Image size: %d bytes.", st.GetImage().GetSize())
+	var size uint64
+	if st, err := m.rt.ImageStatus(ctx, spec, false); err == nil {
+		size = st.GetImage().GetSize()
 	}
-	m.event(pod, ref, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s (%s including waiting).%s", c.Image, took, took, size))
+	m.event(pod, ref, corev1.EventTypeNormal, containerevents.ReasonPulled, containerevents.Pulled(c.Image, took, size))
 	if imageRef == "" {
 		imageRef = c.Image
 	}
@@ -287,7 +289,7 @@ func (m *podManager) killContainer(ctx context.Context, pod *corev1.Pod, c *core
 	}
 	grace = max(grace, minGracePeriod)
 	if announce {
-		m.event(pod, ref, corev1.EventTypeNormal, "Killing", "Stopping container "+c.Name)
+		m.event(pod, ref, corev1.EventTypeNormal, containerevents.ReasonKilling, containerevents.Killing(c.Name))
 	}
 	err := m.runtimeFor(pod.UID).StopContainer(ctx, ci.id, grace)
 	if err != nil {

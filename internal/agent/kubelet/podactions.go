@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	podv1util "k8s.io/kubernetes/pkg/api/v1/pod"
 )
 
 // podActions is what one sync does to a pod's sandbox and containers.
@@ -208,7 +209,7 @@ func computeInitActions(pod *corev1.Pod, state *podState, probes probeResults, r
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
 		ci := state.latest(c.Name)
-		if isSidecar(c) {
+		if podv1util.IsRestartableInitContainer(c) {
 			switch {
 			case !runs(ci):
 				acts.initToStart = append(acts.initToStart, containerStart{spec: c, prev: ci})
@@ -277,7 +278,7 @@ func ephemeralContainers(pod *corev1.Pod) []*corev1.Container {
 func allContainers(pod *corev1.Pod) []*corev1.Container {
 	var out []*corev1.Container
 	for i := range pod.Spec.InitContainers {
-		if isSidecar(&pod.Spec.InitContainers[i]) {
+		if podv1util.IsRestartableInitContainer(&pod.Spec.InitContainers[i]) {
 			out = append(out, &pod.Spec.InitContainers[i])
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	podv1util "k8s.io/kubernetes/pkg/api/v1/pod"
 )
 
 const (
@@ -61,7 +62,7 @@ func podRequests(pod *corev1.Pod) corev1.ResourceList {
 	sidecars := corev1.ResourceList{}
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		if isSidecar(c) {
+		if podv1util.IsRestartableInitContainer(c) {
 			add(sidecars, requestsOf(c))
 			add(sum, requestsOf(c))
 			maxOf(initMax, sidecars)
@@ -90,10 +91,6 @@ func requestsOf(c *corev1.Container) corev1.ResourceList {
 		r[k] = v
 	}
 	return r
-}
-
-func isSidecar(c *corev1.Container) bool {
-	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 }
 
 // quantityValue is a quantity in the unit the kubelet's admission message

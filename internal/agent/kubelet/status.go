@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	podv1util "k8s.io/kubernetes/pkg/api/v1/pod"
 	"k8s.io/utils/ptr"
 )
 
@@ -120,7 +121,7 @@ func computeStatus(in statusInput) corev1.PodStatus {
 // exited 0 as ready, as the kubelet does.
 func markCompletedInitReady(specs []corev1.Container, statuses []corev1.ContainerStatus) {
 	for i := range statuses {
-		if isSidecar(&specs[i]) {
+		if podv1util.IsRestartableInitContainer(&specs[i]) {
 			continue
 		}
 		if t := statuses[i].State.Terminated; t != nil && t.ExitCode == 0 {
@@ -257,7 +258,7 @@ func podPhase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus, 
 			pendingInit++
 			continue
 		}
-		if isSidecar(c) {
+		if podv1util.IsRestartableInitContainer(c) {
 			switch {
 			case s.State.Running != nil:
 				if s.Started == nil || !*s.Started {
@@ -359,7 +360,7 @@ func podConditions(pod *corev1.Pod, old []corev1.PodCondition, sandboxReady bool
 			done := false
 			switch {
 			case s == nil:
-			case isSidecar(c):
+			case podv1util.IsRestartableInitContainer(c):
 				done = s.Started != nil && *s.Started
 			default:
 				done = s.State.Terminated != nil && s.State.Terminated.ExitCode == 0
@@ -380,7 +381,7 @@ func podConditions(pod *corev1.Pod, old []corev1.PodCondition, sandboxReady bool
 	var unready []string
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		if !isSidecar(c) {
+		if !podv1util.IsRestartableInitContainer(c) {
 			continue
 		}
 		if s := findStatus(st.InitContainerStatuses, c.Name); s == nil || !s.Ready {
